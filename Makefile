@@ -1,0 +1,36 @@
+# namespacefs build and install. `make` builds the daemon (SwiftPM) and the
+# container init (a libc-free static C program: it must not carry a Swift
+# runtime, so SwiftPM does not link it).
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+CONFIG ?= release
+BUILD := $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
+INIT_CFLAGS := -static -nostdlib -nostartfiles -ffreestanding -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -fno-pie -no-pie -Os -Wall -Wextra -Werror \
+	-Wl,--build-id=none -Wl,-z,noexecstack
+
+.PHONY: all build init install uninstall test clean
+
+all: build init
+
+build:
+	swift build -c $(CONFIG)
+
+init: $(BUILD)/namespacefs-init
+
+$(BUILD)/namespacefs-init: Sources/ContainerInit/nsinit.c
+	mkdir -p $(BUILD)
+	$(CC) $(INIT_CFLAGS) -o $@ $<
+	strip $@
+
+# mount(8) looks for helpers in a sanitized PATH that has /usr/local/sbin.
+install: all
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BUILD)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs
+	install -m 0755 $(BUILD)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-init
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init
+
+clean:
+	swift package clean

@@ -1,0 +1,2 @@
+// libcap, for capability checks of the daemon and of callers.
+#include <sys/capability.h>

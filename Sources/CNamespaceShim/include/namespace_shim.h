@@ -1,0 +1,105 @@
+// The C side of namespacefs: everything Swift cannot or must not do.
+//
+// - Glibc's Swift module hides setns, unshare, CLONE_*, pidfd syscalls and the
+//   nsfs/pidfs ioctls: thin wrappers live here.
+// - Between clone and execve only C runs: the daemon is multi-threaded and a
+//   forked copy of the Swift runtime may hold any lock. nsfs_spawn_init does
+//   the whole child side in C.
+//
+// Convention (as the kernel's): functions return >= 0 on success and -errno
+// on failure, so Swift receives an errno value, never "-1, look at errno".
+#ifndef NAMESPACE_SHIM_H
+#define NAMESPACE_SHIM_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#if !defined(__clang__)   // nullability annotations are clang's (Swift reads them)
+#define _Nonnull
+#define _Nullable
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Namespace kinds, in the order the filesystem lists them under ns/.
+enum nsfs_ns_kind {
+    NSFS_NS_CGROUP = 0,
+    NSFS_NS_IPC,
+    NSFS_NS_MNT,
+    NSFS_NS_NET,
+    NSFS_NS_PID,
+    NSFS_NS_TIME,
+    NSFS_NS_USER,
+    NSFS_NS_UTS,
+    NSFS_NS_COUNT
+};
+
+// Which step of the child's setup failed (for the error message).
+enum nsfs_spawn_step {
+    NSFS_STEP_NONE = 0,
+    NSFS_STEP_CLONE_HELPER,
+    NSFS_STEP_SETNS_PARENT,
+    NSFS_STEP_CLONE_INIT,
+    NSFS_STEP_UNSHARE_CGROUP,
+    NSFS_STEP_MOUNT_PROPAGATION,
+    NSFS_STEP_MOUNT_PROC,
+    NSFS_STEP_HOSTNAME,
+    NSFS_STEP_LOOPBACK,
+    NSFS_STEP_FDS,
+    NSFS_STEP_EXEC,
+};
+
+struct nsfs_spawn_request {
+    int parent_pidfd;     // -1: new namespaces are children of the daemon's;
+                          // else children of this init's pid and mnt namespaces
+    int cgroup_fd;        // directory fd of the (empty, fresh) target cgroup
+    int init_fd;          // O_PATH fd of the init binary (run with execveat)
+    int devnull_fd;       // becomes the init's stdin/stdout/stderr
+    const char *_Nonnull hostname;  // at most 64 bytes, NUL-terminated
+    const char *_Nonnull argv0;     // the init's argv[0], as ps shows it
+    uint64_t new_namespaces;        // CLONE_NEW* flags (cgroup is unshared in the child)
+};
+
+struct nsfs_spawn_result {
+    int pid;     // the init, in the daemon's pid namespace
+    int pidfd;   // owned by the caller
+    int error;   // errno of the failed step, 0 on success
+    int step;    // enum nsfs_spawn_step
+};
+
+// Create a container's init: clone3 into the cgroup with fresh namespaces,
+// set hostname, loopback, /proc, then exec the init. Returns when the init
+// has exec'd (or failed): the container is complete on return.
+int nsfs_spawn_init(const struct nsfs_spawn_request *_Nonnull req,
+                    struct nsfs_spawn_result *_Nonnull res);
+
+// CLONE_NEW* flags for every namespace kind a container gets by default.
+uint64_t nsfs_default_namespaces(void);
+
+int nsfs_pidfd_open(pid_t pid, unsigned int flags);
+int nsfs_pidfd_send_signal(int pidfd, int sig);
+// The pid behind a pidfd, in the caller's pid namespace (from fdinfo).
+int nsfs_pidfd_pid(int pidfd);
+// Reap the process behind pidfd if it is our child and has exited: 1 reaped,
+// 0 still running, -ECHILD not our child.
+int nsfs_pidfd_reap(int pidfd);
+// nsfs fd of the given namespace of the process behind pidfd (pidfs ioctl).
+int nsfs_pidfd_namespace(int pidfd, enum nsfs_ns_kind kind);
+// The 64-bit namespace id (NS_GET_ID) of an nsfs fd.
+int nsfs_ns_id(int nsfd, uint64_t *_Nonnull id);
+// CLONE_NEW* value of a kind, and its name in /proc/PID/ns.
+uint64_t nsfs_ns_clone_flag(enum nsfs_ns_kind kind);
+const char *_Nonnull nsfs_ns_name(enum nsfs_ns_kind kind);
+
+int nsfs_setns(int fd, int nstype);
+int nsfs_o_path(void);
+long nsfs_getrandom(void *_Nonnull buf, size_t len);
+int nsfs_unshare(int flags);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,320 @@
+// Spawning a container's init from the multi-threaded daemon.
+//
+// Why C, and why this shape (see swift-subprocess's process_shims.c):
+// - The child of clone3 runs in a copy (or, here, a share) of a process whose
+//   other threads may hold malloc or Swift runtime locks: only async-signal-
+//   safe syscalls may run there, and no Swift.
+// - CLONE_VM|CLONE_VFORK (posix_spawn's trick) avoids copying the daemon's
+//   page tables: the child borrows the memory until execve, the calling
+//   thread sleeps until then, and errors come back through shared memory.
+// - A nested container must be created from inside its parent's pid and mnt
+//   namespaces. setns(mnt) is refused to a multi-threaded process, so a helper
+//   (CLONE_VM|CLONE_VFORK|CLONE_FILES, a process of its own) joins them. The
+//   kernel creates a new pid namespace only from a process whose *active* pid
+//   namespace is the parent one (copy_pid_ns), which setns does not change, so
+//   the helper clones an inner process (born in the parent's pid namespace)
+//   that clones the init. The inner process exits at once: the init is
+//   reparented to the parent container's init, which reaps it like any
+//   orphan. CLONE_FILES on both hops puts the pidfd in the daemon's table.
+#define _GNU_SOURCE
+#include "namespace_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_execveat
+#define SYS_execveat 322
+#endif
+
+// clone3 whose child runs fn(arg) on the stack given in args, then exits
+// with fn's result. With CLONE_VM the child cannot return through the
+// caller's frames, so the switch is in assembly.
+#if defined(__x86_64__)
+long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
+__asm__(
+    ".text\n"
+    ".globl nsfs_clone3_run\n"
+    ".type nsfs_clone3_run,@function\n"
+    "nsfs_clone3_run:\n"
+    "    mov %rdx, %r8\n"          // fn: r8/r9 survive the syscall
+    "    mov %rcx, %r9\n"          // arg
+    "    mov $435, %eax\n"
+    "    syscall\n"
+    "    test %rax, %rax\n"
+    "    jz 1f\n"
+    "    ret\n"
+    "1:  xor %ebp, %ebp\n"
+    "    mov %r9, %rdi\n"
+    "    call *%r8\n"
+    "    mov %eax, %edi\n"
+    "    mov $60, %eax\n"          // exit (this thread only)
+    "    syscall\n"
+    "    hlt\n"
+    ".size nsfs_clone3_run, .-nsfs_clone3_run\n");
+#define NSFS_HAVE_VM_CLONE 1
+#elif defined(__aarch64__)
+long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
+__asm__(
+    ".text\n"
+    ".globl nsfs_clone3_run\n"
+    ".type nsfs_clone3_run,%function\n"
+    "nsfs_clone3_run:\n"
+    "    mov x9, x2\n"
+    "    mov x10, x3\n"
+    "    mov x8, #435\n"
+    "    svc #0\n"
+    "    cbz x0, 1f\n"
+    "    ret\n"
+    "1:  mov x0, x10\n"
+    "    blr x9\n"
+    "    mov x8, #93\n"
+    "    svc #0\n"
+    "    brk #0\n"
+    ".size nsfs_clone3_run, .-nsfs_clone3_run\n");
+#define NSFS_HAVE_VM_CLONE 1
+#else
+#define NSFS_HAVE_VM_CLONE 0
+#endif
+
+enum { CHILD_STACK_SIZE = 64 * 1024 };
+
+struct spawn_ctx {
+    const struct nsfs_spawn_request *req;
+    struct nsfs_spawn_result *res;
+    char *init_stack_top;
+};
+
+static int fail(struct nsfs_spawn_result *res, int step, int err) {
+    res->step = step;
+    res->error = err ? err : EIO;
+    return 127;
+}
+
+// Runs as the init-to-be: pid 1 of its pid namespace, already in the cgroup.
+static int init_child(void *p) {
+    struct spawn_ctx *ctx = p;
+    const struct nsfs_spawn_request *req = ctx->req;
+    struct nsfs_spawn_result *res = ctx->res;
+
+    // Root the cgroup namespace at the container's own cgroup: clone3's
+    // CLONE_NEWCGROUP would root it at the caller's cgroup instead.
+    if (syscall(SYS_unshare, CLONE_NEWCGROUP) != 0)
+        return fail(res, NSFS_STEP_UNSHARE_CGROUP, errno);
+    // Mounts made inside must never propagate back to the host (systemd
+    // hosts have a shared /); host mounts still propagate in.
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
+        return fail(res, NSFS_STEP_MOUNT_PROPAGATION, errno);
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+        return fail(res, NSFS_STEP_MOUNT_PROC, errno);
+    if (sethostname(req->hostname, strnlen(req->hostname, 64)) != 0)
+        return fail(res, NSFS_STEP_HOSTNAME, errno);
+
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return fail(res, NSFS_STEP_LOOPBACK, errno);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) return fail(res, NSFS_STEP_LOOPBACK, errno);
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) return fail(res, NSFS_STEP_LOOPBACK, errno);
+    close(s);
+
+    // Descriptors: 0-2 are /dev/null, 3 is the init binary (close-on-exec,
+    // which execveat of an ELF file allows), nothing else survives.
+    for (int fd = 0; fd < 3; fd++)
+        if (dup2(req->devnull_fd, fd) < 0) return fail(res, NSFS_STEP_FDS, errno);
+    if (req->init_fd != 3 && dup3(req->init_fd, 3, O_CLOEXEC) < 0)
+        return fail(res, NSFS_STEP_FDS, errno);
+    if (req->init_fd == 3 && fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+        return fail(res, NSFS_STEP_FDS, errno);
+    syscall(SYS_close_range, 4U, ~0U, 0U);
+
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    char *const argv[] = {(char *)req->argv0, NULL};
+    char *const envp[] = {NULL};
+    syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
+    return fail(res, NSFS_STEP_EXEC, errno);
+}
+
+static uint64_t init_clone_flags(const struct nsfs_spawn_request *req) {
+    uint64_t f = CLONE_PIDFD | CLONE_INTO_CGROUP | (req->new_namespaces & ~(uint64_t)CLONE_NEWCGROUP);
+#if NSFS_HAVE_VM_CLONE
+    f |= CLONE_VM | CLONE_VFORK;
+#endif
+    return f;
+}
+
+// Clones the init from the calling process; fills res->pid / res->pidfd.
+static int clone_init(struct spawn_ctx *ctx, uint64_t extra_flags) {
+    const struct nsfs_spawn_request *req = ctx->req;
+    struct nsfs_spawn_result *res = ctx->res;
+    int pidfd = -1;
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = init_clone_flags(req) | extra_flags;
+    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    args.cgroup = (uint64_t)req->cgroup_fd;
+    args.exit_signal = SIGCHLD;
+    long pid;
+#if NSFS_HAVE_VM_CLONE
+    args.stack = (uint64_t)(uintptr_t)(ctx->init_stack_top - CHILD_STACK_SIZE);
+    args.stack_size = CHILD_STACK_SIZE;
+    pid = nsfs_clone3_run(&args, sizeof args, init_child, ctx);
+    if (pid < 0) return fail(res, NSFS_STEP_CLONE_INIT, (int)-pid);
+#else
+    pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) return fail(res, NSFS_STEP_CLONE_INIT, errno);
+    if (pid == 0) _exit(init_child(ctx));
+#endif
+    res->pid = (int)pid;
+    res->pidfd = pidfd;
+    return 0;
+}
+
+static void reap_pid(long pid) {
+    int status;
+    while (waitpid((pid_t)pid, &status, __WALL) < 0 && errno == EINTR) {}
+}
+
+// Runs in the parent container's pid namespace: clones the init there.
+static int inner_child(void *p) {
+    clone_init(p, 0);
+    return 0;
+}
+
+// Runs as the helper of a nested spawn: joins the parent container's pid and
+// mnt namespaces, then starts the inner process that clones the init.
+static int helper_child(void *p) {
+    struct spawn_ctx *ctx = p;
+    if (syscall(SYS_setns, ctx->req->parent_pidfd, CLONE_NEWPID | CLONE_NEWNS) != 0)
+        return fail(ctx->res, NSFS_STEP_SETNS_PARENT, errno);
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.exit_signal = SIGCHLD;
+    long inner;
+#if NSFS_HAVE_VM_CLONE
+    args.flags = CLONE_VM | CLONE_VFORK | CLONE_FILES;
+    args.stack = (uint64_t)(uintptr_t)(ctx->init_stack_top - 2 * CHILD_STACK_SIZE);
+    args.stack_size = CHILD_STACK_SIZE;
+    inner = nsfs_clone3_run(&args, sizeof args, inner_child, ctx);
+    if (inner < 0) return fail(ctx->res, NSFS_STEP_CLONE_HELPER, (int)-inner);
+#else
+    args.flags = CLONE_FILES | CLONE_VFORK;
+    inner = syscall(SYS_clone3, &args, sizeof args);
+    if (inner == 0) _exit(inner_child(ctx));
+    if (inner < 0) return fail(ctx->res, NSFS_STEP_CLONE_HELPER, errno);
+#endif
+    reap_pid(inner);
+    return 0;
+}
+
+int nsfs_spawn_init(const struct nsfs_spawn_request *req, struct nsfs_spawn_result *res) {
+    memset(res, 0, sizeof *res);
+    res->pid = -1;
+    res->pidfd = -1;
+
+    // Stacks: helper, inner, init (only the used ones are touched).
+    char *stacks = mmap(NULL, 3 * CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stacks == MAP_FAILED) return -errno;
+    struct spawn_ctx ctx = {req, res, stacks + 3 * CHILD_STACK_SIZE};
+
+    // No signal handler of the daemon may run in a child that shares its memory.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+
+    if (req->parent_pidfd < 0) {
+        clone_init(&ctx, 0);
+    } else {
+        struct clone_args args;
+        memset(&args, 0, sizeof args);
+        args.exit_signal = SIGCHLD;
+#if NSFS_HAVE_VM_CLONE
+        args.flags = CLONE_VM | CLONE_VFORK | CLONE_FILES;
+        args.stack = (uint64_t)(uintptr_t)stacks;
+        args.stack_size = CHILD_STACK_SIZE;
+        long helper = nsfs_clone3_run(&args, sizeof args, helper_child, &ctx);
+        if (helper < 0) {
+            fail(res, NSFS_STEP_CLONE_HELPER, (int)-helper);
+        } else {
+            reap_pid(helper);
+        }
+#else
+        // Without a VM-sharing clone the helper reports over shared memory.
+        struct nsfs_spawn_result *shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE,
+                                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shared == MAP_FAILED) {
+            fail(res, NSFS_STEP_CLONE_HELPER, errno);
+        } else {
+            *shared = *res;
+            ctx.res = shared;
+            args.flags = CLONE_FILES | CLONE_VFORK;
+            long helper = syscall(SYS_clone3, &args, sizeof args);
+            if (helper == 0) _exit(helper_child(&ctx));
+            if (helper < 0) fail(shared, NSFS_STEP_CLONE_HELPER, errno);
+            else reap_pid(helper);
+            *res = *shared;
+            munmap(shared, sizeof *shared);
+        }
+#endif
+    }
+
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stacks, 3 * CHILD_STACK_SIZE);
+
+    // A nested init's clone3 returned its pid in the parent container's pid
+    // namespace; the daemon's view of it comes from the pidfd.
+    if (res->error == 0 && req->parent_pidfd >= 0) {
+        int pid = nsfs_pidfd_pid(res->pidfd);
+        if (pid > 0) res->pid = pid;
+        else fail(res, NSFS_STEP_CLONE_INIT, -pid);
+    }
+    if (res->error != 0 && res->pidfd >= 0 && req->parent_pidfd >= 0) {
+        // Not our child: the parent container's init reaps it once killed.
+        nsfs_pidfd_send_signal(res->pidfd, SIGKILL);
+        close(res->pidfd);
+        res->pid = -1;
+        res->pidfd = -1;
+    }
+    if (res->error != 0 && res->pid > 0) {
+        // The init's setup failed after clone: it has exited; reap it.
+        reap_pid(res->pid);
+        if (res->pidfd >= 0) close(res->pidfd);
+        res->pid = -1;
+        res->pidfd = -1;
+    }
+    return res->error ? -res->error : 0;
+}
+
+uint64_t nsfs_default_namespaces(void) {
+    return CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID |
+           CLONE_NEWCGROUP | CLONE_NEWTIME;
+}

@@ -1,0 +1,115 @@
+// Thin wrappers for syscalls and ioctls that Glibc's Swift module hides.
+#define _GNU_SOURCE
+#include "namespace_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+// From linux/pidfd.h (6.11+) and linux/nsfs.h (NS_GET_ID): newer than the
+// distribution's headers.
+#define NSFS_PIDFS_IOCTL_MAGIC 0xFF
+#define NSFS_NSIO 0xb7
+#define NSFS_NS_GET_ID _IOR(NSFS_NSIO, 0xd, uint64_t)
+
+static int result(long r) { return r < 0 ? -errno : (int)r; }
+
+int nsfs_pidfd_open(pid_t pid, unsigned int flags) {
+    return result(syscall(SYS_pidfd_open, pid, flags));
+}
+
+int nsfs_pidfd_pid(int pidfd) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int err = errno;
+    close(fd);
+    if (n < 0) return -err;
+    buf[n] = 0;
+    const char *p = strstr(buf, "\nPid:");
+    if (!p) return -EINVAL;
+    int pid = atoi(p + 5);
+    return pid > 0 ? pid : -ESRCH;
+}
+
+int nsfs_pidfd_send_signal(int pidfd, int sig) {
+    return result(syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0));
+}
+
+int nsfs_pidfd_reap(int pidfd) {
+    siginfo_t info;
+    info.si_pid = 0;
+    for (;;) {
+        int r = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG | __WALL);
+        if (r == 0) return info.si_pid != 0 ? 1 : 0;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+static const unsigned long pidfd_ns_ioctl[NSFS_NS_COUNT] = {
+    [NSFS_NS_CGROUP] = _IO(NSFS_PIDFS_IOCTL_MAGIC, 1),
+    [NSFS_NS_IPC] = _IO(NSFS_PIDFS_IOCTL_MAGIC, 2),
+    [NSFS_NS_MNT] = _IO(NSFS_PIDFS_IOCTL_MAGIC, 3),
+    [NSFS_NS_NET] = _IO(NSFS_PIDFS_IOCTL_MAGIC, 4),
+    [NSFS_NS_PID] = _IO(NSFS_PIDFS_IOCTL_MAGIC, 5),
+    [NSFS_NS_TIME] = _IO(NSFS_PIDFS_IOCTL_MAGIC, 7),
+    [NSFS_NS_USER] = _IO(NSFS_PIDFS_IOCTL_MAGIC, 9),
+    [NSFS_NS_UTS] = _IO(NSFS_PIDFS_IOCTL_MAGIC, 10),
+};
+
+int nsfs_pidfd_namespace(int pidfd, enum nsfs_ns_kind kind) {
+    if ((unsigned)kind >= NSFS_NS_COUNT) return -EINVAL;
+    return result(ioctl(pidfd, pidfd_ns_ioctl[kind], 0));
+}
+
+int nsfs_ns_id(int nsfd, uint64_t *id) {
+    return result(ioctl(nsfd, NSFS_NS_GET_ID, id));
+}
+
+uint64_t nsfs_ns_clone_flag(enum nsfs_ns_kind kind) {
+    switch (kind) {
+    case NSFS_NS_CGROUP: return CLONE_NEWCGROUP;
+    case NSFS_NS_IPC: return CLONE_NEWIPC;
+    case NSFS_NS_MNT: return CLONE_NEWNS;
+    case NSFS_NS_NET: return CLONE_NEWNET;
+    case NSFS_NS_PID: return CLONE_NEWPID;
+    case NSFS_NS_TIME: return CLONE_NEWTIME;
+    case NSFS_NS_USER: return CLONE_NEWUSER;
+    case NSFS_NS_UTS: return CLONE_NEWUTS;
+    default: return 0;
+    }
+}
+
+const char *nsfs_ns_name(enum nsfs_ns_kind kind) {
+    static const char *const names[NSFS_NS_COUNT] = {
+        "cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"};
+    return (unsigned)kind < NSFS_NS_COUNT ? names[kind] : "";
+}
+
+int nsfs_setns(int fd, int nstype) { return result(syscall(SYS_setns, fd, nstype)); }
+int nsfs_o_path(void) { return O_PATH; }
+long nsfs_getrandom(void *buf, size_t len) { return syscall(SYS_getrandom, buf, len, 0); }
+int nsfs_unshare(int flags) { return result(syscall(SYS_unshare, flags)); }

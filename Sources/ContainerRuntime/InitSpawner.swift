@@ -1,0 +1,60 @@
+import CNamespaceShim
+import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts containers' inits through the C shim (clone3 + exec in C).
+public struct InitSpawner: Sendable {
+    let initBinary: OwnedDescriptor
+    let devNull: OwnedDescriptor
+    public let initPath: String
+
+    public init(initPath: String) throws(RuntimeError) {
+        do throws(Errno) {
+            initBinary = OwnedDescriptor(try FileDescriptor.open(initPath, nsfs_o_path()))
+            devNull = OwnedDescriptor(try FileDescriptor.open("/dev/null", O_RDWR))
+        } catch {
+            throw RuntimeError(error, "cannot open the container init \(initPath)")
+        }
+        self.initPath = initPath
+    }
+
+    static let stepNames: [Int32: String] = [
+        Int32(NSFS_STEP_CLONE_HELPER.rawValue): "clone of the nesting helper",
+        Int32(NSFS_STEP_SETNS_PARENT.rawValue): "entering the parent container",
+        Int32(NSFS_STEP_CLONE_INIT.rawValue): "clone3 of the init",
+        Int32(NSFS_STEP_UNSHARE_CGROUP.rawValue): "cgroup namespace",
+        Int32(NSFS_STEP_MOUNT_PROPAGATION.rawValue): "mount propagation",
+        Int32(NSFS_STEP_MOUNT_PROC.rawValue): "mounting /proc",
+        Int32(NSFS_STEP_HOSTNAME.rawValue): "setting the hostname",
+        Int32(NSFS_STEP_LOOPBACK.rawValue): "bringing up loopback",
+        Int32(NSFS_STEP_FDS.rawValue): "descriptors",
+        Int32(NSFS_STEP_EXEC.rawValue): "exec of the init",
+    ]
+
+    /// Start an init in `cgroup`, nested in `parent`'s pid and mnt namespaces
+    /// when given. Returns once the init runs.
+    public func spawn(cgroup: OwnedDescriptor, parent: ProcessHandle?, hostname: String,
+                      argv0: String) throws(RuntimeError) -> ProcessHandle {
+        var res = nsfs_spawn_result()
+        let rc: Int32 = hostname.withCString { host in
+            argv0.withCString { a0 in
+                var req = nsfs_spawn_request(
+                    parent_pidfd: parent?.descriptor.rawValue ?? -1,
+                    cgroup_fd: cgroup.rawValue,
+                    init_fd: initBinary.rawValue,
+                    devnull_fd: devNull.rawValue,
+                    hostname: host,
+                    argv0: a0,
+                    new_namespaces: nsfs_default_namespaces())
+                return nsfs_spawn_init(&req, &res)
+            }
+        }
+        if rc != 0 {
+            let step = Self.stepNames[res.step] ?? "spawn"
+            throw RuntimeError(Errno(-rc), "container init failed at \(step)")
+        }
+        return ProcessHandle(pid: res.pid, pidfd: res.pidfd)
+    }
+}

@@ -1,0 +1,39 @@
+/// The rule for container names, applied alike to `mkdir` and `mv`.
+///
+/// A name is 1–255 bytes of valid UTF-8; it is not `.` or `..`, contains no
+/// `/`, no control character (U+0000–U+001F, U+007F: they would break the
+/// line-based `status` file and terminals), and does not start with `-` (the
+/// name becomes the hostname and an argument to tools, where it would read
+/// as an option). Names of the filesystem's own entries are taken.
+public enum ContainerName {
+    public static let maxBytes = 255
+
+    public static func validate(_ bytes: some Collection<UInt8>) -> Result<String, TreeError> {
+        if bytes.count > maxBytes { return .failure(.nameTooLong) }
+        if bytes.isEmpty { return .failure(.invalidName) }
+        guard let name = String(validating: bytes, as: UTF8.self) else { return .failure(.invalidName) }
+        if name == "." || name == ".." || bytes.first == UInt8(ascii: "-") { return .failure(.invalidName) }
+        for b in bytes where b < 0x20 || b == 0x7f || b == UInt8(ascii: "/") {
+            return .failure(.invalidName)
+        }
+        return .success(name)
+    }
+
+    public static func validate(_ name: String) -> Result<String, TreeError> {
+        validate(Array(name.utf8))
+    }
+
+    /// The UTS hostname a container named `name` starts with: the name cut to
+    /// the kernel's 64 bytes at a character boundary.
+    public static func hostname(for name: String) -> String {
+        var out = ""
+        var size = 0
+        for ch in name {
+            let n = ch.utf8.count
+            if size + n > 64 { break }
+            out.append(ch)
+            size += n
+        }
+        return out
+    }
+}

@@ -1,0 +1,13 @@
+/// Why a change to the tree is refused. The FUSE adapter maps each to the
+/// errno a user sees.
+public enum TreeError: Error, Equatable, Sendable {
+    case invalidName        // EINVAL
+    case nameTooLong        // ENAMETOOLONG
+    case exists             // EEXIST
+    case notFound           // ENOENT
+    case notEmpty           // ENOTEMPTY
+    case notAContainer      // ENOTDIR / EPERM: a control entry where a container was meant
+    case isRoot             // EBUSY: the root cannot be removed or renamed
+    case crossParent        // EPERM: re-parenting is not supported yet
+    case intoOwnSubtree     // EINVAL
+}

@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where cgroup2 is, and where this process sits in it.
+public enum Cgroup2 {
+    /// The cgroup2 mount point from mountinfo (never assumed: hybrid hosts
+    /// have it at /sys/fs/cgroup/unified, pure ones at /sys/fs/cgroup).
+    public static func mountPoint(in mounts: [MountEntry]) -> String? {
+        mounts.first { $0.fsType == "cgroup2" && $0.root == "/" }?.mountPoint
+            ?? mounts.first { $0.fsType == "cgroup2" }?.mountPoint
+    }
+
+    /// This process's cgroup2 path ("0::/path" in /proc/self/cgroup).
+    public static func ownPath() throws(Errno) -> String {
+        try parseOwnPath(FileIO.readString("/proc/self/cgroup"))
+    }
+
+    public static func parseOwnPath(_ text: String) throws(Errno) -> String {
+        for line in text.split(separator: "\n") where line.hasPrefix("0::") {
+            return String(line.dropFirst(3))
+        }
+        throw .noEntry
+    }
+}
+
+/// One cgroup2 directory, by absolute filesystem path.
+public struct CgroupDirectory: Sendable, Hashable {
+    public let path: String
+    public init(path: String) { self.path = path }
+
+    public func child(_ name: String) -> CgroupDirectory { CgroupDirectory(path: path + "/" + name) }
+
+    public var exists: Bool { FileIO.isDirectory(path) }
+
+    public func create() throws(Errno) { try FileIO.makeDirectory(path) }
+
+    /// A directory descriptor, as CLONE_INTO_CGROUP wants it.
+    public func open() throws(Errno) -> OwnedDescriptor {
+        OwnedDescriptor(try FileDescriptor.open(path, O_RDONLY | O_DIRECTORY))
+    }
+
+    /// SIGKILL every process of this cgroup and below (cgroup.kill).
+    public func kill() throws(Errno) { try FileIO.write(path + "/cgroup.kill", "1") }
+
+    public func isPopulated() throws(Errno) -> Bool {
+        let events = try FileIO.readString(path + "/cgroup.events")
+        return events.split(separator: "\n").contains("populated 1")
+    }
+
+    /// Wait for `populated 0` (poll on cgroup.events). False on timeout.
+    public func waitUntilEmpty(timeoutMilliseconds: Int) throws(Errno) -> Bool {
+        let fd = try FileDescriptor.open(path + "/cgroup.events", O_RDONLY)
+        defer { fd.close() }
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let end = Int(deadline.tv_sec) * 1000 + Int(deadline.tv_nsec) / 1_000_000 + timeoutMilliseconds
+        var buf = [UInt8](repeating: 0, count: 256)
+        while true {
+            let n = try valueOrErrno { buf.withUnsafeMutableBytes { Glibc.pread(fd.rawValue, $0.baseAddress, $0.count, 0) } }
+            if !String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n").contains("populated 1") {
+                return true
+            }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let left = end - (Int(now.tv_sec) * 1000 + Int(now.tv_nsec) / 1_000_000)
+            if left <= 0 { return false }
+            // Change notification is POLLPRI; it is rate-limited, so also re-check now and then.
+            var p = pollfd(fd: fd.rawValue, events: Int16(POLLPRI), revents: 0)
+            _ = poll(&p, 1, Int32(min(left, 20)))
+        }
+    }
+
+    public func remove() throws(Errno) { try FileIO.removeDirectory(path) }
+
+    /// cgroup.freeze: true suspends every process below, false resumes.
+    public func setFrozen(_ frozen: Bool) throws(Errno) {
+        try FileIO.write(path + "/cgroup.freeze", frozen ? "1" : "0")
+    }
+
+    public func isFrozen() throws(Errno) -> Bool {
+        try FileIO.readString(path + "/cgroup.events").split(separator: "\n").contains("frozen 1")
+    }
+
+    /// Pids in this cgroup itself (not below), in the daemon's pid namespace.
+    public func processes() throws(Errno) -> [Int32] {
+        try FileIO.readString(path + "/cgroup.procs").split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    /// Child cgroup directory names.
+    public func children() throws(Errno) -> [String] {
+        try FileIO.listDirectory(path).filter { FileIO.isDirectory(path + "/" + $0) }
+    }
+}

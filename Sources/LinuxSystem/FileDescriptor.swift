@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A raw descriptor with typed operations. Not owning: see `OwnedDescriptor`.
+public struct FileDescriptor: Hashable, Sendable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    public static let currentDirectory = FileDescriptor(rawValue: AT_FDCWD)
+
+    /// The corresponding C function is `openat`.
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0,
+                            relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) -> FileDescriptor {
+        let fd = try valueOrErrno { openat(dir.rawValue, path, flags | O_CLOEXEC, mode) }
+        return FileDescriptor(rawValue: fd)
+    }
+
+    public func close() { _ = Glibc.close(rawValue) }
+
+    /// Read until end of file (small pseudo-files: /proc, cgroupfs).
+    public func readAll(capacity: Int = 4096) throws(Errno) -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: capacity)
+        while true {
+            let n = try valueOrErrno { chunk.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) } }
+            if n == 0 { return out }
+            out.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// One read at offset 0 (pseudo-files answer in one go).
+    public func pread(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64 = 0) throws(Errno) -> Int {
+        try valueOrErrno { Glibc.pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
+    @discardableResult
+    public func write(_ bytes: some Collection<UInt8>) throws(Errno) -> Int {
+        let a = Array(bytes)
+        return try valueOrErrno { a.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress, $0.count) } }
+    }
+
+    public func sync() throws(Errno) { _ = try valueOrErrno { fsync(rawValue) } }
+}
+
+/// A descriptor closed when the last reference goes (pidfds, cgroup dirs).
+public final class OwnedDescriptor: @unchecked Sendable {
+    public let fd: FileDescriptor
+    public init(_ fd: FileDescriptor) { self.fd = fd }
+    public var rawValue: Int32 { fd.rawValue }
+    deinit { fd.close() }
+}
+
+/// Whole-file helpers for small files.
+public enum FileIO {
+    public static func read(_ path: String, relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) -> [UInt8] {
+        let fd = try FileDescriptor.open(path, O_RDONLY, relativeTo: dir)
+        defer { fd.close() }
+        return try fd.readAll()
+    }
+
+    public static func readString(_ path: String, relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) -> String {
+        String(decoding: try read(path, relativeTo: dir), as: UTF8.self)
+    }
+
+    /// Write into an existing file (cgroupfs, procfs knobs).
+    public static func write(_ path: String, _ text: String, relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) {
+        let fd = try FileDescriptor.open(path, O_WRONLY, relativeTo: dir)
+        defer { fd.close() }
+        try fd.write(Array(text.utf8))
+    }
+
+    /// Replace a file atomically: write a temporary sibling, fsync, rename.
+    public static func replaceAtomically(_ path: String, with bytes: [UInt8]) throws(Errno) {
+        let tmp = path + ".tmp"
+        let fd = try FileDescriptor.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        do throws(Errno) {
+            var off = 0
+            while off < bytes.count { off += try fd.write(bytes[off...]) }
+            try fd.sync()
+        } catch {
+            fd.close()
+            unlink(tmp)
+            throw error
+        }
+        fd.close()
+        _ = try valueOrErrno { Glibc.rename(tmp, path) }
+    }
+
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(Errno) {
+        _ = try valueOrErrno { mkdir(path, mode) }
+    }
+
+    /// mkdir -p
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(Errno) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            do throws(Errno) { try makeDirectory(prefix, mode: mode) } catch where error == .exists {}
+        }
+    }
+
+    public static func removeDirectory(_ path: String) throws(Errno) {
+        _ = try valueOrErrno { rmdir(path) }
+    }
+
+    public static func remove(_ path: String) throws(Errno) {
+        _ = try valueOrErrno { unlink(path) }
+    }
+
+    public static func listDirectory(_ path: String) throws(Errno) -> [String] {
+        guard let d = opendir(path) else { throw Errno.current }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+}

@@ -1,0 +1,42 @@
+/// One line of /proc/self/mountinfo.
+public struct MountEntry: Sendable, Equatable {
+    public let mountPoint: String
+    public let root: String
+    public let fsType: String
+    public let source: String
+}
+
+public enum MountInfo {
+    /// Parse mountinfo text (pure: unit-testable).
+    public static func parse(_ text: String) -> [MountEntry] {
+        text.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard let dash = f.firstIndex(of: "-"), dash >= 6, f.count > dash + 2 else { return nil }
+            return MountEntry(mountPoint: unescape(f[4]), root: unescape(f[3]),
+                              fsType: String(f[dash + 1]), source: unescape(f[dash + 2]))
+        }
+    }
+
+    /// Octal escapes (\040 for space) as the kernel writes them.
+    static func unescape(_ s: Substring) -> String {
+        guard s.contains("\\") else { return String(s) }
+        var out: [UInt8] = []
+        let b = Array(s.utf8)
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "\\"), i + 3 < b.count,
+               let v = UInt8(String(decoding: b[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
+                out.append(v)
+                i += 4
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func current() throws(Errno) -> [MountEntry] {
+        parse(try FileIO.readString("/proc/self/mountinfo"))
+    }
+}

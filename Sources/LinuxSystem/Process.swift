@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CNamespaceShim
+
+/// A process held through a pidfd: signals and exit notification reach
+/// exactly this process, never a later one that reused its pid.
+public final class ProcessHandle: @unchecked Sendable {
+    public let pid: Int32
+    public let descriptor: OwnedDescriptor
+
+    public init(pid: Int32, pidfd: Int32) {
+        self.pid = pid
+        self.descriptor = OwnedDescriptor(FileDescriptor(rawValue: pidfd))
+    }
+
+    /// The corresponding C function is `pidfd_open`.
+    public static func open(pid: Int32) throws(Errno) -> ProcessHandle {
+        let fd = try valueOrNegatedErrno { nsfs_pidfd_open(pid, 0) }
+        return ProcessHandle(pid: pid, pidfd: fd)
+    }
+
+    /// The corresponding C function is `pidfd_send_signal`.
+    public func signal(_ sig: Int32) throws(Errno) {
+        _ = try valueOrNegatedErrno { nsfs_pidfd_send_signal(descriptor.rawValue, sig) }
+    }
+
+    public var isAlive: Bool {
+        do { try signal(0); return true } catch { return false }
+    }
+
+    /// Wait until the process has exited (pidfd readable). False on timeout.
+    public func waitForExit(timeoutMilliseconds: Int32) -> Bool {
+        var p = pollfd(fd: descriptor.rawValue, events: Int16(POLLIN), revents: 0)
+        while true {
+            let r = poll(&p, 1, timeoutMilliseconds)
+            if r > 0 { return true }
+            if r == 0 { return false }
+            if errno != EINTR { return !isAlive }
+        }
+    }
+
+    /// Collect the exit status if this process is our child and has exited.
+    public func reap() { _ = nsfs_pidfd_reap(descriptor.rawValue) }
+
+    /// An nsfs descriptor of one of this process's namespaces.
+    public func namespace(_ kind: NamespaceType) throws(Errno) -> OwnedDescriptor {
+        let fd = try valueOrNegatedErrno { nsfs_pidfd_namespace(descriptor.rawValue, kind.shimKind) }
+        return OwnedDescriptor(FileDescriptor(rawValue: fd))
+    }
+
+    /// The 64-bit id (NS_GET_ID) of one of this process's namespaces.
+    public func namespaceID(_ kind: NamespaceType) throws(Errno) -> UInt64 {
+        let ns = try namespace(kind)
+        return try NamespaceType.id(of: ns.fd)
+    }
+}
+
+/// Namespace types as the kernel names them under /proc/PID/ns.
+public enum NamespaceType: Int, CaseIterable, Sendable {
+    case cgroup, ipc, mnt, net, pid, time, user, uts
+
+    var shimKind: nsfs_ns_kind { nsfs_ns_kind(rawValue: UInt32(rawValue)) }
+
+    public var procName: String { String(cString: nsfs_ns_name(shimKind)) }
+    public var cloneFlag: UInt64 { nsfs_ns_clone_flag(shimKind) }
+
+    /// The 64-bit id of the namespace behind an nsfs descriptor.
+    public static func id(of fd: FileDescriptor) throws(Errno) -> UInt64 {
+        var id: UInt64 = 0
+        _ = try valueOrNegatedErrno { nsfs_ns_id(fd.rawValue, &id) }
+        return id
+    }
+
+    /// Inode number of the namespace (the `net:[4026532182]` identity).
+    public static func inode(of fd: FileDescriptor) throws(Errno) -> UInt64 {
+        var st = stat()
+        _ = try valueOrErrno { fstat(fd.rawValue, &st) }
+        return UInt64(st.st_ino)
+    }
+}
+
+/// Facts read from /proc/PID/stat.
+public enum ProcStat {
+    /// Start time in clock ticks since boot (field 22): with the pid, the
+    /// identity of a process that survives pid reuse (as runc uses it).
+    public static func startTime(pid: Int32) throws(Errno) -> UInt64 {
+        try parseStartTime(FileIO.readString("/proc/\(pid)/stat"))
+    }
+
+    /// Pure parser: fields after the last ')' (comm may hold spaces and ')').
+    public static func parseStartTime(_ stat: String) throws(Errno) -> UInt64 {
+        guard let close = stat.lastIndex(of: ")") else { throw .invalid }
+        let rest = stat[stat.index(after: close)...].split(separator: " ")
+        // rest[0] is field 3 (state); field 22 is rest[19].
+        guard rest.count > 19, let v = UInt64(rest[19]) else { throw .invalid }
+        return v
+    }
+}

@@ -1,0 +1,156 @@
+import CFuse3
+import ContainerRuntime
+import ContainerTree
+import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The FUSE adapter: answers each low-level request from the container tree.
+/// The only module that imports libfuse; handlers are short, named after
+/// their operation, and reply exactly once with explicit timeouts.
+public final class NamespaceFilesystem: @unchecked Sendable {
+    let manager: ContainerManager
+    let mountTime = Clock.realtimeNanoseconds()
+
+    /// Names and directory attributes change only through this daemon (which
+    /// the kernel sees) or through a container's death (invalidated
+    /// explicitly), so they may be cached; control file sizes may not.
+    var entryTimeout = 1.0
+    var directoryAttrTimeout = 1.0
+
+    let state = LockedValue(OpenState())
+
+    struct OpenState {
+        var nextHandle: UInt64 = 1
+        var files: [UInt64: OpenFile] = [:]
+        var directories: [UInt64: [DirectoryEntry]] = [:]
+        /// Recent contents per (inode, caller pid): tar stats a file, then
+        /// opens it, and needs the same bytes both times.
+        var snapshots: [SnapshotKey: Snapshot] = [:]
+        /// Bumped when rm -rf "removes" a container's ns/ directory: the
+        /// kernel marks a removed directory's inode dead; a new generation
+        /// makes it take a fresh one on the next lookup.
+        var nsGeneration: [UInt64: UInt64] = [:]
+    }
+
+    struct SnapshotKey: Hashable { let inode: UInt64; let pid: Int32 }
+    struct Snapshot { let bytes: [UInt8]; let taken: Int64 }
+    static let snapshotLifetime: Int64 = 1_000_000_000
+
+    struct OpenFile {
+        let inode: Inode
+        var bytes: [UInt8]
+        let writable: Bool
+    }
+
+    struct DirectoryEntry {
+        let name: String
+        let inode: Inode
+        let mode: mode_t
+    }
+
+    public init(manager: ContainerManager) {
+        self.manager = manager
+    }
+
+    // MARK: attributes
+
+    /// Attributes of an inode, or nil when it no longer exists.
+    func attributes(_ inode: Inode, pid: Int32, handleBytes: [UInt8]? = nil) -> stat? {
+        let info: (exists: Bool, links: Int, created: Int64)? = manager.read { tree, containers in
+            guard tree.node(inode.serial) != nil else { return nil }
+            return (true, tree.linkCount(of: inode), containers[inode.serial]?.record.created ?? mountTime)
+        }
+        guard let info else { return nil }
+        var st = stat()
+        st.st_ino = ino_t(inode.number)
+        st.st_nlink = nlink_t(info.links)
+        st.st_uid = 0
+        st.st_gid = 0
+        st.st_blksize = 4096
+        let t = timespec(tv_sec: Int(info.created / 1_000_000_000), tv_nsec: Int(info.created % 1_000_000_000))
+        st.st_atim = t
+        st.st_mtim = t
+        st.st_ctim = t
+        switch inode.kind {
+        case .container:
+            st.st_mode = S_IFDIR | 0o755
+        case .nsDirectory:
+            st.st_mode = S_IFDIR | 0o555
+        case .namespace(let k):
+            st.st_mode = S_IFLNK | 0o777
+            guard let target = linkTarget(serial: inode.serial, kind: k, pid: pid) else { return nil }
+            st.st_size = off_t(target.utf8.count)
+        case .control(let c):
+            st.st_mode = S_IFREG | (c.isWritable && inode.serial != ContainerTree.rootSerial ? 0o644 : 0o444)
+            guard let bytes = handleBytes ?? snapshot(inode, pid: pid) else { return nil }
+            st.st_size = off_t(bytes.count)
+        }
+        st.st_blocks = (st.st_size + 511) / 512
+        return st
+    }
+
+    func attrTimeout(_ inode: Inode) -> Double {
+        switch inode.kind {
+        case .container, .nsDirectory: directoryAttrTimeout
+        case .control, .namespace: 0
+        }
+    }
+
+    // MARK: contents
+
+    /// The bytes of a control file as `pid` sees them now, reusing one taken
+    /// for the same caller within the last second.
+    func snapshot(_ inode: Inode, pid: Int32) -> [UInt8]? {
+        let key = SnapshotKey(inode: inode.number, pid: pid)
+        let now = Clock.monotonicNanoseconds()
+        if let s = state.withLock({ $0.snapshots[key] }), now - s.taken < Self.snapshotLifetime { return s.bytes }
+        guard let bytes = generate(inode) else { return nil }
+        state.withLock { st in
+            if st.snapshots.count > 4096 { st.snapshots = st.snapshots.filter { now - $0.value.taken < Self.snapshotLifetime } }
+            st.snapshots[key] = Snapshot(bytes: bytes, taken: now)
+        }
+        return bytes
+    }
+
+    func forgetSnapshots(serial: UInt64) {
+        state.withLock { st in st.snapshots = st.snapshots.filter { Inode(number: $0.key.inode)?.serial != serial } }
+    }
+
+    func generate(_ inode: Inode) -> [UInt8]? {
+        guard case .control(let c) = inode.kind else { return nil }
+        let s = inode.serial
+        if s == ContainerTree.rootSerial { return rootContent(c) }
+        let text: String?
+        switch c {
+        case .status: text = manager.statusText(s)
+        case .procs: text = manager.procsText(s)
+        case .hostname:
+            do { text = try manager.hostname(s) + "\n" } catch { log("\(error)"); text = nil }
+        case .freeze: text = manager.freezeText(s)
+        }
+        return text.map { Array($0.utf8) }
+    }
+
+    /// The root stands for the daemon's own namespaces (the host).
+    func rootContent(_ c: ControlFile) -> [UInt8] {
+        switch c {
+        case .status:
+            let n = manager.read { tree, _ in tree.count }
+            return Array("name: /\npath: /\nstate: running\ncontainers: \(n)\n".utf8)
+        case .procs: return []
+        case .hostname:
+            var buf = [CChar](repeating: 0, count: 65)
+            gethostname(&buf, buf.count)
+            return Array((buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } + "\n").utf8)
+        case .freeze: return Array("0\n".utf8)
+        }
+    }
+
+    func linkTarget(serial: UInt64, kind: NamespaceKind, pid: Int32) -> String? {
+        if serial == ContainerTree.rootSerial { return "/proc/\(getpid())/ns/\(kind.name)" }
+        guard let c = manager.container(serial) else { return nil }
+        return "/proc/\(c.record.initPid)/ns/\(kind.name)"
+    }
+}

@@ -1,0 +1,259 @@
+import CFuse3
+import ContainerRuntime
+import ContainerTree
+import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The request handlers, one per FUSE operation.
+extension NamespaceFilesystem {
+    func resolve(_ name: [UInt8], in parent: Inode) -> Inode? {
+        guard let s = String(validating: name, as: UTF8.self) else { return nil }
+        return manager.read { tree, _ in tree.lookup(s, in: parent) }
+    }
+
+    func generation(_ inode: Inode) -> UInt64 {
+        inode.kind == .nsDirectory ? state.withLock { $0.nsGeneration[inode.serial] ?? 0 } : 0
+    }
+
+    /// Changes to the tree need CAP_SYS_ADMIN over the daemon (root here).
+    func mayModify(_ req: Request) -> Bool { req.caller.uid == 0 }
+
+    func reply(_ req: Request, _ error: RuntimeError) {
+        // Refusals are the caller's business; anything the kernel refused is logged.
+        if !error.isRefusal { log("\(error)") }
+        req.reply(error: error.errno.rawValue)
+    }
+
+    func replyEntry(_ req: Request, _ inode: Inode) {
+        guard let attr = attributes(inode, pid: req.caller.pid) else { return req.reply(error: ENOENT) }
+        req.reply(entry: inode.number, generation: generation(inode), attr: attr,
+                  entryTimeout: entryTimeout, attrTimeout: attrTimeout(inode))
+    }
+
+    func lookup(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
+        guard let dir = Inode(number: UInt64(parent)), let inode = resolve(name, in: dir) else {
+            return req.reply(error: ENOENT)
+        }
+        replyEntry(req, inode)
+    }
+
+    func getattr(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+        guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
+        let handleBytes = fi.flatMap { f in state.withLock { $0.files[f.pointee.fh]?.bytes } }
+        guard let attr = attributes(inode, pid: req.caller.pid, handleBytes: handleBytes) else {
+            return req.reply(error: ENOENT)
+        }
+        req.reply(attr: attr, timeout: attrTimeout(inode))
+    }
+
+    func setattr(_ req: Request, _ ino: fuse_ino_t, _ toSet: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+        guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
+        if toSet & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
+            return req.reply(error: EPERM)
+        }
+        if toSet & FUSE_SET_ATTR_SIZE != 0 {
+            // Truncation is what `echo x > file` does first: accepted on the
+            // writable control files, where a write replaces the value.
+            guard case .control(let c) = inode.kind, c.isWritable, inode.serial != ContainerTree.rootSerial else {
+                return req.reply(error: inode.kind == .container || inode.kind == .nsDirectory ? EISDIR : EACCES)
+            }
+            guard mayModify(req) else { return req.reply(error: EACCES) }
+        }
+        getattr(req, ino, fi)
+    }
+
+    func readlink(_ req: Request, _ ino: fuse_ino_t) {
+        guard let inode = Inode(number: UInt64(ino)), case .namespace(let k) = inode.kind,
+              let target = linkTarget(serial: inode.serial, kind: k, pid: req.caller.pid) else {
+            return req.reply(error: ENOENT)
+        }
+        req.reply(link: target)
+    }
+
+    func mkdir(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
+        guard let dir = Inode(number: UInt64(parent)) else { return req.reply(error: ENOENT) }
+        guard dir.kind == .container else { return req.reply(error: EPERM) }
+        guard mayModify(req) else { return req.reply(error: EACCES) }
+        do {
+            let serial = try manager.create(parent: dir.serial, name: name)
+            replyEntry(req, Inode(serial: serial, kind: .container))
+        } catch {
+            reply(req, error)
+        }
+    }
+
+    /// Unlinking a control entry is accepted (rm -rf unlinks everything
+    /// before it removes the directory) and changes nothing by itself.
+    func unlink(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
+        guard let dir = Inode(number: UInt64(parent)), let inode = resolve(name, in: dir) else {
+            return req.reply(error: ENOENT)
+        }
+        guard mayModify(req) else { return req.reply(error: EACCES) }
+        switch inode.kind {
+        case .container: req.reply(error: EISDIR)
+        case .nsDirectory: req.reply(error: EISDIR)
+        case .control, .namespace: req.replyOK()
+        }
+    }
+
+    func rmdir(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
+        guard let dir = Inode(number: UInt64(parent)), let inode = resolve(name, in: dir) else {
+            return req.reply(error: ENOENT)
+        }
+        guard mayModify(req) else { return req.reply(error: EACCES) }
+        switch inode.kind {
+        case .control, .namespace:
+            req.reply(error: ENOTDIR)
+        case .nsDirectory:
+            state.withLock { $0.nsGeneration[inode.serial, default: 0] += 1 }
+            req.replyOK()
+        case .container:
+            do {
+                try manager.remove(inode.serial)
+                forgetSnapshots(serial: inode.serial)
+                req.replyOK()
+            } catch {
+                reply(req, error)
+            }
+        }
+    }
+
+    func rename(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8], _ newParent: fuse_ino_t,
+                _ newName: [UInt8], _ flags: UInt32) {
+        guard let dir = Inode(number: UInt64(parent)), let inode = resolve(name, in: dir),
+              let target = Inode(number: UInt64(newParent)) else { return req.reply(error: ENOENT) }
+        guard mayModify(req) else { return req.reply(error: EACCES) }
+        if flags & 2 /* RENAME_EXCHANGE */ != 0 { return req.reply(error: EINVAL) }
+        guard inode.kind == .container else { return req.reply(error: EPERM) }
+        guard target.kind == .container else { return req.reply(error: target.kind == .nsDirectory ? EPERM : ENOTDIR) }
+        do {
+            try manager.rename(inode.serial, to: target.serial, name: newName)
+            forgetSnapshots(serial: inode.serial)
+            req.replyOK()
+        } catch {
+            reply(req, error)
+        }
+    }
+
+    func open(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        guard let inode = Inode(number: UInt64(ino)), case .control(let c) = inode.kind else {
+            return req.reply(error: ENOENT)
+        }
+        let accessMode = fi.pointee.flags & O_ACCMODE
+        let writing = accessMode != O_RDONLY
+        if writing {
+            guard c.isWritable, inode.serial != ContainerTree.rootSerial else { return req.reply(error: EACCES) }
+            guard mayModify(req) else { return req.reply(error: EACCES) }
+        }
+        var bytes: [UInt8] = []
+        if accessMode != O_WRONLY {
+            guard let b = snapshot(inode, pid: req.caller.pid) else { return req.reply(error: ENOENT) }
+            bytes = b
+        }
+        let handle = state.withLock { st -> UInt64 in
+            let h = st.nextHandle
+            st.nextHandle += 1
+            st.files[h] = OpenFile(inode: inode, bytes: bytes, writable: writing)
+            return h
+        }
+        req.reply(open: handle, directIO: true, flags: fi)
+    }
+
+    func read(_ req: Request, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        guard let bytes = state.withLock({ $0.files[fi.pointee.fh]?.bytes }) else { return req.reply(error: EBADF) }
+        let start = min(Int(offset), bytes.count)
+        req.reply(bytes: bytes[start..<min(bytes.count, start + size)])
+    }
+
+    func write(_ req: Request, _ data: [UInt8], _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        guard let file = state.withLock({ $0.files[fi.pointee.fh] }), file.writable,
+              case .control(let c) = file.inode.kind else { return req.reply(error: EBADF) }
+        guard offset == 0 else { return req.reply(error: EINVAL) }
+        do {
+            switch c {
+            case .hostname: try manager.setHostname(file.inode.serial, data)
+            case .freeze: try manager.setFrozen(file.inode.serial, data)
+            default: return req.reply(error: EACCES)
+            }
+            forgetSnapshots(serial: file.inode.serial)
+            req.reply(written: data.count)
+        } catch {
+            reply(req, error)
+        }
+    }
+
+    func release(_ req: Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        _ = state.withLock { $0.files.removeValue(forKey: fi.pointee.fh) }
+        req.replyOK()
+    }
+
+    func opendir(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
+        let entries: [DirectoryEntry]? = manager.read { tree, _ in
+            guard let node = tree.node(inode.serial) else { return nil }
+            let parentSerial = node.parent ?? inode.serial
+            switch inode.kind {
+            case .container:
+                var out = [DirectoryEntry(name: ".", inode: inode, mode: S_IFDIR),
+                           DirectoryEntry(name: "..", inode: Inode(serial: parentSerial, kind: .container), mode: S_IFDIR)]
+                for (name, child) in tree.listing(of: inode.serial) {
+                    let mode: mode_t = switch child.kind {
+                    case .container, .nsDirectory: S_IFDIR
+                    case .namespace: S_IFLNK
+                    case .control: S_IFREG
+                    }
+                    out.append(DirectoryEntry(name: name, inode: child, mode: mode))
+                }
+                return out
+            case .nsDirectory:
+                return [DirectoryEntry(name: ".", inode: inode, mode: S_IFDIR),
+                        DirectoryEntry(name: "..", inode: Inode(serial: inode.serial, kind: .container), mode: S_IFDIR)]
+                    + NamespaceKind.allCases.map {
+                        DirectoryEntry(name: $0.name, inode: Inode(serial: inode.serial, kind: .namespace($0)), mode: S_IFLNK)
+                    }
+            default:
+                return nil
+            }
+        }
+        guard let entries else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
+        let handle = state.withLock { st -> UInt64 in
+            let h = st.nextHandle
+            st.nextHandle += 1
+            st.directories[h] = entries
+            return h
+        }
+        req.reply(open: handle, directIO: false, flags: fi)
+    }
+
+    func readdir(_ req: Request, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        guard let entries = state.withLock({ $0.directories[fi.pointee.fh] }) else { return req.reply(error: EBADF) }
+        var buf = [CChar](repeating: 0, count: size)
+        var used = 0
+        var i = Int(offset)
+        while i < entries.count {
+            let e = entries[i]
+            var st = stat()
+            st.st_ino = ino_t(e.inode.number)
+            st.st_mode = e.mode
+            let n = buf.withUnsafeMutableBufferPointer { p in
+                fuse_add_direntry(req.raw, p.baseAddress! + used, size - used, e.name, &st, off_t(i + 1))
+            }
+            if n > size - used { break }
+            used += n
+            i += 1
+        }
+        buf.withUnsafeBytes { p in _ = fuse_reply_buf(req.raw, p.baseAddress?.assumingMemoryBound(to: CChar.self), used) }
+    }
+
+    func releasedir(_ req: Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        _ = state.withLock { $0.directories.removeValue(forKey: fi.pointee.fh) }
+        req.replyOK()
+    }
+}
+
+func log(_ message: String) {
+    var line = "namespacefs: " + message + "\n"
+    line.withUTF8 { p in _ = Glibc.write(2, p.baseAddress, p.count) }
+}

@@ -1,0 +1,57 @@
+import CFuse3
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A libfuse session: mount, serve, unmount. Setup and teardown in strict
+/// reverse order, as libfuse's examples do.
+public final class FuseSession {
+    private var args = cfuse3_args_empty()
+    private let session: OpaquePointer
+    private let filesystem: Unmanaged<NamespaceFilesystem>
+    private var operations = makeOperationTable()
+    private var mounted = false
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// `options`: FUSE `-o` options (allow_other, fsname=..., ...).
+    public init(filesystem fs: NamespaceFilesystem, options: [String], debug: Bool) throws(Failure) {
+        filesystem = Unmanaged.passRetained(fs)
+        var argv = ["namespacefs"]
+        if !options.isEmpty { argv += ["-o", options.joined(separator: ",")] }
+        if debug { argv.append("-d") }
+        for a in argv { fuse_opt_add_arg(&args, a) }
+        guard let s = cfuse3_session_new(&args, &operations, filesystem.toOpaque()) else {
+            fuse_opt_free_args(&args)
+            filesystem.release()
+            throw Failure(description: "invalid FUSE options: \(options.joined(separator: ","))")
+        }
+        session = s
+    }
+
+    public func mount(at path: String) throws(Failure) {
+        guard fuse_session_mount(session, path) == 0 else {
+            throw Failure(description: "cannot mount on \(path) (see the message above)")
+        }
+        mounted = true
+    }
+
+    /// Detach from the terminal. Must run before any thread exists (it forks).
+    public func daemonize(foreground: Bool) -> Bool { fuse_daemonize(foreground ? 1 : 0) == 0 }
+
+    /// Serve requests on this thread until unmounted or signalled.
+    public func run() -> Int32 {
+        fuse_set_signal_handlers(session)
+        defer { fuse_remove_signal_handlers(session) }
+        return fuse_session_loop(session)
+    }
+
+    deinit {
+        if mounted { fuse_session_unmount(session) }
+        fuse_session_destroy(session)
+        fuse_opt_free_args(&args)
+        filesystem.release()
+    }
+}

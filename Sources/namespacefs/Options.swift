@@ -1,0 +1,99 @@
+/// Command line of the mount program, in the shape mount.fuse3 and fstab
+/// use: `namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPT[,OPT...]]`.
+struct MountOptions {
+    var mountPoint = ""
+    var foreground = false
+    var debug = false
+    var stateDirectory = "/run/namespacefs"
+    var cgroupRoot: String?
+    var initPath: String?
+    var fuseOptions: [String] = []
+    var allowOther: Bool?
+
+    static let usage = """
+    usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]
+
+    Mounts a tree in which every directory is a Linux container: mkdir
+    creates one, rmdir kills it, mv renames it.
+
+      -f                 stay in the foreground
+      -d                 FUSE debug output (implies -f)
+      -o state_dir=DIR   where the daemon remembers containers (default /run/namespacefs)
+      -o cgroup=PATH     cgroup2 directory, relative to the cgroup2 mount, that holds
+                         every container (default: the daemon's cgroup + /namespacefs,
+                         or what the state directory recorded)
+      -o init=PATH       the container init binary (default: namespacefs-init next
+                         to this program)
+      -o OPTION          other options go to FUSE (allow_other is on for root)
+      -h, --help         this text
+      -V, --version      the version
+    """
+
+    /// Options that mount(8) passes along but that mean nothing to FUSE.
+    static let ignored: Set<String> = ["defaults", "auto", "noauto", "nofail", "_netdev", "user", "nouser", "users", "rw"]
+
+    enum ParseResult { case run(MountOptions), help, version, error(String) }
+
+    static func parse(_ argv: [String]) -> ParseResult {
+        var o = MountOptions()
+        var positional: [String] = []
+        var i = 0
+        func takeOptions(_ list: String) -> String? {
+            for opt in list.split(separator: ",").map(String.init) where !opt.isEmpty {
+                if let eq = opt.firstIndex(of: "=") {
+                    let key = String(opt[..<eq]), value = String(opt[opt.index(after: eq)...])
+                    switch key {
+                    case "state_dir":
+                        guard value.hasPrefix("/") else { return "state_dir must be an absolute path" }
+                        o.stateDirectory = value
+                        continue
+                    case "cgroup":
+                        guard value.hasPrefix("/"), !value.split(separator: "/").contains("..") else {
+                            return "cgroup must be an absolute path below the cgroup2 mount, e.g. /namespacefs"
+                        }
+                        o.cgroupRoot = value
+                        continue
+                    case "init":
+                        o.initPath = value
+                        continue
+                    default: break
+                    }
+                }
+                if ignored.contains(opt) { continue }
+                if opt == "allow_other" { o.allowOther = true; continue }
+                if opt == "noallow_other" { o.allowOther = false; continue }
+                o.fuseOptions.append(opt)
+            }
+            return nil
+        }
+        while i < argv.count {
+            let a = argv[i]
+            switch a {
+            case "-h", "--help": return .help
+            case "-V", "--version": return .version
+            case "-f": o.foreground = true
+            case "-d", "-odebug": o.debug = true; o.foreground = true
+            case "-o":
+                i += 1
+                guard i < argv.count else { return .error("-o needs an argument") }
+                if let e = takeOptions(argv[i]) { return .error(e) }
+            default:
+                if a.hasPrefix("-o") {
+                    if let e = takeOptions(String(a.dropFirst(2))) { return .error(e) }
+                } else if a.hasPrefix("-") && a != "-" {
+                    return .error("unknown option \(a)")
+                } else {
+                    positional.append(a)
+                }
+            }
+            i += 1
+        }
+        switch positional.count {
+        case 1: o.mountPoint = positional[0]
+        case 2: o.mountPoint = positional[1]   // fstab: SOURCE MOUNTPOINT
+        case 0: return .error("missing mount point")
+        default: return .error("too many arguments: \(positional.joined(separator: " "))")
+        }
+        return .run(o)
+    }
+}

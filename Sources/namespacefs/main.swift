@@ -1,0 +1,118 @@
+// namespacefs: mount the container tree.
+//
+// Every check that can fail runs before the mount, so a failure leaves
+// nothing mounted and says in one line what is missing and how to fix it.
+import ContainerRuntime
+import LinuxSystem
+import NamespaceFS
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let version = "0.1.0"
+
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    var line = "namespacefs: \(message)\n"
+    line.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
+    exit(code)
+}
+
+var options: MountOptions
+switch MountOptions.parse(Array(CommandLine.arguments.dropFirst())) {
+case .help: print(MountOptions.usage); exit(0)
+case .version: print("namespacefs \(version)"); exit(0)
+case .error(let e): fail("\(e) (namespacefs --help shows the usage)", code: 2)
+case .run(let o): options = o
+}
+
+// Privileges.
+guard geteuid() == 0, Capabilities.hasSysAdmin() else {
+    fail("must run as root with CAP_SYS_ADMIN (containers need namespaces and cgroups): run it with sudo")
+}
+
+// /dev/fuse.
+let fuseFD = open("/dev/fuse", O_RDWR | O_CLOEXEC)
+guard fuseFD >= 0 else {
+    fail("cannot open /dev/fuse (\(Errno.current)): load the fuse module with 'modprobe fuse' and install fuse3")
+}
+close(fuseFD)
+
+// cgroup2.
+let mounts: [MountEntry]
+do { mounts = try MountInfo.current() } catch { fail("cannot read /proc/self/mountinfo: \(error)") }
+guard let cgroupMount = Cgroup2.mountPoint(in: mounts) else {
+    fail("no cgroup2 filesystem is mounted: mount one with 'mount -t cgroup2 none /sys/fs/cgroup'")
+}
+
+// The mount point.
+var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+guard realpath(options.mountPoint, &resolved) != nil else {
+    let e = Errno.current
+    if e.rawValue == ENOTCONN {
+        fail("\(options.mountPoint) is the mount of a daemon that died: run 'fusermount3 -u -z \(options.mountPoint)' first")
+    }
+    fail("mount point \(options.mountPoint) does not exist (\(e)): create it with 'mkdir -p \(options.mountPoint)'")
+}
+let mountPoint = resolved.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+guard FileIO.isDirectory(mountPoint) else {
+    fail("mount point \(mountPoint) is not a directory: choose a directory")
+}
+if mounts.contains(where: { $0.mountPoint == mountPoint && $0.fsType.hasPrefix("fuse") && $0.fsType.contains("namespacefs") }) {
+    fail("\(mountPoint) is already mounted: unmount it first with 'umount \(mountPoint)'")
+}
+
+// The init binary.
+func defaultInitPath() -> String {
+    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let n = readlink("/proc/self/exe", &buf, Int(PATH_MAX))
+    let exe = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/usr/local/sbin/namespacefs"
+    let dir = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+    return dir + "/namespacefs-init"
+}
+let initPath = options.initPath ?? defaultInitPath()
+guard access(initPath, X_OK) == 0 else {
+    fail("container init \(initPath) is missing: run 'make install', or pass -o init=PATH")
+}
+
+// Where containers live: what an earlier mount recorded, else below our own cgroup.
+let store = StateStore(directory: options.stateDirectory)
+let cgroupRoot: String
+if let c = options.cgroupRoot {
+    cgroupRoot = c
+} else if let recorded = store.recordedCgroupRoot() {
+    cgroupRoot = recorded
+} else {
+    let own: String
+    do { own = try Cgroup2.ownPath() } catch { fail("cannot read /proc/self/cgroup: \(error)") }
+    cgroupRoot = (own == "/" ? "" : own) + "/namespacefs"
+}
+
+let manager: ContainerManager
+do {
+    manager = try ContainerManager(configuration: RuntimeConfiguration(
+        cgroupMount: cgroupMount, cgroupRoot: cgroupRoot,
+        stateDirectory: options.stateDirectory, initPath: initPath))
+} catch {
+    fail("\(error)")
+}
+for line in manager.adopt() { fail_soft(line) }
+
+func fail_soft(_ message: String) {
+    var line = "namespacefs: \(message)\n"
+    line.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
+}
+
+var fuseOptions = ["fsname=namespacefs", "subtype=namespacefs"] + options.fuseOptions
+if options.allowOther ?? true { fuseOptions.append("allow_other") }
+
+let filesystem = NamespaceFilesystem(manager: manager)
+let session: FuseSession
+do {
+    session = try FuseSession(filesystem: filesystem, options: fuseOptions, debug: options.debug)
+    try session.mount(at: mountPoint)
+} catch {
+    fail("\(error)")
+}
+guard session.daemonize(foreground: options.foreground) else { fail("cannot detach from the terminal") }
+let status = session.run()
+exit(status == 0 ? 0 : 1)
