@@ -54,8 +54,8 @@ import Testing
 
     @Test func removeOnlyLeaves() throws {
         var (t, a, b) = try make()
-        #expect(t.checkRemove(a) == .failure(.notEmpty))
-        #expect(t.checkRemove(0) == .failure(.isRoot))
+        #expect(throws: TreeError.notEmpty) { try t.checkRemove(a).get() }
+        #expect(throws: TreeError.isRoot) { try t.checkRemove(0).get() }
         try t.remove(b)
         try t.remove(a)
         #expect(t.count == 0)

@@ -53,7 +53,9 @@ import Testing
         }
         let truncated = String(sample.text.prefix(60))
         #expect(throws: (any Error).self) { try ContainerRecord.parse(truncated) }
-        let badName = sample.text.replacingOccurrences(of: "name: web 1", with: "name: ..")
+        var bad = sample
+        bad.name = ".."
+        let badName = bad.text
         #expect(throws: ContainerRecord.ParseError.bad("name")) { try ContainerRecord.parse(badName) }
     }
 }

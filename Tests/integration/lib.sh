@@ -1,0 +1,99 @@
+# Helpers for the integration tests: each test gets its own mount point,
+# state directory and cgroup root, and leaves none of them behind.
+# shellcheck shell=bash
+
+NSFS_BIN=${NSFS_BIN:?NSFS_BIN must point at the namespacefs binary}
+# mountinfo: the filesystem type is the field after the " - " separator.
+fstype_of() { awk -v m="$1" '$5 == m { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 1); exit } }' /proc/self/mountinfo; }
+CGROUP2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
+TEST_ROOT_CGROUP=/nsfs-test-$$
+TEST_TMP=$(mktemp -d /tmp/nsfs-test.XXXXXX)
+MOUNTS=()
+N=0
+
+# new_mount [extra -o options]: mount a fresh namespacefs; sets MNT, STATE, CG, CGDIR.
+new_mount() {
+    N=$(( $(cat "$TEST_TMP/counter" 2>/dev/null || echo 0) + 1 ))
+    echo $N > "$TEST_TMP/counter"
+    MNT=$TEST_TMP/mnt$N
+    STATE=/run/nsfs-test-$$-$N
+    CG=$TEST_ROOT_CGROUP/t$N
+    CGDIR=$CGROUP2$CG
+    mkdir -p "$MNT"
+    local extra=${1:+,$1}
+    "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG$extra" || { echo "mount failed"; return 1; }
+    MOUNTS+=("$MNT")
+}
+
+# remount: unmount and mount again with the same state and cgroup.
+remount() {
+    umount "$MNT" || return 1
+    "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" || return 1
+}
+
+daemon_pid() { pgrep -f -x "$NSFS_BIN $MNT -o state_dir=$STATE,cgroup=$CG.*" | head -1; }
+
+is_mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+
+init_pid() { awk '/^init:/ { print $2 }' "$1/status"; }
+
+# The cgroup directory of a process, as a path on the host.
+cgroup_dir_of() { echo "$CGROUP2$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")"; }
+
+# in_container DIR cmd...: run cmd in all of the container's namespaces and
+# in its cgroup (what nsenter alone does not do).
+in_container() {
+    local dir=$1; shift
+    local p; p=$(init_pid "$dir")
+    sh -c 'echo $$ > "$1/cgroup.procs" && shift 2 && exec nsenter -t "$0" -a "$@"' "$p" "$(cgroup_dir_of "$p")" -- "$@"
+}
+
+# What one test made: its mounts (containers removed through them first).
+cleanup_test() {
+    local m
+    for m in "${MOUNTS[@]}"; do
+        if is_mounted "$m"; then
+            rm -rf "${m:?}"/* 2>/dev/null
+            umount "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null
+        fi
+    done
+    MOUNTS=()
+}
+
+# What the whole run made: any process left in our cgroups, the cgroups, state.
+cleanup_all() {
+    local m
+    for m in "$TEST_TMP"/mnt*; do
+        is_mounted "$m" && { umount "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null; }
+    done
+    if [ -d "$CGROUP2$TEST_ROOT_CGROUP" ]; then
+        echo 1 > "$CGROUP2$TEST_ROOT_CGROUP/cgroup.kill" 2>/dev/null
+        local tries=0
+        while [ $tries -lt 100 ] && ! find "$CGROUP2$TEST_ROOT_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null; do
+            sleep 0.05; tries=$((tries + 1))
+        done
+    fi
+    rm -rf /run/nsfs-test-$$-* "$TEST_TMP"
+}
+
+# --- assertions: each prints what failed and returns 1 ---
+fail() { echo "    FAIL: $*"; return 1; }
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: expected '$2', got '$1'"; }
+assert_ne() { [ "$1" != "$2" ] || fail "${3:-values equal}: both '$1'"; }
+assert_true() { "$@" || fail "command failed: $*"; }
+# assert_errno "Expected message" cmd...: the command fails and stderr names the errno.
+assert_errno() {
+    local want=$1; shift
+    local out
+    if out=$("$@" 2>&1); then fail "expected '$want' from: $*"; return 1; fi
+    case $out in *"$want"*) return 0 ;; esac
+    fail "expected '$want' from: $*; got: $out"
+}
+# wait_for SECONDS cmd...: poll until the command succeeds.
+wait_for() {
+    local deadline=$(( $(date +%s%N) + ${1%.*} * 1000000000 )); shift
+    until "$@"; do
+        [ "$(date +%s%N)" -lt $deadline ] || return 1
+        sleep 0.02
+    done
+}

@@ -1,0 +1,79 @@
+# Mounting: success, unmounting, and every refusal in one clear line.
+# shellcheck shell=bash
+
+test_mount_returns_ready_and_unmounts_cleanly() {
+    new_mount
+    assert_true is_mounted "$MNT"
+    # The mount answers right away: no retry loop here.
+    assert_eq "$(stat -c %i "$MNT")" 1 "root inode"
+    assert_eq "$(fstype_of "$MNT")" fuse.namespacefs "fs type"
+    local pid; pid=$(daemon_pid)
+    [ -n "$pid" ] || fail "no daemon process"
+    umount "$MNT"
+    assert_true wait_for 5 sh -c "! kill -0 $pid 2>/dev/null"
+    is_mounted "$MNT" && fail "still mounted"
+    return 0
+}
+
+test_mount_foreground_stays_until_unmounted() {
+    mkdir -p "$TEST_TMP/fg"
+    "$NSFS_BIN" "$TEST_TMP/fg" -f -o state_dir=/run/nsfs-test-$$-fg,cgroup=$TEST_ROOT_CGROUP/fg &
+    local pid=$!
+    assert_true wait_for 5 is_mounted "$TEST_TMP/fg"
+    kill -0 $pid || fail "foreground daemon exited"
+    umount "$TEST_TMP/fg"
+    wait $pid
+    assert_eq $? 0 "foreground exit status"
+}
+
+test_mount_fstab_style_source_argument_and_options() {
+    mkdir -p "$TEST_TMP/fstab"
+    # mount.fuse3 runs: namespacefs SOURCE MOUNTPOINT -o OPTIONS
+    "$NSFS_BIN" namespacefs "$TEST_TMP/fstab" -o rw,defaults,state_dir=/run/nsfs-test-$$-fstab,cgroup=$TEST_ROOT_CGROUP/fstab
+    assert_true is_mounted "$TEST_TMP/fstab"
+    grep -q "$TEST_TMP/fstab .*allow_other" /proc/self/mountinfo || grep " $TEST_TMP/fstab " /proc/self/mountinfo | grep -q allow_other \
+        || fail "allow_other not on by default for root"
+    umount "$TEST_TMP/fstab"
+}
+
+# refusal: expected-substring command... : non-zero exit, exactly one line, nothing mounted.
+refusal() {
+    local want=$1; shift
+    local out rc=0
+    out=$("$@" 2>&1) || rc=$?
+    [ $rc != 0 ] || fail "succeeded: $*"
+    assert_eq "$(printf '%s\n' "$out" | wc -l)" 1 "lines of output for: $*"
+    case $out in *"$want"*) ;; *) fail "expected '$want', got: $out" ;; esac
+}
+
+test_mount_refusals_say_what_is_missing() {
+    local o="-o state_dir=/run/nsfs-test-$$-bad,cgroup=$TEST_ROOT_CGROUP/bad"
+    refusal "does not exist" "$NSFS_BIN" "$TEST_TMP/nonexistent" $o
+    touch "$TEST_TMP/file"
+    refusal "is not a directory" "$NSFS_BIN" "$TEST_TMP/file" $o
+    refusal "missing mount point" "$NSFS_BIN"
+    refusal "unknown option" "$NSFS_BIN" --bogus "$TEST_TMP"
+    mkdir -p "$TEST_TMP/bad"
+    refusal "must run as root" setpriv --reuid=65534 --regid=65534 --clear-groups "$NSFS_BIN" "$TEST_TMP/bad" $o
+    refusal "/dev/fuse" unshare -m sh -c "mount -t tmpfs none /dev && exec $NSFS_BIN $TEST_TMP/bad $o"
+    refusal "no cgroup2" unshare -m sh -c "umount -l $CGROUP2 && exec $NSFS_BIN $TEST_TMP/bad $o"
+    is_mounted "$TEST_TMP/bad" && fail "something got mounted"
+    new_mount
+    refusal "already mounted" "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG"
+    assert_eq "$(grep -c " $MNT " /proc/self/mountinfo)" 1 "mounts at the mount point"
+}
+
+test_remount_keeps_containers_running() {
+    new_mount
+    mkdir "$MNT/a" "$MNT/a/b"
+    local a b ino
+    a=$(init_pid "$MNT/a"); b=$(init_pid "$MNT/a/b"); ino=$(stat -c %i "$MNT/a/b")
+    mv "$MNT/a" "$MNT/renamed"
+    remount
+    kill -0 "$a" && kill -0 "$b" || fail "unmount killed a container"
+    assert_eq "$(init_pid "$MNT/renamed")" "$a" "init of renamed after remount"
+    assert_eq "$(init_pid "$MNT/renamed/b")" "$b" "init of b after remount"
+    assert_eq "$(stat -c %i "$MNT/renamed/b")" "$ino" "inode after remount"
+    [ ! -e "$MNT/a" ] || fail "old name came back"
+    assert_eq "$(ls "$STATE/containers" | wc -l)" 2 "records"
+}

@@ -1,0 +1,23 @@
+# Shared by scripts/setup and scripts/test: find Swift, install what the
+# build and the tests need from Debian, only when missing.
+# shellcheck shell=bash
+
+if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
+    export PATH=/opt/swift/usr/bin:$PATH
+fi
+
+DEBIAN_PACKAGES=(libfuse3-dev fuse3 libcap-dev iproute2 util-linux procps tree python3 make gcc)
+
+ensure_deps() {
+    command -v swift >/dev/null || { echo "swift not found: install Swift 6 (e.g. to /opt/swift)"; return 1; }
+    local missing=() p
+    for p in "${DEBIAN_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    [ -c /dev/fuse ] || modprobe fuse 2>/dev/null || true
+}
