@@ -4,8 +4,8 @@ import LinuxSystem
 /// What the daemon must remember to rebuild the tree after an unmount or a
 /// crash: one small text file per container, replaced atomically (temporary
 /// file + rename), so a crash leaves either the old or the new record.
-/// No fsync: the store lives on /run (tmpfs) and the containers it names do
-/// not survive a power loss either.
+/// No fsync: the containers it names do not survive a power loss either, and
+/// a daemon crash loses nothing that reached the page cache.
 ///
 /// Format (version 1), `STATE_DIR/containers/<id>`:
 ///

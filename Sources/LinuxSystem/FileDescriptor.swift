@@ -72,14 +72,16 @@ public enum FileIO {
         try fd.write(Array(text.utf8))
     }
 
-    /// Replace a file atomically: write a temporary sibling, fsync, rename.
+    /// Replace a file atomically: write a temporary sibling, rename it over.
+    /// A crash of this process leaves the old or the new file, never a mix.
+    /// No fsync (it cost 0.8 ms per container on ext4): what is written here
+    /// describes processes that do not survive a power loss either.
     public static func replaceAtomically(_ path: String, with bytes: [UInt8]) throws(Errno) {
         let tmp = path + ".tmp"
         let fd = try FileDescriptor.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
         do throws(Errno) {
             var off = 0
             while off < bytes.count { off += try fd.write(bytes[off...]) }
-            try fd.sync()
         } catch {
             fd.close()
             unlink(tmp)

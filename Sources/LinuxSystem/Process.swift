@@ -85,15 +85,35 @@ public enum ProcStat {
     /// Start time in clock ticks since boot (field 22): with the pid, the
     /// identity of a process that survives pid reuse (as runc uses it).
     public static func startTime(pid: Int32) throws(Errno) -> UInt64 {
-        try parseStartTime(FileIO.readString("/proc/\(pid)/stat"))
+        let fd = try FileDescriptor.open("/proc/\(pid)/stat", O_RDONLY)
+        defer { fd.close() }
+        var buf = [UInt8](repeating: 0, count: 1024)
+        let n = try valueOrErrno { buf.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) } }
+        return try parseStartTime(buf[0..<n])
     }
 
-    /// Pure parser: fields after the last ')' (comm may hold spaces and ')').
     public static func parseStartTime(_ stat: String) throws(Errno) -> UInt64 {
-        guard let close = stat.lastIndex(of: ")") else { throw .invalid }
-        let rest = stat[stat.index(after: close)...].split(separator: " ")
-        // rest[0] is field 3 (state); field 22 is rest[19].
-        guard rest.count > 19, let v = UInt64(rest[19]) else { throw .invalid }
-        return v
+        try parseStartTime(Array(stat.utf8)[...])
+    }
+
+    /// Pure parser: field 22, counted after the last ')' (comm may hold
+    /// spaces and parentheses).
+    public static func parseStartTime(_ stat: ArraySlice<UInt8>) throws(Errno) -> UInt64 {
+        guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { throw .invalid }
+        var field = 2, value: UInt64 = 0, digits = 0
+        for b in stat[(close + 1)...] {
+            if b == UInt8(ascii: " ") {
+                if field == 22 { break }
+                field += 1
+                continue
+            }
+            if field == 22 {
+                guard b >= 48 && b <= 57 else { throw .invalid }
+                value = value * 10 + UInt64(b - 48)
+                digits += 1
+            }
+        }
+        guard field == 22, digits > 0 else { throw .invalid }
+        return value
     }
 }

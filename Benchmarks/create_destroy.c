@@ -1,0 +1,107 @@
+// Create/destroy latency: namespacefs (mkdir/rmdir through the mount) against
+// the direct kernel path (cgroup mkdir + the same clone3 + exec of the same
+// init; cgroup.kill + wait + cgroup rmdir), alternating one of each so both
+// see the same machine state. Prints p50/p90 and the ratios.
+//   create_destroy MOUNTDIR CGROUPDIR INIT N
+#define _GNU_SOURCE
+#include "namespace_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p) {
+    qsort(v, n, sizeof *v, cmp);
+    return v[(int)(p * (n - 1))];
+}
+
+struct direct { int pidfd; char cg[512]; };
+
+static int direct_create(const char *root, int i, int init_fd, int devnull, struct direct *d) {
+    snprintf(d->cg, sizeof d->cg, "%s/direct%d", root, i);
+    if (mkdir(d->cg, 0755) != 0) return -errno;
+    int cgfd = open(d->cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct nsfs_spawn_request req = {-1, cgfd, init_fd, devnull, "direct", "nsinit", nsfs_default_namespaces()};
+    struct nsfs_spawn_result res;
+    int rc = nsfs_spawn_init(&req, &res);
+    close(cgfd);
+    d->pidfd = res.pidfd;
+    return rc;
+}
+
+static int direct_destroy(struct direct *d) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/cgroup.kill", d->cg);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "1", 1) != 1) return -errno;
+    close(fd);
+    struct pollfd p = {d->pidfd, POLLIN, 0};
+    poll(&p, 1, 10000);
+    nsfs_pidfd_reap(d->pidfd);
+    close(d->pidfd);
+    while (rmdir(d->cg) != 0) {
+        if (errno != EBUSY) return -errno;
+        usleep(100);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s MOUNTDIR CGROUPDIR INIT N\n", argv[0]);
+        return 2;
+    }
+    const char *mnt = argv[1], *cgroot = argv[2];
+    int n = atoi(argv[4]);
+    int init_fd = open(argv[3], O_PATH | O_CLOEXEC);
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    double *fc = calloc(n, sizeof(double)), *dc = calloc(n, sizeof(double));
+    double *fd_ = calloc(n, sizeof(double)), *dd = calloc(n, sizeof(double));
+    struct direct *ds = calloc(n, sizeof *ds);
+    char path[600];
+    for (int i = 0; i < n; i++) {
+        double t0 = now_us();
+        int rc = direct_create(cgroot, i, init_fd, devnull, &ds[i]);
+        double t1 = now_us();
+        snprintf(path, sizeof path, "%s/bench%d", mnt, i);
+        int rc2 = mkdir(path, 0755);
+        double t2 = now_us();
+        if (rc != 0 || rc2 != 0) { fprintf(stderr, "create %d failed: %d %s\n", i, rc, strerror(errno)); return 1; }
+        dc[i] = t1 - t0;
+        fc[i] = t2 - t1;
+    }
+    for (int i = 0; i < n; i++) {
+        double t0 = now_us();
+        int rc = direct_destroy(&ds[i]);
+        double t1 = now_us();
+        snprintf(path, sizeof path, "%s/bench%d", mnt, i);
+        int rc2 = rmdir(path);
+        double t2 = now_us();
+        if (rc != 0 || rc2 != 0) { fprintf(stderr, "destroy %d failed: %d %s\n", i, rc, strerror(errno)); return 1; }
+        dd[i] = t1 - t0;
+        fd_[i] = t2 - t1;
+    }
+    double fc50 = pct(fc, n, .5), fc90 = pct(fc, n, .9), dc50 = pct(dc, n, .5), dc90 = pct(dc, n, .9);
+    double fd50 = pct(fd_, n, .5), fd90 = pct(fd_, n, .9), dd50 = pct(dd, n, .5), dd90 = pct(dd, n, .9);
+    printf("%-8s %12s %12s %12s %12s %9s\n", "op (us)", "nsfs p50", "direct p50", "nsfs p90", "direct p90", "p50 ratio");
+    printf("%-8s %12.0f %12.0f %12.0f %12.0f %8.2fx\n", "mkdir", fc50, dc50, fc90, dc90, fc50 / dc50);
+    printf("%-8s %12.0f %12.0f %12.0f %12.0f %8.2fx\n", "rmdir", fd50, dd50, fd90, dd90, fd50 / dd50);
+    return 0;
+}
