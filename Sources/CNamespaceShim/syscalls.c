@@ -109,6 +109,12 @@ const char *nsfs_ns_name(enum nsfs_ns_kind kind) {
     return (unsigned)kind < NSFS_NS_COUNT ? names[kind] : "";
 }
 
+#define NSFS_NS_GET_PID_IN_PIDNS _IOR(NSFS_NSIO, 0x8, int)
+
+int nsfs_pid_in_pidns(int pidns_fd, pid_t pid) {
+    return result(ioctl(pidns_fd, NSFS_NS_GET_PID_IN_PIDNS, (unsigned long)pid));
+}
+
 int nsfs_setns(int fd, int nstype) { return result(syscall(SYS_setns, fd, nstype)); }
 int nsfs_o_path(void) { return O_PATH; }
 long nsfs_getrandom(void *buf, size_t len) { return syscall(SYS_getrandom, buf, len, 0); }

@@ -24,7 +24,7 @@ extension Container {
 
 extension ContainerManager {
     /// Contents of the control files. `nil`: the container is gone.
-    public func statusText(_ serial: UInt64) -> String? {
+    public func statusText(_ serial: UInt64, view: borrowing PidView) -> String? {
         guard let (c, path) = lock.withLock({ containers[serial].map { ($0, tree.path(of: serial)) } }) else { return nil }
         let r = c.record
         let frozen = (try? c.cgroup.isFrozen()) ?? false
@@ -35,7 +35,7 @@ extension ContainerManager {
         id: \(hex(r.id))
         state: \(frozen ? "frozen" : "running")
         created: \(Clock.rfc3339(nanoseconds: r.created))
-        init: \(r.initPid)
+        init: \(view.translate(r.initPid).map { String($0) } ?? "-")
         cgroup: \(r.cgroup)
         processes: \(procs)
 
@@ -48,10 +48,12 @@ extension ContainerManager {
         return s
     }
 
-    public func procsText(_ serial: UInt64) -> String? {
+    /// The container's own processes (its cgroup, not the ones below), as
+    /// `view` sees them, sorted.
+    public func procsText(_ serial: UInt64, view: borrowing PidView) -> String? {
         guard let c = container(serial) else { return nil }
         let pids = (try? c.cgroup.processes()) ?? []
-        return pids.map { "\($0)\n" }.joined()
+        return pids.compactMap { view.translate($0) }.sorted().map { "\($0)\n" }.joined()
     }
 
     public func hostname(_ serial: UInt64) throws(RuntimeError) -> String {

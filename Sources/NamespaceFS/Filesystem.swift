@@ -106,7 +106,7 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         let key = SnapshotKey(inode: inode.number, pid: pid)
         let now = Clock.monotonicNanoseconds()
         if let s = state.withLock({ $0.snapshots[key] }), now - s.taken < Self.snapshotLifetime { return s.bytes }
-        guard let bytes = generate(inode) else { return nil }
+        guard let bytes = generate(inode, view: PidView(tid: pid)) else { return nil }
         state.withLock { st in
             if st.snapshots.count > 4096 { st.snapshots = st.snapshots.filter { now - $0.value.taken < Self.snapshotLifetime } }
             st.snapshots[key] = Snapshot(bytes: bytes, taken: now)
@@ -118,14 +118,14 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         state.withLock { st in st.snapshots = st.snapshots.filter { Inode(number: $0.key.inode)?.serial != serial } }
     }
 
-    func generate(_ inode: Inode) -> [UInt8]? {
+    func generate(_ inode: Inode, view: borrowing PidView) -> [UInt8]? {
         guard case .control(let c) = inode.kind else { return nil }
         let s = inode.serial
         if s == ContainerTree.rootSerial { return rootContent(c) }
         let text: String?
         switch c {
-        case .status: text = manager.statusText(s)
-        case .procs: text = manager.procsText(s)
+        case .status: text = manager.statusText(s, view: view)
+        case .procs: text = manager.procsText(s, view: view)
         case .hostname:
             do { text = try manager.hostname(s) + "\n" } catch { log("\(error)"); text = nil }
         case .freeze: text = manager.freezeText(s)
@@ -148,9 +148,17 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         }
     }
 
+    /// `/proc/PID/ns/TYPE` of the container's init, PID as the reader sees
+    /// it (the link resolves in the reader's /proc); nil if it cannot.
     func linkTarget(serial: UInt64, kind: NamespaceKind, pid: Int32) -> String? {
-        if serial == ContainerTree.rootSerial { return "/proc/\(getpid())/ns/\(kind.name)" }
-        guard let c = manager.container(serial) else { return nil }
-        return "/proc/\(c.record.initPid)/ns/\(kind.name)"
+        let target: Int32
+        if serial == ContainerTree.rootSerial {
+            target = getpid()
+        } else {
+            guard let c = manager.container(serial) else { return nil }
+            target = c.record.initPid
+        }
+        guard let seen = PidView(tid: pid).translate(target) else { return nil }
+        return "/proc/\(seen)/ns/\(kind.name)"
     }
 }

@@ -94,6 +94,10 @@ int nsfs_ns_id(int nsfd, uint64_t *_Nonnull id);
 uint64_t nsfs_ns_clone_flag(enum nsfs_ns_kind kind);
 const char *_Nonnull nsfs_ns_name(enum nsfs_ns_kind kind);
 
+// The pid, in the namespace behind pidns_fd, of the process that has `pid`
+// in the caller's namespace (NS_GET_PID_IN_PIDNS); -ESRCH if not visible.
+int nsfs_pid_in_pidns(int pidns_fd, pid_t pid);
+
 int nsfs_setns(int fd, int nstype);
 int nsfs_o_path(void);
 long nsfs_getrandom(void *_Nonnull buf, size_t len);
