@@ -115,6 +115,16 @@ int nsfs_pid_in_pidns(int pidns_fd, pid_t pid) {
     return result(ioctl(pidns_fd, NSFS_NS_GET_PID_IN_PIDNS, (unsigned long)pid));
 }
 
+int nsfs_thread_pid_namespace(pid_t tid) {
+    // PIDFD_THREAD (6.9+) accepts any thread id; FUSE reports the caller's.
+    int pidfd = (int)syscall(SYS_pidfd_open, tid, O_EXCL /* PIDFD_THREAD */);
+    if (pidfd < 0) return -errno;
+    int ns = ioctl(pidfd, pidfd_ns_ioctl[NSFS_NS_PID], 0);
+    int err = errno;
+    close(pidfd);
+    return ns < 0 ? -err : ns;
+}
+
 int nsfs_setns(int fd, int nstype) { return result(syscall(SYS_setns, fd, nstype)); }
 int nsfs_o_path(void) { return O_PATH; }
 long nsfs_getrandom(void *buf, size_t len) { return syscall(SYS_getrandom, buf, len, 0); }

@@ -1,5 +1,8 @@
 import ContainerTree
 import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One live container: its record, its init (held by pidfd) and its cgroup.
 public final class Container: @unchecked Sendable {
@@ -8,6 +11,39 @@ public final class Container: @unchecked Sendable {
     public let initProcess: ProcessHandle
     public let cgroup: CgroupDirectory
     let cachedNamespaces = LockedValue<[NamespaceKind: NamespaceIdentity]?>(nil)
+    /// Descriptors kept open for the container's life (its cgroup files,
+    /// its UTS namespace): a read is then one pread, not open+read+close.
+    let openFiles = LockedValue<[String: OwnedDescriptor]>([:])
+
+    func descriptor(_ key: String, _ open: () throws(Errno) -> OwnedDescriptor) throws(Errno) -> OwnedDescriptor {
+        if let d = openFiles.withLock({ $0[key] }) { return d }
+        let d = try open()
+        openFiles.withLock { $0[key] = d }
+        return d
+    }
+
+    /// A cgroup file of this container, read whole from offset 0.
+    func readCgroupFile(_ name: String) throws(Errno) -> [UInt8] {
+        let d = try descriptor(name) { () throws(Errno) in
+            OwnedDescriptor(try FileDescriptor.open(cgroup.path + "/" + name, O_RDONLY))
+        }
+        return try d.fd.preadAll()
+    }
+
+    var isFrozen: Bool {
+        guard let e = try? readCgroupFile("cgroup.events") else { return false }
+        return CgroupDirectory.parseEvents(e, key: "frozen")
+    }
+
+    /// Own processes, daemon's pid namespace.
+    func processes() -> [Int32] {
+        guard let b = try? readCgroupFile("cgroup.procs") else { return [] }
+        return CgroupDirectory.parsePids(b)
+    }
+
+    func utsNamespace() throws(Errno) -> OwnedDescriptor {
+        try descriptor("ns:uts") { () throws(Errno) in try initProcess.namespace(.uts) }
+    }
 
     init(record: ContainerRecord, initProcess: ProcessHandle, cgroup: CgroupDirectory) {
         self.record = record

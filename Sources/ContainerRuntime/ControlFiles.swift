@@ -27,8 +27,8 @@ extension ContainerManager {
     public func statusText(_ serial: UInt64, view: borrowing PidView) -> String? {
         guard let (c, path) = lock.withLock({ containers[serial].map { ($0, tree.path(of: serial)) } }) else { return nil }
         let r = c.record
-        let frozen = (try? c.cgroup.isFrozen()) ?? false
-        let procs = (try? c.cgroup.processes().count) ?? 0
+        let frozen = c.isFrozen
+        let procs = c.processes().count
         var s = """
         name: \(r.name)
         path: /\(path.joined(separator: "/"))
@@ -52,15 +52,14 @@ extension ContainerManager {
     /// `view` sees them, sorted.
     public func procsText(_ serial: UInt64, view: borrowing PidView) -> String? {
         guard let c = container(serial) else { return nil }
-        let pids = (try? c.cgroup.processes()) ?? []
+        let pids = c.processes()
         return pids.compactMap { view.translate($0) }.sorted().map { "\($0)\n" }.joined()
     }
 
     public func hostname(_ serial: UInt64) throws(RuntimeError) -> String {
         guard let c = container(serial) else { throw RuntimeError(.noEntry, "no such container") }
         do throws(Errno) {
-            let ns = try c.initProcess.namespace(.uts)
-            return try UTSNamespace.hostname(in: ns.fd)
+            return try UTSNamespace.hostname(in: try c.utsNamespace().fd)
         } catch { throw RuntimeError(error, "cannot read the hostname") }
     }
 
@@ -73,14 +72,13 @@ extension ContainerManager {
             throw RuntimeError(.invalid, "hostname must be 1-64 bytes")
         }
         do throws(Errno) {
-            let ns = try c.initProcess.namespace(.uts)
-            try UTSNamespace.setHostname(v, in: ns.fd)
+            try UTSNamespace.setHostname(v, in: try c.utsNamespace().fd)
         } catch { throw RuntimeError(error, "cannot set the hostname") }
     }
 
     public func freezeText(_ serial: UInt64) -> String? {
         guard let c = container(serial) else { return nil }
-        return ((try? c.cgroup.isFrozen()) ?? false) ? "1\n" : "0\n"
+        return c.isFrozen ? "1\n" : "0\n"
     }
 
     /// "1" freezes the subtree, "0" thaws it; anything else is EINVAL.

@@ -73,6 +73,23 @@ public struct CgroupDirectory: Sendable, Hashable {
 
     public func remove() throws(Errno) { try FileIO.removeDirectory(path) }
 
+    /// `key 1` in a cgroup.events text.
+    public static func parseEvents(_ bytes: [UInt8], key: String) -> Bool {
+        String(decoding: bytes, as: UTF8.self).split(separator: "\n").contains { $0 == "\(key) 1" }
+    }
+
+    /// One pid per line (cgroup.procs).
+    public static func parsePids(_ bytes: [UInt8]) -> [Int32] {
+        var out: [Int32] = []
+        var v: Int32 = 0, digits = false
+        for b in bytes {
+            if b >= 48 && b <= 57 { v = v * 10 + Int32(b - 48); digits = true }
+            else { if digits { out.append(v) }; v = 0; digits = false }
+        }
+        if digits { out.append(v) }
+        return out
+    }
+
     /// cgroup.freeze: true suspends every process below, false resumes.
     public func setFrozen(_ frozen: Bool) throws(Errno) {
         try FileIO.write(path + "/cgroup.freeze", frozen ? "1" : "0")

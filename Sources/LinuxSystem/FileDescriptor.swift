@@ -36,6 +36,22 @@ public struct FileDescriptor: Hashable, Sendable {
         try valueOrErrno { Glibc.pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
+    /// The whole content from offset 0 (re-generates a pseudo-file).
+    public func preadAll() throws(Errno) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 4096)
+        var total = 0
+        while true {
+            let n = try valueOrErrno {
+                out.withUnsafeMutableBytes { Glibc.pread(rawValue, $0.baseAddress! + total, $0.count - total, off_t(total)) }
+            }
+            total += n
+            if n == 0 || total < out.count { break }
+            out += [UInt8](repeating: 0, count: out.count)
+        }
+        out.removeSubrange(total...)
+        return out
+    }
+
     @discardableResult
     public func write(_ bytes: some Collection<UInt8>) throws(Errno) -> Int {
         let a = Array(bytes)

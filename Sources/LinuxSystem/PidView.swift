@@ -17,18 +17,22 @@ public struct PidView: ~Copyable {
     }()
 
     /// The view of the process (thread) `tid` of the daemon's namespace.
+    /// Through a pidfd (no /proc path walk: that cost 20 µs per new reader).
     public init(tid: Int32) {
+        guard tid > 0 else { namespace = nil; return }
+        // A reader that vanished sees nothing: an invalid descriptor
+        // translates every pid to "not visible".
+        let ns = nsfs_thread_pid_namespace(tid)
+        guard ns >= 0 else { namespace = FileDescriptor(rawValue: -1); return }
         // The daemon's own namespace is alive, so its inode number cannot
         // have been recycled: an equal inode is the same namespace.
         var st = stat()
-        if tid <= 0 || (stat("/proc/\(tid)/ns/pid", &st) == 0 && UInt64(st.st_ino) == Self.ownNamespaceInode) {
+        if fstat(ns, &st) == 0 && UInt64(st.st_ino) == Self.ownNamespaceInode {
+            close(ns)
             namespace = nil
             return
         }
-        let fd = open("/proc/\(tid)/ns/pid", O_RDONLY | O_CLOEXEC)
-        // A reader that vanished sees nothing: an invalid descriptor
-        // translates every pid to "not visible".
-        namespace = FileDescriptor(rawValue: fd)
+        namespace = FileDescriptor(rawValue: ns)
     }
 
     public static var daemon: PidView { PidView(tid: 0) }

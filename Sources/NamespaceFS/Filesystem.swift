@@ -106,7 +106,7 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         let key = SnapshotKey(inode: inode.number, pid: pid)
         let now = Clock.monotonicNanoseconds()
         if let s = state.withLock({ $0.snapshots[key] }), now - s.taken < Self.snapshotLifetime { return s.bytes }
-        guard let bytes = generate(inode, view: PidView(tid: pid)) else { return nil }
+        guard let bytes = generate(inode, reader: pid) else { return nil }
         state.withLock { st in
             if st.snapshots.count > 4096 { st.snapshots = st.snapshots.filter { now - $0.value.taken < Self.snapshotLifetime } }
             st.snapshots[key] = Snapshot(bytes: bytes, taken: now)
@@ -118,14 +118,16 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         state.withLock { st in st.snapshots = st.snapshots.filter { Inode(number: $0.key.inode)?.serial != serial } }
     }
 
-    func generate(_ inode: Inode, view: borrowing PidView) -> [UInt8]? {
+    /// Contents as the reader (a thread id) sees them; its pid namespace is
+    /// looked up only for the files that show pids.
+    func generate(_ inode: Inode, reader: Int32) -> [UInt8]? {
         guard case .control(let c) = inode.kind else { return nil }
         let s = inode.serial
         if s == ContainerTree.rootSerial { return rootContent(c) }
         let text: String?
         switch c {
-        case .status: text = manager.statusText(s, view: view)
-        case .procs: text = manager.procsText(s, view: view)
+        case .status: text = manager.statusText(s, view: PidView(tid: reader))
+        case .procs: text = manager.procsText(s, view: PidView(tid: reader))
         case .hostname:
             do { text = try manager.hostname(s) + "\n" } catch { log("\(error)"); text = nil }
         case .freeze: text = manager.freezeText(s)

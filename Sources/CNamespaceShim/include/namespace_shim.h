@@ -97,6 +97,8 @@ const char *_Nonnull nsfs_ns_name(enum nsfs_ns_kind kind);
 // The pid, in the namespace behind pidns_fd, of the process that has `pid`
 // in the caller's namespace (NS_GET_PID_IN_PIDNS); -ESRCH if not visible.
 int nsfs_pid_in_pidns(int pidns_fd, pid_t pid);
+// An nsfs fd of the pid namespace of thread `tid` (daemon's namespace).
+int nsfs_thread_pid_namespace(pid_t tid);
 
 int nsfs_setns(int fd, int nstype);
 int nsfs_o_path(void);
