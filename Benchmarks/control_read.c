@@ -12,16 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
+#include "bench.h"
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 struct sample { const char *path; double us; int ok; };
 
@@ -53,8 +45,7 @@ int main(int argc, char **argv) {
             if (!smp.ok) { fprintf(stderr, "cannot read %s\n", argv[f]); return 1; }
             shared[i] = smp.us;
         }
-        qsort(shared, n, sizeof(double), cmp);
-        double med = shared[n / 2];
+        double med = percentile(shared, n, .5);
         if (f == 2) base = med;
         printf("%-40s %12.1f %7.2fx\n", argv[f], med, med / base);
     }

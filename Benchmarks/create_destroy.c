@@ -16,21 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
+#include "bench.h"
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p) {
-    qsort(v, n, sizeof *v, cmp);
-    return v[(int)(p * (n - 1))];
-}
 
 struct direct { int pidfd; char cg[512]; };
 
@@ -98,8 +85,8 @@ int main(int argc, char **argv) {
         dd[i] = t1 - t0;
         fd_[i] = t2 - t1;
     }
-    double fc50 = pct(fc, n, .5), fc90 = pct(fc, n, .9), dc50 = pct(dc, n, .5), dc90 = pct(dc, n, .9);
-    double fd50 = pct(fd_, n, .5), fd90 = pct(fd_, n, .9), dd50 = pct(dd, n, .5), dd90 = pct(dd, n, .9);
+    double fc50 = percentile(fc, n, .5), fc90 = percentile(fc, n, .9), dc50 = percentile(dc, n, .5), dc90 = percentile(dc, n, .9);
+    double fd50 = percentile(fd_, n, .5), fd90 = percentile(fd_, n, .9), dd50 = percentile(dd, n, .5), dd90 = percentile(dd, n, .9);
     printf("%-8s %12s %12s %12s %12s %9s\n", "op (us)", "nsfs p50", "direct p50", "nsfs p90", "direct p90", "p50 ratio");
     printf("%-8s %12.0f %12.0f %12.0f %12.0f %8.2fx\n", "mkdir", fc50, dc50, fc90, dc90, fc50 / dc50);
     printf("%-8s %12.0f %12.0f %12.0f %12.0f %8.2fx\n", "rmdir", fd50, dd50, fd90, dd90, fd50 / dd50);
