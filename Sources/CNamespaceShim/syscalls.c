@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -123,6 +124,27 @@ int nsfs_thread_pid_namespace(pid_t tid) {
     int err = errno;
     close(pidfd);
     return ns < 0 ? -err : ns;
+}
+
+int nsfs_epoll_create(void) { return result(epoll_create1(EPOLL_CLOEXEC)); }
+
+int nsfs_epoll_add(int epfd, int fd, uint64_t tag) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+    return result(epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev));
+}
+
+int nsfs_epoll_remove(int epfd, int fd) {
+    struct epoll_event ev = {0};
+    return result(epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev));
+}
+
+int nsfs_epoll_wait(int epfd, uint64_t *tags, int max, int timeout_ms) {
+    struct epoll_event ev[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, ev, max, timeout_ms);
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) tags[i] = ev[i].data.u64;
+    return n;
 }
 
 int nsfs_setns(int fd, int nstype) { return result(syscall(SYS_setns, fd, nstype)); }

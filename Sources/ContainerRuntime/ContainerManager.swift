@@ -32,6 +32,8 @@ public final class ContainerManager: @unchecked Sendable {
     let store: StateStore
     let spawner: InitSpawner
     public let rootCgroup: CgroupDirectory
+    var watcher: Epoll?
+    let lateInits = LockedValue<[UInt64: ProcessHandle]>([:])
 
     /// How long rmdir waits for a container's processes to die.
     public var killTimeoutMilliseconds = 10_000
@@ -73,18 +75,31 @@ public final class ContainerManager: @unchecked Sendable {
             }
             let parentContainer = containers[parent]
             let parentCgroup = parentContainer?.cgroup ?? rootCgroup
+            let serial = tree.allocateSerial()
 
             // A fresh cgroup, never reused: a random id, retried on collision.
-            var id: UInt64 = 0
+            // The `creating` record comes first: a crash from here on leaves
+            // a record that names what to undo.
+            var record = ContainerRecord(
+                id: 0, serial: serial, name: name, parent: parentContainer?.record.id,
+                created: Clock.realtimeNanoseconds(), initPid: 0, initStartTime: 0, pidNamespace: 0,
+                cgroup: "", creating: true)
             var cgroup = parentCgroup
             while true {
-                id = Random.uint64()
-                cgroup = parentCgroup.child(Self.cgroupPrefix + hex(id))
+                record.id = Random.uint64()
+                cgroup = parentCgroup.child(Self.cgroupPrefix + hex(record.id))
+                record.cgroup = String(cgroup.path.dropFirst(configuration.cgroupMount.count))
+                do throws(Errno) { try store.save(record) } catch {
+                    throw RuntimeError(error, "cannot record container \(name)")
+                }
+                crashPoint("mkdir-recorded")
                 do throws(Errno) { try cgroup.create(); break } catch {
+                    store.delete(id: record.id)
                     if error == .exists { continue }
                     throw RuntimeError(error, "cannot create cgroup \(cgroup.path)")
                 }
             }
+            crashPoint("mkdir-cgroup")
             let process: ProcessHandle
             do throws(RuntimeError) {
                 let dir: OwnedDescriptor
@@ -93,30 +108,39 @@ public final class ContainerManager: @unchecked Sendable {
                                             hostname: ContainerName.hostname(for: name), argv0: "nsinit")
             } catch {
                 try? cgroup.remove()
+                store.delete(id: record.id)
                 throw error
             }
-            let serial = tree.allocateSerial()
-            let record: ContainerRecord
+            crashPoint("mkdir-spawned")
             do throws(Errno) {
-                record = ContainerRecord(
-                    id: id, serial: serial, name: name, parent: parentContainer?.record.id,
-                    created: Clock.realtimeNanoseconds(), initPid: process.pid,
-                    initStartTime: try ProcStat.startTime(pid: process.pid),
-                    pidNamespace: try process.namespaceID(.pid),
-                    cgroup: String(cgroup.path.dropFirst(configuration.cgroupMount.count)))
-                try store.save(record)
+                record.initPid = process.pid
+                record.initStartTime = try ProcStat.startTime(pid: process.pid)
+                record.pidNamespace = try process.namespaceID(.pid)
+                record.creating = false
+                try store.save(record)   // and drops the creating record
             } catch {
                 destroyKernelObjects(process: process, cgroup: cgroup)
+                store.delete(id: record.id)
                 throw RuntimeError(error, "cannot record container \(name)")
             }
+            crashPoint("mkdir-done")
             let c = Container(record: record, initProcess: process, cgroup: cgroup)
             try! tree.insert(serial: serial, name: name, parent: parent)
             containers[serial] = c
+            watch(c, serial: serial)
             return serial
         }
     }
 
     static let cgroupPrefix = "ns-"
+
+    /// Debugging crash safety: `-o crash_at=STEP` makes the daemon SIGKILL
+    /// itself at that step of mkdir, rmdir or mv.
+    public var crashAt: String?
+
+    func crashPoint(_ step: String) {
+        if crashAt == step { kill(getpid(), SIGKILL) }
+    }
 
     // MARK: rmdir
 
@@ -126,38 +150,59 @@ public final class ContainerManager: @unchecked Sendable {
         try lock.withLock { () throws(RuntimeError) in
             if case .failure(let e) = tree.checkRemove(serial) { throw RuntimeError(e.errno, "rmdir refused") }
             let c = containers[serial]!
+            watcher?.remove(c.initProcess.descriptor.fd)
             if !destroyKernelObjects(process: c.initProcess, cgroup: c.cgroup) {
+                watch(c, serial: serial)
                 throw RuntimeError(.busy, "processes of \(c.record.name) did not die")
             }
+            crashPoint("rmdir-killed")
             store.delete(id: c.record.id)
             try! tree.remove(serial)
             containers.removeValue(forKey: serial)
         }
     }
 
-    /// cgroup.kill, wait for the init (its pidfd: faster than cgroup.events),
-    /// then for the cgroup to empty, then remove it. False on timeout.
+    /// cgroup.kill, then remove the cgroup as soon as it is empty: that is
+    /// "no process left". Not the init's exit: a dying init waits in the
+    /// kernel for zombies whose parents are outside its pid namespace
+    /// (setns + fork), however long those parents take to reap them. The
+    /// init's pidfd and cgroup.events are watched together (the pidfd is
+    /// the faster signal; cgroup.events notifications are rate-limited).
+    /// An init that has not exited yet is reaped later by the watcher.
+    /// False on timeout.
     @discardableResult
     func destroyKernelObjects(process: ProcessHandle?, cgroup: CgroupDirectory) -> Bool {
         let deadline = Clock.monotonicNanoseconds() + Int64(killTimeoutMilliseconds) * 1_000_000
-        func left() -> Int { max(0, Int((deadline - Clock.monotonicNanoseconds()) / 1_000_000)) }
         do throws(Errno) { try cgroup.kill() } catch {
             if error == .noEntry { return true }
         }
-        if let process {
-            _ = process.waitForExit(timeoutMilliseconds: Int32(left()))
-            process.reap()
-        }
+        // Usually the init is gone within a fraction of a millisecond, and
+        // with it everything in its pid namespace: try that first.
+        // Reaping it before rmdir matters: measured 0.2 ms faster per rmdir.
+        var initExited = process?.waitForExit(timeoutMilliseconds: 50) ?? false
+        if initExited { process?.reap() }
+        let events = try? FileDescriptor.open(cgroup.path + "/cgroup.events", O_RDONLY)
+        defer { events?.close() }
         while true {
             do throws(Errno) {
                 try cgroup.remove()
-                return true
+                break
             } catch {
-                if error == .noEntry { return true }
-                if error != .busy || left() == 0 { return false }
+                if error == .noEntry { break }
+                if error != .busy { return false }
             }
-            _ = try? cgroup.waitUntilEmpty(timeoutMilliseconds: left())
+            let left = Int((deadline - Clock.monotonicNanoseconds()) / 1_000_000)
+            if left <= 0 { return false }
+            _ = try? events?.preadAll()   // re-arm the change notification
+            var fds = [pollfd(fd: events?.rawValue ?? -1, events: Int16(POLLPRI), revents: 0)]
+            if let process, !initExited { fds.append(pollfd(fd: process.descriptor.rawValue, events: Int16(POLLIN), revents: 0)) }
+            _ = poll(&fds, nfds_t(fds.count), Int32(min(left, 20)))
+            if fds.count > 1 && fds[1].revents != 0 { initExited = true; process?.reap() }
         }
+        if let process, !initExited {
+            if process.isAlive { reapLater(process) } else { process.reap() }
+        }
+        return true
     }
 
     // MARK: mv
@@ -175,6 +220,7 @@ public final class ContainerManager: @unchecked Sendable {
             var r = c.record
             r.name = name
             do throws(Errno) { try store.save(r) } catch { throw RuntimeError(error, "cannot record the new name") }
+            crashPoint("mv-recorded")
             c.record = r
             try! tree.rename(serial, to: newParent, name: Array(name.utf8))
         }

@@ -45,6 +45,11 @@ public struct ContainerTree: Sendable {
         }
     }
 
+    /// Serials up to `serial` are taken (by records not yet inserted).
+    public mutating func reserveSerials(through serial: UInt64) {
+        if serial >= nextSerial { nextSerial = serial + 1 }
+    }
+
     /// Record a container (new, or re-adopted at startup with its old serial).
     public mutating func insert(serial: UInt64, name: String, parent: UInt64) throws(TreeError) {
         guard nodes[parent] != nil else { throw .notFound }

@@ -16,6 +16,11 @@ public enum Cgroup2 {
         try parseOwnPath(FileIO.readString("/proc/self/cgroup"))
     }
 
+    /// The cgroup2 path of another process.
+    public static func path(of pid: Int32) throws(Errno) -> String {
+        try parseOwnPath(FileIO.readString("/proc/\(pid)/cgroup"))
+    }
+
     public static func parseOwnPath(_ text: String) throws(Errno) -> String {
         for line in text.split(separator: "\n") where line.hasPrefix("0::") {
             return String(line.dropFirst(3))

@@ -25,9 +25,9 @@ public final class ProcessHandle: @unchecked Sendable {
         _ = try valueOrNegatedErrno { nsfs_pidfd_send_signal(descriptor.rawValue, sig) }
     }
 
-    public var isAlive: Bool {
-        do { try signal(0); return true } catch { return false }
-    }
+    /// Not yet exited (a zombie counts as exited: its pidfd is readable,
+    /// while signal 0 still succeeds).
+    public var isAlive: Bool { !waitForExit(timeoutMilliseconds: 0) }
 
     /// Wait until the process has exited (pidfd readable). False on timeout.
     public func waitForExit(timeoutMilliseconds: Int32) -> Bool {
@@ -77,6 +77,21 @@ public enum NamespaceType: Int, CaseIterable, Sendable {
         var st = stat()
         _ = try valueOrErrno { fstat(fd.rawValue, &st) }
         return UInt64(st.st_ino)
+    }
+}
+
+/// Facts read from /proc/PID/status.
+public enum ProcStatus {
+    /// The NSpid line: the pid in each pid namespace, outermost first.
+    public static func namespacePids(pid: Int32) throws(Errno) -> [Int32] {
+        try parseNamespacePids(FileIO.readString("/proc/\(pid)/status"))
+    }
+
+    public static func parseNamespacePids(_ status: String) throws(Errno) -> [Int32] {
+        for line in status.split(separator: "\n") where line.hasPrefix("NSpid:") {
+            return line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int32($0) }
+        }
+        throw .invalid
     }
 }
 

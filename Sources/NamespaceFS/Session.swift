@@ -1,11 +1,13 @@
 import CFuse3
+import ContainerRuntime
+import ContainerTree
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A libfuse session: mount, serve, unmount. Setup and teardown in strict
 /// reverse order, as libfuse's examples do.
-public final class FuseSession {
+public final class FuseSession: @unchecked Sendable {
     private var args = cfuse3_args_empty()
     private let session: OpaquePointer
     private let filesystem: Unmanaged<NamespaceFilesystem>
@@ -40,6 +42,21 @@ public final class FuseSession {
 
     /// Detach from the terminal. Must run before any thread exists (it forks).
     public func daemonize(foreground: Bool) -> Bool { fuse_daemonize(foreground ? 1 : 0) == 0 }
+
+    /// Tell the kernel that containers vanished without a request (their init
+    /// died). Never call this from a request handler: the kernel takes the
+    /// parent directory's lock, which a handler's caller may hold.
+    public func notifyRemoved(_ removals: [ContainerManager.Removal]) {
+        var parents = Set<UInt64>()
+        for r in removals {
+            let parent = Inode(serial: r.parent, kind: .container).number
+            let child = Inode(serial: r.serial, kind: .container).number
+            _ = fuse_lowlevel_notify_delete(session, fuse_ino_t(parent), fuse_ino_t(child), r.name, r.name.utf8.count)
+            parents.insert(parent)
+        }
+        // Their st_nlink changed.
+        for p in parents { _ = fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(p), -1, 0) }
+    }
 
     /// Serve requests on this thread until unmounted or signalled.
     public func run() -> Int32 {

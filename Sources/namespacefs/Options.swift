@@ -7,6 +7,7 @@ struct MountOptions {
     var stateDirectory = "/run/namespacefs"
     var cgroupRoot: String?
     var initPath: String?
+    var crashAt: String?
     var fuseOptions: [String] = []
     var allowOther: Bool?
 
@@ -24,10 +25,16 @@ struct MountOptions {
                          or what the state directory recorded)
       -o init=PATH       the container init binary (default: namespacefs-init next
                          to this program)
+      -o crash_at=STEP   testing only: SIGKILL the daemon at a step of mkdir, rmdir or mv
+                         (mkdir-recorded, mkdir-cgroup, mkdir-spawned, mkdir-done,
+                         rmdir-killed, mv-recorded)
       -o OPTION          other options go to FUSE (allow_other is on for root)
       -h, --help         this text
       -V, --version      the version
     """
+
+    /// Where `-o crash_at=STEP` (testing crash safety) can stop the daemon.
+    static let crashSteps = ["mkdir-recorded", "mkdir-cgroup", "mkdir-spawned", "mkdir-done", "rmdir-killed", "mv-recorded"]
 
     /// Options that mount(8) passes along but that mean nothing to FUSE.
     static let ignored: Set<String> = ["defaults", "auto", "noauto", "nofail", "_netdev", "user", "nouser", "users", "rw"]
@@ -55,6 +62,12 @@ struct MountOptions {
                         continue
                     case "init":
                         o.initPath = value
+                        continue
+                    case "crash_at":
+                        guard crashSteps.contains(value) else {
+                            return "crash_at takes one of: \(crashSteps.joined(separator: ", "))"
+                        }
+                        o.crashAt = value
                         continue
                     default: break
                     }

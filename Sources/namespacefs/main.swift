@@ -95,6 +95,7 @@ do {
 } catch {
     fail("\(error)")
 }
+manager.crashAt = options.crashAt
 for line in manager.adopt() { fail_soft(line) }
 
 func fail_soft(_ message: String) {
@@ -114,5 +115,9 @@ do {
     fail("\(error)")
 }
 guard session.daemonize(foreground: options.foreground) else { fail("cannot detach from the terminal") }
+// Threads only from here on: daemonizing forks.
+do { try manager.startWatching { removals in session.notifyRemoved(removals) } } catch {
+    fail_soft("cannot watch container inits: \(error)")
+}
 let status = session.run()
 exit(status == 0 ? 0 : 1)

@@ -37,6 +37,9 @@ is_mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/s
 
 init_pid() { awk '/^init:/ { print $2 }' "$1/status"; }
 
+# Does pid run? (a zombie is dead: it only waits for its parent's wait())
+is_running() { [ -r "/proc/$1/status" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+
 # The cgroup directory of a process, as a path on the host.
 cgroup_dir_of() { echo "$CGROUP2$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")"; }
 
@@ -50,7 +53,10 @@ in_container() {
 
 # What one test made: its mounts (containers removed through them first).
 cleanup_test() {
-    local m
+    local rc=$? m
+    set +e
+    # background jobs of the test (sleepers, fork loops outside containers)
+    kill $(jobs -p) 2>/dev/null
     for m in "${MOUNTS[@]}"; do
         if is_mounted "$m"; then
             rm -rf "${m:?}"/* 2>/dev/null
@@ -58,6 +64,7 @@ cleanup_test() {
         fi
     done
     MOUNTS=()
+    return $rc
 }
 
 # What the whole run made: any process left in our cgroups, the cgroups, state.
@@ -96,4 +103,43 @@ wait_for() {
         [ "$(date +%s%N)" -lt $deadline ] || return 1
         sleep 0.02
     done
+}
+
+# check_consistency: the tree in the mount, the cgroups under the mount's
+# cgroup root and the state store agree, and every container has a live init
+# in its own cgroup. Prints each disagreement; returns 1 if there is any.
+check_consistency() {
+    local bad=0 f id cg pid ids_store ids_tree cgs
+    for f in "$STATE"/containers/*; do
+        [ -e "$f" ] || continue
+        if [ "$(head -1 "$f")" != "namespacefs-container 1" ]; then echo "    inconsistent: bad record $f"; bad=1; continue; fi
+        grep -qx "state: running" "$f" || { echo "    inconsistent: unfinished record $f"; bad=1; }
+        cg=$(awk '/^cgroup:/ { print $2 }' "$f"); pid=$(awk '/^init-pid:/ { print $2 }' "$f")
+        [ -d "$CGROUP2$cg" ] || { echo "    inconsistent: record $f names missing cgroup $cg"; bad=1; }
+        kill -0 "$pid" 2>/dev/null || { echo "    inconsistent: record $f names dead init $pid"; bad=1; continue; }
+        [ "$(awk -F: '$1 == "0" { print $3 }' /proc/$pid/cgroup)" = "$cg" ] || { echo "    inconsistent: init $pid not in $cg"; bad=1; }
+    done
+    ids_store=$(for f in "$STATE"/containers/*; do [ -e "$f" ] || continue; basename "$f"; done | sort)
+    cgs=$(find "$CGDIR" -mindepth 1 -type d -name 'ns-*' -printf '%f\n' 2>/dev/null | sed 's/^ns-//' | sort)
+    ids_tree=$(find "$MNT" -name status -path '*/status' ! -path "$MNT/status" -exec awk '/^id:/ { print $2 }' {} + 2>/dev/null | sort)
+    [ "$ids_store" = "$cgs" ] || { echo "    inconsistent: store [$ids_store] vs cgroups [$cgs]"; bad=1; }
+    [ "$ids_store" = "$ids_tree" ] || { echo "    inconsistent: store [$ids_store] vs tree [$ids_tree]"; bad=1; }
+    return $bad
+}
+
+# The container tree as "path id init" lines, for comparing before/after.
+tree_snapshot() {
+    local d
+    find "$MNT" -mindepth 1 -type d ! -name ns ! -path '*/ns/*' | sort | while read -r d; do
+        echo "${d#$MNT} $(awk '/^id:/ { print $2 }' "$d/status") $(init_pid "$d")"
+    done
+}
+
+# crash_daemon: SIGKILL the daemon, clear the dead mount, mount again.
+crash_and_remount() {
+    local pid; pid=$(daemon_pid)
+    [ -n "$pid" ] && kill -9 "$pid"
+    wait_for 5 sh -c "! kill -0 $pid 2>/dev/null"
+    fusermount3 -u -z "$MNT"
+    "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" 2>"$TEST_TMP/adopt.log"
 }

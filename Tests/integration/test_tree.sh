@@ -80,7 +80,7 @@ test_rmdir_kills_and_removes_everything() {
     rmdir "$MNT/a/b"
     # Returned only when none is left.
     local p
-    for p in $pids; do kill -0 "$p" 2>/dev/null && fail "process $p survived rmdir"; done
+    for p in $pids; do is_running "$p" && fail "process $p survived rmdir"; done
     [ ! -d "$cgb" ] || fail "cgroup left behind"
     [ ! -e "$MNT/a/b" ] || fail "directory still there"
     assert_eq "$(ls "$STATE/containers" | wc -l)" 1 "records"

@@ -100,6 +100,13 @@ int nsfs_pid_in_pidns(int pidns_fd, pid_t pid);
 // An nsfs fd of the pid namespace of thread `tid` (daemon's namespace).
 int nsfs_thread_pid_namespace(pid_t tid);
 
+// epoll, which Glibc's Swift module does not export: descriptors tagged
+// with a 64-bit value; wait returns the tags of ready ones.
+int nsfs_epoll_create(void);
+int nsfs_epoll_add(int epfd, int fd, uint64_t tag);
+int nsfs_epoll_remove(int epfd, int fd);
+int nsfs_epoll_wait(int epfd, uint64_t *_Nonnull tags, int max, int timeout_ms);
+
 int nsfs_setns(int fd, int nstype);
 int nsfs_o_path(void);
 long nsfs_getrandom(void *_Nonnull buf, size_t len);
