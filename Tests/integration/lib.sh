@@ -37,8 +37,16 @@ is_mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/s
 
 init_pid() { awk '/^init:/ { print $2 }' "$1/status"; }
 
-# Does pid run? (a zombie is dead: it only waits for its parent's wait())
-is_running() { [ -r "/proc/$1/status" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# Does pid run? Dead are: gone, zombies (waiting for their parent's wait()),
+# and tasks already in do_exit (PF_EXITING, 0x4 in stat's flags): a killed
+# pid-namespace init stays there until every zombie of its namespace is
+# reaped, by parents that may live outside it.
+is_running() {
+    local stat; stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    set -- $stat
+    [ "$1" != Z ] && [ "$1" != X ] && [ $(( $7 & 4 )) = 0 ]
+}
 
 # The cgroup directory of a process, as a path on the host.
 cgroup_dir_of() { echo "$CGROUP2$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")"; }

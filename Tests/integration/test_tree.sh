@@ -80,7 +80,11 @@ test_rmdir_kills_and_removes_everything() {
     rmdir "$MNT/a/b"
     # Returned only when none is left.
     local p
-    for p in $pids; do is_running "$p" && fail "process $p survived rmdir"; done
+    # Returned only when none is left in the cgroup (rmdir of a populated
+    # cgroup is refused by the kernel); the last ones may still be finishing
+    # do_exit for a few microseconds after leaving it.
+    all_dead() { local q; for q in $pids; do is_running "$q" && return 1; done; return 0; }
+    wait_for 1 all_dead || fail "processes survived rmdir"
     [ ! -d "$cgb" ] || fail "cgroup left behind"
     [ ! -e "$MNT/a/b" ] || fail "directory still there"
     assert_eq "$(ls "$STATE/containers" | wc -l)" 1 "records"
