@@ -65,6 +65,11 @@ public final class FuseSession: @unchecked Sendable {
         return fuse_session_loop(session)
     }
 
+    public func unmount() {
+        if mounted { fuse_session_unmount(session) }
+        mounted = false
+    }
+
     deinit {
         if mounted { fuse_session_unmount(session) }
         fuse_session_destroy(session)

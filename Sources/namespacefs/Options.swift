@@ -8,6 +8,7 @@ struct MountOptions {
     var cgroupRoot: String?
     var initPath: String?
     var crashAt: String?
+    var delegated = false
     var fuseOptions: [String] = []
     var allowOther: Bool?
 
@@ -23,6 +24,9 @@ struct MountOptions {
       -o cgroup=PATH     cgroup2 directory, relative to the cgroup2 mount, that holds
                          every container (default: the daemon's cgroup + /namespacefs,
                          or what the state directory recorded)
+      -o delegated       the daemon's cgroup is delegated to it (systemd Delegate=yes):
+                         it moves into a leaf "daemon" of it, containers go below
+                         "containers"
       -o init=PATH       the container init binary (default: namespacefs-init next
                          to this program)
       -o crash_at=STEP   testing only: SIGKILL the daemon at a step of mkdir, rmdir or mv
@@ -73,6 +77,7 @@ struct MountOptions {
                     }
                 }
                 if ignored.contains(opt) { continue }
+                if opt == "delegated" { o.delegated = true; continue }
                 if opt == "allow_other" { o.allowOther = true; continue }
                 if opt == "noallow_other" { o.allowOther = false; continue }
                 o.fuseOptions.append(opt)

@@ -76,11 +76,30 @@ guard access(initPath, X_OK) == 0 else {
 
 // Where containers live: what an earlier mount recorded, else below our own cgroup.
 let store = StateStore(directory: options.stateDirectory)
+// A delegated cgroup (systemd Delegate=yes): the daemon lives in a leaf of
+// its own, so that the containers' cgroups are never beside a process.
+var delegatedRoot: String?
+if options.delegated {
+    var own: String
+    do { own = try Cgroup2.ownPath() } catch { fail("cannot read /proc/self/cgroup: \(error)") }
+    if own.hasSuffix("/daemon") { own = String(own.dropLast("/daemon".count)) }
+    let leaf = (own == "/" ? "" : own) + "/daemon"
+    do {
+        try FileIO.makeDirectories(cgroupMount + leaf)
+        try FileIO.write(cgroupMount + leaf + "/cgroup.procs", "\(getpid())")
+    } catch {
+        fail("cannot move into the cgroup \(leaf) (\(error)): is the cgroup delegated (Delegate=yes)?")
+    }
+    delegatedRoot = (own == "/" ? "" : own) + "/containers"
+}
+
 let cgroupRoot: String
 if let c = options.cgroupRoot {
     cgroupRoot = c
 } else if let recorded = store.recordedCgroupRoot() {
     cgroupRoot = recorded
+} else if let d = delegatedRoot {
+    cgroupRoot = d
 } else {
     let own: String
     do { own = try Cgroup2.ownPath() } catch { fail("cannot read /proc/self/cgroup: \(error)") }
@@ -120,4 +139,6 @@ do { try manager.startWatching { removals in session.notifyRemoved(removals) } }
     fail_soft("cannot watch container inits: \(error)")
 }
 let status = session.run()
+// SIGTERM/SIGINT/SIGHUP end the loop: unmount, leave the containers running.
+session.unmount()
 exit(status == 0 ? 0 : 1)
