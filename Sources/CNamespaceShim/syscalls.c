@@ -147,6 +147,23 @@ int nsfs_epoll_wait(int epfd, uint64_t *tags, int max, int timeout_ms) {
     return n;
 }
 
+#define NSFS_NS_GET_PARENT _IO(NSFS_NSIO, 0x2)
+
+int nsfs_thread_namespace_ids(pid_t tid, uint64_t *pidns, uint64_t *userns) {
+    int pidfd = (int)syscall(SYS_pidfd_open, tid, O_EXCL /* PIDFD_THREAD */);
+    if (pidfd < 0) return -errno;
+    int rc = 0;
+    int p = ioctl(pidfd, pidfd_ns_ioctl[NSFS_NS_PID], 0);
+    int u = ioctl(pidfd, pidfd_ns_ioctl[NSFS_NS_USER], 0);
+    if (p < 0 || u < 0 || ioctl(p, NSFS_NS_GET_ID, pidns) < 0 || ioctl(u, NSFS_NS_GET_ID, userns) < 0) rc = -errno;
+    if (p >= 0) close(p);
+    if (u >= 0) close(u);
+    close(pidfd);
+    return rc;
+}
+
+int nsfs_ns_parent(int nsfd) { return result(ioctl(nsfd, NSFS_NS_GET_PARENT, 0)); }
+
 int nsfs_setns(int fd, int nstype) { return result(syscall(SYS_setns, fd, nstype)); }
 int nsfs_o_path(void) { return O_PATH; }
 long nsfs_getrandom(void *buf, size_t len) { return syscall(SYS_getrandom, buf, len, 0); }

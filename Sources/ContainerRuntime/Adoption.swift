@@ -80,6 +80,7 @@ extension ContainerManager {
         }
         containers[r.serial] = Container(record: r, initProcess: process,
                                          cgroup: CgroupDirectory(path: configuration.cgroupMount + r.cgroup))
+        containerByPidNamespace[r.pidNamespace] = r.serial
         return true
     }
 

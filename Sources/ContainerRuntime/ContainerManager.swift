@@ -33,6 +33,13 @@ public final class ContainerManager: @unchecked Sendable {
     let spawner: InitSpawner
     public let rootCgroup: CgroupDirectory
     var watcher: Epoll?
+    /// Where the tree is mounted (set once mounted): views attach there.
+    public var mountPoint: String?
+    /// Started with the watcher: no thread may exist before daemonizing.
+    var viewQueue: SerialQueue?
+    let daemonNamespaces = DaemonNamespaces.current()
+    /// pid namespace id → container serial, for identifying callers.
+    var containerByPidNamespace: [UInt64: UInt64] = [:]
     let lateInits = LockedValue<[UInt64: ProcessHandle]>([:])
 
     /// How long rmdir waits for a container's processes to die.
@@ -127,7 +134,9 @@ public final class ContainerManager: @unchecked Sendable {
             let c = Container(record: record, initProcess: process, cgroup: cgroup)
             try! tree.insert(serial: serial, name: name, parent: parent)
             containers[serial] = c
+            containerByPidNamespace[record.pidNamespace] = serial
             watch(c, serial: serial)
+            attachView(serial)   // runs once this mkdir has replied
             return serial
         }
     }
@@ -159,6 +168,7 @@ public final class ContainerManager: @unchecked Sendable {
             store.delete(id: c.record.id)
             try! tree.remove(serial)
             containers.removeValue(forKey: serial)
+            containerByPidNamespace.removeValue(forKey: c.record.pidNamespace)
         }
     }
 

@@ -24,8 +24,11 @@ extension Container {
 
 extension ContainerManager {
     /// Contents of the control files. `nil`: the container is gone.
-    public func statusText(_ serial: UInt64, view: borrowing PidView) -> String? {
-        guard let (c, path) = lock.withLock({ containers[serial].map { ($0, tree.path(of: serial)) } }) else { return nil }
+    /// `scope`: the reader's container; the path is relative to its view.
+    public func statusText(_ serial: UInt64, view: borrowing PidView, scope: UInt64 = ContainerTree.rootSerial) -> String? {
+        guard let (c, path) = lock.withLock({ containers[serial].map {
+            ($0, Array(tree.path(of: serial).dropFirst(tree.depth(of: scope))))
+        } }) else { return nil }
         let r = c.record
         let frozen = c.isFrozen
         let procs = c.processes().count
@@ -74,6 +77,18 @@ extension ContainerManager {
         do throws(Errno) {
             try UTSNamespace.setHostname(v, in: try c.utsNamespace().fd)
         } catch { throw RuntimeError(error, "cannot set the hostname") }
+    }
+
+    /// chown: record the new owner (it delegates the subtree).
+    public func setOwner(_ serial: UInt64, uid: UInt32?, gid: UInt32?) throws(RuntimeError) {
+        try lock.withLock { () throws(RuntimeError) in
+            guard let c = containers[serial] else { throw RuntimeError(.noEntry, "no such container") }
+            var r = c.record
+            if let uid { r.ownerUID = uid }
+            if let gid { r.ownerGID = gid }
+            do throws(Errno) { try store.save(r) } catch { throw RuntimeError(error, "cannot record the owner") }
+            c.record = r
+        }
     }
 
     public func freezeText(_ serial: UInt64) -> String? {

@@ -16,6 +16,7 @@ extension ContainerManager {
     /// Start the watcher thread. `onRemoved` runs on it, without the lock held.
     public func startWatching(onRemoved: @escaping @Sendable ([Removal]) -> Void) throws(Errno) {
         let epoll = try Epoll()
+        viewQueue = SerialQueue()
         try lock.withLock { () throws(Errno) in
             watcher = epoll
             for (serial, c) in containers { try epoll.add(c.initProcess.descriptor.fd, tag: serial) }
@@ -69,6 +70,7 @@ extension ContainerManager {
                 removals.append(Removal(parent: n.parent!, serial: s, name: n.name))
                 try? tree.remove(s)
                 containers.removeValue(forKey: s)
+                containerByPidNamespace.removeValue(forKey: victim.record.pidNamespace)
             }
             _ = node
             return removals

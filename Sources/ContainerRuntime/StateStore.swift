@@ -20,6 +20,7 @@ import LinuxSystem
 ///     pidns: 4026532190                (NS_GET_ID of the init's pid namespace)
 ///     cgroup: /namespacefs/ns-3f9c2a7b1d04e851   (relative to the cgroup2 mount)
 ///     state: running                   ("creating" until mkdir completed)
+///     owner: 1000:1000                 (chown: delegates the subtree; optional, 0:0)
 ///
 /// mkdir writes a `creating` record (init fields 0, file `<id>.creating`)
 /// before it makes the cgroup and the init, then the `running` one (`<id>`)
@@ -41,6 +42,9 @@ public struct ContainerRecord: Sendable, Equatable {
     public var pidNamespace: UInt64
     public var cgroup: String
     public var creating = false
+    /// Owner (chown delegates the subtree); root by default.
+    public var ownerUID: UInt32 = 0
+    public var ownerGID: UInt32 = 0
 
     public static let header = "namespacefs-container 1"
 
@@ -57,6 +61,7 @@ public struct ContainerRecord: Sendable, Equatable {
         pidns: \(pidNamespace)
         cgroup: \(cgroup)
         state: \(creating ? "creating" : "running")
+        owner: \(ownerUID):\(ownerGID)
 
         """
     }
@@ -88,6 +93,12 @@ public struct ContainerRecord: Sendable, Equatable {
             default: throw .bad("state")
             }
         }
+        var owner: (UInt32, UInt32) = (0, 0)
+        if let o = f["owner"] {
+            let parts = o.split(separator: ":")
+            guard parts.count == 2, let u = UInt32(parts[0]), let g = UInt32(parts[1]) else { throw .bad("owner") }
+            owner = (u, g)
+        }
         let parentText = try req("parent")
         let parent: UInt64? = parentText == "-" ? nil : UInt64(parentText, radix: 16)
         if parentText != "-" && parent == nil { throw .bad("parent") }
@@ -96,7 +107,8 @@ public struct ContainerRecord: Sendable, Equatable {
         return ContainerRecord(id: try num("id", radix: 16), serial: try num("serial"), name: name,
                                parent: parent, created: try num("created"), initPid: try num("init-pid"),
                                initStartTime: try num("init-start"), pidNamespace: try num("pidns"),
-                               cgroup: try req("cgroup"), creating: try state())
+                               cgroup: try req("cgroup"), creating: try state(),
+                               ownerUID: owner.0, ownerGID: owner.1)
     }
 }
 

@@ -4,6 +4,8 @@ public struct MountEntry: Sendable, Equatable {
     public let root: String
     public let fsType: String
     public let source: String
+    /// major:minor of the filesystem.
+    public var device: String = ""
 }
 
 public enum MountInfo {
@@ -13,7 +15,7 @@ public enum MountInfo {
             let f = line.split(separator: " ", omittingEmptySubsequences: false)
             guard let dash = f.firstIndex(of: "-"), dash >= 6, f.count > dash + 2 else { return nil }
             return MountEntry(mountPoint: unescape(f[4]), root: unescape(f[3]),
-                              fsType: String(f[dash + 1]), source: unescape(f[dash + 2]))
+                              fsType: String(f[dash + 1]), source: unescape(f[dash + 2]), device: String(f[2]))
         }
     }
 

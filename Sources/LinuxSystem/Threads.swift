@@ -43,3 +43,31 @@ public final class Epoll: @unchecked Sendable {
         return n > 0 ? Array(tags[0..<Int(n)]) : []
     }
 }
+
+/// A FIFO of jobs run one at a time on one background thread.
+public final class SerialQueue: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+    private var jobs: [@Sendable () -> Void] = []
+
+    public init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&cond, nil)
+        BackgroundThread.start { [self] in
+            while true {
+                pthread_mutex_lock(&mutex)
+                while jobs.isEmpty { pthread_cond_wait(&cond, &mutex) }
+                let job = jobs.removeFirst()
+                pthread_mutex_unlock(&mutex)
+                job()
+            }
+        }
+    }
+
+    public func async(_ job: @escaping @Sendable () -> Void) {
+        pthread_mutex_lock(&mutex)
+        jobs.append(job)
+        pthread_cond_signal(&cond)
+        pthread_mutex_unlock(&mutex)
+    }
+}

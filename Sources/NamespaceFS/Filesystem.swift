@@ -58,16 +58,18 @@ public final class NamespaceFilesystem: @unchecked Sendable {
 
     /// Attributes of an inode, or nil when it no longer exists.
     func attributes(_ inode: Inode, pid: Int32, handleBytes: [UInt8]? = nil) -> stat? {
-        let info: (exists: Bool, links: Int, created: Int64)? = manager.read { tree, containers in
+        let info: (links: Int, created: Int64, uid: UInt32, gid: UInt32)? = manager.read { tree, containers in
             guard tree.node(inode.serial) != nil else { return nil }
-            return (true, tree.linkCount(of: inode), containers[inode.serial]?.record.created ?? mountTime)
+            let r = containers[inode.serial]?.record
+            return (tree.linkCount(of: inode), r?.created ?? mountTime, r?.ownerUID ?? 0, r?.ownerGID ?? 0)
         }
         guard let info else { return nil }
         var st = stat()
         st.st_ino = ino_t(inode.number)
         st.st_nlink = nlink_t(info.links)
-        st.st_uid = 0
-        st.st_gid = 0
+        // The owner of a container directory owns its entries too (delegation).
+        st.st_uid = uid_t(info.uid)
+        st.st_gid = gid_t(info.gid)
         st.st_blksize = 4096
         let t = timespec(tv_sec: Int(info.created / 1_000_000_000), tv_nsec: Int(info.created % 1_000_000_000))
         st.st_atim = t
@@ -126,7 +128,9 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         if s == ContainerTree.rootSerial { return rootContent(c) }
         let text: String?
         switch c {
-        case .status: text = manager.statusText(s, view: PidView(tid: reader))
+        case .status:
+            text = manager.statusText(s, view: PidView(tid: reader),
+                                      scope: manager.container(ofCaller: reader) ?? ContainerTree.rootSerial)
         case .procs: text = manager.procsText(s, view: PidView(tid: reader))
         case .hostname:
             do { text = try manager.hostname(s) + "\n" } catch { log("\(error)"); text = nil }

@@ -20,7 +20,7 @@ nonisolated func makeOperationTable() -> fuse_lowlevel_ops {
     ops.forget = { req, _, _ in fuse_reply_none(req) }
     ops.forget_multi = { req, _, _ in fuse_reply_none(req) }
     ops.getattr = { req, ino, fi in filesystem(req).getattr(Request(raw: req!), ino, fi) }
-    ops.setattr = { req, ino, _, toSet, fi in filesystem(req).setattr(Request(raw: req!), ino, toSet, fi) }
+    ops.setattr = { req, ino, attr, toSet, fi in filesystem(req).setattr(Request(raw: req!), ino, attr!, toSet, fi) }
     ops.readlink = { req, ino in filesystem(req).readlink(Request(raw: req!), ino) }
     ops.mkdir = { req, parent, name, _ in filesystem(req).mkdir(Request(raw: req!), parent, name!.nameBytes) }
     ops.unlink = { req, parent, name in filesystem(req).unlink(Request(raw: req!), parent, name!.nameBytes) }

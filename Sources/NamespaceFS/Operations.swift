@@ -17,8 +17,28 @@ extension NamespaceFilesystem {
         inode.kind == .nsDirectory ? state.withLock { $0.nsGeneration[inode.serial] ?? 0 } : 0
     }
 
-    /// Changes to the tree need CAP_SYS_ADMIN over the daemon (root here).
-    func mayModify(_ req: Request) -> Bool { req.caller.uid == 0 }
+    /// The container the caller is in (the root for the host); nil if the
+    /// caller is gone. Everything outside it does not exist for the caller.
+    func scope(_ req: Request) -> UInt64? { manager.container(ofCaller: req.caller.pid) }
+
+    /// Is `inode` in the caller's container (it or below)?
+    func isVisible(_ inode: Inode, in scope: UInt64) -> Bool {
+        scope == ContainerTree.rootSerial || manager.read { tree, _ in tree.isAncestor(scope, of: inode.serial) }
+    }
+
+    /// The caller's scope if `inode` is visible to it.
+    func visibleScope(_ req: Request, _ inode: Inode) -> UInt64? {
+        guard let s = scope(req), isVisible(inode, in: s) else { return nil }
+        return s
+    }
+
+    /// May the caller change things at or below container `serial`?
+    /// CAP_SYS_ADMIN in the daemon's user namespace, or a delegation (chown)
+    /// at or above `serial`, inside the caller's own container.
+    func mayModify(_ req: Request, at serial: UInt64, scope: UInt64) -> Bool {
+        manager.isPrivileged(caller: req.caller.pid)
+            || manager.isDelegated(serial, to: req.caller.uid, within: scope)
+    }
 
     func reply(_ req: Request, _ error: RuntimeError) {
         // Refusals are the caller's business; anything the kernel refused is logged.
@@ -33,14 +53,17 @@ extension NamespaceFilesystem {
     }
 
     func lookup(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
-        guard let dir = Inode(number: UInt64(parent)), let inode = resolve(name, in: dir) else {
+        guard let dir = Inode(number: UInt64(parent)), visibleScope(req, dir) != nil,
+              let inode = resolve(name, in: dir) else {
             return req.reply(error: ENOENT)
         }
         replyEntry(req, inode)
     }
 
     func getattr(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
-        guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
+        guard let inode = Inode(number: UInt64(ino)), visibleScope(req, inode) != nil else {
+            return req.reply(error: ENOENT)
+        }
         let handleBytes = fi.flatMap { f in state.withLock { $0.files[f.pointee.fh]?.bytes } }
         guard let attr = attributes(inode, pid: req.caller.pid, handleBytes: handleBytes) else {
             return req.reply(error: ENOENT)
@@ -48,10 +71,21 @@ extension NamespaceFilesystem {
         req.reply(attr: attr, timeout: attrTimeout(inode))
     }
 
-    func setattr(_ req: Request, _ ino: fuse_ino_t, _ toSet: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
-        guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
-        if toSet & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
-            return req.reply(error: EPERM)
+    func setattr(_ req: Request, _ ino: fuse_ino_t, _ attr: UnsafeMutablePointer<stat>, _ toSet: Int32,
+                 _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+        guard let inode = Inode(number: UInt64(ino)), let scope = visibleScope(req, inode) else {
+            return req.reply(error: ENOENT)
+        }
+        if toSet & FUSE_SET_ATTR_MODE != 0 { return req.reply(error: EPERM) }
+        if toSet & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
+            // chown of a container directory delegates its subtree.
+            guard inode.kind == .container, inode.serial != ContainerTree.rootSerial, inode.serial != scope else {
+                return req.reply(error: EPERM)
+            }
+            guard manager.isPrivileged(caller: req.caller.pid) else { return req.reply(error: EPERM) }
+            let uid: UInt32? = toSet & FUSE_SET_ATTR_UID != 0 ? UInt32(attr.pointee.st_uid) : nil
+            let gid: UInt32? = toSet & FUSE_SET_ATTR_GID != 0 ? UInt32(attr.pointee.st_gid) : nil
+            do { try manager.setOwner(inode.serial, uid: uid, gid: gid) } catch { return reply(req, error) }
         }
         if toSet & FUSE_SET_ATTR_SIZE != 0 {
             // Truncation is what `echo x > file` does first: accepted on the
@@ -59,13 +93,14 @@ extension NamespaceFilesystem {
             guard case .control(let c) = inode.kind, c.isWritable, inode.serial != ContainerTree.rootSerial else {
                 return req.reply(error: inode.kind == .container || inode.kind == .nsDirectory ? EISDIR : EACCES)
             }
-            guard mayModify(req) else { return req.reply(error: EACCES) }
+            guard mayModify(req, at: inode.serial, scope: scope) else { return req.reply(error: EACCES) }
         }
         getattr(req, ino, fi)
     }
 
     func readlink(_ req: Request, _ ino: fuse_ino_t) {
         guard let inode = Inode(number: UInt64(ino)), case .namespace(let k) = inode.kind,
+              visibleScope(req, inode) != nil,
               let target = linkTarget(serial: inode.serial, kind: k, pid: req.caller.pid) else {
             return req.reply(error: ENOENT)
         }
@@ -73,9 +108,11 @@ extension NamespaceFilesystem {
     }
 
     func mkdir(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
-        guard let dir = Inode(number: UInt64(parent)) else { return req.reply(error: ENOENT) }
+        guard let dir = Inode(number: UInt64(parent)), let scope = visibleScope(req, dir) else {
+            return req.reply(error: ENOENT)
+        }
         guard dir.kind == .container else { return req.reply(error: EPERM) }
-        guard mayModify(req) else { return req.reply(error: EACCES) }
+        guard mayModify(req, at: dir.serial, scope: scope) else { return req.reply(error: EACCES) }
         do {
             let serial = try manager.create(parent: dir.serial, name: name)
             replyEntry(req, Inode(serial: serial, kind: .container))
@@ -87,10 +124,11 @@ extension NamespaceFilesystem {
     /// Unlinking a control entry is accepted (rm -rf unlinks everything
     /// before it removes the directory) and changes nothing by itself.
     func unlink(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
-        guard let dir = Inode(number: UInt64(parent)), let inode = resolve(name, in: dir) else {
+        guard let dir = Inode(number: UInt64(parent)), let scope = visibleScope(req, dir),
+              let inode = resolve(name, in: dir) else {
             return req.reply(error: ENOENT)
         }
-        guard mayModify(req) else { return req.reply(error: EACCES) }
+        guard mayModify(req, at: dir.serial, scope: scope) else { return req.reply(error: EACCES) }
         switch inode.kind {
         case .container: req.reply(error: EISDIR)
         case .nsDirectory: req.reply(error: EISDIR)
@@ -99,10 +137,13 @@ extension NamespaceFilesystem {
     }
 
     func rmdir(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
-        guard let dir = Inode(number: UInt64(parent)), let inode = resolve(name, in: dir) else {
+        guard let dir = Inode(number: UInt64(parent)), let scope = visibleScope(req, dir),
+              let inode = resolve(name, in: dir) else {
             return req.reply(error: ENOENT)
         }
-        guard mayModify(req) else { return req.reply(error: EACCES) }
+        // Only containers strictly below the caller's own are reachable here:
+        // its own container is the root of its view, with no parent it can name.
+        guard mayModify(req, at: dir.serial, scope: scope) else { return req.reply(error: EACCES) }
         switch inode.kind {
         case .control, .namespace:
             req.reply(error: ENOTDIR)
@@ -122,9 +163,14 @@ extension NamespaceFilesystem {
 
     func rename(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8], _ newParent: fuse_ino_t,
                 _ newName: [UInt8], _ flags: UInt32) {
-        guard let dir = Inode(number: UInt64(parent)), let inode = resolve(name, in: dir),
-              let target = Inode(number: UInt64(newParent)) else { return req.reply(error: ENOENT) }
-        guard mayModify(req) else { return req.reply(error: EACCES) }
+        guard let dir = Inode(number: UInt64(parent)), let scope = visibleScope(req, dir),
+              let inode = resolve(name, in: dir),
+              let target = Inode(number: UInt64(newParent)), isVisible(target, in: scope) else {
+            return req.reply(error: ENOENT)
+        }
+        guard mayModify(req, at: dir.serial, scope: scope), mayModify(req, at: target.serial, scope: scope) else {
+            return req.reply(error: EACCES)
+        }
         if flags & 2 /* RENAME_EXCHANGE */ != 0 { return req.reply(error: EINVAL) }
         guard inode.kind == .container else { return req.reply(error: EPERM) }
         guard target.kind == .container else { return req.reply(error: target.kind == .nsDirectory ? EPERM : ENOTDIR) }
@@ -138,14 +184,15 @@ extension NamespaceFilesystem {
     }
 
     func open(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        guard let inode = Inode(number: UInt64(ino)), case .control(let c) = inode.kind else {
+        guard let inode = Inode(number: UInt64(ino)), case .control(let c) = inode.kind,
+              let scope = visibleScope(req, inode) else {
             return req.reply(error: ENOENT)
         }
         let accessMode = fi.pointee.flags & O_ACCMODE
         let writing = accessMode != O_RDONLY
         if writing {
             guard c.isWritable, inode.serial != ContainerTree.rootSerial else { return req.reply(error: EACCES) }
-            guard mayModify(req) else { return req.reply(error: EACCES) }
+            guard mayModify(req, at: inode.serial, scope: scope) else { return req.reply(error: EACCES) }
         }
         var bytes: [UInt8] = []
         if accessMode != O_WRONLY {
@@ -190,7 +237,9 @@ extension NamespaceFilesystem {
     }
 
     func opendir(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
+        guard let inode = Inode(number: UInt64(ino)), visibleScope(req, inode) != nil else {
+            return req.reply(error: ENOENT)
+        }
         let entries: [DirectoryEntry]? = manager.read { tree, _ in
             guard let node = tree.node(inode.serial) else { return nil }
             let parentSerial = node.parent ?? inode.serial

@@ -1,6 +1,7 @@
 import CFuse3
 import ContainerRuntime
 import ContainerTree
+import LinuxSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,6 +57,33 @@ public final class FuseSession: @unchecked Sendable {
         }
         // Their st_nlink changed.
         for p in parents { _ = fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(p), -1, 0) }
+    }
+
+    /// End the daemon once its mount is gone from its own mount table.
+    /// Containers' mount namespaces hold copies (and views) of the mount,
+    /// which keep the FUSE connection alive after the host's umount: exiting
+    /// closes /dev/fuse, which aborts it everywhere, and the next daemon
+    /// attaches fresh views.
+    public func exitWhenUnmounted(_ mountPoint: String) {
+        // Our mount's device, from the mount table: a stat of the mount point
+        // would be a request to ourselves, before the loop runs.
+        guard let device = (try? MountInfo.current())?.last(where: {
+            $0.mountPoint == mountPoint && $0.fsType == "fuse.namespacefs"
+        })?.device else { return }
+        BackgroundThread.start {
+            let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return }
+            while true {
+                guard let text = try? FileDescriptor(rawValue: fd).preadAll() else { return }
+                let present = String(decoding: text, as: UTF8.self).split(separator: "\n").contains { line in
+                    let f = line.split(separator: " ", maxSplits: 3)
+                    return f.count > 2 && f[2] == device
+                }
+                if !present { exit(0) }
+                var p = pollfd(fd: fd, events: Int16(POLLPRI | POLLERR), revents: 0)
+                _ = poll(&p, 1, -1)
+            }
+        }
     }
 
     /// Serve requests on this thread until unmounted or signalled.

@@ -135,9 +135,12 @@ do {
 }
 guard session.daemonize(foreground: options.foreground) else { fail("cannot detach from the terminal") }
 // Threads only from here on: daemonizing forks.
+manager.mountPoint = mountPoint
 do { try manager.startWatching { removals in session.notifyRemoved(removals) } } catch {
     fail_soft("cannot watch container inits: \(error)")
 }
+session.exitWhenUnmounted(mountPoint)
+manager.attachAllViews()
 let status = session.run()
 // SIGTERM/SIGINT/SIGHUP end the loop: unmount, leave the containers running.
 session.unmount()

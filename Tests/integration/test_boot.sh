@@ -13,9 +13,9 @@ test_fstab_line_mounts_through_mount_fuse3() {
     local m=$TEST_TMP/fstab-mnt state=/run/nsfs-test-$$-fstab cg=$TEST_ROOT_CGROUP/fstab
     mkdir -p "$m"
     sed "s|/namespaces|$m|; s|defaults|defaults,state_dir=$state,cgroup=$cg|" "$(dirname "$0")/../../Examples/fstab" \
-        | grep -v '^#' > "$TEST_TMP/fstab"
+        | grep -v '^#' > "$TEST_TMP/fstab.txt"
     with_installed_binaries sh -c "
-        mount -T $TEST_TMP/fstab $m || exit 1
+        mount -T $TEST_TMP/fstab.txt $m || exit 1
         grep -q ' $m .*fuse.namespacefs' /proc/self/mountinfo || { echo 'not mounted'; exit 1; }
         mkdir $m/web && grep -qx 'name: web' $m/web/status || { echo 'no container'; exit 1; }
         rmdir $m/web && umount $m"

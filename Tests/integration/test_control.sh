@@ -30,17 +30,18 @@ test_handles_resolve_in_the_readers_pid_namespace() {
     mkdir -p "$MNT/a/b/c"
     local a b c
     a=$(init_pid "$MNT/a"); b=$(init_pid "$MNT/a/b"); c=$(init_pid "$MNT/a/b/c")
-    # From inside a (its pid namespace and its /proc), b's and c's handles
-    # name b's and c's namespaces, not some process that has the host's pid.
-    assert_eq "$(nsenter -t "$a" -m -p stat -L -c %i "$MNT/a/b/ns/net")" "$(stat -L -c %i /proc/$b/ns/net)" "b's net from a"
-    assert_eq "$(nsenter -t "$a" -m -p stat -L -c %i "$MNT/a/b/c/ns/uts")" "$(stat -L -c %i /proc/$c/ns/uts)" "c's uts from a"
+    # From inside a (its mount namespace: its view, where b is /b; its pid
+    # namespace and its /proc), b's and c's handles name b's and c's
+    # namespaces, not some process that has the host's pid.
+    wait_for 5 sh -c "nsenter -t $a -m test -d $MNT/b/c"
+    assert_eq "$(nsenter -t "$a" -m -p stat -L -c %i "$MNT/b/ns/net")" "$(stat -L -c %i /proc/$b/ns/net)" "b's net from a"
+    assert_eq "$(nsenter -t "$a" -m -p stat -L -c %i "$MNT/b/c/ns/uts")" "$(stat -L -c %i /proc/$c/ns/uts)" "c's uts from a"
     local inside; inside=$(awk '/^NSpid:/ { print $3 }' /proc/$b/status)
-    assert_eq "$(nsenter -t "$a" -m -p readlink "$MNT/a/b/ns/net")" "/proc/$inside/ns/net" "link text from a"
-    assert_eq "$(nsenter -t "$a" -m -p awk '/^init:/ { print $2 }' "$MNT/a/b/status")" "$inside" "init pid from a"
-    # The host pid of b's init, as a pid inside a, would be another process
-    # or none: the handle never dangles and never names it.
-    nsenter -t "$b" -m -p readlink "$MNT/a/ns/net" >/dev/null 2>&1 && fail "b resolved its ancestor's handle" || true
-    nsenter -t "$a" -m -p sh -c "nsenter --uts=$MNT/a/b/ns/uts hostname" | grep -qx b || fail "nsenter from inside a"
+    assert_eq "$(nsenter -t "$a" -m -p readlink "$MNT/b/ns/net")" "/proc/$inside/ns/net" "link text from a"
+    assert_eq "$(nsenter -t "$a" -m -p awk '/^init:/ { print $2 }' "$MNT/b/status")" "$inside" "init pid from a"
+    # Its own handles, at the top of its view, name its own init: pid 1.
+    assert_eq "$(nsenter -t "$a" -m -p readlink "$MNT/ns/net")" "/proc/1/ns/net" "a's own handle from a"
+    nsenter -t "$a" -m -p sh -c "nsenter --uts=$MNT/b/ns/uts hostname" | grep -qx b || fail "nsenter from inside a"
 }
 
 test_status_has_every_key() {
@@ -83,11 +84,13 @@ test_procs_lists_own_processes_in_the_readers_view() {
     assert_eq "$(wc -l < "$MNT/a/procs")" 3 "a's own processes"
     # from inside a: a's pids in a's pid namespace (its init is 1); nsenter,
     # which stayed in the host's pid namespace, is invisible there
-    local seen; seen=$(nsenter -t "$(init_pid "$MNT/a")" -m -p cat "$MNT/a/procs")
+    local seen; seen=$(nsenter -t "$(init_pid "$MNT/a")" -m -p cat "$MNT/procs")
     assert_eq "$(wc -l <<<"$seen")" 2 "number of a's procs seen from a"
     assert_eq "$(head -1 <<<"$seen")" 1 "a's init seen from a"
     # from inside b: a's processes are invisible, so left out
-    assert_eq "$(nsenter -t "$(init_pid "$MNT/a/b")" -m -p cat "$MNT/a/procs" | wc -l)" 0 "a's procs seen from b"
+    # from inside b (its pid namespace, the host's mount view): a's
+    # processes are invisible, so left out
+    assert_eq "$(nsenter -t "$(init_pid "$MNT/a/b")" -p cat "$MNT/a/procs" 2>/dev/null | wc -l)" 0 "a's procs seen from b"
     kill %1 %2 2>/dev/null || true
 }
 

@@ -107,6 +107,21 @@ int nsfs_epoll_add(int epfd, int fd, uint64_t tag);
 int nsfs_epoll_remove(int epfd, int fd);
 int nsfs_epoll_wait(int epfd, uint64_t *_Nonnull tags, int max, int timeout_ms);
 
+// 64-bit ids of the pid and user namespaces of thread `tid` (daemon's pid
+// namespace): who a FUSE caller is.
+int nsfs_thread_namespace_ids(pid_t tid, uint64_t *_Nonnull pidns, uint64_t *_Nonnull userns);
+// The id of the parent of the pid namespace with id `child`, given an nsfs
+// fd of it; walks NS_GET_PARENT. Returns an fd of the parent (caller closes).
+int nsfs_ns_parent(int nsfd);
+
+// A detached copy (OPEN_TREE_CLONE) of the directory at `path`, to attach
+// elsewhere with nsfs_attach_view.
+int nsfs_open_tree_clone(const char *_Nonnull path);
+// In the mount namespace of the process behind pidfd: detach whatever is
+// mounted at `mountpoint`, then attach `tree_fd` there. Runs in a helper
+// process (setns(mnt) needs a single-threaded caller). 0 or -errno.
+int nsfs_attach_view(int pidfd, int tree_fd, const char *_Nonnull mountpoint);
+
 int nsfs_setns(int fd, int nstype);
 int nsfs_o_path(void);
 long nsfs_getrandom(void *_Nonnull buf, size_t len);

@@ -1,0 +1,46 @@
+import CNamespaceShim
+import ContainerTree
+import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Relative views: inside a container's mount namespace the container's own
+/// directory is attached over the mount point, so `ls /namespaces` there
+/// lists its children, `..` at the top stays there, and the kernel caches
+/// each view's entries apart (nothing the host looked up can leak in).
+///
+/// Attaching needs a path lookup through the mount, which the FUSE loop
+/// answers: it runs on its own thread, after mkdir has replied (a lookup
+/// during mkdir would wait on the directory lock mkdir holds). Until it is
+/// attached, the container sees its copy of the full mount, where the
+/// per-request checks answer ENOENT for everything outside it.
+extension ContainerManager {
+    /// Attach `serial`'s view (and retry once: a rename may race the lookup).
+    public func attachView(_ serial: UInt64) {
+        guard let mountPoint, let viewQueue else { return }
+        viewQueue.async { [self] in
+            for _ in 0..<3 {
+                guard let (c, path) = lock.withLock({ containers[serial].map { ($0, tree.path(of: serial)) } }) else { return }
+                let source = mountPoint + "/" + path.joined(separator: "/")
+                let detached = nsfs_open_tree_clone(source)
+                if detached < 0 { continue }
+                let rc = nsfs_attach_view(c.initProcess.descriptor.rawValue, detached, mountPoint)
+                close(detached)
+                if rc == 0 || !c.initProcess.isAlive { return }
+            }
+            log("cannot attach the view of container \(serial)")
+        }
+    }
+
+    /// After a (re)mount: every container, parents first.
+    public func attachAllViews() {
+        let order = lock.withLock { tree.subtreePostOrder(ContainerTree.rootSerial).reversed().filter { $0 != ContainerTree.rootSerial } }
+        for s in order { attachView(s) }
+    }
+}
+
+func log(_ message: String) {
+    var line = "namespacefs: " + message + "\n"
+    line.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
+}
