@@ -28,9 +28,10 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(BUILD)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs
 	install -m 0755 $(BUILD)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-init
+	install -m 0755 $(BUILD)/nsctl $(DESTDIR)$(SBINDIR)/nsctl
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init
+	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init $(DESTDIR)$(SBINDIR)/nsctl
 
 clean:
 	swift package clean

@@ -10,6 +10,7 @@
 //   ContainerRuntime containers for real: cgroups, inits, kill, the state store
 //   NamespaceFS      the FUSE adapter: the only module that imports libfuse
 //   namespacefs      the mount command
+//   nsctl            operates: exec inside a container, ps, tree
 // The init itself (Sources/ContainerInit/nsinit.c) is a libc-free static C
 // program built by the Makefile: it must not carry a Swift runtime.
 import PackageDescription
@@ -18,6 +19,10 @@ let package = Package(
     name: "namespacefs",
     products: [
         .executable(name: "namespacefs", targets: ["namespacefs"]),
+        .executable(name: "nsctl", targets: ["nsctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
@@ -28,6 +33,10 @@ let package = Package(
         .target(name: "ContainerRuntime", dependencies: ["ContainerTree", "LinuxSystem", "CNamespaceShim"]),
         .target(name: "NamespaceFS", dependencies: ["CFuse3", "ContainerTree", "ContainerRuntime", "LinuxSystem"]),
         .executableTarget(name: "namespacefs", dependencies: ["NamespaceFS", "ContainerRuntime", "LinuxSystem"]),
+        .executableTarget(name: "nsctl", dependencies: [
+            "LinuxSystem", "ContainerTree", "CNamespaceShim",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "ContainerTreeTests", dependencies: ["ContainerTree"]),
         .testTarget(name: "LinuxSystemTests", dependencies: ["LinuxSystem", "ContainerRuntime"]),
     ]

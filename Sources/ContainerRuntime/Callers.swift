@@ -44,7 +44,10 @@ extension ContainerManager {
     /// Only where a container at or above it, inside the caller's own
     /// container, was chown'ed to it.
     public func isDelegated(_ serial: UInt64, to uid: uid_t, within scope: UInt64) -> Bool {
-        lock.withLock {
+        // Owner 0 is the default, not a delegation: uid 0 without the
+        // capability (root of an unprivileged user namespace) gets nothing.
+        guard uid != 0 else { return false }
+        return lock.withLock {
             var cur: UInt64? = serial
             while let s = cur, tree.isAncestor(scope, of: s) {
                 if let c = containers[s], c.record.ownerUID == uid { return true }

@@ -3,11 +3,13 @@
 # shellcheck shell=bash
 
 NSFS_BIN=${NSFS_BIN:?NSFS_BIN must point at the namespacefs binary}
+NSCTL=$(dirname "$NSFS_BIN")/nsctl
 # mountinfo: the filesystem type is the field after the " - " separator.
 fstype_of() { awk -v m="$1" '$5 == m { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 1); exit } }' /proc/self/mountinfo; }
 CGROUP2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
 TEST_ROOT_CGROUP=/nsfs-test-$$
 TEST_TMP=$(mktemp -d /tmp/nsfs-test.XXXXXX)
+chmod 755 "$TEST_TMP"   # unprivileged callers must reach the mount points
 MOUNTS=()
 N=0
 
@@ -50,6 +52,13 @@ is_running() {
 
 # The cgroup directory of a process, as a path on the host.
 cgroup_dir_of() { echo "$CGROUP2$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")"; }
+
+# view_ready DIR: the container's own view is attached in its mount namespace
+# (asynchronously, right after mkdir).
+view_ready() {
+    local p; p=$(init_pid "$1")
+    wait_for 5 sh -c "nsenter -t $p -m awk '/^id:/ { print \$2 }' $MNT/status | grep -qx $(awk '/^id:/ { print $2 }' "$1/status")"
+}
 
 # in_container DIR cmd...: run cmd in all of the container's namespaces and
 # in its cgroup (what nsenter alone does not do).

@@ -122,6 +122,17 @@ int nsfs_open_tree_clone(const char *_Nonnull path);
 // process (setns(mnt) needs a single-threaded caller). 0 or -errno.
 int nsfs_attach_view(int pidfd, int tree_fd, const char *_Nonnull mountpoint);
 
+// nsctl exec: start argv in the namespaces `nsflags` (CLONE_NEW*) of the
+// process behind pidfd, in the cgroup cgroup_fd (-1: stay), in its own
+// process group if use_tty. 0 with *child_pidfd/*child_pid set, or -errno
+// (of setns, clone3, or the exec in the child).
+int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty,
+                 char *_Nullable const *_Nonnull argv, int *_Nonnull child_pidfd, int *_Nonnull child_pid);
+// Wait for the child, forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT to it (and
+// with use_tty, lending it the terminal's foreground). Returns its exit
+// status, 128+N if killed by signal N.
+int nsfs_wait_forwarding(int child_pidfd, int child_pid, int use_tty);
+
 int nsfs_setns(int fd, int nstype);
 int nsfs_o_path(void);
 long nsfs_getrandom(void *_Nonnull buf, size_t len);

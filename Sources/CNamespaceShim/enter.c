@@ -1,0 +1,137 @@
+// nsctl exec: run a program inside a container. The fork, setns and exec
+// are C (the child must not run Swift); so is the parent's wait, which
+// forwards signals through the pidfd and hands the terminal over.
+#define _GNU_SOURCE
+#include "namespace_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+static void forwarded_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGQUIT);
+}
+
+int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty,
+                 char *const *argv, int *child_pidfd, int *child_pid) {
+    // From here on the forwarded signals queue for nsfs_wait_forwarding
+    // (blocked first, then un-ignored: none can be lost or kill us).
+    sigset_t fwd;
+    forwarded_signals(&fwd);
+    sigprocmask(SIG_BLOCK, &fwd, NULL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGQUIT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return -errno;
+
+    // Joining the pid namespace changes where our children are born, not
+    // where we are: done here, in the (single-threaded) parent.
+    if ((nsflags & CLONE_NEWPID) && syscall(SYS_setns, pidfd, CLONE_NEWPID) != 0) {
+        int e = errno;
+        close(report[0]);
+        close(report[1]);
+        return -e;
+    }
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+    args.pidfd = (uint64_t)(uintptr_t)child_pidfd;
+    args.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
+    args.exit_signal = SIGCHLD;
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) {
+        int e = errno;
+        close(report[0]);
+        close(report[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        close(report[0]);
+        int e = 0;
+        int rest = nsflags & ~CLONE_NEWPID;
+        if (rest && syscall(SYS_setns, pidfd, rest) != 0) e = errno;
+        if (!e && use_tty) setpgid(0, 0);
+        // Dispositions are default (set above): forwarded signals reach CMD
+        // as if sent to it directly, even if nsctl began with them ignored.
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (!e) {
+            execvp(argv[0], argv);
+            e = errno;
+        }
+        (void)!write(report[1], &e, sizeof e);
+        _exit(e == ENOENT ? 127 : 126);
+    }
+    close(report[1]);
+    *child_pid = (int)pid;
+    int err = 0;
+    ssize_t n;
+    while ((n = read(report[0], &err, sizeof err)) < 0 && errno == EINTR) {}
+    close(report[0]);
+    if (n == sizeof err && err != 0) {
+        int status;
+        waitpid((pid_t)pid, &status, 0);
+        close(*child_pidfd);
+        return -err;
+    }
+    return 0;
+}
+
+int nsfs_wait_forwarding(int child_pidfd, int child_pid, int use_tty) {
+    int tty = -1;
+    if (use_tty && isatty(STDIN_FILENO)) {
+        tty = STDIN_FILENO;
+        // Give the child the terminal's foreground, as a shell does for a job.
+        signal(SIGTTOU, SIG_IGN);
+        setpgid(child_pid, child_pid);
+        tcsetpgrp(tty, child_pid);
+    }
+    sigset_t fwd;
+    forwarded_signals(&fwd);
+    sigprocmask(SIG_BLOCK, &fwd, NULL);   // (already, since nsfs_exec_in)
+    int sfd = signalfd(-1, &fwd, SFD_CLOEXEC);
+    int result = -1;
+    for (;;) {
+        struct pollfd p[2] = {{child_pidfd, POLLIN, 0}, {sfd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (p[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) == sizeof si)
+                syscall(SYS_pidfd_send_signal, child_pidfd, (int)si.ssi_signo, NULL, 0);
+        }
+        if (p[0].revents & POLLIN) {
+            siginfo_t info;
+            memset(&info, 0, sizeof info);
+            if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)child_pidfd, &info, WEXITED) == 0) {
+                result = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+            }
+            break;
+        }
+    }
+    if (tty >= 0) tcsetpgrp(tty, getpgrp());
+    if (sfd >= 0) close(sfd);
+    return result;
+}

@@ -1,0 +1,29 @@
+// nsctl: operate namespacefs containers.
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Nsctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nsctl",
+        abstract: "Operate namespacefs containers: run programs inside them, list their processes and their tree.",
+        discussion: """
+        Containers are the directories of a namespacefs mount (default \
+        /namespaces): create one with mkdir, remove it with rmdir or \
+        rm -rf, rename it with mv. nsctl works through the mount, so inside a \
+        container it sees that container's subtree only.
+        """,
+        subcommands: [Exec.self, Ps.self, Tree.self])
+
+    static let defaultMount = "/namespaces"
+
+    /// One line on stderr, exit 1.
+    static func fail(_ message: String) -> Never {
+        var line = "nsctl: \(message)\n"
+        line.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
+        Glibc.exit(1)
+    }
+}
+
+Nsctl.main()

@@ -1,0 +1,231 @@
+# Views, permissions, entering, and escape attempts.
+# shellcheck shell=bash
+
+NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+
+test_a_container_sees_its_own_subtree_as_the_root() {
+    new_mount
+    mkdir -p "$MNT/a/b/c" "$MNT/a/d" "$MNT/x/y"
+    # the host looks everything up first: nothing it cached may leak inward
+    ls -R "$MNT" >/dev/null; cat "$MNT/x/status" "$MNT/x/y/status" >/dev/null
+    view_ready "$MNT/a"
+    local inside
+    inside=$("$NSCTL" exec "$MNT/a" -- ls "$MNT")
+    assert_eq "$(echo $inside)" "b d freeze hostname ns procs status" "listing inside a"
+    # /namespaces/b is /a/b
+    assert_eq "$("$NSCTL" exec "$MNT/a" -- awk '/^id:/ { print $2 }' "$MNT/b/status")" \
+        "$(awk '/^id:/ { print $2 }' "$MNT/a/b/status")" "b inside a is the host's a/b"
+    assert_eq "$("$NSCTL" exec "$MNT/a" -- awk '/^path:/ { print $2 }' "$MNT/b/c/status")" /b/c "path seen from a"
+    # the same through nsenter --all into a's init
+    assert_eq "$(nsenter -t "$(init_pid "$MNT/a")" -a ls "$MNT/b")" "$(ls "$MNT/a/b")" "nsenter --all view"
+    # outside: ENOENT, even though the host has it cached
+    assert_errno "No such file or directory" "$NSCTL" exec "$MNT/a" -- ls "$MNT/x"
+    assert_errno "No such file or directory" "$NSCTL" exec "$MNT/a" -- stat "$MNT/a"
+    # below it: create, rename, kill as on the host
+    "$NSCTL" exec "$MNT/a" -- mkdir "$MNT/b/new"
+    "$NSCTL" exec "$MNT/a" -- mv "$MNT/b/new" "$MNT/b/renamed"
+    [ -d "$MNT/a/b/renamed" ] || fail "mkdir + mv inside a not visible on the host"
+    "$NSCTL" exec "$MNT/a" -- rm -rf "$MNT/d"
+    [ ! -e "$MNT/a/d" ] || fail "rm -rf inside a did not remove a/d"
+    # never its own container: the view's root is a mount point
+    assert_errno "busy" "$NSCTL" exec "$MNT/a" -- rmdir "$MNT"
+    assert_errno "busy" "$NSCTL" exec "$MNT/a" -- mv "$MNT" "$MNT.moved"
+    check_consistency
+}
+
+test_unprivileged_callers_can_read_but_not_change() {
+    new_mount
+    mkdir -p "$MNT/a/b"
+    $NOBODY ls "$MNT/a" >/dev/null
+    $NOBODY cat "$MNT/a/status" >/dev/null
+    assert_errno "Permission denied" $NOBODY mkdir "$MNT/n"
+    assert_errno "Permission denied" $NOBODY rmdir "$MNT/a/b"
+    assert_errno "Permission denied" $NOBODY mv "$MNT/a" "$MNT/z"
+    assert_errno "Permission denied" $NOBODY sh -c "echo x > $MNT/a/hostname"
+    assert_errno "Permission denied" $NOBODY sh -c "echo 1 > $MNT/a/freeze"
+    assert_errno "Operation not permitted" $NOBODY chown 65534 "$MNT/a"
+    # root in an unprivileged user namespace has CAP_SYS_ADMIN there, not over us
+    assert_errno "Permission denied" unshare -Ur mkdir "$MNT/n"
+    assert_errno "Permission denied" unshare -Ur rmdir "$MNT/a/b"
+    assert_errno "Operation not permitted" unshare -Ur chown 0 "$MNT/a"
+    [ -d "$MNT/a/b" ] && [ ! -e "$MNT/n" ] && [ ! -e "$MNT/z" ] || fail "something changed"
+    assert_eq "$(cat "$MNT/a/hostname")" a "hostname unchanged"
+}
+
+test_chown_delegates_a_subtree() {
+    new_mount
+    mkdir -p "$MNT/mine" "$MNT/other"
+    chown 65534:65534 "$MNT/mine"
+    assert_eq "$(stat -c %u:%g "$MNT/mine")" 65534:65534 "owner"
+    $NOBODY mkdir "$MNT/mine/job" "$MNT/mine/job/step"
+    $NOBODY mv "$MNT/mine/job" "$MNT/mine/work"
+    echo 1 | $NOBODY tee "$MNT/mine/work/freeze" >/dev/null
+    echo 0 | $NOBODY tee "$MNT/mine/work/freeze" >/dev/null
+    $NOBODY rm -rf "$MNT/mine/work"
+    [ ! -e "$MNT/mine/work" ] || fail "delegated rm -rf"
+    # nowhere else, and not the delegated container itself
+    assert_errno "Permission denied" $NOBODY mkdir "$MNT/other/x"
+    assert_errno "Permission denied" $NOBODY rmdir "$MNT/mine"
+    assert_errno "Permission denied" $NOBODY mv "$MNT/mine" "$MNT/m2"
+    # the delegation survives a remount
+    remount
+    assert_eq "$(stat -c %u "$MNT/mine")" 65534 "owner after remount"
+    $NOBODY mkdir "$MNT/mine/again"
+}
+
+test_nsctl_exec_runs_inside_with_status_signals_and_errors() {
+    new_mount
+    mkdir -p "$MNT/a/b"
+    local a; a=$(init_pid "$MNT/a")
+    # all namespaces, its cgroup, a process of its pid namespace
+    "$NSCTL" exec "$MNT/a" -- sh -c 'exit 7' || assert_eq $? 7 "exit status"
+    assert_eq "$("$NSCTL" exec "$MNT/a" -- hostname)" a "uts"
+    assert_eq "$("$NSCTL" exec "$MNT/a" -- readlink /proc/self/ns/net)" "$(readlink /proc/$a/ns/net)" "net"
+    assert_eq "$("$NSCTL" exec "$MNT/a" -- readlink /proc/self/ns/pid)" "$(readlink /proc/$a/ns/pid)" "pid namespace"
+    assert_eq "$("$NSCTL" exec "$MNT/a" -- grep '^0::' /proc/self/cgroup)" "0::/" "cgroup (its own cgroup namespace root)"
+    local cga; cga=$(awk '/^cgroup:/ { print $2 }' "$MNT/a/status")
+    "$NSCTL" exec "$MNT/a" -- sleep 5 &
+    wait_for 5 sh -c "[ \$(wc -l < $CGROUP2$cga/cgroup.procs) -ge 2 ]" || fail "not in a's cgroup"
+    wait
+    # a subset: net only (hostname stays the host's)
+    assert_eq "$("$NSCTL" exec --ns net "$MNT/a" -- hostname)" "$(hostname)" "uts not entered"
+    assert_eq "$("$NSCTL" exec --ns net "$MNT/a" -- readlink /proc/self/ns/net)" "$(readlink /proc/$a/ns/net)" "net entered"
+    # signals are passed on
+    local sig rc
+    for sig in TERM INT HUP; do
+        "$NSCTL" exec "$MNT/a" -- sleep 30 & local p=$!
+        sleep 0.3
+        kill -$sig $p
+        rc=0; wait $p || rc=$?
+        assert_eq $rc $((128 + $(kill -l $sig))) "status after SIG$sig"
+    done
+    # a terminal that works, through a pty
+    rc=0
+    out=$(printf 'echo in-$(hostname)\nexit 4\n' | script -qec "$NSCTL exec -t $MNT/a -- sh -i" /dev/null | tr -d '\r') || rc=$?
+    assert_eq $rc 4 "status through the pty"
+    grep -q "in-a" <<<"$out" || fail "interactive shell output: $out"
+    assert_eq "$(script -qec "$NSCTL exec -t $MNT/a -- sh -c 'ps -o pgid=,tpgid= -p \$\$'" /dev/null | tr -d '\r' | awk '{ print ($1 == $2) }')" 1 \
+        "the child owns the terminal's foreground"
+    # errors: one line, non-zero
+    local e
+    for e in "nope:$MNT/nope -- true" "bad-ns:--ns bogus $MNT/a -- true" "no-cmd:$MNT/a" "bad-cmd:$MNT/a -- /no/such/program"; do
+        rc=0; out=$("$NSCTL" exec ${e#*:} 2>&1) || rc=$?
+        [ $rc != 0 ] || fail "${e%%:*}: exit 0"
+        assert_eq "$(printf '%s\n' "$out" | wc -l)" 1 "${e%%:*}: lines of error"
+        case $out in nsctl:*) ;; *) fail "${e%%:*}: $out" ;; esac
+    done
+}
+
+test_nsctl_ps_and_tree_in_the_readers_view() {
+    new_mount
+    mkdir -p "$MNT/a/b" "$MNT/x"
+    in_container "$MNT/a/b" sleep 100 >/dev/null 2>&1 &
+    wait_for 5 sh -c "grep -q . $MNT/a/b/procs && [ \$(wc -l < $MNT/a/b/procs) -ge 2 ]"
+    local ps; ps=$("$NSCTL" ps "$MNT")
+    grep -q " /a/b .*sleep" <<<"$ps" || fail "ps: $ps"
+    grep -q " /x " <<<"$ps" || fail "ps lacks x: $ps"
+    local tree; tree=$("$NSCTL" tree "$MNT")
+    grep -q "a  running  1 process" <<<"$tree" && grep -q "b  running" <<<"$tree" && grep -q "x  running" <<<"$tree" || fail "tree: $tree"
+    # inside a: its own subtree, its own pids
+    view_ready "$MNT/a"
+    ps=$("$NSCTL" exec "$MNT/a" -- "$NSCTL" ps "$MNT")
+    grep -q " /b .*sleep" <<<"$ps" || fail "ps inside a: $ps"
+    grep -q "x" <<<"$(awk '{ print $2 }' <<<"$ps")" && fail "ps inside a shows x: $ps"
+    tree=$("$NSCTL" exec "$MNT/a" -- "$NSCTL" tree "$MNT")
+    assert_eq "$(head -1 <<<"$tree" | awk '{ print $1 }')" a "tree inside a starts at a"
+    grep -q "x" <<<"$tree" && fail "tree inside a shows x: $tree"
+    return 0
+}
+
+# --- escape attempts: each must fail; the comment names the defence ---
+
+test_escape_dotdot_past_the_root() {
+    new_mount
+    mkdir -p "$MNT/a" "$MNT/x"
+    view_ready "$MNT/a"
+    # Defence: the view is a mount of a's own directory; ".." at a mount's
+    # root leaves the mount (to its parent directory), never to a's parent.
+    local m; m=$(basename "$MNT")
+    "$NSCTL" exec "$MNT/a" -- sh -c "cd $MNT/../$m/.. && ls $m/x" 2>/dev/null && fail "reached x through .."
+    assert_eq "$("$NSCTL" exec "$MNT/a" -- awk '/^name:/ { print $2 }' "$MNT/../$m/status")" a "top after .."
+}
+
+test_escape_through_proc_root_of_an_outside_process() {
+    new_mount
+    mkdir -p "$MNT/a" "$MNT/x"
+    view_ready "$MNT/a"
+    # Defence: pid namespace (no outside process is in a's /proc) and views
+    # (every /proc/PID/root it can see is a's own mount namespace).
+    local found
+    found=$("$NSCTL" exec "$MNT/a" -- sh -c "for p in /proc/[0-9]*; do [ -e \$p/root$MNT/x ] && echo \$p; done; true")
+    assert_eq "$found" "" "processes whose root reaches x"
+    local h; h=$(init_pid "$MNT/x")
+    "$NSCTL" exec "$MNT/a" -- sh -c "grep -q 'NSpid:.*$h' /proc/*/status 2>/dev/null" && fail "x's init visible in a's /proc"
+    return 0
+}
+
+test_escape_with_a_descriptor_opened_before_entering() {
+    new_mount
+    mkdir -p "$MNT/a" "$MNT/x"
+    local a; a=$(init_pid "$MNT/a")
+    # Defence: every request is checked against the caller's pid namespace:
+    # outside a's subtree nothing exists for it (ENOENT), whatever path or
+    # descriptor it comes through.
+    python3 - "$MNT" "$a" <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+mnt, init = sys.argv[1], int(sys.argv[2])
+top = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)          # the host's view
+pidfd = os.pidfd_open(init)
+CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS = 0x20000000, 0x00020000, 0x04000000
+if libc.setns(pidfd, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS) != 0:
+    sys.exit("setns: " + os.strerror(ctypes.get_errno()))
+pid = os.fork()                                           # now a process of a
+if pid == 0:
+    failures = []
+    for what, fn in [("list x", lambda: os.listdir(os.open("x", os.O_RDONLY, dir_fd=top))),
+                     ("read x/status", lambda: os.open("x/status", os.O_RDONLY, dir_fd=top)),
+                     ("mkdir x/evil", lambda: os.mkdir("x/evil", dir_fd=top)),
+                     ("rmdir x", lambda: os.rmdir("x", dir_fd=top)),
+                     ("rename a", lambda: os.rename("a", "free", src_dir_fd=top, dst_dir_fd=top)),
+                     ("list the top", lambda: os.listdir(top))]:
+        try:
+            fn()
+            failures.append(what)
+        except OSError:
+            pass
+    os._exit(1 if failures else 0) if not failures else (print("escaped:", failures), os._exit(1))
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+    [ -d "$MNT/x" ] && [ -d "$MNT/a" ] && [ ! -e "$MNT/x/evil" ] || fail "the tree changed"
+}
+
+test_escape_signals_to_a_siblings_processes() {
+    new_mount
+    mkdir -p "$MNT/a" "$MNT/x"
+    in_container "$MNT/x" sleep 100 >/dev/null 2>&1 &
+    local cgx; cgx=$(cgroup_dir_of "$(init_pid "$MNT/x")")
+    wait_for 5 sh -c "[ \$(wc -l < $cgx/cgroup.procs) -ge 2 ]"
+    local before; before=$(cat "$cgx/cgroup.procs")
+    # Defence: pid namespace. "kill -9 -1" reaches every process a can see.
+    "$NSCTL" exec "$MNT/a" -- sh -c 'kill -9 -1' || true
+    local p
+    for p in $before; do is_running "$p" || fail "x's process $p died"; done
+    kill -0 "$(init_pid "$MNT/a")" || fail "a's init died"
+}
+
+test_escape_to_an_ancestors_handles() {
+    new_mount
+    mkdir -p "$MNT/a/b"
+    view_ready "$MNT/a/b"
+    local a b; a=$(init_pid "$MNT/a"); b=$(init_pid "$MNT/a/b")
+    # Defence: views (b's tree has no entry for a) and pid namespaces (a's
+    # init has no pid in b's /proc): no handle b can name is a's.
+    local inodes; inodes=$(nsenter -t "$b" -a sh -c "find $MNT -path '*/ns/*' -exec stat -L -c %i {} + 2>/dev/null; stat -L -c %i /proc/*/ns/* 2>/dev/null" | sort -u)
+    local k
+    for k in pid net uts mnt ipc; do
+        grep -qx "$(stat -L -c %i /proc/$a/ns/$k)" <<<"$inodes" && fail "b can name a's $k namespace"
+    done
+    assert_eq "$(nsenter -t "$b" -a readlink "$MNT/ns/pid")" /proc/1/ns/pid "b's own handle at its top"
+}
