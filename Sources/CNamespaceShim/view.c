@@ -28,13 +28,13 @@
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 
-int nsfs_open_tree_clone(const char *path) {
-    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    return fd < 0 ? -errno : fd;
-}
-
 // Child side: only syscalls, then _exit with an errno as the status.
-static int attach_child(int pidfd, int tree_fd, const char *mountpoint) {
+// The lookup of `source` goes through the mount, so it must happen here, in
+// a process of its own: a daemon thread waiting on its own filesystem would
+// keep a killed daemon from ever closing /dev/fuse.
+static int attach_child(int pidfd, const char *source, const char *mountpoint) {
+    int tree_fd = (int)syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree_fd < 0) return errno;
     if (syscall(SYS_setns, pidfd, CLONE_NEWNS) != 0) return errno;
     // The copy of the full mount (or an older view, or a dead one left by a
     // previous daemon): detach them all. EINVAL: nothing mounted there now.
@@ -43,14 +43,14 @@ static int attach_child(int pidfd, int tree_fd, const char *mountpoint) {
     return 0;
 }
 
-int nsfs_attach_view(int pidfd, int tree_fd, const char *mountpoint) {
+int nsfs_attach_view(int pidfd, const char *source, const char *mountpoint) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     // A plain fork: the child needs a process of its own for setns(mnt), and
     // runs nothing but syscalls before _exit.
     pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    if (pid == 0) _exit(attach_child(pidfd, tree_fd, mountpoint));
+    if (pid == 0) _exit(attach_child(pidfd, source, mountpoint));
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) return -errno;
     int status;

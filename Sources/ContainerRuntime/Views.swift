@@ -11,8 +11,10 @@ import Glibc
 /// each view's entries apart (nothing the host looked up can leak in).
 ///
 /// Attaching needs a path lookup through the mount, which the FUSE loop
-/// answers: it runs on its own thread, after mkdir has replied (a lookup
-/// during mkdir would wait on the directory lock mkdir holds). Until it is
+/// answers: a helper process does it (never a daemon thread: one stuck on
+/// its own mount would keep a killed daemon's connection alive), started
+/// from a worker thread once mkdir has replied (a lookup during mkdir would
+/// wait on the directory lock mkdir holds). Until it is
 /// attached, the container sees its copy of the full mount, where the
 /// per-request checks answer ENOENT for everything outside it.
 extension ContainerManager {
@@ -23,10 +25,7 @@ extension ContainerManager {
             for _ in 0..<3 {
                 guard let (c, path) = lock.withLock({ containers[serial].map { ($0, tree.path(of: serial)) } }) else { return }
                 let source = mountPoint + "/" + path.joined(separator: "/")
-                let detached = nsfs_open_tree_clone(source)
-                if detached < 0 { continue }
-                let rc = nsfs_attach_view(c.initProcess.descriptor.rawValue, detached, mountPoint)
-                close(detached)
+                let rc = nsfs_attach_view(c.initProcess.descriptor.rawValue, source, mountPoint)
                 if rc == 0 || !c.initProcess.isAlive { return }
             }
             log("cannot attach the view of container \(serial)")

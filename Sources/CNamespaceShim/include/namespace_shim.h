@@ -114,13 +114,11 @@ int nsfs_thread_namespace_ids(pid_t tid, uint64_t *_Nonnull pidns, uint64_t *_No
 // fd of it; walks NS_GET_PARENT. Returns an fd of the parent (caller closes).
 int nsfs_ns_parent(int nsfd);
 
-// A detached copy (OPEN_TREE_CLONE) of the directory at `path`, to attach
-// elsewhere with nsfs_attach_view.
-int nsfs_open_tree_clone(const char *_Nonnull path);
-// In the mount namespace of the process behind pidfd: detach whatever is
-// mounted at `mountpoint`, then attach `tree_fd` there. Runs in a helper
-// process (setns(mnt) needs a single-threaded caller). 0 or -errno.
-int nsfs_attach_view(int pidfd, int tree_fd, const char *_Nonnull mountpoint);
+// In a helper process: take a detached copy (OPEN_TREE_CLONE) of the
+// directory `source` (a path through the mount, in the daemon's mount
+// namespace), join the mount namespace of the process behind pidfd, detach
+// whatever is mounted at `mountpoint` there and attach the copy. 0 or -errno.
+int nsfs_attach_view(int pidfd, const char *_Nonnull source, const char *_Nonnull mountpoint);
 
 // nsctl exec: start argv in the namespaces `nsflags` (CLONE_NEW*) of the
 // process behind pidfd, in the cgroup cgroup_fd (-1: stay), in its own
