@@ -54,7 +54,6 @@
 // with fn's result. With CLONE_VM the child cannot return through the
 // caller's frames, so the switch is in assembly.
 #if defined(__x86_64__)
-long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
 __asm__(
     ".text\n"
     ".globl nsfs_clone3_run\n"
@@ -77,7 +76,6 @@ __asm__(
     ".size nsfs_clone3_run, .-nsfs_clone3_run\n");
 #define NSFS_HAVE_VM_CLONE 1
 #elif defined(__aarch64__)
-long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
 __asm__(
     ".text\n"
     ".globl nsfs_clone3_run\n"
@@ -98,6 +96,17 @@ __asm__(
 #define NSFS_HAVE_VM_CLONE 1
 #else
 #define NSFS_HAVE_VM_CLONE 0
+// Elsewhere: the same contract with fork semantics (no shared memory, so
+// the child's results must travel another way; callers here only use it
+// with CLONE_VM on the architectures above).
+long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), void *arg) {
+    args->flags &= ~(uint64_t)CLONE_VM;
+    args->stack = 0;
+    args->stack_size = 0;
+    long pid = syscall(SYS_clone3, args, size);
+    if (pid == 0) _exit(fn(arg));
+    return pid < 0 ? -errno : pid;
+}
 #endif
 
 enum { CHILD_STACK_SIZE = 64 * 1024 };

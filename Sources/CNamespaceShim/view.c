@@ -4,8 +4,10 @@
 #include "namespace_shim.h"
 
 #include <errno.h>
+#include <linux/sched.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -24,39 +26,63 @@
 #ifndef OPEN_TREE_CLOEXEC
 #define OPEN_TREE_CLOEXEC O_CLOEXEC
 #endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 
-// Child side: only syscalls, then _exit with an errno as the status.
-// The lookup of `source` goes through the mount, so it must happen here, in
-// a process of its own: a daemon thread waiting on its own filesystem would
-// keep a killed daemon from ever closing /dev/fuse.
-static int attach_child(int pidfd, const char *source, const char *mountpoint) {
-    int tree_fd = (int)syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    if (tree_fd < 0) return errno;
-    if (syscall(SYS_setns, pidfd, CLONE_NEWNS) != 0) return errno;
+struct attach_ctx { int pidfd; const char *source; const char *mountpoint; int error; };
+
+// Child side (CLONE_VM|CLONE_VFORK: it borrows the daemon's memory while the
+// calling thread sleeps): only syscalls. It first drops every descriptor but
+// the pidfd — above all /dev/fuse: a child holding it would keep a killed
+// daemon's connection alive while it waits on a lookup. The lookup of
+// `source` goes through the mount, so it must happen here, in a process of
+// its own, never on a daemon thread, for the same reason.
+static int attach_child(void *p) {
+    struct attach_ctx *c = p;
+    int keep = c->pidfd;
+    if (keep > 3) syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
+    syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U);
+    int tree_fd = (int)syscall(SYS_open_tree, AT_FDCWD, c->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree_fd < 0) { c->error = errno; return 1; }
+    if (syscall(SYS_setns, keep, CLONE_NEWNS) != 0) { c->error = errno; return 1; }
     // The copy of the full mount (or an older view, or a dead one left by a
     // previous daemon): detach them all. EINVAL: nothing mounted there now.
-    for (int i = 0; i < 16 && umount2(mountpoint, MNT_DETACH) == 0; i++) {}
-    if (syscall(SYS_move_mount, tree_fd, "", AT_FDCWD, mountpoint, MOVE_MOUNT_F_EMPTY_PATH) != 0) return errno;
+    for (int i = 0; i < 16 && umount2(c->mountpoint, MNT_DETACH) == 0; i++) {}
+    if (syscall(SYS_move_mount, tree_fd, "", AT_FDCWD, c->mountpoint, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+        c->error = errno;
+        return 1;
+    }
     return 0;
 }
 
 int nsfs_attach_view(int pidfd, const char *source, const char *mountpoint) {
+    enum { STACK = 64 * 1024 };
+    char *stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -errno;
+    struct attach_ctx ctx = {pidfd, source, mountpoint, 0};
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    // A plain fork: the child needs a process of its own for setns(mnt), and
-    // runs nothing but syscalls before _exit.
-    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    if (pid == 0) _exit(attach_child(pidfd, source, mountpoint));
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_VM | CLONE_VFORK;
+    args.exit_signal = SIGCHLD;
+    args.stack = (uint64_t)(uintptr_t)stack;
+    args.stack_size = STACK;
+    long pid = nsfs_clone3_run(&args, sizeof args, attach_child, &ctx);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0) return -errno;
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) return -errno;
+    int rc = 0;
+    if (pid < 0) {
+        rc = (int)pid;
+    } else {
+        int status;
+        while (waitpid((pid_t)pid, &status, __WALL) < 0 && errno == EINTR) {}
+        rc = -ctx.error;
     }
-    if (!WIFEXITED(status)) return -EIO;
-    return -WEXITSTATUS(status);
+    munmap(stack, STACK);
+    return rc;
 }

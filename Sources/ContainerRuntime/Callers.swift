@@ -11,9 +11,26 @@ import Glibc
 extension ContainerManager {
     /// The container (serial; the root for the host) whose pid namespace
     /// the caller is in, or in a namespace below; nil if the caller is gone.
-    public func container(ofCaller tid: Int32) -> UInt64? {
+    public func container(ofCaller tid: Int32) -> UInt64? { identify(caller: tid)?.container }
+
+    /// A caller, as far as permissions go.
+    public struct Identity: Sendable {
+        /// The container it is in (the root for the host).
+        public let container: UInt64
+        /// In the daemon's own user namespace (where capabilities count).
+        public let inDaemonUserNamespace: Bool
+    }
+
+    /// Who `tid` is: one pidfd and two ioctls (plus a walk up the pid
+    /// namespaces if the caller made its own). nil if the caller is gone.
+    public func identify(caller tid: Int32) -> Identity? {
         var pidns: UInt64 = 0, userns: UInt64 = 0
         guard nsfs_thread_namespace_ids(tid, &pidns, &userns) == 0 else { return nil }
+        guard let c = container(ofPidNamespace: pidns, tid: tid) else { return nil }
+        return Identity(container: c, inDaemonUserNamespace: userns == daemonNamespaces.user)
+    }
+
+    func container(ofPidNamespace pidns: UInt64, tid: Int32) -> UInt64? {
         if pidns == daemonNamespaces.pid { return ContainerTree.rootSerial }
         if let s = lock.withLock({ containerByPidNamespace[pidns] }) { return s }
         // A pid namespace of the caller's own making: walk up to a known one.
@@ -34,10 +51,8 @@ extension ContainerManager {
 
     /// CAP_SYS_ADMIN in the daemon's own user namespace (libcap alone would
     /// also say yes for root in an unprivileged user namespace).
-    public func isPrivileged(caller tid: Int32) -> Bool {
-        var pidns: UInt64 = 0, userns: UInt64 = 0
-        guard nsfs_thread_namespace_ids(tid, &pidns, &userns) == 0, userns == daemonNamespaces.user else { return false }
-        return Capabilities.hasSysAdmin(pid: tid)
+    public func isPrivileged(caller tid: Int32, _ identity: Identity) -> Bool {
+        identity.inDaemonUserNamespace && Capabilities.hasSysAdmin(pid: tid)
     }
 
     /// May a caller with `uid` (unprivileged) change the tree below `serial`?

@@ -96,7 +96,8 @@ public final class ContainerManager: @unchecked Sendable {
                 record.id = Random.uint64()
                 cgroup = parentCgroup.child(Self.cgroupPrefix + hex(record.id))
                 record.cgroup = String(cgroup.path.dropFirst(configuration.cgroupMount.count))
-                do throws(Errno) { try store.save(record) } catch {
+                do throws(Errno) { try store.create(record) } catch {
+                    if error == .exists { continue }
                     throw RuntimeError(error, "cannot record container \(name)")
                 }
                 crashPoint("mkdir-recorded")
@@ -124,7 +125,7 @@ public final class ContainerManager: @unchecked Sendable {
                 record.initStartTime = try ProcStat.startTime(pid: process.pid)
                 record.pidNamespace = try process.namespaceID(.pid)
                 record.creating = false
-                try store.save(record)   // and drops the creating record
+                try store.create(record)   // and drops the creating record
             } catch {
                 destroyKernelObjects(process: process, cgroup: cgroup)
                 store.delete(id: record.id)

@@ -107,6 +107,15 @@ public enum FileIO {
         _ = try valueOrErrno { Glibc.rename(tmp, path) }
     }
 
+    /// Write a file that must not exist yet (O_EXCL): no temporary file and
+    /// no rename, for records whose every crash state the reader handles.
+    public static func create(_ path: String, with bytes: [UInt8]) throws(Errno) {
+        let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+        defer { fd.close() }
+        var off = 0
+        while off < bytes.count { off += try fd.write(bytes[off...]) }
+    }
+
     public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(Errno) {
         _ = try valueOrErrno { mkdir(path, mode) }
     }

@@ -19,25 +19,23 @@ extension NamespaceFilesystem {
 
     /// The container the caller is in (the root for the host); nil if the
     /// caller is gone. Everything outside it does not exist for the caller.
-    func scope(_ req: Request) -> UInt64? { manager.container(ofCaller: req.caller.pid) }
-
     /// Is `inode` in the caller's container (it or below)?
     func isVisible(_ inode: Inode, in scope: UInt64) -> Bool {
         scope == ContainerTree.rootSerial || manager.read { tree, _ in tree.isAncestor(scope, of: inode.serial) }
     }
 
-    /// The caller's scope if `inode` is visible to it.
-    func visibleScope(_ req: Request, _ inode: Inode) -> UInt64? {
-        guard let s = scope(req), isVisible(inode, in: s) else { return nil }
-        return s
+    /// Who the caller is, if `inode` is visible to it.
+    func visibleScope(_ req: Request, _ inode: Inode) -> ContainerManager.Identity? {
+        guard let id = manager.identify(caller: req.caller.pid), isVisible(inode, in: id.container) else { return nil }
+        return id
     }
 
     /// May the caller change things at or below container `serial`?
     /// CAP_SYS_ADMIN in the daemon's user namespace, or a delegation (chown)
     /// at or above `serial`, inside the caller's own container.
-    func mayModify(_ req: Request, at serial: UInt64, scope: UInt64) -> Bool {
-        manager.isPrivileged(caller: req.caller.pid)
-            || manager.isDelegated(serial, to: req.caller.uid, within: scope)
+    func mayModify(_ req: Request, at serial: UInt64, scope: ContainerManager.Identity) -> Bool {
+        manager.isPrivileged(caller: req.caller.pid, scope)
+            || manager.isDelegated(serial, to: req.caller.uid, within: scope.container)
     }
 
     func reply(_ req: Request, _ error: RuntimeError) {
@@ -79,10 +77,10 @@ extension NamespaceFilesystem {
         if toSet & FUSE_SET_ATTR_MODE != 0 { return req.reply(error: EPERM) }
         if toSet & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
             // chown of a container directory delegates its subtree.
-            guard inode.kind == .container, inode.serial != ContainerTree.rootSerial, inode.serial != scope else {
+            guard inode.kind == .container, inode.serial != ContainerTree.rootSerial, inode.serial != scope.container else {
                 return req.reply(error: EPERM)
             }
-            guard manager.isPrivileged(caller: req.caller.pid) else { return req.reply(error: EPERM) }
+            guard manager.isPrivileged(caller: req.caller.pid, scope) else { return req.reply(error: EPERM) }
             let uid: UInt32? = toSet & FUSE_SET_ATTR_UID != 0 ? UInt32(attr.pointee.st_uid) : nil
             let gid: UInt32? = toSet & FUSE_SET_ATTR_GID != 0 ? UInt32(attr.pointee.st_gid) : nil
             do { try manager.setOwner(inode.serial, uid: uid, gid: gid) } catch { return reply(req, error) }
@@ -165,7 +163,7 @@ extension NamespaceFilesystem {
                 _ newName: [UInt8], _ flags: UInt32) {
         guard let dir = Inode(number: UInt64(parent)), let scope = visibleScope(req, dir),
               let inode = resolve(name, in: dir),
-              let target = Inode(number: UInt64(newParent)), isVisible(target, in: scope) else {
+              let target = Inode(number: UInt64(newParent)), isVisible(target, in: scope.container) else {
             return req.reply(error: ENOENT)
         }
         guard mayModify(req, at: dir.serial, scope: scope), mayModify(req, at: target.serial, scope: scope) else {

@@ -132,6 +132,12 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty,
 int nsfs_wait_forwarding(int child_pidfd, int child_pid, int use_tty);
 
 int nsfs_setns(int fd, int nstype);
+
+// Internal to the shim: clone3 whose child runs fn(arg) on the stack given
+// in args (CLONE_VM-safe), then exits with fn's result.
+struct clone_args;
+long nsfs_clone3_run(struct clone_args *_Nonnull args, size_t size,
+                     int (*_Nonnull fn)(void *_Nullable), void *_Nullable arg);
 int nsfs_o_path(void);
 long nsfs_getrandom(void *_Nonnull buf, size_t len);
 int nsfs_unshare(int flags);
