@@ -140,6 +140,7 @@ test_nsctl_ps_and_tree_in_the_readers_view() {
 # --- escape attempts: each must fail; the comment names the defence ---
 
 test_escape_dotdot_past_the_root() {
+    echo "    stopped by: the view is a mount of a's own directory (.. leaves the mount)"
     new_mount
     mkdir -p "$MNT/a" "$MNT/x"
     view_ready "$MNT/a"
@@ -151,6 +152,7 @@ test_escape_dotdot_past_the_root() {
 }
 
 test_escape_through_proc_root_of_an_outside_process() {
+    echo "    stopped by: pid namespace (no outside process in a's /proc) and views"
     new_mount
     mkdir -p "$MNT/a" "$MNT/x"
     view_ready "$MNT/a"
@@ -165,6 +167,7 @@ test_escape_through_proc_root_of_an_outside_process() {
 }
 
 test_escape_with_a_descriptor_opened_before_entering() {
+    echo "    stopped by: the per-request check of the caller's pid namespace (ENOENT outside a)"
     new_mount
     mkdir -p "$MNT/a" "$MNT/x"
     local a; a=$(init_pid "$MNT/a")
@@ -202,20 +205,29 @@ PY
 }
 
 test_escape_signals_to_a_siblings_processes() {
+    echo "    stopped by: pid namespace (kill -9 -1 reaches only a's processes)"
     new_mount
     mkdir -p "$MNT/a" "$MNT/x"
     in_container "$MNT/x" sleep 100 >/dev/null 2>&1 &
     local cgx; cgx=$(cgroup_dir_of "$(init_pid "$MNT/x")")
     wait_for 5 sh -c "[ \$(wc -l < $cgx/cgroup.procs) -ge 2 ]"
     local before; before=$(cat "$cgx/cgroup.procs")
+    # a has a process of its own, which the same kill must reach
+    in_container "$MNT/a" sleep 100 >/dev/null 2>&1 &
+    local cga; cga=$(cgroup_dir_of "$(init_pid "$MNT/a")")
+    wait_for 5 sh -c "[ \$(wc -l < $cga/cgroup.procs) -ge 3 ]"
+    local victim; victim=$(nsenter -t "$(init_pid "$MNT/a")" -p -m pgrep -x sleep)
+    [ -n "$victim" ] || fail "no sleeper in a"
     # Defence: pid namespace. "kill -9 -1" reaches every process a can see.
     "$NSCTL" exec "$MNT/a" -- sh -c 'kill -9 -1' || true
+    wait_for 2 sh -c "! nsenter -t $(init_pid "$MNT/a") -p -m pgrep -x sleep >/dev/null" || fail "kill -9 -1 missed a's own sleeper"
     local p
     for p in $before; do is_running "$p" || fail "x's process $p died"; done
     kill -0 "$(init_pid "$MNT/a")" || fail "a's init died"
 }
 
 test_escape_to_an_ancestors_handles() {
+    echo "    stopped by: views (no entry for a) and pid namespace (a's init has no pid in b)"
     new_mount
     mkdir -p "$MNT/a/b"
     view_ready "$MNT/a/b"
