@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# ls -l, find, ls -lR and tar over a tree of containers, side by side with
+# the same shape on cgroupfs (its own files per directory) and on tmpfs (the
+# same entries per directory: 4 files, ns/ with 8 links). Median of RUNS.
+#   Benchmarks/tree-ops.sh [TOP=10] [CHILDREN=100] [RUNS=7]   (root)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+top=${1:-10} children=${2:-100} runs=${3:-7}
+bench_mount
+cgtree=$CGROUP2$CG/shape
+tmp=$WORK/tmpfs
+mkdir -p "$cgtree" "$tmp"
+mount -t tmpfs none "$tmp"
+trap 'umount "$tmp" 2>/dev/null; rm -rf "$MNT"/t* 2>/dev/null; find "$cgtree" -depth -type d -exec rmdir {} + 2>/dev/null; bench_cleanup' EXIT
+
+shape_tmpfs() {   # a directory shaped like a container directory
+    mkdir -p "$1/ns"
+    printf 'name: x\n' > "$1/status"; : > "$1/procs"; echo x > "$1/hostname"; echo 0 > "$1/freeze"
+    local k; for k in cgroup ipc mnt net pid time user uts; do ln -s /proc/1/ns/$k "$1/ns/$k"; done
+}
+t0=$(date +%s%N)
+for i in $(seq "$top"); do
+    mkdir "$MNT/t$i" "$cgtree/t$i"; shape_tmpfs "$tmp/t$i"
+    for j in $(seq "$children"); do
+        mkdir "$MNT/t$i/c$j" "$cgtree/t$i/c$j"; shape_tmpfs "$tmp/t$i/c$j"
+    done
+done
+n=$((top * (children + 1)))
+echo "$n containers built in $(( ($(date +%s%N) - t0) / 1000000 )) ms (all three trees)"
+
+median_ms() {   # median_ms CMD...: median wall time of RUNS runs, ms (3 decimals)
+    local i t=()
+    for i in $(seq "$runs"); do
+        [ "${PAUSE:-0}" = 0 ] || sleep "$PAUSE"
+        local s; s=$(date +%s%N); "$@" >/dev/null 2>&1; t+=($(( $(date +%s%N) - s )))
+    done
+    printf '%s\n' "${t[@]}" | sort -n | awk -v r="$runs" 'NR == int((r + 1) / 2) { printf "%.3f", $1 / 1e6 }'
+}
+
+row() {   # row LABEL CMD-with-DIR-placeholder
+    local label=$1 cmd=$2 a b c
+    a=$(median_ms sh -c "${cmd//DIR/$MNT}")
+    b=$(median_ms sh -c "${cmd//DIR/$cgtree}")
+    c=$(median_ms sh -c "${cmd//DIR/$tmp}")
+    printf '%-22s %10s %10s %10s %9s %9s\n' "$label" "$a" "$b" "$c" \
+        "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2fx", a / b }')" \
+        "$(awk -v a="$a" -v c="$c" 'BEGIN { printf "%.2fx", a / c }')"
+}
+
+for mode in hot expired; do
+    if [ $mode = hot ]; then PAUSE=0; else PAUSE=1.1; fi
+    echo
+    echo "$mode: $([ $mode = hot ] && echo 'back to back, kernel caches warm' || echo 'each run after 1.1 s: namespacefs entry/attr timeouts expired')"
+    printf '%-22s %10s %10s %10s %9s %9s\n' "op (ms, median)" namespacefs cgroupfs tmpfs "vs cgfs" "vs tmpfs"
+    row "ls -l (100 entries)" "ls -l DIR/t1"
+    row "find (whole tree)" "find DIR"
+    row "ls -lR (whole tree)" "ls -lR DIR"
+    row "tar cf (whole tree)" "tar cf /dev/null -C DIR ."
+done
