@@ -241,3 +241,17 @@ test_escape_to_an_ancestors_handles() {
     done
     assert_eq "$(nsenter -t "$b" -a readlink "$MNT/ns/pid")" /proc/1/ns/pid "b's own handle at its top"
 }
+
+test_views_come_back_after_a_restart_and_a_crash() {
+    new_mount
+    mkdir -p "$MNT/a/b"
+    view_ready "$MNT/a/b"
+    remount
+    # the old view belonged to the old daemon's connection: re-attached
+    view_ready "$MNT/a"
+    view_ready "$MNT/a/b"
+    assert_eq "$("$NSCTL" exec "$MNT/a" -- ls "$MNT" | head -1)" b "a's view after remount"
+    crash_and_remount
+    view_ready "$MNT/a/b"
+    assert_eq "$("$NSCTL" exec "$MNT/a/b" -- awk '/^path:/ { print $2 }' "$MNT/status")" / "b's view after a crash"
+}
