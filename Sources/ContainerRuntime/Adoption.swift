@@ -72,15 +72,12 @@ extension ContainerManager {
     }
 
     func insertAdopted(_ r: ContainerRecord, process: ProcessHandle, parent: UInt64, report: inout [String]) -> Bool {
-        do {
-            try tree.insert(serial: r.serial, name: r.name, parent: parent)
-        } catch {
+        let c = Container(record: r, initProcess: process,
+                          cgroup: CgroupDirectory(path: configuration.cgroupMount + r.cgroup))
+        do throws(TreeError) { try register(c, parent: parent) } catch {
             report.append("container \(r.name) (\(hex(r.id))): \(error); not adopted")
             return false
         }
-        containers[r.serial] = Container(record: r, initProcess: process,
-                                         cgroup: CgroupDirectory(path: configuration.cgroupMount + r.cgroup))
-        containerByPidNamespace[r.pidNamespace] = r.serial
         return true
     }
 

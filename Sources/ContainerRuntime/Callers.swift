@@ -9,16 +9,14 @@ import Glibc
 /// caller's pid namespace says which container it is in ("you never leave a
 /// container"), its user namespace and capabilities whether it is privileged.
 extension ContainerManager {
-    /// The container (serial; the root for the host) whose pid namespace
-    /// the caller is in, or in a namespace below; nil if the caller is gone.
-    public func container(ofCaller tid: Int32) -> UInt64? { identify(caller: tid)?.container }
-
-    /// A caller, as far as permissions go.
+    /// A caller, as far as permissions and views go.
     public struct Identity: Sendable {
         /// The container it is in (the root for the host).
         public let container: UInt64
         /// In the daemon's own user namespace (where capabilities count).
         public let inDaemonUserNamespace: Bool
+        /// In the daemon's own pid namespace: its pids need no translation.
+        public let inDaemonPidNamespace: Bool
     }
 
     /// Who `tid` is: one pidfd and two ioctls (plus a walk up the pid
@@ -27,7 +25,8 @@ extension ContainerManager {
         var pidns: UInt64 = 0, userns: UInt64 = 0
         guard nsfs_thread_namespace_ids(tid, &pidns, &userns) == 0 else { return nil }
         guard let c = container(ofPidNamespace: pidns, tid: tid) else { return nil }
-        return Identity(container: c, inDaemonUserNamespace: userns == daemonNamespaces.user)
+        return Identity(container: c, inDaemonUserNamespace: userns == daemonNamespaces.user,
+                        inDaemonPidNamespace: pidns == daemonNamespaces.pid)
     }
 
     func container(ofPidNamespace pidns: UInt64, tid: Int32) -> UInt64? {

@@ -57,13 +57,21 @@ public final class Container: @unchecked Sendable {
 public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     public let errno: Errno
     public let message: String
+    /// A rule of the tree said no (bad name, exists, not empty...), as
+    /// opposed to the kernel failing: the caller's business, not the log's.
+    public let isRefusal: Bool
+
     public init(_ errno: Errno, _ message: String) {
         self.errno = errno
         self.message = message
+        isRefusal = false
     }
-    public var description: String { "\(message): \(errno)" }
 
-    /// A rule of the tree said no (bad name, exists, not empty...), as
-    /// opposed to the kernel failing.
-    public var isRefusal: Bool { message.hasSuffix("refused") }
+    public init(refused: TreeError, _ operation: String) {
+        errno = refused.errno
+        message = "\(operation) refused"
+        isRefusal = true
+    }
+
+    public var description: String { "\(message): \(errno)" }
 }

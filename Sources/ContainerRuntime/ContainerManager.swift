@@ -77,7 +77,7 @@ public final class ContainerManager: @unchecked Sendable {
         try lock.withLock { () throws(RuntimeError) -> UInt64 in
             let name: String
             switch tree.checkCreate(parent: parent, name: bytes) {
-            case .failure(let e): throw RuntimeError(e.errno, "mkdir refused")
+            case .failure(let e): throw RuntimeError(refused: e, "mkdir")
             case .success(let n): name = n
             }
             let parentContainer = containers[parent]
@@ -133,9 +133,7 @@ public final class ContainerManager: @unchecked Sendable {
             }
             crashPoint("mkdir-done")
             let c = Container(record: record, initProcess: process, cgroup: cgroup)
-            try! tree.insert(serial: serial, name: name, parent: parent)
-            containers[serial] = c
-            containerByPidNamespace[record.pidNamespace] = serial
+            try! register(c, parent: parent)
             watch(c, serial: serial)
             attachView(serial)   // runs once this mkdir has replied
             return serial
@@ -158,7 +156,7 @@ public final class ContainerManager: @unchecked Sendable {
     /// it is left and its cgroup and record are gone.
     public func remove(_ serial: UInt64) throws(RuntimeError) {
         try lock.withLock { () throws(RuntimeError) in
-            if case .failure(let e) = tree.checkRemove(serial) { throw RuntimeError(e.errno, "rmdir refused") }
+            if case .failure(let e) = tree.checkRemove(serial) { throw RuntimeError(refused: e, "rmdir") }
             let c = containers[serial]!
             watcher?.remove(c.initProcess.descriptor.fd)
             if !destroyKernelObjects(process: c.initProcess, cgroup: c.cgroup) {
@@ -166,11 +164,25 @@ public final class ContainerManager: @unchecked Sendable {
                 throw RuntimeError(.busy, "processes of \(c.record.name) did not die")
             }
             crashPoint("rmdir-killed")
-            store.delete(id: c.record.id)
-            try! tree.remove(serial)
-            containers.removeValue(forKey: serial)
-            containerByPidNamespace.removeValue(forKey: c.record.pidNamespace)
+            forget(serial)
         }
+    }
+
+    // MARK: bookkeeping (under the lock)
+
+    /// Enter a running container in the tree and the indexes.
+    func register(_ c: Container, parent: UInt64) throws(TreeError) {
+        try tree.insert(serial: c.record.serial, name: c.record.name, parent: parent)
+        containers[c.record.serial] = c
+        containerByPidNamespace[c.record.pidNamespace] = c.record.serial
+    }
+
+    /// Drop a dead container from the store, the tree and the indexes.
+    func forget(_ serial: UInt64) {
+        guard let c = containers.removeValue(forKey: serial) else { return }
+        store.delete(id: c.record.id)
+        try? tree.remove(serial)
+        containerByPidNamespace.removeValue(forKey: c.record.pidNamespace)
     }
 
     /// cgroup.kill, then remove the cgroup as soon as it is empty: that is
@@ -223,7 +235,7 @@ public final class ContainerManager: @unchecked Sendable {
         try lock.withLock { () throws(RuntimeError) in
             let name: String
             switch tree.checkRename(serial, to: newParent, name: bytes) {
-            case .failure(let e): throw RuntimeError(e.errno, "rename refused")
+            case .failure(let e): throw RuntimeError(refused: e, "rename")
             case .success(let n): name = n
             }
             let c = containers[serial]!
@@ -247,7 +259,6 @@ extension TreeError {
         case .exists: .exists
         case .notFound: .noEntry
         case .notEmpty: .notEmpty
-        case .notAContainer: Errno(ENOTDIR)
         case .isRoot: .busy
         case .crossParent: .notPermitted
         case .intoOwnSubtree: .invalid

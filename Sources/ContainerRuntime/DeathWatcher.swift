@@ -57,22 +57,16 @@ extension ContainerManager {
     /// The init of `serial` exited: remove it and everything below it.
     func initDied(_ serial: UInt64) -> [Removal] {
         lock.withLock {
-            guard let c = containers[serial], !c.initProcess.isAlive, let node = tree.node(serial) else {
-                return []
-            }
-            // Not while a handler removes it (it holds the lock, so it is done).
+            // Gone already if a handler removed it (it held the lock meanwhile).
+            guard let c = containers[serial], !c.initProcess.isAlive else { return [] }
             var removals: [Removal] = []
             for s in tree.subtreePostOrder(serial) {
                 guard let victim = containers[s], let n = tree.node(s) else { continue }
                 watcher?.remove(victim.initProcess.descriptor.fd)
                 destroyKernelObjects(process: victim.initProcess, cgroup: victim.cgroup)
-                store.delete(id: victim.record.id)
                 removals.append(Removal(parent: n.parent!, serial: s, name: n.name))
-                try? tree.remove(s)
-                containers.removeValue(forKey: s)
-                containerByPidNamespace.removeValue(forKey: victim.record.pidNamespace)
+                forget(s)
             }
-            _ = node
             return removals
         }
     }

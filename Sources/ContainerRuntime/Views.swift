@@ -39,7 +39,4 @@ extension ContainerManager {
     }
 }
 
-func log(_ message: String) {
-    var line = "namespacefs: " + message + "\n"
-    line.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
-}
+func log(_ message: String) { StandardError.line("namespacefs: " + message) }

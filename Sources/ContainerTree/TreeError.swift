@@ -6,7 +6,6 @@ public enum TreeError: Error, Equatable, Sendable {
     case exists             // EEXIST
     case notFound           // ENOENT
     case notEmpty           // ENOTEMPTY
-    case notAContainer      // ENOTDIR / EPERM: a control entry where a container was meant
     case isRoot             // EBUSY: the root cannot be removed or renamed
     case crossParent        // EPERM: re-parenting is not supported yet
     case intoOwnSubtree     // EINVAL

@@ -53,29 +53,6 @@ public struct CgroupDirectory: Sendable, Hashable {
         return events.split(separator: "\n").contains("populated 1")
     }
 
-    /// Wait for `populated 0` (poll on cgroup.events). False on timeout.
-    public func waitUntilEmpty(timeoutMilliseconds: Int) throws(Errno) -> Bool {
-        let fd = try FileDescriptor.open(path + "/cgroup.events", O_RDONLY)
-        defer { fd.close() }
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        let end = Int(deadline.tv_sec) * 1000 + Int(deadline.tv_nsec) / 1_000_000 + timeoutMilliseconds
-        var buf = [UInt8](repeating: 0, count: 256)
-        while true {
-            let n = try valueOrErrno { buf.withUnsafeMutableBytes { Glibc.pread(fd.rawValue, $0.baseAddress, $0.count, 0) } }
-            if !String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n").contains("populated 1") {
-                return true
-            }
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            let left = end - (Int(now.tv_sec) * 1000 + Int(now.tv_nsec) / 1_000_000)
-            if left <= 0 { return false }
-            // Change notification is POLLPRI; it is rate-limited, so also re-check now and then.
-            var p = pollfd(fd: fd.rawValue, events: Int16(POLLPRI), revents: 0)
-            _ = poll(&p, 1, Int32(min(left, 20)))
-        }
-    }
-
     public func remove() throws(Errno) { try FileIO.removeDirectory(path) }
 
     /// `key 1` in a cgroup.events text.
@@ -98,10 +75,6 @@ public struct CgroupDirectory: Sendable, Hashable {
     /// cgroup.freeze: true suspends every process below, false resumes.
     public func setFrozen(_ frozen: Bool) throws(Errno) {
         try FileIO.write(path + "/cgroup.freeze", frozen ? "1" : "0")
-    }
-
-    public func isFrozen() throws(Errno) -> Bool {
-        try FileIO.readString(path + "/cgroup.events").split(separator: "\n").contains("frozen 1")
     }
 
     /// Pids in this cgroup itself (not below), in the daemon's pid namespace.

@@ -31,11 +31,6 @@ public struct FileDescriptor: Hashable, Sendable {
         }
     }
 
-    /// One read at offset 0 (pseudo-files answer in one go).
-    public func pread(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64 = 0) throws(Errno) -> Int {
-        try valueOrErrno { Glibc.pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
-    }
-
     /// The whole content from offset 0 (re-generates a pseudo-file).
     public func preadAll() throws(Errno) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 4096)
@@ -57,8 +52,6 @@ public struct FileDescriptor: Hashable, Sendable {
         let a = Array(bytes)
         return try valueOrErrno { a.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress, $0.count) } }
     }
-
-    public func sync() throws(Errno) { _ = try valueOrErrno { fsync(rawValue) } }
 }
 
 /// A descriptor closed when the last reference goes (pidfds, cgroup dirs).

@@ -22,11 +22,14 @@ public enum UTSNamespace {
     }
 
     public static func hostname(in ns: FileDescriptor) throws(Errno) -> String {
-        try withNamespace(ns) { () throws(Errno) -> String in
-            var buf = [CChar](repeating: 0, count: 65)
-            _ = try valueOrErrno { gethostname(&buf, buf.count) }
-            return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        }
+        try withNamespace(ns) { () throws(Errno) -> String in try ownHostname() }
+    }
+
+    /// The calling thread's own UTS hostname.
+    public static func ownHostname() throws(Errno) -> String {
+        var buf = [CChar](repeating: 0, count: 65)
+        _ = try valueOrErrno { gethostname(&buf, buf.count) }
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     public static func setHostname(_ name: [UInt8], in ns: FileDescriptor) throws(Errno) {

@@ -47,7 +47,6 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     struct DirectoryEntry {
         let name: String
         let inode: Inode
-        let mode: mode_t
     }
 
     public init(manager: ContainerManager) {
@@ -57,7 +56,7 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     // MARK: attributes
 
     /// Attributes of an inode, or nil when it no longer exists.
-    func attributes(_ inode: Inode, pid: Int32, handleBytes: [UInt8]? = nil) -> stat? {
+    func attributes(_ inode: Inode, _ caller: Caller, handleBytes: [UInt8]? = nil) -> stat? {
         let info: (links: Int, created: Int64, uid: UInt32, gid: UInt32)? = manager.read { tree, containers in
             guard tree.node(inode.serial) != nil else { return nil }
             let r = containers[inode.serial]?.record
@@ -77,16 +76,16 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         st.st_ctim = t
         switch inode.kind {
         case .container:
-            st.st_mode = S_IFDIR | 0o755
+            st.st_mode = inode.kind.fileType | 0o755
         case .nsDirectory:
-            st.st_mode = S_IFDIR | 0o555
+            st.st_mode = inode.kind.fileType | 0o555
         case .namespace(let k):
-            st.st_mode = S_IFLNK | 0o777
-            guard let target = linkTarget(serial: inode.serial, kind: k, pid: pid) else { return nil }
+            st.st_mode = inode.kind.fileType | 0o777
+            guard let target = linkTarget(serial: inode.serial, kind: k, caller) else { return nil }
             st.st_size = off_t(target.utf8.count)
         case .control(let c):
-            st.st_mode = S_IFREG | (c.isWritable && inode.serial != ContainerTree.rootSerial ? 0o644 : 0o444)
-            guard let bytes = handleBytes ?? snapshot(inode, pid: pid) else { return nil }
+            st.st_mode = inode.kind.fileType | (c.isWritable && inode.serial != ContainerTree.rootSerial ? 0o644 : 0o444)
+            guard let bytes = handleBytes ?? snapshot(inode, caller) else { return nil }
             st.st_size = off_t(bytes.count)
         }
         st.st_blocks = (st.st_size + 511) / 512
@@ -102,13 +101,13 @@ public final class NamespaceFilesystem: @unchecked Sendable {
 
     // MARK: contents
 
-    /// The bytes of a control file as `pid` sees them now, reusing one taken
-    /// for the same caller within the last second.
-    func snapshot(_ inode: Inode, pid: Int32) -> [UInt8]? {
-        let key = SnapshotKey(inode: inode.number, pid: pid)
+    /// The bytes of a control file as `caller` sees them now, reusing one
+    /// taken for the same caller (thread) within the last second.
+    func snapshot(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
+        let key = SnapshotKey(inode: inode.number, pid: caller.tid)
         let now = Clock.monotonicNanoseconds()
         if let s = state.withLock({ $0.snapshots[key] }), now - s.taken < Self.snapshotLifetime { return s.bytes }
-        guard let bytes = generate(inode, reader: pid) else { return nil }
+        guard let bytes = generate(inode, caller) else { return nil }
         state.withLock { st in
             if st.snapshots.count > 4096 { st.snapshots = st.snapshots.filter { now - $0.value.taken < Self.snapshotLifetime } }
             st.snapshots[key] = Snapshot(bytes: bytes, taken: now)
@@ -120,18 +119,16 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         state.withLock { st in st.snapshots = st.snapshots.filter { Inode(number: $0.key.inode)?.serial != serial } }
     }
 
-    /// Contents as the reader (a thread id) sees them; its pid namespace is
-    /// looked up only for the files that show pids.
-    func generate(_ inode: Inode, reader: Int32) -> [UInt8]? {
+    /// Contents as the caller sees them: paths relative to its container,
+    /// pids in its pid namespace (looked up only for files that show pids).
+    func generate(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
         guard case .control(let c) = inode.kind else { return nil }
         let s = inode.serial
         if s == ContainerTree.rootSerial { return rootContent(c) }
         let text: String?
         switch c {
-        case .status:
-            text = manager.statusText(s, view: PidView(tid: reader),
-                                      scope: manager.container(ofCaller: reader) ?? ContainerTree.rootSerial)
-        case .procs: text = manager.procsText(s, view: PidView(tid: reader))
+        case .status: text = manager.statusText(s, view: caller.pidView(), scope: caller.scope)
+        case .procs: text = manager.procsText(s, view: caller.pidView())
         case .hostname:
             do { text = try manager.hostname(s) + "\n" } catch { log("\(error)"); text = nil }
         case .freeze: text = manager.freezeText(s)
@@ -147,16 +144,14 @@ public final class NamespaceFilesystem: @unchecked Sendable {
             return Array("name: /\npath: /\nstate: running\ncontainers: \(n)\n".utf8)
         case .procs: return []
         case .hostname:
-            var buf = [CChar](repeating: 0, count: 65)
-            gethostname(&buf, buf.count)
-            return Array((buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } + "\n").utf8)
+            return Array(((try? UTSNamespace.ownHostname()) ?? "") .utf8) + [UInt8(ascii: "\n")]
         case .freeze: return Array("0\n".utf8)
         }
     }
 
     /// `/proc/PID/ns/TYPE` of the container's init, PID as the reader sees
     /// it (the link resolves in the reader's /proc); nil if it cannot.
-    func linkTarget(serial: UInt64, kind: NamespaceKind, pid: Int32) -> String? {
+    func linkTarget(serial: UInt64, kind: NamespaceKind, _ caller: Caller) -> String? {
         let target: Int32
         if serial == ContainerTree.rootSerial {
             target = getpid()
@@ -164,7 +159,31 @@ public final class NamespaceFilesystem: @unchecked Sendable {
             guard let c = manager.container(serial) else { return nil }
             target = c.record.initPid
         }
-        guard let seen = PidView(tid: pid).translate(target) else { return nil }
+        guard let seen = caller.pidView().translate(target) else { return nil }
         return "/proc/\(seen)/ns/\(kind.name)"
+    }
+}
+
+/// A request's caller, identified once per request: the thread, its uid, and
+/// which container it is in.
+struct Caller {
+    let tid: Int32
+    let uid: uid_t
+    let identity: ContainerManager.Identity
+
+    var scope: UInt64 { identity.container }
+
+    /// Its pid namespace, for translating pids (no lookup if it is ours).
+    func pidView() -> PidView { PidView(tid: tid, sharesDaemonNamespace: identity.inDaemonPidNamespace) }
+}
+
+extension EntryKind {
+    /// The S_IF* type bits of the entry.
+    var fileType: mode_t {
+        switch self {
+        case .container, .nsDirectory: S_IFDIR
+        case .namespace: S_IFLNK
+        case .control: S_IFREG
+        }
     }
 }

@@ -17,25 +17,25 @@ extension NamespaceFilesystem {
         inode.kind == .nsDirectory ? state.withLock { $0.nsGeneration[inode.serial] ?? 0 } : 0
     }
 
-    /// The container the caller is in (the root for the host); nil if the
-    /// caller is gone. Everything outside it does not exist for the caller.
-    /// Is `inode` in the caller's container (it or below)?
+    /// Is `inode` in container `scope` (it or below)?
     func isVisible(_ inode: Inode, in scope: UInt64) -> Bool {
         scope == ContainerTree.rootSerial || manager.read { tree, _ in tree.isAncestor(scope, of: inode.serial) }
     }
 
-    /// Who the caller is, if `inode` is visible to it.
-    func visibleScope(_ req: Request, _ inode: Inode) -> ContainerManager.Identity? {
-        guard let id = manager.identify(caller: req.caller.pid), isVisible(inode, in: id.container) else { return nil }
-        return id
+    /// The request's caller, identified once, if `inode` exists for it:
+    /// outside the caller's own container nothing does.
+    func caller(_ req: Request, seeing inode: Inode) -> Caller? {
+        let ctx = req.context
+        guard let id = manager.identify(caller: ctx.pid), isVisible(inode, in: id.container) else { return nil }
+        return Caller(tid: ctx.pid, uid: ctx.uid, identity: id)
     }
 
     /// May the caller change things at or below container `serial`?
     /// CAP_SYS_ADMIN in the daemon's user namespace, or a delegation (chown)
     /// at or above `serial`, inside the caller's own container.
-    func mayModify(_ req: Request, at serial: UInt64, scope: ContainerManager.Identity) -> Bool {
-        manager.isPrivileged(caller: req.caller.pid, scope)
-            || manager.isDelegated(serial, to: req.caller.uid, within: scope.container)
+    func mayModify(_ caller: Caller, at serial: UInt64) -> Bool {
+        manager.isPrivileged(caller: caller.tid, caller.identity)
+            || manager.isDelegated(serial, to: caller.uid, within: caller.scope)
     }
 
     func reply(_ req: Request, _ error: RuntimeError) {
@@ -44,43 +44,45 @@ extension NamespaceFilesystem {
         req.reply(error: error.errno.rawValue)
     }
 
-    func replyEntry(_ req: Request, _ inode: Inode) {
-        guard let attr = attributes(inode, pid: req.caller.pid) else { return req.reply(error: ENOENT) }
+    func replyEntry(_ req: Request, _ inode: Inode, _ caller: Caller) {
+        guard let attr = attributes(inode, caller) else { return req.reply(error: ENOENT) }
         req.reply(entry: inode.number, generation: generation(inode), attr: attr,
                   entryTimeout: entryTimeout, attrTimeout: attrTimeout(inode))
     }
 
+    func replyAttr(_ req: Request, _ inode: Inode, _ caller: Caller, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+        let handleBytes = fi.flatMap { f in state.withLock { $0.files[f.pointee.fh]?.bytes } }
+        guard let attr = attributes(inode, caller, handleBytes: handleBytes) else { return req.reply(error: ENOENT) }
+        req.reply(attr: attr, timeout: attrTimeout(inode))
+    }
+
     func lookup(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
-        guard let dir = Inode(number: UInt64(parent)), visibleScope(req, dir) != nil,
+        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
               let inode = resolve(name, in: dir) else {
             return req.reply(error: ENOENT)
         }
-        replyEntry(req, inode)
+        replyEntry(req, inode, caller)
     }
 
     func getattr(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
-        guard let inode = Inode(number: UInt64(ino)), visibleScope(req, inode) != nil else {
+        guard let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode) else {
             return req.reply(error: ENOENT)
         }
-        let handleBytes = fi.flatMap { f in state.withLock { $0.files[f.pointee.fh]?.bytes } }
-        guard let attr = attributes(inode, pid: req.caller.pid, handleBytes: handleBytes) else {
-            return req.reply(error: ENOENT)
-        }
-        req.reply(attr: attr, timeout: attrTimeout(inode))
+        replyAttr(req, inode, caller, fi)
     }
 
     func setattr(_ req: Request, _ ino: fuse_ino_t, _ attr: UnsafeMutablePointer<stat>, _ toSet: Int32,
                  _ fi: UnsafeMutablePointer<fuse_file_info>?) {
-        guard let inode = Inode(number: UInt64(ino)), let scope = visibleScope(req, inode) else {
+        guard let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode) else {
             return req.reply(error: ENOENT)
         }
         if toSet & FUSE_SET_ATTR_MODE != 0 { return req.reply(error: EPERM) }
         if toSet & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
             // chown of a container directory delegates its subtree.
-            guard inode.kind == .container, inode.serial != ContainerTree.rootSerial, inode.serial != scope.container else {
+            guard inode.kind == .container, inode.serial != ContainerTree.rootSerial, inode.serial != caller.scope else {
                 return req.reply(error: EPERM)
             }
-            guard manager.isPrivileged(caller: req.caller.pid, scope) else { return req.reply(error: EPERM) }
+            guard manager.isPrivileged(caller: caller.tid, caller.identity) else { return req.reply(error: EPERM) }
             let uid: UInt32? = toSet & FUSE_SET_ATTR_UID != 0 ? UInt32(attr.pointee.st_uid) : nil
             let gid: UInt32? = toSet & FUSE_SET_ATTR_GID != 0 ? UInt32(attr.pointee.st_gid) : nil
             do { try manager.setOwner(inode.serial, uid: uid, gid: gid) } catch { return reply(req, error) }
@@ -91,29 +93,29 @@ extension NamespaceFilesystem {
             guard case .control(let c) = inode.kind, c.isWritable, inode.serial != ContainerTree.rootSerial else {
                 return req.reply(error: inode.kind == .container || inode.kind == .nsDirectory ? EISDIR : EACCES)
             }
-            guard mayModify(req, at: inode.serial, scope: scope) else { return req.reply(error: EACCES) }
+            guard mayModify(caller, at: inode.serial) else { return req.reply(error: EACCES) }
         }
-        getattr(req, ino, fi)
+        replyAttr(req, inode, caller, fi)
     }
 
     func readlink(_ req: Request, _ ino: fuse_ino_t) {
         guard let inode = Inode(number: UInt64(ino)), case .namespace(let k) = inode.kind,
-              visibleScope(req, inode) != nil,
-              let target = linkTarget(serial: inode.serial, kind: k, pid: req.caller.pid) else {
+              let caller = caller(req, seeing: inode),
+              let target = linkTarget(serial: inode.serial, kind: k, caller) else {
             return req.reply(error: ENOENT)
         }
         req.reply(link: target)
     }
 
     func mkdir(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
-        guard let dir = Inode(number: UInt64(parent)), let scope = visibleScope(req, dir) else {
+        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir) else {
             return req.reply(error: ENOENT)
         }
         guard dir.kind == .container else { return req.reply(error: EPERM) }
-        guard mayModify(req, at: dir.serial, scope: scope) else { return req.reply(error: EACCES) }
+        guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
         do {
             let serial = try manager.create(parent: dir.serial, name: name)
-            replyEntry(req, Inode(serial: serial, kind: .container))
+            replyEntry(req, Inode(serial: serial, kind: .container), caller)
         } catch {
             reply(req, error)
         }
@@ -122,11 +124,11 @@ extension NamespaceFilesystem {
     /// Unlinking a control entry is accepted (rm -rf unlinks everything
     /// before it removes the directory) and changes nothing by itself.
     func unlink(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
-        guard let dir = Inode(number: UInt64(parent)), let scope = visibleScope(req, dir),
+        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
               let inode = resolve(name, in: dir) else {
             return req.reply(error: ENOENT)
         }
-        guard mayModify(req, at: dir.serial, scope: scope) else { return req.reply(error: EACCES) }
+        guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
         switch inode.kind {
         case .container: req.reply(error: EISDIR)
         case .nsDirectory: req.reply(error: EISDIR)
@@ -135,13 +137,13 @@ extension NamespaceFilesystem {
     }
 
     func rmdir(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
-        guard let dir = Inode(number: UInt64(parent)), let scope = visibleScope(req, dir),
+        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
               let inode = resolve(name, in: dir) else {
             return req.reply(error: ENOENT)
         }
         // Only containers strictly below the caller's own are reachable here:
         // its own container is the root of its view, with no parent it can name.
-        guard mayModify(req, at: dir.serial, scope: scope) else { return req.reply(error: EACCES) }
+        guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
         switch inode.kind {
         case .control, .namespace:
             req.reply(error: ENOTDIR)
@@ -161,12 +163,12 @@ extension NamespaceFilesystem {
 
     func rename(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8], _ newParent: fuse_ino_t,
                 _ newName: [UInt8], _ flags: UInt32) {
-        guard let dir = Inode(number: UInt64(parent)), let scope = visibleScope(req, dir),
+        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
               let inode = resolve(name, in: dir),
-              let target = Inode(number: UInt64(newParent)), isVisible(target, in: scope.container) else {
+              let target = Inode(number: UInt64(newParent)), isVisible(target, in: caller.scope) else {
             return req.reply(error: ENOENT)
         }
-        guard mayModify(req, at: dir.serial, scope: scope), mayModify(req, at: target.serial, scope: scope) else {
+        guard mayModify(caller, at: dir.serial), mayModify(caller, at: target.serial) else {
             return req.reply(error: EACCES)
         }
         if flags & 2 /* RENAME_EXCHANGE */ != 0 { return req.reply(error: EINVAL) }
@@ -183,26 +185,21 @@ extension NamespaceFilesystem {
 
     func open(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         guard let inode = Inode(number: UInt64(ino)), case .control(let c) = inode.kind,
-              let scope = visibleScope(req, inode) else {
+              let caller = caller(req, seeing: inode) else {
             return req.reply(error: ENOENT)
         }
         let accessMode = fi.pointee.flags & O_ACCMODE
         let writing = accessMode != O_RDONLY
         if writing {
             guard c.isWritable, inode.serial != ContainerTree.rootSerial else { return req.reply(error: EACCES) }
-            guard mayModify(req, at: inode.serial, scope: scope) else { return req.reply(error: EACCES) }
+            guard mayModify(caller, at: inode.serial) else { return req.reply(error: EACCES) }
         }
         var bytes: [UInt8] = []
         if accessMode != O_WRONLY {
-            guard let b = snapshot(inode, pid: req.caller.pid) else { return req.reply(error: ENOENT) }
+            guard let b = snapshot(inode, caller) else { return req.reply(error: ENOENT) }
             bytes = b
         }
-        let handle = state.withLock { st -> UInt64 in
-            let h = st.nextHandle
-            st.nextHandle += 1
-            st.files[h] = OpenFile(inode: inode, bytes: bytes, writable: writing)
-            return h
-        }
+        let handle = newHandle { $0.files[$1] = OpenFile(inode: inode, bytes: bytes, writable: writing) }
         req.reply(open: handle, directIO: true, flags: fi)
     }
 
@@ -235,7 +232,7 @@ extension NamespaceFilesystem {
     }
 
     func opendir(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        guard let inode = Inode(number: UInt64(ino)), visibleScope(req, inode) != nil else {
+        guard let inode = Inode(number: UInt64(ino)), caller(req, seeing: inode) != nil else {
             return req.reply(error: ENOENT)
         }
         let entries: [DirectoryEntry]? = manager.read { tree, _ in
@@ -243,34 +240,21 @@ extension NamespaceFilesystem {
             let parentSerial = node.parent ?? inode.serial
             switch inode.kind {
             case .container:
-                var out = [DirectoryEntry(name: ".", inode: inode, mode: S_IFDIR),
-                           DirectoryEntry(name: "..", inode: Inode(serial: parentSerial, kind: .container), mode: S_IFDIR)]
-                for (name, child) in tree.listing(of: inode.serial) {
-                    let mode: mode_t = switch child.kind {
-                    case .container, .nsDirectory: S_IFDIR
-                    case .namespace: S_IFLNK
-                    case .control: S_IFREG
-                    }
-                    out.append(DirectoryEntry(name: name, inode: child, mode: mode))
-                }
-                return out
+                return [DirectoryEntry(name: ".", inode: inode),
+                        DirectoryEntry(name: "..", inode: Inode(serial: parentSerial, kind: .container))]
+                    + tree.listing(of: inode.serial).map { DirectoryEntry(name: $0.name, inode: $0.inode) }
             case .nsDirectory:
-                return [DirectoryEntry(name: ".", inode: inode, mode: S_IFDIR),
-                        DirectoryEntry(name: "..", inode: Inode(serial: inode.serial, kind: .container), mode: S_IFDIR)]
+                return [DirectoryEntry(name: ".", inode: inode),
+                        DirectoryEntry(name: "..", inode: Inode(serial: inode.serial, kind: .container))]
                     + NamespaceKind.allCases.map {
-                        DirectoryEntry(name: $0.name, inode: Inode(serial: inode.serial, kind: .namespace($0)), mode: S_IFLNK)
+                        DirectoryEntry(name: $0.name, inode: Inode(serial: inode.serial, kind: .namespace($0)))
                     }
             default:
                 return nil
             }
         }
         guard let entries else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
-        let handle = state.withLock { st -> UInt64 in
-            let h = st.nextHandle
-            st.nextHandle += 1
-            st.directories[h] = entries
-            return h
-        }
+        let handle = newHandle { $0.directories[$1] = entries }
         req.reply(open: handle, directIO: false, flags: fi)
     }
 
@@ -283,7 +267,7 @@ extension NamespaceFilesystem {
             let e = entries[i]
             var st = stat()
             st.st_ino = ino_t(e.inode.number)
-            st.st_mode = e.mode
+            st.st_mode = e.inode.kind.fileType
             let n = buf.withUnsafeMutableBufferPointer { p in
                 fuse_add_direntry(req.raw, p.baseAddress! + used, size - used, e.name, &st, off_t(i + 1))
             }
@@ -294,13 +278,20 @@ extension NamespaceFilesystem {
         buf.withUnsafeBytes { p in _ = fuse_reply_buf(req.raw, p.baseAddress?.assumingMemoryBound(to: CChar.self), used) }
     }
 
+    /// A new file handle, recorded by `store` in the open state.
+    func newHandle(_ store: (inout OpenState, UInt64) -> Void) -> UInt64 {
+        state.withLock { st in
+            let h = st.nextHandle
+            st.nextHandle += 1
+            store(&st, h)
+            return h
+        }
+    }
+
     func releasedir(_ req: Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         _ = state.withLock { $0.directories.removeValue(forKey: fi.pointee.fh) }
         req.replyOK()
     }
 }
 
-func log(_ message: String) {
-    var line = "namespacefs: " + message + "\n"
-    line.withUTF8 { p in _ = Glibc.write(2, p.baseAddress, p.count) }
-}
+func log(_ message: String) { StandardError.line("namespacefs: " + message) }

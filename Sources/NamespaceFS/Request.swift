@@ -7,11 +7,11 @@ import Glibc
 struct Request {
     let raw: fuse_req_t
 
-    struct Caller { let uid: uid_t; let gid: gid_t; let pid: pid_t }
+    struct Context { let uid: uid_t; let gid: gid_t; let pid: pid_t }
 
-    var caller: Caller {
+    var context: Context {
         let c = fuse_req_ctx(raw)!.pointee
-        return Caller(uid: c.uid, gid: c.gid, pid: c.pid)
+        return Context(uid: c.uid, gid: c.gid, pid: c.pid)
     }
 
     func reply(error: Int32) { fuse_reply_err(raw, error) }

@@ -12,8 +12,7 @@ import Glibc
 let version = "0.1.0"
 
 func fail(_ message: String, code: Int32 = 1) -> Never {
-    var line = "namespacefs: \(message)\n"
-    line.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
+    StandardError.line("namespacefs: \(message)")
     exit(code)
 }
 
@@ -115,12 +114,7 @@ do {
     fail("\(error)")
 }
 manager.crashAt = options.crashAt
-for line in manager.adopt() { fail_soft(line) }
-
-func fail_soft(_ message: String) {
-    var line = "namespacefs: \(message)\n"
-    line.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
-}
+for line in manager.adopt() { StandardError.line("namespacefs: " + line) }
 
 var fuseOptions = ["fsname=namespacefs", "subtype=namespacefs"] + options.fuseOptions
 if options.allowOther ?? true { fuseOptions.append("allow_other") }
@@ -137,7 +131,7 @@ guard session.daemonize(foreground: options.foreground) else { fail("cannot deta
 // Threads only from here on: daemonizing forks.
 manager.mountPoint = mountPoint
 do { try manager.startWatching { removals in session.notifyRemoved(removals) } } catch {
-    fail_soft("cannot watch container inits: \(error)")
+    StandardError.line("namespacefs: cannot watch container inits: \(error)")
 }
 session.exitWhenUnmounted(mountPoint)
 manager.attachAllViews()

@@ -1,5 +1,6 @@
 // nsctl: operate namespacefs containers.
 import ArgumentParser
+import LinuxSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,8 +21,7 @@ struct Nsctl: ParsableCommand {
 
     /// One line on stderr, exit 1.
     static func fail(_ message: String) -> Never {
-        var line = "nsctl: \(message)\n"
-        line.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
+        StandardError.line("nsctl: \(message)")
         Glibc.exit(1)
     }
 }

@@ -140,7 +140,6 @@ long nsfs_clone3_run(struct clone_args *_Nonnull args, size_t size,
                      int (*_Nonnull fn)(void *_Nullable), void *_Nullable arg);
 int nsfs_o_path(void);
 long nsfs_getrandom(void *_Nonnull buf, size_t len);
-int nsfs_unshare(int flags);
 
 #ifdef __cplusplus
 }
