@@ -39,5 +39,6 @@ let package = Package(
         ]),
         .testTarget(name: "ContainerTreeTests", dependencies: ["ContainerTree"]),
         .testTarget(name: "LinuxSystemTests", dependencies: ["LinuxSystem", "ContainerRuntime"]),
+        .testTarget(name: "NamespaceFSTests", dependencies: ["NamespaceFS"]),
     ]
 )

@@ -116,14 +116,20 @@ int nsfs_pid_in_pidns(int pidns_fd, pid_t pid) {
     return result(ioctl(pidns_fd, NSFS_NS_GET_PID_IN_PIDNS, (unsigned long)pid));
 }
 
-int nsfs_thread_pid_namespace(pid_t tid) {
+int nsfs_thread_namespace(pid_t tid, enum nsfs_ns_kind kind, uint64_t *id) {
     // PIDFD_THREAD (6.9+) accepts any thread id; FUSE reports the caller's.
     int pidfd = (int)syscall(SYS_pidfd_open, tid, O_EXCL /* PIDFD_THREAD */);
     if (pidfd < 0) return -errno;
-    int ns = ioctl(pidfd, pidfd_ns_ioctl[NSFS_NS_PID], 0);
+    int ns = ioctl(pidfd, pidfd_ns_ioctl[kind], 0);
     int err = errno;
     close(pidfd);
-    return ns < 0 ? -err : ns;
+    if (ns < 0) return -err;
+    if (ioctl(ns, NSFS_NS_GET_ID, id) < 0) {
+        err = errno;
+        close(ns);
+        return -err;
+    }
+    return ns;
 }
 
 int nsfs_epoll_create(void) { return result(epoll_create1(EPOLL_CLOEXEC)); }
@@ -148,19 +154,6 @@ int nsfs_epoll_wait(int epfd, uint64_t *tags, int max, int timeout_ms) {
 }
 
 #define NSFS_NS_GET_PARENT _IO(NSFS_NSIO, 0x2)
-
-int nsfs_thread_namespace_ids(pid_t tid, uint64_t *pidns, uint64_t *userns) {
-    int pidfd = (int)syscall(SYS_pidfd_open, tid, O_EXCL /* PIDFD_THREAD */);
-    if (pidfd < 0) return -errno;
-    int rc = 0;
-    int p = ioctl(pidfd, pidfd_ns_ioctl[NSFS_NS_PID], 0);
-    int u = ioctl(pidfd, pidfd_ns_ioctl[NSFS_NS_USER], 0);
-    if (p < 0 || u < 0 || ioctl(p, NSFS_NS_GET_ID, pidns) < 0 || ioctl(u, NSFS_NS_GET_ID, userns) < 0) rc = -errno;
-    if (p >= 0) close(p);
-    if (u >= 0) close(u);
-    close(pidfd);
-    return rc;
-}
 
 int nsfs_ns_parent(int nsfd) { return result(ioctl(nsfd, NSFS_NS_GET_PARENT, 0)); }
 

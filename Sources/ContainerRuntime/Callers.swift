@@ -13,36 +13,39 @@ extension ContainerManager {
     public struct Identity: Sendable {
         /// The container it is in (the root for the host).
         public let container: UInt64
-        /// In the daemon's own user namespace (where capabilities count).
-        public let inDaemonUserNamespace: Bool
-        /// In the daemon's own pid namespace: its pids need no translation.
-        public let inDaemonPidNamespace: Bool
+        /// Its pid namespace, nil if it is the daemon's (no translation).
+        public let pidNamespace: OwnedDescriptor?
+
+        public var inDaemonPidNamespace: Bool { pidNamespace == nil }
+        public var pidView: PidView { PidView(namespace: pidNamespace) }
     }
 
     /// Who `tid` is: one pidfd and two ioctls (plus a walk up the pid
     /// namespaces if the caller made its own). nil if the caller is gone.
+    /// Its user namespace matters only for changes: see `isPrivileged`.
     public func identify(caller tid: Int32) -> Identity? {
-        var pidns: UInt64 = 0, userns: UInt64 = 0
-        guard nsfs_thread_namespace_ids(tid, &pidns, &userns) == 0 else { return nil }
-        guard let c = container(ofPidNamespace: pidns, tid: tid) else { return nil }
-        return Identity(container: c, inDaemonUserNamespace: userns == daemonNamespaces.user,
-                        inDaemonPidNamespace: pidns == daemonNamespaces.pid)
+        var pidns: UInt64 = 0
+        let fd = nsfs_thread_namespace(tid, NSFS_NS_PID, &pidns)
+        guard fd >= 0 else { return nil }
+        let ns = OwnedDescriptor(FileDescriptor(rawValue: fd))
+        if pidns == daemonNamespaces.pid { return Identity(container: ContainerTree.rootSerial, pidNamespace: nil) }
+        guard let c = container(ofPidNamespace: pidns, descriptor: ns) else { return nil }
+        return Identity(container: c, pidNamespace: ns)
     }
 
-    func container(ofPidNamespace pidns: UInt64, tid: Int32) -> UInt64? {
-        if pidns == daemonNamespaces.pid { return ContainerTree.rootSerial }
+    /// The container whose pid namespace is `pidns` (open as `descriptor`)
+    /// or, for one of the caller's own making, its nearest known ancestor.
+    func container(ofPidNamespace pidns: UInt64, descriptor: OwnedDescriptor) -> UInt64? {
         if let s = lock.withLock({ containerByPidNamespace[pidns] }) { return s }
-        // A pid namespace of the caller's own making: walk up to a known one.
-        var fd = nsfs_thread_pid_namespace(tid)
+        var fd = nsfs_ns_parent(descriptor.rawValue)
         while fd >= 0 {
-            let parent = nsfs_ns_parent(fd)
-            close(fd)
-            fd = parent
-            guard fd >= 0 else { break }
             var id: UInt64 = 0
             guard nsfs_ns_id(fd, &id) == 0 else { break }
             if id == daemonNamespaces.pid { close(fd); return ContainerTree.rootSerial }
             if let s = lock.withLock({ containerByPidNamespace[id] }) { close(fd); return s }
+            let parent = nsfs_ns_parent(fd)
+            close(fd)
+            fd = parent
         }
         if fd >= 0 { close(fd) }
         return nil
@@ -50,8 +53,12 @@ extension ContainerManager {
 
     /// CAP_SYS_ADMIN in the daemon's own user namespace (libcap alone would
     /// also say yes for root in an unprivileged user namespace).
-    public func isPrivileged(caller tid: Int32, _ identity: Identity) -> Bool {
-        identity.inDaemonUserNamespace && Capabilities.hasSysAdmin(pid: tid)
+    public func isPrivileged(caller tid: Int32) -> Bool {
+        var userns: UInt64 = 0
+        let fd = nsfs_thread_namespace(tid, NSFS_NS_USER, &userns)
+        guard fd >= 0 else { return false }
+        close(fd)
+        return userns == daemonNamespaces.user && Capabilities.hasSysAdmin(pid: tid)
     }
 
     /// May a caller with `uid` (unprivileged) change the tree below `serial`?
@@ -79,8 +86,13 @@ public struct DaemonNamespaces: Sendable {
     public let user: UInt64
 
     static func current() -> DaemonNamespaces {
-        var p: UInt64 = 0, u: UInt64 = 0
-        _ = nsfs_thread_namespace_ids(getpid(), &p, &u)
-        return DaemonNamespaces(pid: p, user: u)
+        DaemonNamespaces(pid: id(NSFS_NS_PID), user: id(NSFS_NS_USER))
+    }
+
+    static func id(_ kind: nsfs_ns_kind) -> UInt64 {
+        var id: UInt64 = 0
+        let fd = nsfs_thread_namespace(getpid(), kind, &id)
+        if fd >= 0 { close(fd) }
+        return id
     }
 }

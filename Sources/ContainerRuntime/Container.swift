@@ -11,6 +11,7 @@ public final class Container: @unchecked Sendable {
     public let initProcess: ProcessHandle
     public let cgroup: CgroupDirectory
     let cachedNamespaces = LockedValue<[NamespaceKind: NamespaceIdentity]?>(nil)
+    let statusTemplate = LockedValue<StatusTemplate?>(nil)
     /// Descriptors kept open for the container's life (its cgroup files,
     /// its UTS namespace): a read is then one pread, not open+read+close.
     let openFiles = LockedValue<[String: OwnedDescriptor]>([:])
@@ -33,6 +34,12 @@ public final class Container: @unchecked Sendable {
     var isFrozen: Bool {
         guard let e = try? readCgroupFile("cgroup.events") else { return false }
         return CgroupDirectory.parseEvents(e, key: "frozen")
+    }
+
+    /// How many own processes (lines of cgroup.procs).
+    func processCount() -> Int {
+        guard let b = try? readCgroupFile("cgroup.procs") else { return 0 }
+        return b.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
     }
 
     /// Own processes, daemon's pid namespace.

@@ -41,6 +41,8 @@ public final class ContainerManager: @unchecked Sendable {
     /// pid namespace id → container serial, for identifying callers.
     var containerByPidNamespace: [UInt64: UInt64] = [:]
     let lateInits = LockedValue<[UInt64: ProcessHandle]>([:])
+    /// Bumped by every rename: paths shown in `status` may have changed.
+    var renames: UInt64 = 0
 
     /// How long rmdir waits for a container's processes to die.
     public var killTimeoutMilliseconds = 10_000
@@ -246,6 +248,7 @@ public final class ContainerManager: @unchecked Sendable {
             crashPoint("mv-recorded")
             c.record = r
             try! tree.rename(serial, to: newParent, name: Array(name.utf8))
+            renames += 1
         }
     }
 }

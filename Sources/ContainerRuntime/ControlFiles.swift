@@ -22,41 +22,79 @@ extension Container {
     }
 }
 
+/// The lines of a container's `status` that only a rename changes, as one
+/// reader's scope shows them.
+struct StatusTemplate {
+    struct Key: Equatable { let scope: UInt64; let renames: UInt64 }
+    let key: Key
+    /// name, path, id.
+    let head: [UInt8]
+    let created: [UInt8]
+    let cgroup: [UInt8]
+    let namespaces: [UInt8]
+
+    init(key: Key, record r: ContainerRecord, path: [String], namespaces ids: [NamespaceKind: NamespaceIdentity]) {
+        self.key = key
+        head = Array("name: \(r.name)\npath: /\(path.joined(separator: "/"))\nid: \(hex(r.id))\n".utf8)
+        created = Array("created: \(Clock.rfc3339(nanoseconds: r.created))\n".utf8)
+        cgroup = Array("cgroup: \(r.cgroup)\n".utf8)
+        var ns = ""
+        for k in NamespaceKind.allCases {
+            guard let n = ids[k] else { continue }
+            ns += "ns-\(k.name): \(k.name):[\(n.inode)]\nns-\(k.name)-id: \(n.id)\n"
+        }
+        namespaces = Array(ns.utf8)
+    }
+
+    /// Room for the whole text with its variable lines.
+    var capacity: Int { head.count + created.count + cgroup.count + namespaces.count + 64 }
+}
+
 extension ContainerManager {
     /// Contents of the control files. `nil`: the container is gone.
     /// `scope`: the reader's container; the path is relative to its view.
-    public func statusText(_ serial: UInt64, view: borrowing PidView, scope: UInt64 = ContainerTree.rootSerial) -> String? {
-        guard let (c, path) = lock.withLock({ containers[serial].map {
-            ($0, Array(tree.path(of: serial).dropFirst(tree.depth(of: scope))))
-        } }) else { return nil }
-        let r = c.record
-        let frozen = c.isFrozen
-        let procs = c.processes().count
-        var s = """
-        name: \(r.name)
-        path: /\(path.joined(separator: "/"))
-        id: \(hex(r.id))
-        state: \(frozen ? "frozen" : "running")
-        created: \(Clock.rfc3339(nanoseconds: r.created))
-        init: \(view.translate(r.initPid).map { String($0) } ?? "-")
-        cgroup: \(r.cgroup)
-        processes: \(procs)
-
-        """
-        let ids = c.namespaceIdentities()
-        for k in NamespaceKind.allCases {
-            guard let n = ids[k] else { continue }
-            s += "ns-\(k.name): \(k.name):[\(n.inode)]\nns-\(k.name)-id: \(n.id)\n"
+    /// Everything but state, init and processes is taken from a template
+    /// kept per container (it changes only by renames).
+    public func statusText(_ serial: UInt64, view: PidView, scope: UInt64 = ContainerTree.rootSerial) -> [UInt8]? {
+        let key = StatusTemplate.Key(scope: scope, renames: lock.withLock { renames })
+        guard let c = container(serial) else { return nil }
+        let t: StatusTemplate
+        if let cached = c.statusTemplate.withLock({ $0 }), cached.key == key {
+            t = cached
+        } else {
+            guard let path = lock.withLock({ () -> [String]? in
+                containers[serial] == nil ? nil : Array(tree.path(of: serial).dropFirst(tree.depth(of: scope)))
+            }) else { return nil }
+            t = StatusTemplate(key: key, record: c.record, path: path, namespaces: c.namespaceIdentities())
+            c.statusTemplate.withLock { $0 = t }
         }
-        return s
+        let r = c.record
+        var out: [UInt8] = []
+        out.reserveCapacity(t.capacity)
+        out += t.head
+        out += c.isFrozen ? Array("state: frozen\n".utf8) : Array("state: running\n".utf8)
+        out += t.created
+        out += "init: ".utf8
+        if let p = view.translate(r.initPid) { out += String(p).utf8 } else { out.append(UInt8(ascii: "-")) }
+        out.append(UInt8(ascii: "\n"))
+        out += t.cgroup
+        out += "processes: ".utf8
+        out += String(c.processCount()).utf8
+        out.append(UInt8(ascii: "\n"))
+        out += t.namespaces
+        return out
     }
 
     /// The container's own processes (its cgroup, not the ones below), as
     /// `view` sees them, sorted.
-    public func procsText(_ serial: UInt64, view: borrowing PidView) -> String? {
+    public func procsText(_ serial: UInt64, view: PidView) -> [UInt8]? {
         guard let c = container(serial) else { return nil }
-        let pids = c.processes()
-        return pids.compactMap { view.translate($0) }.sorted().map { "\($0)\n" }.joined()
+        var out: [UInt8] = []
+        for pid in c.processes().compactMap({ view.translate($0) }).sorted() {
+            out += String(pid).utf8
+            out.append(UInt8(ascii: "\n"))
+        }
+        return out
     }
 
     public func hostname(_ serial: UInt64) throws(RuntimeError) -> String {
@@ -91,9 +129,9 @@ extension ContainerManager {
         }
     }
 
-    public func freezeText(_ serial: UInt64) -> String? {
+    public func freezeText(_ serial: UInt64) -> [UInt8]? {
         guard let c = container(serial) else { return nil }
-        return c.isFrozen ? "1\n" : "0\n"
+        return c.isFrozen ? [UInt8(ascii: "1"), 10] : [UInt8(ascii: "0"), 10]
     }
 
     /// "1" freezes the subtree, "0" thaws it; anything else is EINVAL.

@@ -57,7 +57,15 @@ public struct CgroupDirectory: Sendable, Hashable {
 
     /// `key 1` in a cgroup.events text.
     public static func parseEvents(_ bytes: [UInt8], key: String) -> Bool {
-        String(decoding: bytes, as: UTF8.self).split(separator: "\n").contains { $0 == "\(key) 1" }
+        // Hot (every status read): match the line's bytes, no strings.
+        let line = Array("\(key) 1".utf8)
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: 10) ?? bytes.count
+            if bytes[start..<end].elementsEqual(line) { return true }
+            start = end + 1
+        }
+        return false
     }
 
     /// One pid per line (cgroup.procs).

@@ -27,7 +27,7 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         var directories: [UInt64: [DirectoryEntry]] = [:]
         /// Recent contents per (inode, caller pid): tar stats a file, then
         /// opens it, and needs the same bytes both times.
-        var snapshots: [SnapshotKey: Snapshot] = [:]
+        var snapshots = ExpiringCache<SnapshotKey, [UInt8]>(lifetime: 1_000_000_000)
         /// Bumped when rm -rf "removes" a container's ns/ directory: the
         /// kernel marks a removed directory's inode dead; a new generation
         /// makes it take a fresh one on the next lookup.
@@ -35,8 +35,6 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     }
 
     struct SnapshotKey: Hashable { let inode: UInt64; let pid: Int32 }
-    struct Snapshot { let bytes: [UInt8]; let taken: Int64 }
-    static let snapshotLifetime: Int64 = 1_000_000_000
 
     struct OpenFile {
         let inode: Inode
@@ -106,17 +104,14 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     func snapshot(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
         let key = SnapshotKey(inode: inode.number, pid: caller.tid)
         let now = Clock.monotonicNanoseconds()
-        if let s = state.withLock({ $0.snapshots[key] }), now - s.taken < Self.snapshotLifetime { return s.bytes }
+        if let bytes = state.withLock({ $0.snapshots.value(for: key, now: now) }) { return bytes }
         guard let bytes = generate(inode, caller) else { return nil }
-        state.withLock { st in
-            if st.snapshots.count > 4096 { st.snapshots = st.snapshots.filter { now - $0.value.taken < Self.snapshotLifetime } }
-            st.snapshots[key] = Snapshot(bytes: bytes, taken: now)
-        }
+        state.withLock { $0.snapshots.store(bytes, for: key, now: now) }
         return bytes
     }
 
     func forgetSnapshots(serial: UInt64) {
-        state.withLock { st in st.snapshots = st.snapshots.filter { Inode(number: $0.key.inode)?.serial != serial } }
+        state.withLock { $0.snapshots.removeAll { Inode(number: $0.inode)?.serial == serial } }
     }
 
     /// Contents as the caller sees them: paths relative to its container,
@@ -125,15 +120,13 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         guard case .control(let c) = inode.kind else { return nil }
         let s = inode.serial
         if s == ContainerTree.rootSerial { return rootContent(c) }
-        let text: String?
         switch c {
-        case .status: text = manager.statusText(s, view: caller.pidView(), scope: caller.scope)
-        case .procs: text = manager.procsText(s, view: caller.pidView())
+        case .status: return manager.statusText(s, view: caller.identity.pidView, scope: caller.scope)
+        case .procs: return manager.procsText(s, view: caller.identity.pidView)
         case .hostname:
-            do { text = try manager.hostname(s) + "\n" } catch { log("\(error)"); text = nil }
-        case .freeze: text = manager.freezeText(s)
+            do { return Array(try manager.hostname(s).utf8) + [10] } catch { log("\(error)"); return nil }
+        case .freeze: return manager.freezeText(s)
         }
-        return text.map { Array($0.utf8) }
     }
 
     /// The root stands for the daemon's own namespaces (the host).
@@ -159,7 +152,7 @@ public final class NamespaceFilesystem: @unchecked Sendable {
             guard let c = manager.container(serial) else { return nil }
             target = c.record.initPid
         }
-        guard let seen = caller.pidView().translate(target) else { return nil }
+        guard let seen = caller.identity.pidView.translate(target) else { return nil }
         return "/proc/\(seen)/ns/\(kind.name)"
     }
 }
@@ -172,9 +165,6 @@ struct Caller {
     let identity: ContainerManager.Identity
 
     var scope: UInt64 { identity.container }
-
-    /// Its pid namespace, for translating pids (no lookup if it is ours).
-    func pidView() -> PidView { PidView(tid: tid, sharesDaemonNamespace: identity.inDaemonPidNamespace) }
 }
 
 extension EntryKind {

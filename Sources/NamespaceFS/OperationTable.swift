@@ -14,6 +14,12 @@ private func filesystem(_ req: fuse_req_t?) -> NamespaceFilesystem {
 /// formed there traps when libfuse calls it from another thread.
 nonisolated func makeOperationTable() -> fuse_lowlevel_ops {
     var ops = fuse_lowlevel_ops()
+    ops.`init` = { _, conn in
+        // Reads are direct: the kernel pins the reader's whole buffer up to
+        // max_read, faulting in pages a small file never fills (cat's 128 KiB
+        // buffer: 32 faults per read). Must match the mount option.
+        conn!.pointee.max_read = FuseSession.maxRead
+    }
     ops.lookup = { req, parent, name in filesystem(req).lookup(Request(raw: req!), parent, name!.nameBytes) }
     // Inode numbers are never reused (serials only grow), so there is no
     // per-inode state to release when the kernel forgets one.

@@ -15,6 +15,9 @@ public final class FuseSession: @unchecked Sendable {
     private var operations = makeOperationTable()
     private var mounted = false
 
+    /// Largest READ request, in bytes (see the init callback).
+    static let maxRead: UInt32 = 4096
+
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
@@ -22,8 +25,7 @@ public final class FuseSession: @unchecked Sendable {
     /// `options`: FUSE `-o` options (allow_other, fsname=..., ...).
     public init(filesystem fs: NamespaceFilesystem, options: [String], debug: Bool) throws(Failure) {
         filesystem = Unmanaged.passRetained(fs)
-        var argv = ["namespacefs"]
-        if !options.isEmpty { argv += ["-o", options.joined(separator: ",")] }
+        var argv = ["namespacefs", "-o", (options + ["max_read=\(Self.maxRead)"]).joined(separator: ",")]
         if debug { argv.append("-d") }
         for a in argv { fuse_opt_add_arg(&args, a) }
         guard let s = cfuse3_session_new(&args, &operations, filesystem.toOpaque()) else {
@@ -90,7 +92,7 @@ public final class FuseSession: @unchecked Sendable {
     public func run() -> Int32 {
         fuse_set_signal_handlers(session)
         defer { fuse_remove_signal_handlers(session) }
-        return fuse_session_loop(session)
+        return cfuse3_session_loop_spinning(session, 50_000)
     }
 
     public func unmount() {

@@ -97,8 +97,10 @@ const char *_Nonnull nsfs_ns_name(enum nsfs_ns_kind kind);
 // The pid, in the namespace behind pidns_fd, of the process that has `pid`
 // in the caller's namespace (NS_GET_PID_IN_PIDNS); -ESRCH if not visible.
 int nsfs_pid_in_pidns(int pidns_fd, pid_t pid);
-// An nsfs fd of the pid namespace of thread `tid` (daemon's namespace).
-int nsfs_thread_pid_namespace(pid_t tid);
+// An nsfs fd of the namespace `kind` of thread `tid` (daemon's pid
+// namespace), its 64-bit id in *id: who a FUSE caller is. 3 syscalls on
+// the hot path of every request; -errno if the thread is gone.
+int nsfs_thread_namespace(pid_t tid, enum nsfs_ns_kind kind, uint64_t *_Nonnull id);
 
 // epoll, which Glibc's Swift module does not export: descriptors tagged
 // with a 64-bit value; wait returns the tags of ready ones.
@@ -107,9 +109,6 @@ int nsfs_epoll_add(int epfd, int fd, uint64_t tag);
 int nsfs_epoll_remove(int epfd, int fd);
 int nsfs_epoll_wait(int epfd, uint64_t *_Nonnull tags, int max, int timeout_ms);
 
-// 64-bit ids of the pid and user namespaces of thread `tid` (daemon's pid
-// namespace): who a FUSE caller is.
-int nsfs_thread_namespace_ids(pid_t tid, uint64_t *_Nonnull pidns, uint64_t *_Nonnull userns);
 // The id of the parent of the pid namespace with id `child`, given an nsfs
 // fd of it; walks NS_GET_PARENT. Returns an fd of the parent (caller closes).
 int nsfs_ns_parent(int nsfd);
