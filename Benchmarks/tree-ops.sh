@@ -55,5 +55,6 @@ for mode in hot expired; do
     row "ls -l (100 entries)" "ls -l DIR/t1"
     row "find (whole tree)" "find DIR"
     row "ls -lR (whole tree)" "ls -lR DIR"
-    row "tar cf (whole tree)" "tar cf /dev/null -C DIR ."
+    # Through a pipe: GNU tar reads no file when the archive is /dev/null.
+    row "tar cf (whole tree)" "tar cf - -C DIR . | cat >/dev/null"
 done

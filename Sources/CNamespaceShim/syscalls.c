@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sched.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -116,20 +117,27 @@ int nsfs_pid_in_pidns(int pidns_fd, pid_t pid) {
     return result(ioctl(pidns_fd, NSFS_NS_GET_PID_IN_PIDNS, (unsigned long)pid));
 }
 
-int nsfs_thread_namespace(pid_t tid, enum nsfs_ns_kind kind, uint64_t *id) {
+int nsfs_thread_namespace(pid_t tid, enum nsfs_ns_kind kind, uint64_t *id, int *keep_pidfd) {
     // PIDFD_THREAD (6.9+) accepts any thread id; FUSE reports the caller's.
     int pidfd = (int)syscall(SYS_pidfd_open, tid, O_EXCL /* PIDFD_THREAD */);
     if (pidfd < 0) return -errno;
     int ns = ioctl(pidfd, pidfd_ns_ioctl[kind], 0);
     int err = errno;
-    close(pidfd);
+    if (keep_pidfd && ns >= 0) *keep_pidfd = pidfd;
+    else close(pidfd);
     if (ns < 0) return -err;
     if (ioctl(ns, NSFS_NS_GET_ID, id) < 0) {
         err = errno;
         close(ns);
+        if (keep_pidfd) close(*keep_pidfd);
         return -err;
     }
     return ns;
+}
+
+int nsfs_pidfd_exited(int pidfd) {
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
 }
 
 int nsfs_epoll_create(void) { return result(epoll_create1(EPOLL_CLOEXEC)); }

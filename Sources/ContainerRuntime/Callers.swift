@@ -21,16 +21,26 @@ extension ContainerManager {
     }
 
     /// Who `tid` is: one pidfd and two ioctls (plus a walk up the pid
-    /// namespaces if the caller made its own). nil if the caller is gone.
-    /// Its user namespace matters only for changes: see `isPrivileged`.
+    /// namespaces if the caller made its own), or one poll for a thread seen
+    /// recently. nil if the caller is gone. Its user namespace matters only
+    /// for changes: see `isPrivileged`.
     public func identify(caller tid: Int32) -> Identity? {
+        if let known = callers.identity(of: tid) { return known }
         var pidns: UInt64 = 0
-        let fd = nsfs_thread_namespace(tid, NSFS_NS_PID, &pidns)
+        var pidfd: Int32 = -1
+        let fd = nsfs_thread_namespace(tid, NSFS_NS_PID, &pidns, &pidfd)
         guard fd >= 0 else { return nil }
+        let thread = OwnedDescriptor(FileDescriptor(rawValue: pidfd))
         let ns = OwnedDescriptor(FileDescriptor(rawValue: fd))
-        if pidns == daemonNamespaces.pid { return Identity(container: ContainerTree.rootSerial, pidNamespace: nil) }
-        guard let c = container(ofPidNamespace: pidns, descriptor: ns) else { return nil }
-        return Identity(container: c, pidNamespace: ns)
+        let identity: Identity
+        if pidns == daemonNamespaces.pid {
+            identity = Identity(container: ContainerTree.rootSerial, pidNamespace: nil)
+        } else {
+            guard let c = container(ofPidNamespace: pidns, descriptor: ns) else { return nil }
+            identity = Identity(container: c, pidNamespace: ns)
+        }
+        callers.remember(tid, thread: thread, identity)
+        return identity
     }
 
     /// The container whose pid namespace is `pidns` (open as `descriptor`)
@@ -55,7 +65,7 @@ extension ContainerManager {
     /// also say yes for root in an unprivileged user namespace).
     public func isPrivileged(caller tid: Int32) -> Bool {
         var userns: UInt64 = 0
-        let fd = nsfs_thread_namespace(tid, NSFS_NS_USER, &userns)
+        let fd = nsfs_thread_namespace(tid, NSFS_NS_USER, &userns, nil)
         guard fd >= 0 else { return false }
         close(fd)
         return userns == daemonNamespaces.user && Capabilities.hasSysAdmin(pid: tid)
@@ -91,8 +101,32 @@ public struct DaemonNamespaces: Sendable {
 
     static func id(_ kind: nsfs_ns_kind) -> UInt64 {
         var id: UInt64 = 0
-        let fd = nsfs_thread_namespace(getpid(), kind, &id)
+        let fd = nsfs_thread_namespace(getpid(), kind, &id, nil)
         if fd >= 0 { close(fd) }
         return id
+    }
+}
+
+/// Threads identified recently (find, ls -R and tar make thousands of
+/// requests from one thread). A thread's pid namespace never changes, and
+/// while its pidfd does not report an exit its tid cannot name another
+/// thread: one poll replaces three syscalls. Bounded: cleared when full.
+final class CallerCache: @unchecked Sendable {
+    private let lock = Lock()
+    private var entries: [Int32: (thread: OwnedDescriptor, identity: ContainerManager.Identity)] = [:]
+    static let capacity = 512
+
+    func identity(of tid: Int32) -> ContainerManager.Identity? {
+        guard let e = lock.withLock({ entries[tid] }) else { return nil }
+        if nsfs_pidfd_exited(e.thread.rawValue) == 0 { return e.identity }
+        _ = lock.withLock { entries.removeValue(forKey: tid) }
+        return nil
+    }
+
+    func remember(_ tid: Int32, thread: OwnedDescriptor, _ identity: ContainerManager.Identity) {
+        lock.withLock {
+            if entries.count >= Self.capacity { entries.removeAll() }
+            entries[tid] = (thread, identity)
+        }
     }
 }

@@ -38,6 +38,7 @@ public final class ContainerManager: @unchecked Sendable {
     /// Started with the watcher: no thread may exist before daemonizing.
     var viewQueue: SerialQueue?
     let daemonNamespaces = DaemonNamespaces.current()
+    let callers = CallerCache()
     /// pid namespace id → container serial, for identifying callers.
     var containerByPidNamespace: [UInt64: UInt64] = [:]
     let lateInits = LockedValue<[UInt64: ProcessHandle]>([:])

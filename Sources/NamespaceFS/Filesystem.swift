@@ -13,18 +13,23 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     let manager: ContainerManager
     let mountTime = Clock.realtimeNanoseconds()
 
-    /// Names and directory attributes change only through this daemon (which
-    /// the kernel sees) or through a container's death (invalidated
-    /// explicitly), so they may be cached; control file sizes may not.
-    var entryTimeout = 1.0
-    var directoryAttrTimeout = 1.0
+    /// Names and the attributes of directories and links change only
+    /// through this daemon: by requests the kernel itself sees (mkdir,
+    /// rmdir, rename, chown) or by a container's death, which the watcher
+    /// announces (notify_delete). So the kernel may keep them; the hour only
+    /// bounds the damage of a missed invalidation. Control file sizes change
+    /// with every fork and differ per reader: never cached.
+    var entryTimeout = 3600.0
+    var directoryAttrTimeout = 3600.0
+    /// The session, for invalidations a request causes (set when mounted).
+    nonisolated(unsafe) var session: OpaquePointer?
 
     let state = LockedValue(OpenState())
 
     struct OpenState {
         var nextHandle: UInt64 = 1
         var files: [UInt64: OpenFile] = [:]
-        var directories: [UInt64: [DirectoryEntry]] = [:]
+        var directories: [UInt64: OpenDirectory] = [:]
         /// Recent contents per (inode, caller pid): tar stats a file, then
         /// opens it, and needs the same bytes both times.
         var snapshots = ExpiringCache<SnapshotKey, [UInt8]>(lifetime: 1_000_000_000)
@@ -40,6 +45,11 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         let inode: Inode
         var bytes: [UInt8]
         let writable: Bool
+    }
+
+    struct OpenDirectory {
+        let inode: Inode
+        let entries: [DirectoryEntry]
     }
 
     struct DirectoryEntry {
@@ -77,10 +87,10 @@ public final class NamespaceFilesystem: @unchecked Sendable {
             st.st_mode = inode.kind.fileType | 0o755
         case .nsDirectory:
             st.st_mode = inode.kind.fileType | 0o555
-        case .namespace(let k):
+        case .namespace:
+            // Size 0, as procfs's own namespace links: the target differs per
+            // reader (pid in its namespace), the cached attributes may not.
             st.st_mode = inode.kind.fileType | 0o777
-            guard let target = linkTarget(serial: inode.serial, kind: k, caller) else { return nil }
-            st.st_size = off_t(target.utf8.count)
         case .control(let c):
             st.st_mode = inode.kind.fileType | (c.isWritable && inode.serial != ContainerTree.rootSerial ? 0o644 : 0o444)
             guard let bytes = handleBytes ?? snapshot(inode, caller) else { return nil }
@@ -92,8 +102,8 @@ public final class NamespaceFilesystem: @unchecked Sendable {
 
     func attrTimeout(_ inode: Inode) -> Double {
         switch inode.kind {
-        case .container, .nsDirectory: directoryAttrTimeout
-        case .control, .namespace: 0
+        case .container, .nsDirectory, .namespace: directoryAttrTimeout
+        case .control: 0
         }
     }
 

@@ -86,6 +86,7 @@ extension NamespaceFilesystem {
             let uid: UInt32? = toSet & FUSE_SET_ATTR_UID != 0 ? UInt32(attr.pointee.st_uid) : nil
             let gid: UInt32? = toSet & FUSE_SET_ATTR_GID != 0 ? UInt32(attr.pointee.st_gid) : nil
             do { try manager.setOwner(inode.serial, uid: uid, gid: gid) } catch { return reply(req, error) }
+            invalidateEntries(of: inode.serial)
         }
         if toSet & FUSE_SET_ATTR_SIZE != 0 {
             // Truncation is what `echo x > file` does first: accepted on the
@@ -96,6 +97,16 @@ extension NamespaceFilesystem {
             guard mayModify(caller, at: inode.serial) else { return req.reply(error: EACCES) }
         }
         replyAttr(req, inode, caller, fi)
+    }
+
+    /// The kernel caches the attributes of ns/ and its links, which show the
+    /// container's owner: drop them after a chown. Other inodes than the
+    /// request's, without pages: safe from a handler.
+    func invalidateEntries(of serial: UInt64) {
+        guard let session else { return }
+        var inodes = [Inode(serial: serial, kind: .nsDirectory)]
+        inodes += NamespaceKind.allCases.map { Inode(serial: serial, kind: .namespace($0)) }
+        for i in inodes { _ = fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(i.number), -1, 0) }
     }
 
     func readlink(_ req: Request, _ ino: fuse_ino_t) {
@@ -254,12 +265,17 @@ extension NamespaceFilesystem {
             }
         }
         guard let entries else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
-        let handle = newHandle { $0.directories[$1] = entries }
+        let handle = newHandle { $0.directories[$1] = OpenDirectory(inode: inode, entries: entries) }
         req.reply(open: handle, directIO: false, flags: fi)
     }
 
     func readdir(_ req: Request, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        guard let entries = state.withLock({ $0.directories[fi.pointee.fh] }) else { return req.reply(error: EBADF) }
+        guard let dir = state.withLock({ $0.directories[fi.pointee.fh] }) else { return req.reply(error: EBADF) }
+        // Checked on every read, not only at opendir: a descriptor opened on
+        // the host lists nothing once its process has entered a container
+        // (directory attributes are cached, so no getattr would stop it).
+        guard caller(req, seeing: dir.inode) != nil else { return req.reply(error: ENOENT) }
+        let entries = dir.entries
         var buf = [CChar](repeating: 0, count: size)
         var used = 0
         var i = Int(offset)

@@ -34,6 +34,7 @@ public final class FuseSession: @unchecked Sendable {
             throw Failure(description: "invalid FUSE options: \(options.joined(separator: ","))")
         }
         session = s
+        fs.session = s
     }
 
     public func mount(at path: String) throws(Failure) {

@@ -98,9 +98,12 @@ const char *_Nonnull nsfs_ns_name(enum nsfs_ns_kind kind);
 // in the caller's namespace (NS_GET_PID_IN_PIDNS); -ESRCH if not visible.
 int nsfs_pid_in_pidns(int pidns_fd, pid_t pid);
 // An nsfs fd of the namespace `kind` of thread `tid` (daemon's pid
-// namespace), its 64-bit id in *id: who a FUSE caller is. 3 syscalls on
-// the hot path of every request; -errno if the thread is gone.
-int nsfs_thread_namespace(pid_t tid, enum nsfs_ns_kind kind, uint64_t *_Nonnull id);
+// namespace), its 64-bit id in *id: who a FUSE caller is. -errno if the
+// thread is gone. With keep_pidfd, the thread's pidfd is left open there.
+int nsfs_thread_namespace(pid_t tid, enum nsfs_ns_kind kind, uint64_t *_Nonnull id, int *_Nullable keep_pidfd);
+// 1 once the process (thread, for a PIDFD_THREAD pidfd) behind pidfd has
+// exited (poll without waiting), else 0.
+int nsfs_pidfd_exited(int pidfd);
 
 // epoll, which Glibc's Swift module does not export: descriptors tagged
 // with a 64-bit value; wait returns the tags of ready ones.
