@@ -69,7 +69,17 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty,
         int e = 0;
         int rest = nsflags & ~CLONE_NEWPID;
         if (rest && syscall(SYS_setns, pidfd, rest) != 0) e = errno;
-        if (!e && use_tty) setpgid(0, 0);
+        if (!e && use_tty) {
+            // Its own process group, in the terminal's foreground before it
+            // runs: an interactive shell that starts in the background
+            // stops itself (SIGTTIN) before the parent could hand it over.
+            setpgid(0, 0);
+            if (isatty(STDIN_FILENO)) {
+                signal(SIGTTOU, SIG_IGN);
+                tcsetpgrp(STDIN_FILENO, getpid());
+                signal(SIGTTOU, SIG_DFL);
+            }
+        }
         // Dispositions are default (set above): forwarded signals reach CMD
         // as if sent to it directly, even if nsctl began with them ignored.
         sigset_t none;

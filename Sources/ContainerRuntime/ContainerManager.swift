@@ -95,17 +95,18 @@ public final class ContainerManager: @unchecked Sendable {
                 created: Clock.realtimeNanoseconds(), initPid: 0, initStartTime: 0, pidNamespace: 0,
                 cgroup: "", creating: true)
             var cgroup = parentCgroup
+            var pending: StateStore.Pending
             while true {
                 record.id = Random.uint64()
                 cgroup = parentCgroup.child(Self.cgroupPrefix + hex(record.id))
                 record.cgroup = String(cgroup.path.dropFirst(configuration.cgroupMount.count))
-                do throws(Errno) { try store.create(record) } catch {
+                do throws(Errno) { pending = try store.begin(record) } catch {
                     if error == .exists { continue }
                     throw RuntimeError(error, "cannot record container \(name)")
                 }
                 crashPoint("mkdir-recorded")
                 do throws(Errno) { try cgroup.create(); break } catch {
-                    store.delete(id: record.id)
+                    pending.abandon()
                     if error == .exists { continue }
                     throw RuntimeError(error, "cannot create cgroup \(cgroup.path)")
                 }
@@ -119,7 +120,7 @@ public final class ContainerManager: @unchecked Sendable {
                                             hostname: ContainerName.hostname(for: name), argv0: "nsinit")
             } catch {
                 try? cgroup.remove()
-                store.delete(id: record.id)
+                pending.abandon()
                 throw error
             }
             crashPoint("mkdir-spawned")
@@ -128,10 +129,10 @@ public final class ContainerManager: @unchecked Sendable {
                 record.initStartTime = try ProcStat.startTime(pid: process.pid)
                 record.pidNamespace = try process.namespaceID(.pid)
                 record.creating = false
-                try store.create(record)   // and drops the creating record
+                try pending.commit(record)
             } catch {
                 destroyKernelObjects(process: process, cgroup: cgroup)
-                store.delete(id: record.id)
+                pending.abandon()
                 throw RuntimeError(error, "cannot record container \(name)")
             }
             crashPoint("mkdir-done")
@@ -207,7 +208,8 @@ public final class ContainerManager: @unchecked Sendable {
         // Reaping it before rmdir matters: measured 0.2 ms faster per rmdir.
         var initExited = process?.waitForExit(timeoutMilliseconds: 50) ?? false
         if initExited { process?.reap() }
-        let events = try? FileDescriptor.open(cgroup.path + "/cgroup.events", O_RDONLY)
+        // Usually empty by now: cgroup.events is opened only to wait.
+        var events: FileDescriptor?
         defer { events?.close() }
         while true {
             do throws(Errno) {
@@ -219,6 +221,7 @@ public final class ContainerManager: @unchecked Sendable {
             }
             let left = Int((deadline - Clock.monotonicNanoseconds()) / 1_000_000)
             if left <= 0 { return false }
+            if events == nil { events = try? FileDescriptor.open(cgroup.path + "/cgroup.events", O_RDONLY) }
             _ = try? events?.preadAll()   // re-arm the change notification
             var fds = [pollfd(fd: events?.rawValue ?? -1, events: Int16(POLLPRI), revents: 0)]
             if let process, !initExited { fds.append(pollfd(fd: process.descriptor.rawValue, events: Int16(POLLIN), revents: 0)) }

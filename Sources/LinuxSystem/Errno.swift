@@ -28,6 +28,7 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let noSpace = Errno(ENOSPC)
     public static let timedOut = Errno(ETIMEDOUT)
     public static let io = Errno(EIO)
+    public static let badDescriptor = Errno(EBADF)
 }
 
 /// Run a libc call that returns -1 and sets errno; retry on EINTR.

@@ -52,6 +52,38 @@ public struct FileDescriptor: Hashable, Sendable {
         let a = Array(bytes)
         return try valueOrErrno { a.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress, $0.count) } }
     }
+
+    /// st_size.
+    public func size() throws(Errno) -> Int {
+        var st = stat()
+        _ = try valueOrErrno { fstat(rawValue, &st) }
+        return Int(st.st_size)
+    }
+
+    /// A regular file's whole content, from offset 0.
+    public func preadWhole() throws(Errno) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: try size())
+        var total = 0
+        while total < out.count {
+            let n = try valueOrErrno {
+                out.withUnsafeMutableBytes { Glibc.pread(rawValue, $0.baseAddress! + total, $0.count - total, off_t(total)) }
+            }
+            if n == 0 { break }
+            total += n
+        }
+        out.removeSubrange(total...)
+        return out
+    }
+
+    public func truncate(to length: Int) throws(Errno) {
+        _ = try valueOrErrno { Glibc.ftruncate(rawValue, off_t(length)) }
+    }
+
+    /// One pwrite(2) of all of `bytes` at `offset` (a short count is returned, not retried).
+    public func pwrite(_ bytes: some Collection<UInt8>, at offset: Int) throws(Errno) -> Int {
+        let a = Array(bytes)
+        return try valueOrErrno { a.withUnsafeBytes { Glibc.pwrite(rawValue, $0.baseAddress, $0.count, off_t(offset)) } }
+    }
 }
 
 /// A descriptor closed when the last reference goes (pidfds, cgroup dirs).
@@ -102,6 +134,7 @@ public enum FileIO {
 
     /// Write a file that must not exist yet (O_EXCL): no temporary file and
     /// no rename, for records whose every crash state the reader handles.
+    /// A new file (never an existing one) holding `bytes`.
     public static func create(_ path: String, with bytes: [UInt8]) throws(Errno) {
         let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
         defer { fd.close() }

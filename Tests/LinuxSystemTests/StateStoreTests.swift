@@ -6,9 +6,16 @@ import Glibc
 #endif
 
 /// The store's crash states, on a scratch directory (no root needed).
-@Suite struct StateStoreCrashStates {
+@Suite final class StateStoreCrashStates {
     let store: StateStore
     let dir: String
+
+    deinit {
+        for n in (try? FileIO.listDirectory(dir + "/containers")) ?? [] { try? FileIO.remove(dir + "/containers/" + n) }
+        _ = rmdir(dir + "/containers")
+        for n in (try? FileIO.listDirectory(dir)) ?? [] { try? FileIO.remove(dir + "/" + n) }
+        _ = rmdir(dir)
+    }
 
     init() throws {
         var template = Array("/tmp/nsfs-store-test.XXXXXX".utf8CString)
@@ -24,55 +31,111 @@ import Glibc
                         cgroup: "/ns/ns-\(hex(id))", creating: creating)
     }
 
-    func write(_ name: String, _ text: String) throws {
-        try FileIO.create(dir + "/containers/" + name, with: Array(text.utf8))
+    /// What a restarted daemon reads.
+    func reload() throws -> StateStore.LoadResult {
+        let s = StateStore(directory: dir)
+        try s.prepare()
+        return s.load()
     }
 
-    @Test func completedMkdirLeavesOneRecord() throws {
-        try store.create(record(1, creating: true))
-        try store.create(record(1, creating: false))
-        let loaded = store.load()
+    /// Raw bytes into slot `slot` of the records file (as an editor would).
+    func overwrite(slot: Int, _ text: String) throws {
+        let fd = try FileDescriptor.open(dir + "/records", O_RDWR)
+        defer { fd.close() }
+        var page = [UInt8](repeating: 0, count: StateStore.slotSize)
+        page.replaceSubrange(0..<text.utf8.count, with: Array(text.utf8))
+        _ = try fd.pwrite(page, at: slot * StateStore.slotSize)
+    }
+
+    @Test func completedMkdirLeavesOneRunningRecord() throws {
+        try store.begin(record(1, creating: true)).commit(record(1, creating: false))
+        let loaded = try reload()
         #expect(loaded.records == [record(1, creating: false)])
         #expect(loaded.problems.isEmpty)
-        #expect(try FileIO.listDirectory(dir + "/containers") == [hex(1)])
     }
 
-    @Test func tornFinalRecordFallsBackToCreating() throws {
-        try store.create(record(2, creating: true))
-        try write(hex(2), String(record(2, creating: false).text.prefix(30)))
-        let loaded = store.load()
-        #expect(loaded.records == [record(2, creating: true)])
-        #expect(loaded.problems.isEmpty)
+    @Test func crashInsideMkdirLeavesTheCreatingRecord() throws {
+        _ = try store.begin(record(10, creating: true))   // the daemon dies before commit
+        #expect(try reload().records == [record(10, creating: true)])
     }
 
-    @Test func staleCreatingTwinIsDropped() throws {
-        try store.create(record(3, creating: false))
-        try write(hex(3) + ".creating", record(3, creating: true).text)
-        #expect(store.load().records == [record(3, creating: false)])
-        #expect(try FileIO.listDirectory(dir + "/containers") == [hex(3)])
+    @Test func abandonedMkdirAndRmdirLeaveNothing() throws {
+        try store.begin(record(11, creating: true)).abandon()
+        try store.begin(record(12, creating: true)).commit(record(12, creating: false))
+        store.delete(id: 12)
+        #expect(try reload().records.isEmpty)
+        #expect(store.count == 0)
     }
 
-    @Test func corruptRecordsAreReportedNotGuessed() throws {
-        try write(hex(4), "")
-        try write(hex(5), "namespacefs-container 2\nid: 5\n")
-        try write(hex(6), record(7, creating: false).text)   // id does not match the name
-        let loaded = store.load()
-        #expect(loaded.records.isEmpty)
+    @Test func freedSlotsAreReusedAndTheFileGrowsWhenFull() throws {
+        let n = StateStore.growth + 10
+        for i in 0..<n { try store.begin(record(UInt64(100 + i), creating: true)).commit(record(UInt64(100 + i), creating: false)) }
+        let size = try FileDescriptor.open(dir + "/records", O_RDONLY).size()
+        for i in 0..<10 { store.delete(id: UInt64(100 + i)) }
+        for i in 0..<10 { try store.begin(record(UInt64(900 + i), creating: true)).commit(record(UInt64(900 + i), creating: false)) }
+        #expect(try FileDescriptor.open(dir + "/records", O_RDONLY).size() == size)
+        #expect(try reload().records.count == n)
+    }
+
+    @Test func corruptSlotsAreReportedNotGuessedAndFreed() throws {
+        for i in 1...4 { try store.begin(record(UInt64(i), creating: true)).commit(record(UInt64(i), creating: false)) }
+        try overwrite(slot: 1, "garbage")
+        try overwrite(slot: 2, "namespacefs-container 2\nid: 5\n")
+        try overwrite(slot: 3, String(record(3, creating: false).text.prefix(40)))
+        let s = StateStore(directory: dir)
+        try s.prepare()
+        let loaded = s.load()
+        #expect(loaded.records == [record(4, creating: false)])
         #expect(loaded.problems.count == 3)
+        #expect(try reload().problems.isEmpty)   // their slots were freed
     }
 
-    @Test func changesReplaceAtomically() throws {
-        try store.create(record(8, creating: false))
+    @Test func changesOverwriteInPlace() throws {
+        try store.begin(record(8, creating: true)).commit(record(8, creating: false))
         var r = record(8, creating: false)
         r.name = "renamed"
         r.ownerUID = 1000
         try store.save(r)
-        #expect(store.load().records == [r])
-        #expect(try FileIO.listDirectory(dir + "/containers") == [hex(8)])
+        #expect(try reload().records == [r])
     }
 
     @Test func newRecordsNeverOverwrite() throws {
-        try store.create(record(9, creating: true))
-        #expect(throws: Errno.exists) { try store.create(record(9, creating: true)) }
+        _ = try store.begin(record(9, creating: true))
+        #expect(throws: Errno.exists) { _ = try store.begin(record(9, creating: true)) }
+    }
+
+    @Test func aRecordAtTheNestingLimitFitsOneSlot() {
+        // 255-byte name, cgroup 33 levels deep (pid namespaces nest 32).
+        var r = record(12, creating: false)
+        r.name = String(repeating: "n", count: 255)
+        r.cgroup = String(repeating: "/ns-0123456789abcdef", count: 33)
+        #expect(r.text.utf8.count < StateStore.slotSize)
+    }
+
+    // One file per record, as older daemons wrote them: moved into slots.
+    func writeLegacy(_ name: String, _ text: String) throws {
+        try FileIO.makeDirectories(dir + "/containers")
+        try FileIO.create(dir + "/containers/" + name, with: Array(text.utf8))
+    }
+
+    @Test func legacyRecordsMoveIntoSlots() throws {
+        try writeLegacy(hex(20), record(20, creating: false).text)
+        try writeLegacy(hex(21) + ".creating", record(21, creating: true).text)
+        let first = store.load()
+        #expect(Set(first.records.map(\.id)) == [20, 21])
+        #expect(!FileIO.exists(dir + "/containers"))
+        #expect(Set(try reload().records.map(\.id)) == [20, 21])
+    }
+
+    @Test func legacyTornFinalRecordFallsBackToCreating() throws {
+        try writeLegacy(hex(2) + ".creating", record(2, creating: true).text)
+        try writeLegacy(hex(2), String(record(2, creating: false).text.prefix(30)))
+        #expect(store.load().records == [record(2, creating: true)])
+    }
+
+    @Test func legacyStaleCreatingTwinIsDropped() throws {
+        try writeLegacy(hex(3), record(3, creating: false).text)
+        try writeLegacy(hex(3) + ".creating", record(3, creating: true).text)
+        #expect(store.load().records == [record(3, creating: false)])
     }
 }

@@ -174,5 +174,5 @@ test_control_entries_are_reserved_and_rm_rf_leaves_nothing() {
     rm -rf "$MNT/a"
     [ ! -e "$MNT/a" ] || fail "a still there"
     assert_eq "$(find "$CGDIR" -mindepth 1 -type d | wc -l)" 0 "cgroups left"
-    assert_eq "$(ls "$STATE/containers" | wc -l)" 0 "records left"
+    assert_eq "$(record_count)" 0 "records left"
 }

@@ -75,5 +75,5 @@ test_remount_keeps_containers_running() {
     assert_eq "$(init_pid "$MNT/renamed/b")" "$b" "init of b after remount"
     assert_eq "$(stat -c %i "$MNT/renamed/b")" "$ino" "inode after remount"
     [ ! -e "$MNT/a" ] || fail "old name came back"
-    assert_eq "$(ls "$STATE/containers" | wc -l)" 2 "records"
+    assert_eq "$(record_count)" 2 "records"
 }

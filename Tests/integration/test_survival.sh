@@ -21,7 +21,6 @@ crash_case() {
     local step=$1 setup=$2 op=$3
     new_mount
     eval "$setup"
-    local ids; ids=$(ls "$STATE/containers" | sort)
     umount "$MNT"
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG,crash_at=$step"
     eval "$op" 2>/dev/null && fail "$step: the operation survived the crash"
@@ -35,7 +34,7 @@ test_crash_inside_mkdir_leaves_all_or_nothing() {
     for step in mkdir-recorded mkdir-cgroup mkdir-spawned; do
         crash_case $step 'mkdir "$MNT/a"' 'mkdir "$MNT/a/b"'
         [ ! -e "$MNT/a/b" ] || fail "$step: half-made container visible"
-        assert_eq "$(ls "$STATE/containers" | wc -l)" 1 "$step: records"
+        assert_eq "$(record_count)" 1 "$step: records"
         cleanup_test
     done
     crash_case mkdir-done 'mkdir "$MNT/a"' 'mkdir "$MNT/a/b"'
@@ -60,12 +59,15 @@ test_store_naming_an_unrelated_process_adopts_and_kills_nothing() {
     umount "$MNT"
     sleep 1000 >/dev/null 2>&1 &
     local decoy=$!
-    local f; f=$(ls "$STATE"/containers/*)
+    local recs f; recs=$(mktemp -d "$TEST_TMP/recs.XXXXXX")
+    dump_records "$recs"
+    f=$(ls "$recs"/* | grep -v '\.slot$')
     # The record now points at a live process that is not the container's
     # init, with its true start time: only the namespace and cgroup checks
     # can tell.
     local start; start=$(awk '{ sub(/.*\) /, ""); print $20 }' /proc/$decoy/stat)
     sed -i "s/^init-pid: .*/init-pid: $decoy/; s/^init-start: .*/init-start: $start/" "$f"
+    put_record "$(cat "$f.slot")" "$f"
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" 2>"$TEST_TMP/adopt.log"
     kill -0 "$decoy" || fail "the unrelated process was killed"
     kill -0 "$real" || fail "the real init was killed"
@@ -81,16 +83,19 @@ test_corrupt_store_is_reported_and_nothing_is_killed() {
     mkdir -p "$MNT/a/b" "$MNT/c" "$MNT/d"
     local inits; inits=$(for d in a a/b c d; do init_pid "$MNT/$d"; done)
     umount "$MNT"
-    local files=("$STATE"/containers/*)
-    : > "${files[0]}"                                       # empty
-    head -c 40 "${files[1]}" > "$TEST_TMP/t" && cp "$TEST_TMP/t" "${files[1]}"   # truncated
-    sed -i '1s/.*/namespacefs-container 99/' "${files[2]}"  # unknown version
+    local recs files; recs=$(mktemp -d "$TEST_TMP/recs.XXXXXX")
+    dump_records "$recs"
+    files=($(ls "$recs"/* | grep -v '\.slot$'))
+    printf 'x\n' > "$TEST_TMP/t0"                                   # garbage
+    head -c 40 "${files[1]}" > "$TEST_TMP/t1"                      # truncated
+    sed '1s/.*/namespacefs-container 99/' "${files[2]}" > "$TEST_TMP/t2"   # unknown version
+    local i; for i in 0 1 2; do put_record "$(cat "${files[$i]}.slot")" "$TEST_TMP/t$i"; done
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" 2>"$TEST_TMP/adopt.log"
     assert_eq "$(grep -c "unreadable record" "$TEST_TMP/adopt.log")" 3 "one line per corrupt record"
     local p
     for p in $inits; do kill -0 "$p" || fail "init $p was killed"; done
     assert_eq "$(find "$MNT" -name status ! -path "$MNT/status" | wc -l)" 4 "containers after rebuild"
-    # the corrupt files were replaced by rebuilt records
+    # the corrupt records were replaced by rebuilt ones
     check_consistency
 }
 

@@ -61,7 +61,7 @@ test_nesting_stops_cleanly_at_the_kernel_limit() {
     assert_eq "$depth" 32 "nesting depth reached"
     grep -q "No space left on device" "$TEST_TMP/err" || fail "unexpected error: $(cat "$TEST_TMP/err")"
     assert_eq "$(find "$CGDIR" -type d -name 'ns-*' | wc -l)" 32 "cgroups after the failed mkdir"
-    assert_eq "$(ls "$STATE/containers" | wc -l)" 32 "records after the failed mkdir"
+    assert_eq "$(record_count)" 32 "records after the failed mkdir"
     rm -rf "$MNT/n"
     assert_eq "$(find "$CGDIR" -mindepth 1 -type d | wc -l)" 0 "cgroups after rm -rf"
 }
@@ -87,7 +87,7 @@ test_rmdir_kills_and_removes_everything() {
     wait_for 1 all_dead || fail "processes survived rmdir"
     [ ! -d "$cgb" ] || fail "cgroup left behind"
     [ ! -e "$MNT/a/b" ] || fail "directory still there"
-    assert_eq "$(ls "$STATE/containers" | wc -l)" 1 "records"
+    assert_eq "$(record_count)" 1 "records"
     wait
 }
 
@@ -101,7 +101,7 @@ test_rm_rf_while_processes_fork() {
     assert_eq $? 0 "rm -rf exit status"
     [ ! -e "$MNT/a" ] || fail "a still listed"
     assert_eq "$(find "$CGDIR" -mindepth 1 -type d | wc -l)" 0 "cgroups left"
-    assert_eq "$(ls "$STATE/containers" | wc -l)" 0 "records left"
+    assert_eq "$(record_count)" 0 "records left"
     wait
 }
 
@@ -148,7 +148,7 @@ line"
     mkdir "$MNT/$(printf 'n%.0s' $(seq 255))"
     mkdir "$MNT/with space and ünïcode"
     assert_eq "$(find "$MNT" -mindepth 1 -maxdepth 1 -type d ! -name ns | wc -l)" 3 "containers"
-    assert_eq "$(ls "$STATE/containers" | wc -l)" 3 "records"
+    assert_eq "$(record_count)" 3 "records"
 }
 
 test_listing_links_inodes_and_times() {
