@@ -93,8 +93,12 @@ extension ContainerManager {
 
     func verifiedInit(_ r: ContainerRecord) -> ProcessHandle? {
         guard let p = try? ProcessHandle.open(pid: r.initPid) else { return nil }
-        guard let start = try? ProcStat.startTime(pid: r.initPid), start == r.initStartTime else { return nil }
+        // The pid namespace decides (see mkdir); a start time, where an older
+        // daemon recorded one, must match too.
         guard let ns = try? p.namespaceID(.pid), ns == r.pidNamespace else { return nil }
+        if r.initStartTime != 0 {
+            guard let start = try? ProcStat.startTime(pid: r.initPid), start == r.initStartTime else { return nil }
+        }
         guard (try? Cgroup2.path(of: r.initPid)) == r.cgroup else { return nil }
         guard p.isAlive else { return nil }
         return p

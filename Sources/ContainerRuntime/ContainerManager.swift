@@ -126,7 +126,9 @@ public final class ContainerManager: @unchecked Sendable {
             crashPoint("mkdir-spawned")
             do throws(Errno) {
                 record.initPid = process.pid
-                record.initStartTime = try ProcStat.startTime(pid: process.pid)
+                // The pid namespace id identifies the init for good (ids are
+                // never reused, and a pid namespace dies with its init): no
+                // start time needed (reading /proc/PID/stat cost 35 µs here).
                 record.pidNamespace = try process.namespaceID(.pid)
                 record.creating = false
                 try pending.commit(record)
@@ -206,9 +208,12 @@ public final class ContainerManager: @unchecked Sendable {
         // Usually the init is gone within a fraction of a millisecond, and
         // with it everything in its pid namespace: try that first.
         // Reaping it before rmdir matters: measured 0.2 ms faster per rmdir.
-        var initExited = process?.waitForExit(timeoutMilliseconds: 50) ?? false
+        var initExited = process?.waitForExit(timeoutMilliseconds: 2) ?? false
         if initExited { process?.reap() }
-        // Usually empty by now: cgroup.events is opened only to wait.
+        // Otherwise many processes are dying: the cgroup empties when the
+        // last one exits, before the dying init has reaped them all. Try
+        // rmdir every millisecond (a refused rmdir is cheap), woken early by
+        // cgroup.events or the init's exit (events are rate-limited).
         var events: FileDescriptor?
         defer { events?.close() }
         while true {
@@ -225,7 +230,7 @@ public final class ContainerManager: @unchecked Sendable {
             _ = try? events?.preadAll()   // re-arm the change notification
             var fds = [pollfd(fd: events?.rawValue ?? -1, events: Int16(POLLPRI), revents: 0)]
             if let process, !initExited { fds.append(pollfd(fd: process.descriptor.rawValue, events: Int16(POLLIN), revents: 0)) }
-            _ = poll(&fds, nfds_t(fds.count), Int32(min(left, 20)))
+            _ = poll(&fds, nfds_t(fds.count), 1)
             if fds.count > 1 && fds[1].revents != 0 { initExited = true; process?.reap() }
         }
         if let process, !initExited {

@@ -25,7 +25,7 @@ import Glibc
 ///     parent: 9a1b2c3d4e5f6071        ("-" for a top-level container)
 ///     created: 1763821642123456789     (ns since the epoch)
 ///     init-pid: 4242                   (daemon's pid namespace)
-///     init-start: 1234567              (/proc/PID/stat field 22)
+///     init-start: 0                    (/proc/PID/stat field 22; 0: not recorded, the pidns decides)
 ///     pidns: 4026532190                (NS_GET_ID of the init's pid namespace)
 ///     cgroup: /namespacefs/ns-3f9c2a7b1d04e851   (relative to the cgroup2 mount)
 ///     state: running                   ("creating" until mkdir completed)
