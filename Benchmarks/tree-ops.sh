@@ -31,7 +31,7 @@ echo "$n containers built in $(( ($(date +%s%N) - t0) / 1000000 )) ms (all three
 median_ms() {   # median_ms CMD...: median wall time of RUNS runs, ms (3 decimals)
     local i t=()
     for i in $(seq "$runs"); do
-        [ "${PAUSE:-0}" = 0 ] || sleep "$PAUSE"
+        [ "${COLD:-0}" = 0 ] || { sync; echo 2 > /proc/sys/vm/drop_caches; }
         local s; s=$(date +%s%N); "$@" >/dev/null 2>&1; t+=($(( $(date +%s%N) - s )))
     done
     printf '%s\n' "${t[@]}" | sort -n | awk -v r="$runs" 'NR == int((r + 1) / 2) { printf "%.3f", $1 / 1e6 }'
@@ -47,10 +47,10 @@ row() {   # row LABEL CMD-with-DIR-placeholder
         "$(awk -v a="$a" -v c="$c" 'BEGIN { printf "%.2fx", a / c }')"
 }
 
-for mode in hot expired; do
-    if [ $mode = hot ]; then PAUSE=0; else PAUSE=1.1; fi
+for mode in hot cold; do
+    if [ $mode = hot ]; then COLD=0; else COLD=1; fi
     echo
-    echo "$mode: $([ $mode = hot ] && echo 'back to back, kernel caches warm' || echo 'each run after 1.1 s: namespacefs entry/attr timeouts expired')"
+    echo "$mode: $([ $mode = hot ] && echo 'back to back, kernel caches warm' || echo 'each run after dropping dentries and inodes (echo 2 > drop_caches)')"
     printf '%-22s %10s %10s %10s %9s %9s\n' "op (ms, median)" namespacefs cgroupfs tmpfs "vs cgfs" "vs tmpfs"
     row "ls -l (100 entries)" "ls -l DIR/t1"
     row "find (whole tree)" "find DIR"

@@ -135,6 +135,22 @@ int nsfs_thread_namespace(pid_t tid, enum nsfs_ns_kind kind, uint64_t *id, int *
     return ns;
 }
 
+// PIDFD_GET_INFO (6.13+): struct pidfd_info, extensible; its first 64 bytes
+// (version 0) are mask, cgroupid, then ids.
+struct nsfs_pidfd_info { uint64_t mask; uint64_t cgroupid; uint32_t rest[12]; };
+#define NSFS_PIDFD_INFO_CGROUPID (1UL << 2)
+#define NSFS_PIDFD_GET_INFO _IOWR(NSFS_PIDFS_IOCTL_MAGIC, 11, struct nsfs_pidfd_info)
+
+int nsfs_pidfd_cgroup_id(int pidfd, uint64_t *id) {
+    struct nsfs_pidfd_info info;
+    memset(&info, 0, sizeof info);
+    info.mask = NSFS_PIDFD_INFO_CGROUPID;
+    if (ioctl(pidfd, NSFS_PIDFD_GET_INFO, &info) < 0) return -errno;
+    if (!(info.mask & NSFS_PIDFD_INFO_CGROUPID)) return -EOPNOTSUPP;
+    *id = info.cgroupid;
+    return 0;
+}
+
 int nsfs_pidfd_exited(int pidfd) {
     struct pollfd p = {.fd = pidfd, .events = POLLIN};
     return poll(&p, 1, 0) != 0;

@@ -47,6 +47,8 @@ extension ContainerManager {
 
     func adoptCgroups(below dir: CgroupDirectory, parent: UInt64, records: [String: ContainerRecord],
                       seen: inout Set<UInt64>, report: inout [String]) {
+        // Most containers have no child containers: one stat says so.
+        if parent != ContainerTree.rootSerial, let me = try? dir.identity(), !me.hasChildren { return }
         guard let children = try? dir.children() else { return }
         for name in children.sorted() where name.hasPrefix(Self.cgroupPrefix) {
             let c = dir.child(name)
@@ -99,7 +101,14 @@ extension ContainerManager {
         if r.initStartTime != 0 {
             guard let start = try? ProcStat.startTime(pid: r.initPid), start == r.initStartTime else { return nil }
         }
-        guard (try? Cgroup2.path(of: r.initPid)) == r.cgroup else { return nil }
+        // In its own cgroup: one ioctl and one stat, where the kernel has
+        // PIDFD_GET_INFO; else /proc/PID/cgroup.
+        let dir = CgroupDirectory(path: configuration.cgroupMount + r.cgroup)
+        if let own = try? p.cgroupID() {
+            guard (try? dir.identity().id) == own else { return nil }
+        } else {
+            guard (try? Cgroup2.path(of: r.initPid)) == r.cgroup else { return nil }
+        }
         guard p.isAlive else { return nil }
         return p
     }

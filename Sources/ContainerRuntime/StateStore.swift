@@ -80,14 +80,16 @@ public struct ContainerRecord: Sendable, Equatable {
     public enum ParseError: Error, Equatable { case empty, unknownVersion(String), missing(String), bad(String) }
 
     public static func parse(_ text: String) throws(ParseError) -> ContainerRecord {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        // Bytes, not Characters: a restart parses every record (10,000 here).
+        let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
         guard let first = lines.first else { throw .empty }
-        guard first == Self.header else { throw .unknownVersion(String(first)) }
+        guard first.elementsEqual(Self.header.utf8) else { throw .unknownVersion(String(decoding: first, as: UTF8.self)) }
         var f: [String: String] = [:]
         for l in lines.dropFirst() {
-            guard let colon = l.firstIndex(of: ":") else { throw .bad(String(l)) }
-            let v = l[l.index(after: colon)...]
-            f[String(l[..<colon])] = String(v.hasPrefix(" ") ? v.dropFirst() : v)
+            guard let colon = l.firstIndex(of: UInt8(ascii: ":")) else { throw .bad(String(decoding: l, as: UTF8.self)) }
+            var v = l[l.index(after: colon)...]
+            if v.first == UInt8(ascii: " ") { v = v.dropFirst() }
+            f[String(decoding: l[..<colon], as: UTF8.self)] = String(decoding: v, as: UTF8.self)
         }
         func req(_ k: String) throws(ParseError) -> String {
             guard let v = f[k] else { throw .missing(k) }

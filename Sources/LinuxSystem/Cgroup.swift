@@ -91,7 +91,16 @@ public struct CgroupDirectory: Sendable, Hashable {
     }
 
     /// Child cgroup directory names.
+    /// Child cgroups (cgroupfs reports each entry's type: no stat each).
     public func children() throws(Errno) -> [String] {
-        try FileIO.listDirectory(path).filter { FileIO.isDirectory(path + "/" + $0) }
+        try FileIO.listDirectory(path, onlyDirectories: true)
+    }
+
+    /// One stat: the cgroup id (its directory's inode number, as pidfd
+    /// info reports a process's cgroup) and whether it has child cgroups
+    /// (cgroupfs counts them in the directory's link count, 2 + children).
+    public func identity() throws(Errno) -> (id: UInt64, hasChildren: Bool) {
+        let st = try FileIO.status(path)
+        return (UInt64(st.st_ino), st.st_nlink > 2)
     }
 }

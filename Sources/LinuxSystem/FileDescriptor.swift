@@ -163,17 +163,27 @@ public enum FileIO {
         _ = try valueOrErrno { unlink(path) }
     }
 
-    public static func listDirectory(_ path: String) throws(Errno) -> [String] {
+    /// Entry names, without . and ..; `onlyDirectories`: by the type readdir
+    /// reports (no stat per entry).
+    public static func listDirectory(_ path: String, onlyDirectories: Bool = false) throws(Errno) -> [String] {
         guard let d = opendir(path) else { throw Errno.current }
         defer { closedir(d) }
         var names: [String] = []
         while let e = readdir(d) {
+            if onlyDirectories && e.pointee.d_type != UInt8(DT_DIR) { continue }
             let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
                 String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
             }
             if name != "." && name != ".." { names.append(name) }
         }
         return names
+    }
+
+    /// stat(2).
+    public static func status(_ path: String) throws(Errno) -> stat {
+        var st = stat()
+        _ = try valueOrErrno { stat(path, &st) }
+        return st
     }
 
     public static func isDirectory(_ path: String) -> Bool {

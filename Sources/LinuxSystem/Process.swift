@@ -50,6 +50,13 @@ public final class ProcessHandle: @unchecked Sendable {
     }
 
     /// The 64-bit id (NS_GET_ID) of one of this process's namespaces.
+    /// Its cgroup's id (compare with `CgroupDirectory.id()`).
+    public func cgroupID() throws(Errno) -> UInt64 {
+        var id: UInt64 = 0
+        _ = try valueOrNegatedErrno { nsfs_pidfd_cgroup_id(descriptor.rawValue, &id) }
+        return id
+    }
+
     public func namespaceID(_ kind: NamespaceType) throws(Errno) -> UInt64 {
         let ns = try namespace(kind)
         return try NamespaceType.id(of: ns.fd)
@@ -130,5 +137,23 @@ public enum ProcStat {
         }
         guard field == 22, digits > 0 else { throw .invalid }
         return value
+    }
+}
+
+/// Resource limits of this process.
+public enum ResourceLimits {
+    /// Raise the open-file limit as far as allowed (root: to fs.nr_open):
+    /// the daemon holds a pidfd and a few cgroup files per container, and
+    /// 10,000 containers pass the usual 1,024 or 20,000 by far.
+    public static func raiseOpenFiles() {
+        var l = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &l) == 0 else { return }
+        if let text = try? FileIO.readString("/proc/sys/fs/nr_open"),
+           let max = rlim_t(text.split(separator: "\n").first ?? ""), max > l.rlim_max {
+            var raised = rlimit(rlim_cur: max, rlim_max: max)
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return }
+        }
+        l.rlim_cur = l.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &l)
     }
 }

@@ -105,6 +105,7 @@ if let c = options.cgroupRoot {
     cgroupRoot = (own == "/" ? "" : own) + "/namespacefs"
 }
 
+ResourceLimits.raiseOpenFiles()
 let manager: ContainerManager
 do {
     manager = try ContainerManager(configuration: RuntimeConfiguration(

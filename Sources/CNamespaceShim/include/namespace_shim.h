@@ -101,6 +101,9 @@ int nsfs_pid_in_pidns(int pidns_fd, pid_t pid);
 // namespace), its 64-bit id in *id: who a FUSE caller is. -errno if the
 // thread is gone. With keep_pidfd, the thread's pidfd is left open there.
 int nsfs_thread_namespace(pid_t tid, enum nsfs_ns_kind kind, uint64_t *_Nonnull id, int *_Nullable keep_pidfd);
+// The id of the cgroup v2 of the process behind pidfd (PIDFD_GET_INFO,
+// 6.13+; the inode number of the cgroup's directory). -errno if unknown.
+int nsfs_pidfd_cgroup_id(int pidfd, uint64_t *_Nonnull id);
 // 1 once the process (thread, for a PIDFD_THREAD pidfd) behind pidfd has
 // exited (poll without waiting), else 0.
 int nsfs_pidfd_exited(int pidfd);
