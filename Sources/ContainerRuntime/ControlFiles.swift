@@ -56,8 +56,8 @@ extension ContainerManager {
     /// Everything but state, init and processes is taken from a template
     /// kept per container (it changes only by renames).
     public func statusText(_ serial: UInt64, view: PidView, scope: UInt64 = ContainerTree.rootSerial) -> [UInt8]? {
-        let key = StatusTemplate.Key(scope: scope, renames: lock.withLock { renames })
-        guard let c = container(serial) else { return nil }
+        guard let (c, renames) = lock.withLock({ containers[serial].map { ($0, renames) } }) else { return nil }
+        let key = StatusTemplate.Key(scope: scope, renames: renames)
         let t: StatusTemplate
         if let cached = c.statusTemplate.withLock({ $0 }), cached.key == key {
             t = cached

@@ -110,13 +110,15 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     // MARK: contents
 
     /// The bytes of a control file as `caller` sees them now, reusing one
-    /// taken for the same caller (thread) within the last second.
-    func snapshot(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
+    /// taken for the same caller (thread) within the last second. `keep`:
+    /// remember them for the caller's next request (a stat: tar stats a file
+    /// and then opens it; an open keeps its bytes in its handle instead).
+    func snapshot(_ inode: Inode, _ caller: Caller, keep: Bool = true) -> [UInt8]? {
         let key = SnapshotKey(inode: inode.number, pid: caller.tid)
         let now = Clock.monotonicNanoseconds()
         if let bytes = state.withLock({ $0.snapshots.value(for: key, now: now) }) { return bytes }
         guard let bytes = generate(inode, caller) else { return nil }
-        state.withLock { $0.snapshots.store(bytes, for: key, now: now) }
+        if keep { state.withLock { $0.snapshots.store(bytes, for: key, now: now) } }
         return bytes
     }
 

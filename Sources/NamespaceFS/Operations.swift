@@ -207,7 +207,7 @@ extension NamespaceFilesystem {
         }
         var bytes: [UInt8] = []
         if accessMode != O_WRONLY {
-            guard let b = snapshot(inode, caller) else { return req.reply(error: ENOENT) }
+            guard let b = snapshot(inode, caller, keep: false) else { return req.reply(error: ENOENT) }
             bytes = b
         }
         let handle = newHandle { $0.files[$1] = OpenFile(inode: inode, bytes: bytes, writable: writing) }
