@@ -1,7 +1,7 @@
 // Time to read a file whole (open + read to EOF + close), each sample from a
 // fresh thread (a new reader: namespacefs keeps a per-reader snapshot, which
 // must not serve the sample). Prints the median for each file and its ratio
-// to the first file (the baseline).
+// to the first file (the baseline). Each file gets N/10 untimed reads first.
 //   control_read N FILE...
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -37,6 +37,14 @@ int main(int argc, char **argv) {
     double base = 0;
     printf("%-40s %12s %8s\n", "file", "median (us)", "ratio");
     for (int f = 2; f < argc; f++) {
+        // Untimed warm-up reads first (dentries, the daemon's caches, CPU
+        // frequency), the same for every file and for the baseline.
+        for (int i = 0; i < n / 10; i++) {
+            struct sample smp = {argv[f], 0, 0};
+            pthread_t t;
+            pthread_create(&t, NULL, one_read, &smp);
+            pthread_join(t, NULL);
+        }
         for (int i = 0; i < n; i++) {
             struct sample smp = {argv[f], 0, 0};
             pthread_t t;
