@@ -276,7 +276,9 @@ extension NamespaceFilesystem {
         // (directory attributes are cached, so no getattr would stop it).
         guard caller(req, seeing: dir.inode) != nil else { return req.reply(error: ENOENT) }
         let entries = dir.entries
-        var buf = [CChar](repeating: 0, count: size)
+        // Not zeroed: fuse_add_direntry writes every byte it reports.
+        let buf = UnsafeMutablePointer<CChar>.allocate(capacity: size)
+        defer { buf.deallocate() }
         var used = 0
         var i = Int(offset)
         while i < entries.count {
@@ -284,14 +286,12 @@ extension NamespaceFilesystem {
             var st = stat()
             st.st_ino = ino_t(e.inode.number)
             st.st_mode = e.inode.kind.fileType
-            let n = buf.withUnsafeMutableBufferPointer { p in
-                fuse_add_direntry(req.raw, p.baseAddress! + used, size - used, e.name, &st, off_t(i + 1))
-            }
+            let n = fuse_add_direntry(req.raw, buf + used, size - used, e.name, &st, off_t(i + 1))
             if n > size - used { break }
             used += n
             i += 1
         }
-        buf.withUnsafeBytes { p in _ = fuse_reply_buf(req.raw, p.baseAddress?.assumingMemoryBound(to: CChar.self), used) }
+        fuse_reply_buf(req.raw, buf, used)
     }
 
     /// A new file handle, recorded by `store` in the open state.
