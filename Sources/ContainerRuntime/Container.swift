@@ -19,8 +19,20 @@ public final class Container: @unchecked Sendable {
     func descriptor(_ key: String, _ open: () throws(Errno) -> OwnedDescriptor) throws(Errno) -> OwnedDescriptor {
         if let d = openFiles.withLock({ $0[key] }) { return d }
         let d = try open()
-        openFiles.withLock { $0[key] = d }
+        // Kept only within a budget shared by all containers: each already
+        // holds a pidfd, and the open-file limit may be as low as 20,000.
+        if Self.cached.withLock({ n in n < Self.budget ? { n += 1; return true }() : false }) {
+            openFiles.withLock { $0[key] = d }
+        }
         return d
+    }
+
+    static let budget = ResourceLimits.openFiles() / 4
+    static let cached = LockedValue(0)
+
+    deinit {
+        let n = openFiles.withLock { $0.count }
+        Self.cached.withLock { $0 -= n }
     }
 
     /// A cgroup file of this container, read whole from offset 0.

@@ -142,6 +142,13 @@ public enum ProcStat {
 
 /// Resource limits of this process.
 public enum ResourceLimits {
+    /// The open-file limit in force (soft).
+    public static func openFiles() -> Int {
+        var l = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &l) == 0 else { return 1024 }
+        return l.rlim_cur >= rlim_t(Int.max) ? Int.max / 2 : Int(l.rlim_cur)
+    }
+
     /// Raise the open-file limit as far as allowed (root: to fs.nr_open):
     /// the daemon holds a pidfd and a few cgroup files per container, and
     /// 10,000 containers pass the usual 1,024 or 20,000 by far.
