@@ -21,9 +21,12 @@ public final class Container: @unchecked Sendable {
         let d = try open()
         // Kept only within a budget shared by all containers: each already
         // holds a pidfd, and the open-file limit may be as low as 20,000.
-        if Self.cached.withLock({ n in n < Self.budget ? { n += 1; return true }() : false }) {
-            openFiles.withLock { $0[key] = d }
+        let keep = Self.cached.withLock { n -> Bool in
+            guard n < Self.budget else { return false }
+            n += 1
+            return true
         }
+        if keep { openFiles.withLock { $0[key] = d } }
         return d
     }
 
