@@ -86,8 +86,6 @@ int main(int argc, char **argv) {
     if (argc != 5) { fprintf(stderr, "usage: %s MOUNTDIR CGROUPDIR N RUNS\n", argv[0]); return 2; }
     const char *mnt = argv[1], *cgroot = argv[2];
     int n = atoi(argv[3]), runs = atoi(argv[4]);
-    char cgmount[600];
-    snprintf(cgmount, sizeof cgmount, "%s", cgroot);
     double *ours = calloc(runs, sizeof(double)), *base = calloc(runs, sizeof(double));
     for (int r = 0; r < runs; r++) {
         // namespacefs: mkdir, fill, rm -rf (the command, as a user runs it)

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sched.h>
 #include <signal.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -149,11 +148,6 @@ int nsfs_pidfd_cgroup_id(int pidfd, uint64_t *id) {
     if (!(info.mask & NSFS_PIDFD_INFO_CGROUPID)) return -EOPNOTSUPP;
     *id = info.cgroupid;
     return 0;
-}
-
-int nsfs_pidfd_exited(int pidfd) {
-    struct pollfd p = {.fd = pidfd, .events = POLLIN};
-    return poll(&p, 1, 0) != 0;
 }
 
 int nsfs_epoll_create(void) { return result(epoll_create1(EPOLL_CLOEXEC)); }

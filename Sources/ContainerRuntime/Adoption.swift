@@ -8,8 +8,9 @@ extension ContainerManager {
     ///
     /// Walking the cgroups top-down, for each `ns-<id>` directory:
     /// - its record's init is adopted only if it is provably the recorded
-    ///   process: pidfd first, then start time, pid-namespace id and cgroup,
-    ///   then the pidfd still alive (so the facts read belong to it);
+    ///   process: pidfd first, then pid-namespace id (and a start time, if
+    ///   recorded) and cgroup, then the pidfd still alive (so the facts read
+    ///   belong to it);
     /// - otherwise (record lost, corrupt, or naming another process) an init
     ///   found in the cgroup itself — pid 1 of a pid namespace at the right
     ///   depth — is adopted, under the record's name or else the id;
@@ -47,19 +48,21 @@ extension ContainerManager {
 
     func adoptCgroups(below dir: CgroupDirectory, parent: UInt64, records: [String: ContainerRecord],
                       seen: inout Set<UInt64>, report: inout [String]) {
-        // Most containers have no child containers: one stat says so.
-        if parent != ContainerTree.rootSerial, let me = try? dir.identity(), !me.hasChildren { return }
         guard let children = try? dir.children() else { return }
         for name in children.sorted() where name.hasPrefix(Self.cgroupPrefix) {
             let c = dir.child(name)
             let record = records[c.path]
             if let r = record { seen.insert(r.id) }
-            if let r = record, let process = verifiedInit(r) {
-                if insertAdopted(r, process: process, parent: parent, report: &report) {
+            // One stat per container: its cgroup id (checked against the
+            // init's) and whether any child container is below (most have none).
+            let facts = try? c.identity()
+            let hasChildren = facts?.hasChildren ?? true
+            if let r = record, let process = verifiedInit(r, cgroupID: facts?.id) {
+                if insertAdopted(r, process: process, parent: parent, report: &report), hasChildren {
                     adoptCgroups(below: c, parent: r.serial, records: records, seen: &seen, report: &report)
                 }
             } else if let serial = recover(c, record: record, parent: parent, report: &report) {
-                adoptCgroups(below: c, parent: serial, records: records, seen: &seen, report: &report)
+                if hasChildren { adoptCgroups(below: c, parent: serial, records: records, seen: &seen, report: &report) }
             } else if let r = record {
                 report.append("container \(r.name) (\(hex(r.id))): init \(r.initPid) is gone; cleaning up")
                 for (_, child) in records where child.cgroup.hasPrefix(r.cgroup + "/") { seen.insert(child.id); store.delete(id: child.id) }
@@ -93,7 +96,8 @@ extension ContainerManager {
         store.delete(id: r.id)
     }
 
-    func verifiedInit(_ r: ContainerRecord) -> ProcessHandle? {
+    /// `cgroupID`: of the record's cgroup directory (nil: unknown).
+    func verifiedInit(_ r: ContainerRecord, cgroupID: UInt64?) -> ProcessHandle? {
         guard let p = try? ProcessHandle.open(pid: r.initPid) else { return nil }
         // The pid namespace decides (see mkdir); a start time, where an older
         // daemon recorded one, must match too.
@@ -101,11 +105,10 @@ extension ContainerManager {
         if r.initStartTime != 0 {
             guard let start = try? ProcStat.startTime(pid: r.initPid), start == r.initStartTime else { return nil }
         }
-        // In its own cgroup: one ioctl and one stat, where the kernel has
-        // PIDFD_GET_INFO; else /proc/PID/cgroup.
-        let dir = CgroupDirectory(path: configuration.cgroupMount + r.cgroup)
+        // In its own cgroup: one ioctl where the kernel has PIDFD_GET_INFO;
+        // else /proc/PID/cgroup.
         if let own = try? p.cgroupID() {
-            guard (try? dir.identity().id) == own else { return nil }
+            guard cgroupID == own else { return nil }
         } else {
             guard (try? Cgroup2.path(of: r.initPid)) == r.cgroup else { return nil }
         }

@@ -30,7 +30,7 @@ extension ContainerManager {
         var pidfd: Int32 = -1
         let fd = nsfs_thread_namespace(tid, NSFS_NS_PID, &pidns, &pidfd)
         guard fd >= 0 else { return nil }
-        let thread = OwnedDescriptor(FileDescriptor(rawValue: pidfd))
+        let thread = ProcessHandle(pid: tid, pidfd: pidfd)
         let ns = OwnedDescriptor(FileDescriptor(rawValue: fd))
         let identity: Identity
         if pidns == daemonNamespaces.pid {
@@ -113,17 +113,17 @@ public struct DaemonNamespaces: Sendable {
 /// thread: one poll replaces three syscalls. Bounded: cleared when full.
 final class CallerCache: @unchecked Sendable {
     private let lock = Lock()
-    private var entries: [Int32: (thread: OwnedDescriptor, identity: ContainerManager.Identity)] = [:]
+    private var entries: [Int32: (thread: ProcessHandle, identity: ContainerManager.Identity)] = [:]
     static let capacity = 512
 
     func identity(of tid: Int32) -> ContainerManager.Identity? {
         guard let e = lock.withLock({ entries[tid] }) else { return nil }
-        if nsfs_pidfd_exited(e.thread.rawValue) == 0 { return e.identity }
+        if e.thread.isAlive { return e.identity }
         _ = lock.withLock { entries.removeValue(forKey: tid) }
         return nil
     }
 
-    func remember(_ tid: Int32, thread: OwnedDescriptor, _ identity: ContainerManager.Identity) {
+    func remember(_ tid: Int32, thread: ProcessHandle, _ identity: ContainerManager.Identity) {
         lock.withLock {
             if entries.count >= Self.capacity { entries.removeAll() }
             entries[tid] = (thread, identity)

@@ -261,7 +261,7 @@ public final class StateStore: @unchecked Sendable {
         lock.withLock {
             guard let file else { out.problems.append("\(recordsPath) is not open"); return }
             let bytes: [UInt8]
-            do throws(Errno) { bytes = try file.preadWhole() } catch {
+            do throws(Errno) { bytes = try file.preadAll(sizeHint: file.size() + 1) } catch {
                 out.problems.append("cannot read \(recordsPath): \(error)")
                 return
             }

@@ -7,8 +7,9 @@ import Glibc
 
 /// Relative views: inside a container's mount namespace the container's own
 /// directory is attached over the mount point, so `ls /namespaces` there
-/// lists its children, `..` at the top stays there, and the kernel caches
-/// each view's entries apart (nothing the host looked up can leak in).
+/// lists its children and `..` at the top stays there. A view is a bind of
+/// the same superblock: cached entries are shared with the host, and the
+/// per-request checks (caller's pid namespace) keep each caller inside.
 ///
 /// Attaching needs a path lookup through the mount, which the FUSE loop
 /// answers: a helper process does it (never a daemon thread: one stuck on
@@ -18,7 +19,7 @@ import Glibc
 /// attached, the container sees its copy of the full mount, where the
 /// per-request checks answer ENOENT for everything outside it.
 extension ContainerManager {
-    /// Attach `serial`'s view (and retry once: a rename may race the lookup).
+    /// Attach `serial`'s view (up to three tries: a rename may race the lookup).
     public func attachView(_ serial: UInt64) {
         guard let mountPoint, let viewQueue else { return }
         viewQueue.async { [self] in
@@ -39,4 +40,5 @@ extension ContainerManager {
     }
 }
 
-func log(_ message: String) { StandardError.line("namespacefs: " + message) }
+/// One line on the daemon's standard error (the journal, under systemd).
+public func log(_ message: String) { StandardError.line("namespacefs: " + message) }

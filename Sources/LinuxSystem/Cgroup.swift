@@ -87,10 +87,9 @@ public struct CgroupDirectory: Sendable, Hashable {
 
     /// Pids in this cgroup itself (not below), in the daemon's pid namespace.
     public func processes() throws(Errno) -> [Int32] {
-        try FileIO.readString(path + "/cgroup.procs").split(separator: "\n").compactMap { Int32($0) }
+        Self.parsePids(try FileIO.read(path + "/cgroup.procs"))
     }
 
-    /// Child cgroup directory names.
     /// Child cgroups (cgroupfs reports each entry's type: no stat each).
     public func children() throws(Errno) -> [String] {
         try FileIO.listDirectory(path, onlyDirectories: true)

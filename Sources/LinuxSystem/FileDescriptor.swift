@@ -32,8 +32,10 @@ public struct FileDescriptor: Hashable, Sendable {
     }
 
     /// The whole content from offset 0 (re-generates a pseudo-file).
-    public func preadAll() throws(Errno) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 4096)
+    /// `sizeHint`: the expected size (a regular file's st_size + 1 reads it
+    /// in one call).
+    public func preadAll(sizeHint: Int = 4096) throws(Errno) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: max(1, sizeHint))
         var total = 0
         while true {
             let n = try valueOrErrno {
@@ -58,21 +60,6 @@ public struct FileDescriptor: Hashable, Sendable {
         var st = stat()
         _ = try valueOrErrno { fstat(rawValue, &st) }
         return Int(st.st_size)
-    }
-
-    /// A regular file's whole content, from offset 0.
-    public func preadWhole() throws(Errno) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: try size())
-        var total = 0
-        while total < out.count {
-            let n = try valueOrErrno {
-                out.withUnsafeMutableBytes { Glibc.pread(rawValue, $0.baseAddress! + total, $0.count - total, off_t(total)) }
-            }
-            if n == 0 { break }
-            total += n
-        }
-        out.removeSubrange(total...)
-        return out
     }
 
     public func truncate(to length: Int) throws(Errno) {
@@ -130,16 +117,6 @@ public enum FileIO {
         }
         fd.close()
         _ = try valueOrErrno { Glibc.rename(tmp, path) }
-    }
-
-    /// Write a file that must not exist yet (O_EXCL): no temporary file and
-    /// no rename, for records whose every crash state the reader handles.
-    /// A new file (never an existing one) holding `bytes`.
-    public static func create(_ path: String, with bytes: [UInt8]) throws(Errno) {
-        let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
-        defer { fd.close() }
-        var off = 0
-        while off < bytes.count { off += try fd.write(bytes[off...]) }
     }
 
     public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(Errno) {

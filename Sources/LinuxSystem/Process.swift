@@ -30,13 +30,15 @@ public final class ProcessHandle: @unchecked Sendable {
     public var isAlive: Bool { !waitForExit(timeoutMilliseconds: 0) }
 
     /// Wait until the process has exited (pidfd readable). False on timeout.
+    /// A pidfd that cannot be polled can never report an exit: treated as
+    /// exited rather than waited on forever.
     public func waitForExit(timeoutMilliseconds: Int32) -> Bool {
         var p = pollfd(fd: descriptor.rawValue, events: Int16(POLLIN), revents: 0)
         while true {
             let r = poll(&p, 1, timeoutMilliseconds)
             if r > 0 { return true }
             if r == 0 { return false }
-            if errno != EINTR { return !isAlive }
+            if errno != EINTR { return true }
         }
     }
 
@@ -49,14 +51,14 @@ public final class ProcessHandle: @unchecked Sendable {
         return OwnedDescriptor(FileDescriptor(rawValue: fd))
     }
 
-    /// The 64-bit id (NS_GET_ID) of one of this process's namespaces.
-    /// Its cgroup's id (compare with `CgroupDirectory.id()`).
+    /// Its cgroup's id (compare with `CgroupDirectory.identity().id`).
     public func cgroupID() throws(Errno) -> UInt64 {
         var id: UInt64 = 0
         _ = try valueOrNegatedErrno { nsfs_pidfd_cgroup_id(descriptor.rawValue, &id) }
         return id
     }
 
+    /// The 64-bit id (NS_GET_ID) of one of this process's namespaces.
     public func namespaceID(_ kind: NamespaceType) throws(Errno) -> UInt64 {
         let ns = try namespace(kind)
         return try NamespaceType.id(of: ns.fd)

@@ -61,6 +61,34 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         self.manager = manager
     }
 
+    // MARK: telling the kernel what changed without a request
+
+    /// Tell the kernel that containers vanished without a request (their init
+    /// died). Never call this from a request handler: the kernel takes the
+    /// parent directory's lock, which a handler's caller may hold.
+    public func notifyRemoved(_ removals: [ContainerManager.Removal]) {
+        guard let session else { return }
+        var parents = Set<UInt64>()
+        for r in removals {
+            let parent = Inode(serial: r.parent, kind: .container).number
+            let child = Inode(serial: r.serial, kind: .container).number
+            _ = fuse_lowlevel_notify_delete(session, fuse_ino_t(parent), fuse_ino_t(child), r.name, r.name.utf8.count)
+            parents.insert(parent)
+        }
+        // Their st_nlink changed.
+        for p in parents { _ = fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(p), -1, 0) }
+    }
+
+    /// The kernel caches the attributes of ns/ and its links, which show the
+    /// container's owner: drop them after a chown. Other inodes than the
+    /// request's, without pages: safe from a handler.
+    func invalidateEntries(of serial: UInt64) {
+        guard let session else { return }
+        var inodes = [Inode(serial: serial, kind: .nsDirectory)]
+        inodes += NamespaceKind.allCases.map { Inode(serial: serial, kind: .namespace($0)) }
+        for i in inodes { _ = fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(i.number), -1, 0) }
+    }
+
     // MARK: attributes
 
     /// Attributes of an inode, or nil when it no longer exists.

@@ -99,16 +99,6 @@ extension NamespaceFilesystem {
         replyAttr(req, inode, caller, fi)
     }
 
-    /// The kernel caches the attributes of ns/ and its links, which show the
-    /// container's owner: drop them after a chown. Other inodes than the
-    /// request's, without pages: safe from a handler.
-    func invalidateEntries(of serial: UInt64) {
-        guard let session else { return }
-        var inodes = [Inode(serial: serial, kind: .nsDirectory)]
-        inodes += NamespaceKind.allCases.map { Inode(serial: serial, kind: .namespace($0)) }
-        for i in inodes { _ = fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(i.number), -1, 0) }
-    }
-
     func readlink(_ req: Request, _ ino: fuse_ino_t) {
         guard let inode = Inode(number: UInt64(ino)), case .namespace(let k) = inode.kind,
               let caller = caller(req, seeing: inode),
@@ -310,4 +300,3 @@ extension NamespaceFilesystem {
     }
 }
 
-func log(_ message: String) { StandardError.line("namespacefs: " + message) }

@@ -1,6 +1,4 @@
 import CFuse3
-import ContainerRuntime
-import ContainerTree
 import LinuxSystem
 #if canImport(Glibc)
 import Glibc
@@ -46,21 +44,6 @@ public final class FuseSession: @unchecked Sendable {
 
     /// Detach from the terminal. Must run before any thread exists (it forks).
     public func daemonize(foreground: Bool) -> Bool { fuse_daemonize(foreground ? 1 : 0) == 0 }
-
-    /// Tell the kernel that containers vanished without a request (their init
-    /// died). Never call this from a request handler: the kernel takes the
-    /// parent directory's lock, which a handler's caller may hold.
-    public func notifyRemoved(_ removals: [ContainerManager.Removal]) {
-        var parents = Set<UInt64>()
-        for r in removals {
-            let parent = Inode(serial: r.parent, kind: .container).number
-            let child = Inode(serial: r.serial, kind: .container).number
-            _ = fuse_lowlevel_notify_delete(session, fuse_ino_t(parent), fuse_ino_t(child), r.name, r.name.utf8.count)
-            parents.insert(parent)
-        }
-        // Their st_nlink changed.
-        for p in parents { _ = fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(p), -1, 0) }
-    }
 
     /// End the daemon once its mount is gone from its own mount table.
     /// Containers' mount namespaces hold copies (and views) of the mount,

@@ -131,7 +131,7 @@ do {
 guard session.daemonize(foreground: options.foreground) else { fail("cannot detach from the terminal") }
 // Threads only from here on: daemonizing forks.
 manager.mountPoint = mountPoint
-do { try manager.startWatching { removals in session.notifyRemoved(removals) } } catch {
+do { try manager.startWatching { removals in filesystem.notifyRemoved(removals) } } catch {
     StandardError.line("namespacefs: cannot watch container inits: \(error)")
 }
 session.exitWhenUnmounted(mountPoint)

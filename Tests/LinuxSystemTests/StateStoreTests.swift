@@ -115,7 +115,9 @@ import Glibc
     // One file per record, as older daemons wrote them: moved into slots.
     func writeLegacy(_ name: String, _ text: String) throws {
         try FileIO.makeDirectories(dir + "/containers")
-        try FileIO.create(dir + "/containers/" + name, with: Array(text.utf8))
+        let fd = try FileDescriptor.open(dir + "/containers/" + name, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+        defer { fd.close() }
+        try fd.write(Array(text.utf8))
     }
 
     @Test func legacyRecordsMoveIntoSlots() throws {
