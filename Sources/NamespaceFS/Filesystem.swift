@@ -43,7 +43,8 @@ public final class NamespaceFilesystem: @unchecked Sendable {
 
     struct OpenFile {
         let inode: Inode
-        var bytes: [UInt8]
+        /// What the opener reads; nil if its container was gone by then.
+        var bytes: [UInt8]?
         let writable: Bool
     }
 
@@ -137,17 +138,23 @@ public final class NamespaceFilesystem: @unchecked Sendable {
 
     // MARK: contents
 
-    /// The bytes of a control file as `caller` sees them now, reusing one
-    /// taken for the same caller (thread) within the last second. `keep`:
-    /// remember them for the caller's next request (a stat: tar stats a file
-    /// and then opens it; an open keeps its bytes in its handle instead).
-    func snapshot(_ inode: Inode, _ caller: Caller, keep: Bool = true) -> [UInt8]? {
+    /// The bytes of a control file as `caller` sees them now (for a stat),
+    /// reusing one taken for the same caller (thread) within the last second
+    /// and kept for its next request: tar stats a file and then opens it.
+    func snapshot(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
+        if let bytes = cachedSnapshot(inode, caller) { return bytes }
+        guard let bytes = generate(inode, caller) else { return nil }
         let key = SnapshotKey(inode: inode.number, pid: caller.tid)
         let now = Clock.monotonicNanoseconds()
-        if let bytes = state.withLock({ $0.snapshots.value(for: key, now: now) }) { return bytes }
-        guard let bytes = generate(inode, caller) else { return nil }
-        if keep { state.withLock { $0.snapshots.store(bytes, for: key, now: now) } }
+        state.withLock { $0.snapshots.store(bytes, for: key, now: now) }
         return bytes
+    }
+
+    /// The bytes `snapshot` kept for this caller, if still fresh.
+    func cachedSnapshot(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
+        let key = SnapshotKey(inode: inode.number, pid: caller.tid)
+        let now = Clock.monotonicNanoseconds()
+        return state.withLock { $0.snapshots.value(for: key, now: now) }
     }
 
     func forgetSnapshots(serial: UInt64) {

@@ -51,7 +51,7 @@ extension NamespaceFilesystem {
     }
 
     func replyAttr(_ req: Request, _ inode: Inode, _ caller: Caller, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
-        let handleBytes = fi.flatMap { f in state.withLock { $0.files[f.pointee.fh]?.bytes } }
+        let handleBytes = fi.flatMap { f in state.withLock { $0.files[f.pointee.fh]?.bytes ?? nil } }
         guard let attr = attributes(inode, caller, handleBytes: handleBytes) else { return req.reply(error: ENOENT) }
         req.reply(attr: attr, timeout: attrTimeout(inode))
     }
@@ -195,17 +195,24 @@ extension NamespaceFilesystem {
             guard c.isWritable, inode.serial != ContainerTree.rootSerial else { return req.reply(error: EACCES) }
             guard mayModify(caller, at: inode.serial) else { return req.reply(error: EACCES) }
         }
-        var bytes: [UInt8] = []
-        if accessMode != O_WRONLY {
-            guard let b = snapshot(inode, caller, keep: false) else { return req.reply(error: ENOENT) }
-            bytes = b
-        }
-        let handle = newHandle { $0.files[$1] = OpenFile(inode: inode, bytes: bytes, writable: writing) }
+        let reading = accessMode != O_WRONLY
+        // The caller's own snapshot if it just stat'ed the file (tar: the
+        // size it saw is what it reads); else one is taken after the reply,
+        // while the reader is on its way to its first read (this loop serves
+        // no other request before it is in the handle).
+        let kept = reading ? cachedSnapshot(inode, caller) : []
+        let handle = newHandle { $0.files[$1] = OpenFile(inode: inode, bytes: kept, writable: writing) }
         req.reply(open: handle, directIO: true, flags: fi)
+        if kept == nil {
+            let bytes = generate(inode, caller)
+            state.withLock { $0.files[handle]?.bytes = bytes }
+        }
     }
 
     func read(_ req: Request, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        guard let bytes = state.withLock({ $0.files[fi.pointee.fh]?.bytes }) else { return req.reply(error: EBADF) }
+        guard let file = state.withLock({ $0.files[fi.pointee.fh] }) else { return req.reply(error: EBADF) }
+        // No snapshot: the container was gone by the time it was taken.
+        guard let bytes = file.bytes else { return req.reply(error: ENOENT) }
         let start = min(Int(offset), bytes.count)
         req.reply(bytes: bytes[start..<min(bytes.count, start + size)])
     }
