@@ -36,8 +36,11 @@ static inline long cfuse3_now_ns(void) {
 // follows within that time (cat's read after its open) is picked up without
 // a wakeup of this thread, the costliest part of a round trip in a VM.
 // sched_yield, not a pause loop: a runnable thread on this CPU (the reader
-// itself, on a busy machine) goes first.
-static inline int cfuse3_session_loop_spinning(struct fuse_session *_Nonnull se, long spin_ns) {
+// itself, on a busy machine) goes first. `after(ctx)` runs after each
+// request has been answered: work its caller need not wait for.
+static inline int cfuse3_session_loop_spinning(struct fuse_session *_Nonnull se, long spin_ns,
+                                               void (*_Nonnull after)(void *_Nullable),
+                                               void *_Nullable ctx) {
     int fd = fuse_session_fd(se);
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
@@ -56,6 +59,7 @@ static inline int cfuse3_session_loop_spinning(struct fuse_session *_Nonnull se,
         if (res == -EINTR) continue;
         if (res <= 0) break;
         fuse_session_process_buf(se, &buf);
+        after(ctx);
         idle_since = cfuse3_now_ns();
     }
     free(buf.mem);

@@ -39,7 +39,12 @@ extension ContainerManager {
             guard let c = container(ofPidNamespace: pidns, descriptor: ns) else { return nil }
             identity = Identity(container: c, pidNamespace: ns)
         }
-        callers.remember(tid, thread: thread, identity)
+        // Remembering (and closing the host's namespace descriptor) can wait
+        // for the reply: the caller's next request comes after it anyway.
+        afterReply.add { [callers] in
+            callers.remember(tid, thread: thread, identity)
+            withExtendedLifetime(ns) {}
+        }
         return identity
     }
 

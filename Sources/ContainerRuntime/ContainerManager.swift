@@ -39,6 +39,8 @@ public final class ContainerManager: @unchecked Sendable {
     var viewQueue: SerialQueue?
     let daemonNamespaces = DaemonNamespaces.current()
     let callers = CallerCache()
+    /// Upkeep that waits for the current request's reply (the FUSE loop runs it).
+    public let afterReply = AfterReply()
     /// pid namespace id → container serial, for identifying callers.
     var containerByPidNamespace: [UInt64: UInt64] = [:]
     let lateInits = LockedValue<[UInt64: ProcessHandle]>([:])

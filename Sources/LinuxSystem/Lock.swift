@@ -61,3 +61,23 @@ public final class LockedValue<Value>: @unchecked Sendable {
     public init(_ value: Value) { self.value = value }
     public func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
 }
+
+/// Work that can wait until the current request has been answered (closing
+/// a descriptor, filling a cache): whoever serves requests runs it after
+/// each reply, before it reads the next request.
+public final class AfterReply: @unchecked Sendable {
+    private let lock = Lock()
+    private var work: [() -> Void] = []
+
+    public init() {}
+
+    public func add(_ body: @escaping () -> Void) { lock.withLock { work.append(body) } }
+
+    public func run() {
+        let batch = lock.withLock { () -> [() -> Void] in
+            defer { work.removeAll(keepingCapacity: true) }
+            return work
+        }
+        for body in batch { body() }
+    }
+}

@@ -76,7 +76,10 @@ public final class FuseSession: @unchecked Sendable {
     public func run() -> Int32 {
         fuse_set_signal_handlers(session)
         defer { fuse_remove_signal_handlers(session) }
-        return cfuse3_session_loop_spinning(session, 50_000)
+        let upkeep = Unmanaged.passUnretained(filesystem.takeUnretainedValue().manager.afterReply)
+        return cfuse3_session_loop_spinning(session, 50_000, { ctx in
+            Unmanaged<AfterReply>.fromOpaque(ctx!).takeUnretainedValue().run()
+        }, upkeep.toOpaque())
     }
 
     public func unmount() {
