@@ -11,6 +11,9 @@ import Glibc
 extension ContainerManager {
     /// A caller, as far as permissions and views go.
     public struct Identity: Sendable {
+        /// The calling thread (its pidfd: its user namespace and capabilities
+        /// are asked of it, they may change).
+        public let thread: ProcessHandle
         /// The container it is in (the root for the host).
         public let container: UInt64
         /// Its pid namespace, nil if it is the daemon's (no translation).
@@ -34,15 +37,15 @@ extension ContainerManager {
         let ns = OwnedDescriptor(FileDescriptor(rawValue: fd))
         let identity: Identity
         if pidns == daemonNamespaces.pid {
-            identity = Identity(container: ContainerTree.rootSerial, pidNamespace: nil)
+            identity = Identity(thread: thread, container: ContainerTree.rootSerial, pidNamespace: nil)
         } else {
             guard let c = container(ofPidNamespace: pidns, descriptor: ns) else { return nil }
-            identity = Identity(container: c, pidNamespace: ns)
+            identity = Identity(thread: thread, container: c, pidNamespace: ns)
         }
         // Remembering (and closing the host's namespace descriptor) can wait
         // for the reply: the caller's next request comes after it anyway.
         afterReply.add { [callers] in
-            callers.remember(tid, thread: thread, identity)
+            callers.remember(tid, identity)
             withExtendedLifetime(ns) {}
         }
         return identity
@@ -67,13 +70,12 @@ extension ContainerManager {
     }
 
     /// CAP_SYS_ADMIN in the daemon's own user namespace (libcap alone would
-    /// also say yes for root in an unprivileged user namespace).
-    public func isPrivileged(caller tid: Int32) -> Bool {
-        var userns: UInt64 = 0
-        let fd = nsfs_thread_namespace(tid, NSFS_NS_USER, &userns, nil)
-        guard fd >= 0 else { return false }
-        close(fd)
-        return userns == daemonNamespaces.user && Capabilities.hasSysAdmin(pid: tid)
+    /// also say yes for root in an unprivileged user namespace). Asked anew
+    /// each time, through the pidfd identification opened: a thread may
+    /// enter another user namespace or drop capabilities at any time.
+    public func isPrivileged(_ caller: Identity) -> Bool {
+        guard let userns = try? caller.thread.namespaceID(.user) else { return false }
+        return userns == daemonNamespaces.user && Capabilities.hasSysAdmin(pid: caller.thread.pid)
     }
 
     /// May a caller with `uid` (unprivileged) change the tree below `serial`?
@@ -118,20 +120,20 @@ public struct DaemonNamespaces: Sendable {
 /// thread: one poll replaces three syscalls. Bounded: cleared when full.
 final class CallerCache: @unchecked Sendable {
     private let lock = Lock()
-    private var entries: [Int32: (thread: ProcessHandle, identity: ContainerManager.Identity)] = [:]
+    private var entries: [Int32: ContainerManager.Identity] = [:]
     static let capacity = 512
 
     func identity(of tid: Int32) -> ContainerManager.Identity? {
         guard let e = lock.withLock({ entries[tid] }) else { return nil }
-        if e.thread.isAlive { return e.identity }
+        if e.thread.isAlive { return e }
         _ = lock.withLock { entries.removeValue(forKey: tid) }
         return nil
     }
 
-    func remember(_ tid: Int32, thread: ProcessHandle, _ identity: ContainerManager.Identity) {
+    func remember(_ tid: Int32, _ identity: ContainerManager.Identity) {
         lock.withLock {
             if entries.count >= Self.capacity { entries.removeAll() }
-            entries[tid] = (thread, identity)
+            entries[tid] = identity
         }
     }
 }

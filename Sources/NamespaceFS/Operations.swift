@@ -34,7 +34,7 @@ extension NamespaceFilesystem {
     /// CAP_SYS_ADMIN in the daemon's user namespace, or a delegation (chown)
     /// at or above `serial`, inside the caller's own container.
     func mayModify(_ caller: Caller, at serial: UInt64) -> Bool {
-        manager.isPrivileged(caller: caller.tid)
+        manager.isPrivileged(caller.identity)
             || manager.isDelegated(serial, to: caller.uid, within: caller.scope)
     }
 
@@ -82,7 +82,7 @@ extension NamespaceFilesystem {
             guard inode.kind == .container, inode.serial != ContainerTree.rootSerial, inode.serial != caller.scope else {
                 return req.reply(error: EPERM)
             }
-            guard manager.isPrivileged(caller: caller.tid) else { return req.reply(error: EPERM) }
+            guard manager.isPrivileged(caller.identity) else { return req.reply(error: EPERM) }
             let uid: UInt32? = toSet & FUSE_SET_ATTR_UID != 0 ? UInt32(attr.pointee.st_uid) : nil
             let gid: UInt32? = toSet & FUSE_SET_ATTR_GID != 0 ? UInt32(attr.pointee.st_gid) : nil
             do { try manager.setOwner(inode.serial, uid: uid, gid: gid) } catch { return reply(req, error) }
