@@ -143,7 +143,10 @@ public final class ContainerManager: @unchecked Sendable {
             let c = Container(record: record, initProcess: process, cgroup: cgroup)
             try! register(c, parent: parent)
             watch(c, serial: serial)
-            attachView(serial)   // runs once this mkdir has replied
+            // The view thread is woken once this mkdir has replied: it needs
+            // the new directory from us, and should not compete with the
+            // reply for a CPU.
+            afterReply.add { [self] in attachView(serial) }
             return serial
         }
     }
