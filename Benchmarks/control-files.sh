@@ -9,7 +9,7 @@ n=${1:-1000}
 gcc -O2 -pthread -o "$WORK/control_read" Benchmarks/control_read.c
 bench_mount
 mkdir "$MNT/c"
-echo "read whole file, median of $n fresh reader threads, kernel $(uname -r)"
+echo "read whole file, median of $n fresh reader threads per file and condition, kernel $(uname -r)"
 "$WORK/control_read" "$n" /proc/self/status "$MNT/c/status" "$MNT/c/procs" \
     "$MNT/c/hostname" "$MNT/c/freeze" "$MNT/c/ns/net"
 rm -rf "$MNT/c"
