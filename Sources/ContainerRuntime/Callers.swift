@@ -19,7 +19,6 @@ extension ContainerManager {
         /// Its pid namespace, nil if it is the daemon's (no translation).
         public let pidNamespace: OwnedDescriptor?
 
-        public var inDaemonPidNamespace: Bool { pidNamespace == nil }
         public var pidView: PidView { PidView(namespace: pidNamespace) }
     }
 

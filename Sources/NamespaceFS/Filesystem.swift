@@ -142,10 +142,10 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     /// reusing one taken for the same caller (thread) within the last second
     /// and kept for its next request: tar stats a file and then opens it.
     func snapshot(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
-        if let bytes = cachedSnapshot(inode, caller) { return bytes }
-        guard let bytes = generate(inode, caller) else { return nil }
         let key = SnapshotKey(inode: inode.number, pid: caller.tid)
         let now = Clock.monotonicNanoseconds()
+        if let bytes = state.withLock({ $0.snapshots.value(for: key, now: now) }) { return bytes }
+        guard let bytes = generate(inode, caller) else { return nil }
         state.withLock { $0.snapshots.store(bytes, for: key, now: now) }
         return bytes
     }
@@ -153,8 +153,7 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     /// The bytes `snapshot` kept for this caller, if still fresh.
     func cachedSnapshot(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
         let key = SnapshotKey(inode: inode.number, pid: caller.tid)
-        let now = Clock.monotonicNanoseconds()
-        return state.withLock { $0.snapshots.value(for: key, now: now) }
+        return state.withLock { $0.snapshots.value(for: key, now: Clock.monotonicNanoseconds()) }
     }
 
     func forgetSnapshots(serial: UInt64) {
@@ -207,10 +206,10 @@ public final class NamespaceFilesystem: @unchecked Sendable {
 /// A request's caller, identified once per request: the thread, its uid, and
 /// which container it is in.
 struct Caller {
-    let tid: Int32
     let uid: uid_t
     let identity: ContainerManager.Identity
 
+    var tid: Int32 { identity.thread.pid }
     var scope: UInt64 { identity.container }
 }
 

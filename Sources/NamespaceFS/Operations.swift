@@ -27,15 +27,15 @@ extension NamespaceFilesystem {
     func caller(_ req: Request, seeing inode: Inode) -> Caller? {
         let ctx = req.context
         guard let id = manager.identify(caller: ctx.pid), isVisible(inode, in: id.container) else { return nil }
-        return Caller(tid: ctx.pid, uid: ctx.uid, identity: id)
+        return Caller(uid: ctx.uid, identity: id)
     }
 
-    /// May the caller change things at or below container `serial`?
-    /// CAP_SYS_ADMIN in the daemon's user namespace, or a delegation (chown)
-    /// at or above `serial`, inside the caller's own container.
-    func mayModify(_ caller: Caller, at serial: UInt64) -> Bool {
+    /// May the caller change things at or below each of these containers?
+    /// CAP_SYS_ADMIN in the daemon's user namespace (asked once), or a
+    /// delegation (chown) at or above each, inside the caller's own container.
+    func mayModify(_ caller: Caller, at serials: UInt64...) -> Bool {
         manager.isPrivileged(caller.identity)
-            || manager.isDelegated(serial, to: caller.uid, within: caller.scope)
+            || serials.allSatisfy { manager.isDelegated($0, to: caller.uid, within: caller.scope) }
     }
 
     func reply(_ req: Request, _ error: RuntimeError) {
@@ -169,7 +169,7 @@ extension NamespaceFilesystem {
               let target = Inode(number: UInt64(newParent)), isVisible(target, in: caller.scope) else {
             return req.reply(error: ENOENT)
         }
-        guard mayModify(caller, at: dir.serial), mayModify(caller, at: target.serial) else {
+        guard mayModify(caller, at: dir.serial, target.serial) else {
             return req.reply(error: EACCES)
         }
         if flags & 2 /* RENAME_EXCHANGE */ != 0 { return req.reply(error: EINVAL) }

@@ -35,7 +35,7 @@ struct ContainerDirectory {
 
     /// Own processes, as the caller sees them.
     func processes() -> [Int32] {
-        ((try? FileIO.readString(path + "/procs")) ?? "").split(separator: "\n").compactMap { Int32($0) }
+        CgroupDirectory.parsePids((try? FileIO.read(path + "/procs")) ?? [])
     }
 }
 
