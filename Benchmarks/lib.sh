@@ -25,5 +25,6 @@ trap bench_cleanup EXIT
 
 bench_mount() {
     mkdir -p "$MNT" "$CGROUP2$CG"
-    "$BIN/namespacefs" "$MNT" -o "state_dir=/run/nsfs-bench-$$,cgroup=$CG/nsfs"
+    # NSFS_OPTIONS: more -o options for the mount (to compare settings side by side)
+    "$BIN/namespacefs" "$MNT" -o "state_dir=/run/nsfs-bench-$$,cgroup=$CG/nsfs${NSFS_OPTIONS:+,$NSFS_OPTIONS}"
 }
