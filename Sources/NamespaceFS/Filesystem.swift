@@ -142,18 +142,16 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     /// reusing one taken for the same caller (thread) within the last second
     /// and kept for its next request: tar stats a file and then opens it.
     func snapshot(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
-        let key = SnapshotKey(inode: inode.number, pid: caller.tid)
         let now = Clock.monotonicNanoseconds()
-        if let bytes = state.withLock({ $0.snapshots.value(for: key, now: now) }) { return bytes }
+        if let bytes = cachedSnapshot(inode, caller, now: now) { return bytes }
         guard let bytes = generate(inode, caller) else { return nil }
-        state.withLock { $0.snapshots.store(bytes, for: key, now: now) }
+        state.withLock { $0.snapshots.store(bytes, for: SnapshotKey(inode: inode.number, pid: caller.tid), now: now) }
         return bytes
     }
 
     /// The bytes `snapshot` kept for this caller, if still fresh.
-    func cachedSnapshot(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
-        let key = SnapshotKey(inode: inode.number, pid: caller.tid)
-        return state.withLock { $0.snapshots.value(for: key, now: Clock.monotonicNanoseconds()) }
+    func cachedSnapshot(_ inode: Inode, _ caller: Caller, now: Int64 = Clock.monotonicNanoseconds()) -> [UInt8]? {
+        state.withLock { $0.snapshots.value(for: SnapshotKey(inode: inode.number, pid: caller.tid), now: now) }
     }
 
     func forgetSnapshots(serial: UInt64) {
