@@ -29,9 +29,10 @@ install: all
 	install -m 0755 $(BUILD)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs
 	install -m 0755 $(BUILD)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-init
 	install -m 0755 $(BUILD)/nsctl $(DESTDIR)$(SBINDIR)/nsctl
+	install -m 0755 $(BUILD)/nsfs-records $(DESTDIR)$(SBINDIR)/nsfs-records
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init $(DESTDIR)$(SBINDIR)/nsctl
+	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init $(DESTDIR)$(SBINDIR)/nsctl $(DESTDIR)$(SBINDIR)/nsfs-records
 
 clean:
 	swift package clean

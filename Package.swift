@@ -6,11 +6,14 @@
 //   CCap             libcap (capability checks)
 //   CNamespaceShim   C: clone3-to-exec, pidfd and nsfs calls Swift cannot make
 //   LinuxSystem      typed Swift over syscalls: descriptors, errno, cgroup2, /proc
-//   ContainerTree    the pure model: names, parents, inode numbers, rules (no I/O)
-//   ContainerRuntime containers for real: cgroups, inits, kill, the state store
-//   NamespaceFS      the FUSE adapter: the only module that imports libfuse
+//   ContainerTree    the pure model: names, states, parents, inodes, access rules (no I/O)
+//   ContainerRuntime containers for real, one folder per job: Lifecycle (spawn,
+//                    kill, death watcher), Store (records), Adoption (after a
+//                    restart), Callers (who asks), Presentation (control files, views)
+//   FuseAdapter      the FUSE adapter: the only module that imports libfuse
 //   namespacefs      the mount command
 //   nsctl            operates: exec inside a container, ps, tree
+//   nsfs-records     inspects and checks a state store (the tests use it)
 // The init itself (Sources/ContainerInit/nsinit.c) is a libc-free static C
 // program built by the Makefile: it must not carry a Swift runtime.
 import PackageDescription
@@ -20,6 +23,7 @@ let package = Package(
     products: [
         .executable(name: "namespacefs", targets: ["namespacefs"]),
         .executable(name: "nsctl", targets: ["nsctl"]),
+        .executable(name: "nsfs-records", targets: ["nsfs-records"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,16 +33,20 @@ let package = Package(
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(name: "CNamespaceShim"),
         .target(name: "LinuxSystem", dependencies: ["CNamespaceShim", "CCap"]),
-        .target(name: "ContainerTree"),
+        .target(name: "ContainerTree", dependencies: ["LinuxSystem"]),
         .target(name: "ContainerRuntime", dependencies: ["ContainerTree", "LinuxSystem", "CNamespaceShim"]),
-        .target(name: "NamespaceFS", dependencies: ["CFuse3", "ContainerTree", "ContainerRuntime", "LinuxSystem"]),
-        .executableTarget(name: "namespacefs", dependencies: ["NamespaceFS", "ContainerRuntime", "LinuxSystem"]),
+        .target(name: "FuseAdapter", dependencies: ["CFuse3", "ContainerTree", "ContainerRuntime", "LinuxSystem"]),
+        .target(name: "MountOptions", dependencies: ["ContainerRuntime"]),
+        .executableTarget(name: "namespacefs", dependencies: ["FuseAdapter", "ContainerRuntime", "LinuxSystem", "MountOptions"]),
         .executableTarget(name: "nsctl", dependencies: [
             "LinuxSystem", "ContainerTree", "CNamespaceShim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "ContainerTreeTests", dependencies: ["ContainerTree"]),
-        .testTarget(name: "LinuxSystemTests", dependencies: ["LinuxSystem", "ContainerRuntime"]),
-        .testTarget(name: "NamespaceFSTests", dependencies: ["NamespaceFS"]),
+        .executableTarget(name: "nsfs-records", dependencies: ["ContainerRuntime", "ContainerTree", "LinuxSystem"]),
+        .testTarget(name: "ContainerTreeTests", dependencies: ["ContainerTree", "LinuxSystem"]),
+        .testTarget(name: "LinuxSystemTests", dependencies: ["LinuxSystem"]),
+        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "ContainerTree", "LinuxSystem"]),
+        .testTarget(name: "FuseAdapterTests", dependencies: ["FuseAdapter"]),
+        .testTarget(name: "MountCommandTests", dependencies: ["MountOptions", "ContainerRuntime"]),
     ]
 )

@@ -175,7 +175,8 @@ static int init_child(void *p) {
 static uint64_t init_clone_flags(const struct nsfs_spawn_request *req) {
     uint64_t f = CLONE_PIDFD | CLONE_INTO_CGROUP | (req->new_namespaces & ~(uint64_t)CLONE_NEWCGROUP);
 #if NSFS_HAVE_VM_CLONE
-    f |= CLONE_VM | CLONE_VFORK;
+    // A child born frozen would keep a vfork parent waiting until thawed.
+    if (!req->no_wait) f |= CLONE_VM | CLONE_VFORK;
 #endif
     return f;
 }
@@ -193,15 +194,20 @@ static int clone_init(struct spawn_ctx *ctx, uint64_t extra_flags) {
     args.exit_signal = SIGCHLD;
     long pid;
 #if NSFS_HAVE_VM_CLONE
-    args.stack = (uint64_t)(uintptr_t)(ctx->init_stack_top - CHILD_STACK_SIZE);
-    args.stack_size = CHILD_STACK_SIZE;
-    pid = nsfs_clone3_run(&args, sizeof args, init_child, ctx);
-    if (pid < 0) return fail(res, NSFS_STEP_CLONE_INIT, (int)-pid);
-#else
+    if (!req->no_wait) {
+        args.stack = (uint64_t)(uintptr_t)(ctx->init_stack_top - CHILD_STACK_SIZE);
+        args.stack_size = CHILD_STACK_SIZE;
+        pid = nsfs_clone3_run(&args, sizeof args, init_child, ctx);
+        if (pid < 0) return fail(res, NSFS_STEP_CLONE_INIT, (int)-pid);
+        res->pid = (int)pid;
+        res->pidfd = pidfd;
+        return 0;
+    }
+#endif
+    // Fork-like: the child has its own copy of memory (its errors stay there).
     pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid < 0) return fail(res, NSFS_STEP_CLONE_INIT, errno);
     if (pid == 0) _exit(init_child(ctx));
-#endif
     res->pid = (int)pid;
     res->pidfd = pidfd;
     return 0;

@@ -1,3 +1,5 @@
+import LinuxSystem
+
 /// The rule for container names, applied alike to `mkdir` and `mv`.
 ///
 /// A name is 1–255 bytes of valid UTF-8; it is not `.` or `..`, contains no
@@ -24,13 +26,13 @@ public enum ContainerName {
     }
 
     /// The UTS hostname a container named `name` starts with: the name cut to
-    /// the kernel's 64 bytes at a character boundary.
+    /// the kernel's limit at a character boundary.
     public static func hostname(for name: String) -> String {
         var out = ""
         var size = 0
         for ch in name {
             let n = ch.utf8.count
-            if size + n > 64 { break }
+            if size + n > UTSNamespace.maxHostnameBytes { break }
             out.append(ch)
             size += n
         }

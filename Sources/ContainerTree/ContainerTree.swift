@@ -1,13 +1,40 @@
-/// The container tree as a pure value: names, parents, children, serials and
-/// the rules for changing it. No I/O: the runtime decides whether a change
-/// happened in the kernel, the tree only records it, so every rule here is
-/// unit-testable without root.
+import LinuxSystem
+
+/// The container tree as a pure value: names, parents, children, serials,
+/// each node's lifecycle state and the rules for changing it. No I/O: the
+/// runtime decides whether a change happened in the kernel, the tree only
+/// records it, so every rule here is unit-testable without root.
+///
+/// Slow kernel work (spawning an init, killing thousands of processes) runs
+/// outside the runtime's lock, between two short changes of the tree: a
+/// name is `creating` from the check until the init runs, a container is
+/// `removing` from the rmdir's check until its processes are gone. The
+/// states are what keeps two requests for the same name or container from
+/// interleaving badly while neither holds a lock.
 public struct ContainerTree: Sendable {
+    public enum State: Sendable, Equatable {
+        /// mkdir in progress: the name is taken, nothing can be seen yet.
+        case creating
+        case running
+        /// rmdir in progress: still listed, but no new child, no rename.
+        case removing
+    }
+
     public struct Node: Sendable, Equatable {
         public let serial: UInt64
         public var name: String          // "" for the root
         public var parent: UInt64?       // nil for the root
+        public var state: State
+        /// chown of a container delegates its subtree to the owner.
+        public var owner = Owner.root
         public var children: [String: UInt64] = [:]
+    }
+
+    public struct Owner: Sendable, Equatable {
+        public var uid: UInt32
+        public var gid: UInt32
+        public init(uid: UInt32, gid: UInt32) { self.uid = uid; self.gid = gid }
+        public static let root = Owner(uid: 0, gid: 0)
     }
 
     public private(set) var nodes: [UInt64: Node]
@@ -16,13 +43,20 @@ public struct ContainerTree: Sendable {
     public static let rootSerial: UInt64 = 0
 
     public init() {
-        nodes = [Self.rootSerial: Node(serial: Self.rootSerial, name: "", parent: nil)]
+        nodes = [Self.rootSerial: Node(serial: Self.rootSerial, name: "", parent: nil, state: .running)]
         nextSerial = 1
     }
 
+    /// Containers in the tree (creating ones included).
     public var count: Int { nodes.count - 1 }
 
     public func node(_ serial: UInt64) -> Node? { nodes[serial] }
+
+    /// A node that requests can see: running or being removed.
+    public func visibleNode(_ serial: UInt64) -> Node? {
+        guard let n = nodes[serial], n.state != .creating else { return nil }
+        return n
+    }
 
     public func child(of parent: UInt64, named name: String) -> UInt64? {
         nodes[parent]?.children[name]
@@ -34,9 +68,16 @@ public struct ContainerTree: Sendable {
         return nextSerial
     }
 
+    /// Serials up to `serial` are taken (by records not yet inserted).
+    public mutating func reserveSerials(through serial: UInt64) {
+        if serial >= nextSerial { nextSerial = serial + 1 }
+    }
+
+    // MARK: mkdir
+
     /// Check that `name` can be created below `parent`; returns the valid name.
     public func checkCreate(parent: UInt64, name bytes: some Collection<UInt8>) -> Result<String, TreeError> {
-        guard let p = nodes[parent] else { return .failure(.notFound) }
+        guard let p = nodes[parent], p.state == .running else { return .failure(.notFound) }
         switch ContainerName.validate(bytes) {
         case .failure(let e): return .failure(e)
         case .success(let name):
@@ -45,38 +86,105 @@ public struct ContainerTree: Sendable {
         }
     }
 
-    /// Serials up to `serial` are taken (by records not yet inserted).
-    public mutating func reserveSerials(through serial: UInt64) {
-        if serial >= nextSerial { nextSerial = serial + 1 }
+    /// mkdir's first step: take the name (state `creating`). Returns the
+    /// new container's serial.
+    public mutating func beginCreate(parent: UInt64, name bytes: some Collection<UInt8>,
+                                     owner: Owner = .root) -> Result<(serial: UInt64, name: String), TreeError> {
+        switch checkCreate(parent: parent, name: bytes) {
+        case .failure(let e): return .failure(e)
+        case .success(let name):
+            let serial = allocateSerial()
+            add(Node(serial: serial, name: name, parent: parent, state: .creating, owner: owner))
+            return .success((serial, name))
+        }
     }
 
-    /// Record a container (new, or re-adopted at startup with its old serial).
-    public mutating func insert(serial: UInt64, name: String, parent: UInt64) throws(TreeError) {
+    /// mkdir's last step: the container runs. False if the name was taken
+    /// back meanwhile (its parent died and the subtree was dropped).
+    public mutating func finishCreate(_ serial: UInt64) -> Bool {
+        guard nodes[serial]?.state == .creating else { return false }
+        nodes[serial]!.state = .running
+        return true
+    }
+
+    /// mkdir failed: free the name.
+    public mutating func abandonCreate(_ serial: UInt64) {
+        guard nodes[serial]?.state == .creating else { return }
+        drop(serial)
+    }
+
+    /// Record a running container (re-adopted at startup with its old serial).
+    public mutating func insert(serial: UInt64, name: String, parent: UInt64, owner: Owner = .root) throws(TreeError) {
         guard nodes[parent] != nil else { throw .notFound }
         guard nodes[serial] == nil, serial != Self.rootSerial else { throw .exists }
         if EntryKind.reservedNames.contains(name) || nodes[parent]!.children[name] != nil { throw .exists }
-        nodes[serial] = Node(serial: serial, name: name, parent: parent)
-        nodes[parent]!.children[name] = serial
+        add(Node(serial: serial, name: name, parent: parent, state: .running, owner: owner))
         if serial >= nextSerial { nextSerial = serial + 1 }
     }
 
-    /// May `serial` be removed? Only containers without child containers.
+    private mutating func add(_ n: Node) {
+        nodes[n.serial] = n
+        nodes[n.parent!]!.children[n.name] = n.serial
+    }
+
+    private mutating func drop(_ serial: UInt64) {
+        guard let n = nodes.removeValue(forKey: serial) else { return }
+        if let p = n.parent, nodes[p]?.children[n.name] == serial { nodes[p]!.children.removeValue(forKey: n.name) }
+    }
+
+    // MARK: rmdir
+
+    /// May `serial` be removed? Only running containers without children
+    /// (one being created below counts).
     public func checkRemove(_ serial: UInt64) -> Result<Void, TreeError> {
         if serial == Self.rootSerial { return .failure(.isRoot) }
-        guard let n = nodes[serial] else { return .failure(.notFound) }
+        guard let n = nodes[serial], n.state != .creating else { return .failure(.notFound) }
+        if n.state == .removing { return .failure(.notFound) }
         return n.children.isEmpty ? .success(()) : .failure(.notEmpty)
     }
 
+    /// rmdir's first step: the container is `removing` until its processes
+    /// are gone.
+    public mutating func beginRemove(_ serial: UInt64) -> Result<Void, TreeError> {
+        if case .failure(let e) = checkRemove(serial) { return .failure(e) }
+        nodes[serial]!.state = .removing
+        return .success(())
+    }
+
+    /// The kill failed (its processes did not die in time): back to running.
+    public mutating func cancelRemove(_ serial: UInt64) {
+        if nodes[serial]?.state == .removing { nodes[serial]!.state = .running }
+    }
+
+    /// rmdir's last step (and the death watcher's): gone from the tree.
+    public mutating func finishRemove(_ serial: UInt64) {
+        guard let n = nodes[serial], n.children.isEmpty else { return }
+        drop(serial)
+    }
+
+    /// A container died with everything below it (its pid namespace is
+    /// gone): mark the whole subtree `removing`, including names being
+    /// created, and return it children first.
+    public mutating func beginRemoveSubtree(_ serial: UInt64) -> [UInt64] {
+        guard serial != Self.rootSerial else { return [] }
+        let all = subtreePostOrder(serial)
+        for s in all { nodes[s]!.state = .removing }
+        return all
+    }
+
+    /// Plain removal of a leaf (tests and adoption).
     public mutating func remove(_ serial: UInt64) throws(TreeError) {
         if case .failure(let e) = checkRemove(serial) { throw e }
-        let n = nodes.removeValue(forKey: serial)!
-        nodes[n.parent!]!.children.removeValue(forKey: n.name)
+        drop(serial)
     }
+
+    // MARK: mv
 
     /// May `serial` be renamed to `name` below `newParent`?
     public func checkRename(_ serial: UInt64, to newParent: UInt64, name bytes: some Collection<UInt8>) -> Result<String, TreeError> {
         if serial == Self.rootSerial { return .failure(.isRoot) }
-        guard let n = nodes[serial], let target = nodes[newParent] else { return .failure(.notFound) }
+        guard let n = nodes[serial], n.state == .running,
+              let target = nodes[newParent], target.state != .creating else { return .failure(.notFound) }
         if isAncestor(serial, of: newParent) { return .failure(.intoOwnSubtree) }
         let name: String
         switch ContainerName.validate(bytes) {
@@ -101,6 +209,13 @@ public struct ContainerTree: Sendable {
         nodes[serial]!.name = valid
         nodes[serial]!.parent = newParent
     }
+
+    /// chown.
+    public mutating func setOwner(_ serial: UInt64, _ owner: Owner) {
+        if nodes[serial] != nil { nodes[serial]!.owner = owner }
+    }
+
+    // MARK: reading
 
     /// True when `a` is `b` or one of `b`'s ancestors.
     public func isAncestor(_ a: UInt64, of b: UInt64) -> Bool {
@@ -139,12 +254,18 @@ public struct ContainerTree: Sendable {
         return out
     }
 
+    /// Visible children of a container, by name.
+    func visibleChildren(of serial: UInt64) -> [(name: String, serial: UInt64)] {
+        guard let n = nodes[serial] else { return [] }
+        return n.children.filter { nodes[$0.value]?.state != .creating }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
     /// The listing of a container directory: child containers by name, then
     /// the filesystem's own entries.
     public func listing(of serial: UInt64) -> [(name: String, inode: Inode)] {
-        guard let n = nodes[serial] else { return [] }
-        var out: [(name: String, inode: Inode)] = n.children.sorted { $0.key < $1.key }.map {
-            ($0.key, Inode(serial: $0.value, kind: .container))
+        guard visibleNode(serial) != nil else { return [] }
+        var out: [(name: String, inode: Inode)] = visibleChildren(of: serial).map {
+            ($0.name, Inode(serial: $0.serial, kind: .container))
         }
         out.append((EntryKind.nsDirectoryName, Inode(serial: serial, kind: .nsDirectory)))
         for c in ControlFile.allCases { out.append((c.name, Inode(serial: serial, kind: .control(c)))) }
@@ -153,10 +274,12 @@ public struct ContainerTree: Sendable {
 
     /// Resolve a name inside a directory inode.
     public func lookup(_ name: String, in dir: Inode) -> Inode? {
-        guard nodes[dir.serial] != nil else { return nil }
+        guard let node = visibleNode(dir.serial) else { return nil }
         switch dir.kind {
         case .container:
-            if let c = nodes[dir.serial]!.children[name] { return Inode(serial: c, kind: .container) }
+            if let c = node.children[name] {
+                return nodes[c]?.state == .creating ? nil : Inode(serial: c, kind: .container)
+            }
             return EntryKind.controlEntry(named: name).map { Inode(serial: dir.serial, kind: $0) }
         case .nsDirectory:
             return NamespaceKind(name: name).map { Inode(serial: dir.serial, kind: .namespace($0)) }
@@ -168,7 +291,7 @@ public struct ContainerTree: Sendable {
     /// st_nlink of a directory: 2 + its subdirectories (child containers and ns/).
     public func linkCount(of inode: Inode) -> Int {
         switch inode.kind {
-        case .container: 3 + (nodes[inode.serial]?.children.count ?? 0)
+        case .container: 3 + visibleChildren(of: inode.serial).count
         case .nsDirectory: 2
         default: 1
         }

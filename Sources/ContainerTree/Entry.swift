@@ -1,25 +1,4 @@
-/// Namespace kinds a container exposes under `ns/`, in listing order.
-public enum NamespaceKind: Int, CaseIterable, Sendable {
-    case cgroup, ipc, mnt, net, pid, time, user, uts
-
-    public var name: String {
-        switch self {
-        case .cgroup: "cgroup"
-        case .ipc: "ipc"
-        case .mnt: "mnt"
-        case .net: "net"
-        case .pid: "pid"
-        case .time: "time"
-        case .user: "user"
-        case .uts: "uts"
-        }
-    }
-
-    public init?(name: String) {
-        guard let k = NamespaceKind.allCases.first(where: { $0.name == name }) else { return nil }
-        self = k
-    }
-}
+import LinuxSystem
 
 /// The filesystem's own entries in every container directory. Their names
 /// are reserved: no container may take them.

@@ -55,6 +55,12 @@ public struct CgroupDirectory: Sendable, Hashable {
 
     public func remove() throws(Errno) { try FileIO.removeDirectory(path) }
 
+    /// Frozen (cgroup.events): by its own cgroup.freeze or an ancestor's.
+    /// A new cgroup below a frozen one reports it at once, while empty.
+    public func isFrozen() throws(Errno) -> Bool {
+        Self.parseEvents(try FileIO.read(path + "/cgroup.events"), key: "frozen")
+    }
+
     /// `key 1` in a cgroup.events text.
     public static func parseEvents(_ bytes: [UInt8], key: String) -> Bool {
         // Hot (every status read): match the line's bytes, no strings.

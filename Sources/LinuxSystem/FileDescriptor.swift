@@ -74,7 +74,7 @@ public struct FileDescriptor: Hashable, Sendable {
 }
 
 /// A descriptor closed when the last reference goes (pidfds, cgroup dirs).
-public final class OwnedDescriptor: @unchecked Sendable {
+public final class OwnedDescriptor: Sendable {
     public let fd: FileDescriptor
     public init(_ fd: FileDescriptor) { self.fd = fd }
     public var rawValue: Int32 { fd.rawValue }

@@ -5,7 +5,7 @@ import CNamespaceShim
 
 /// A process held through a pidfd: signals and exit notification reach
 /// exactly this process, never a later one that reused its pid.
-public final class ProcessHandle: @unchecked Sendable {
+public final class ProcessHandle: Sendable {
     public let pid: Int32
     public let descriptor: OwnedDescriptor
 
@@ -46,7 +46,7 @@ public final class ProcessHandle: @unchecked Sendable {
     public func reap() { _ = nsfs_pidfd_reap(descriptor.rawValue) }
 
     /// An nsfs descriptor of one of this process's namespaces.
-    public func namespace(_ kind: NamespaceType) throws(Errno) -> OwnedDescriptor {
+    public func namespace(_ kind: NamespaceKind) throws(Errno) -> OwnedDescriptor {
         let fd = try valueOrNegatedErrno { nsfs_pidfd_namespace(descriptor.rawValue, kind.shimKind) }
         return OwnedDescriptor(FileDescriptor(rawValue: fd))
     }
@@ -59,21 +59,13 @@ public final class ProcessHandle: @unchecked Sendable {
     }
 
     /// The 64-bit id (NS_GET_ID) of one of this process's namespaces.
-    public func namespaceID(_ kind: NamespaceType) throws(Errno) -> UInt64 {
+    public func namespaceID(_ kind: NamespaceKind) throws(Errno) -> UInt64 {
         let ns = try namespace(kind)
-        return try NamespaceType.id(of: ns.fd)
+        return try NamespaceKind.id(of: ns.fd)
     }
 }
 
-/// Namespace types as the kernel names them under /proc/PID/ns.
-public enum NamespaceType: Int, CaseIterable, Sendable {
-    case cgroup, ipc, mnt, net, pid, time, user, uts
-
-    var shimKind: nsfs_ns_kind { nsfs_ns_kind(rawValue: UInt32(rawValue)) }
-
-    public var procName: String { String(cString: nsfs_ns_name(shimKind)) }
-    public var cloneFlag: UInt64 { nsfs_ns_clone_flag(shimKind) }
-
+extension NamespaceKind {
     /// The 64-bit id of the namespace behind an nsfs descriptor.
     public static func id(of fd: FileDescriptor) throws(Errno) -> UInt64 {
         var id: UInt64 = 0

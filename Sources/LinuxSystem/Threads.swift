@@ -2,15 +2,22 @@
 import Glibc
 #endif
 import CNamespaceShim
+import Synchronization
 
 /// A detached OS thread running a closure (no Foundation, no Dispatch).
+/// Background threads never take the termination signals: those must reach
+/// the thread that serves requests (its wait is what they interrupt).
 public enum BackgroundThread {
-    private final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+    private final class Box: Sendable {
+        let body: @Sendable () -> Void
+        init(_ b: @escaping @Sendable () -> Void) { body = b }
+    }
 
     public static func start(_ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in
+            TerminationSignals.block()
             let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
             b.body()
             return nil
@@ -18,10 +25,34 @@ public enum BackgroundThread {
         precondition(rc == 0, "pthread_create failed: \(rc)")
         pthread_detach(tid)
     }
+
+    /// An id of the calling thread, for asserting which thread runs something.
+    public static var currentID: UInt { UInt(pthread_self()) }
+}
+
+/// SIGINT, SIGTERM, SIGHUP and SIGQUIT, which end the daemon's request loop.
+public enum TerminationSignals {
+    static var set: sigset_t {
+        var s = sigset_t()
+        sigemptyset(&s)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&s, sig) }
+        return s
+    }
+
+    /// For the calling thread only.
+    public static func block() {
+        var s = set
+        pthread_sigmask(SIG_BLOCK, &s, nil)
+    }
+
+    public static func unblock() {
+        var s = set
+        pthread_sigmask(SIG_UNBLOCK, &s, nil)
+    }
 }
 
 /// An epoll set of descriptors, each tagged with a 64-bit value.
-public final class Epoll: @unchecked Sendable {
+public final class Epoll: Sendable {
     let fd: Int32
 
     public init() throws(Errno) {
@@ -44,30 +75,57 @@ public final class Epoll: @unchecked Sendable {
     }
 }
 
-/// A FIFO of jobs run one at a time on one background thread.
-public final class SerialQueue: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
-    private var jobs: [@Sendable () -> Void] = []
+/// A counting semaphore (POSIX), the one blocking wait the pools need.
+/// Unchecked: it wraps a `sem_t` that must stay at one address.
+final class Semaphore: @unchecked Sendable {
+    private let sem = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    init() { sem_init(sem, 0, 0) }
+    deinit { sem_destroy(sem); sem.deallocate() }
+    func signal() { sem_post(sem) }
+    func wait() { while sem_wait(sem) != 0 && errno == EINTR {} }
+}
 
-    public init() {
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&cond, nil)
-        BackgroundThread.start { [self] in
-            while true {
-                pthread_mutex_lock(&mutex)
-                while jobs.isEmpty { pthread_cond_wait(&cond, &mutex) }
-                let job = jobs.removeFirst()
-                pthread_mutex_unlock(&mutex)
-                job()
-            }
+/// Jobs run on background threads, started on demand up to `maxThreads`:
+/// a job that blocks (a kill waiting for thousands of processes, a spawn
+/// into a frozen cgroup) occupies one thread, never the others. With
+/// `maxThreads` 1 it is a FIFO run in order.
+public final class WorkerPool: Sendable {
+    private struct State {
+        var jobs: [@Sendable () -> Void] = []
+        var head = 0
+        var threads = 0
+        var busy = 0
+    }
+    private let state = Mutex(State())
+    private let wakeup = Semaphore()
+    public let maxThreads: Int
+
+    public init(maxThreads: Int) { self.maxThreads = maxThreads }
+
+    public func submit(_ job: @escaping @Sendable () -> Void) {
+        let startThread = state.withLock { s -> Bool in
+            s.jobs.append(job)
+            // Every thread busy, or already promised to earlier jobs: one more.
+            guard s.threads - s.busy < s.jobs.count - s.head, s.threads < maxThreads else { return false }
+            s.threads += 1
+            return true
         }
+        if startThread { BackgroundThread.start { [self] in work() } }
+        wakeup.signal()
     }
 
-    public func async(_ job: @escaping @Sendable () -> Void) {
-        pthread_mutex_lock(&mutex)
-        jobs.append(job)
-        pthread_cond_signal(&cond)
-        pthread_mutex_unlock(&mutex)
+    private func work() {
+        while true {
+            wakeup.wait()
+            let job = state.withLock { s -> @Sendable () -> Void in
+                let j = s.jobs[s.head]
+                s.head += 1
+                if s.head > 64 && s.head * 2 > s.jobs.count { s.jobs.removeFirst(s.head); s.head = 0 }
+                s.busy += 1
+                return j
+            }
+            job()
+            state.withLock { $0.busy -= 1 }
+        }
     }
 }

@@ -6,30 +6,34 @@ import CNamespaceShim
 /// Hostnames of other UTS namespaces. setns(CLONE_NEWUTS) changes only the
 /// calling thread, so the thread joins the target namespace for one
 /// gethostname/sethostname and returns to its own: a few syscalls, no
-/// helper process.
+/// helper process, and no lock (each thread moves only itself).
 public enum UTSNamespace {
-    nonisolated(unsafe) static var own: Int32 = -1
-    static let lock = Lock()
-    static let utsFlag = Int32(NamespaceType.uts.cloneFlag)
+    /// The kernel's limit (HOST_NAME_MAX), in bytes.
+    public static let maxHostnameBytes = 64
+
+    /// The daemon's own UTS namespace, where every thread returns.
+    static let own: OwnedDescriptor? = try? OwnedDescriptor(FileDescriptor.open("/proc/self/ns/uts", O_RDONLY))
+    static let utsFlag = Int32(NamespaceKind.uts.cloneFlag)
 
     static func withNamespace<T>(_ ns: FileDescriptor, _ body: () throws(Errno) -> T) throws(Errno) -> T {
-        try lock.withLock { () throws(Errno) -> T in
-            if own < 0 { own = try FileDescriptor.open("/proc/thread-self/ns/uts", O_RDONLY).rawValue }
-            _ = try valueOrNegatedErrno { nsfs_setns(ns.rawValue, utsFlag) }
-            defer { _ = nsfs_setns(own, utsFlag) }
-            return try body()
-        }
+        guard let own else { throw Errno.badDescriptor }
+        _ = try valueOrNegatedErrno { nsfs_setns(ns.rawValue, utsFlag) }
+        defer { _ = nsfs_setns(own.rawValue, utsFlag) }
+        return try body()
     }
 
-    public static func hostname(in ns: FileDescriptor) throws(Errno) -> String {
-        try withNamespace(ns) { () throws(Errno) -> String in try ownHostname() }
+    /// The hostname as the kernel holds it: bytes, not necessarily UTF-8.
+    public static func hostname(in ns: FileDescriptor) throws(Errno) -> [UInt8] {
+        try withNamespace(ns) { () throws(Errno) -> [UInt8] in try ownHostname() }
     }
 
     /// The calling thread's own UTS hostname.
-    public static func ownHostname() throws(Errno) -> String {
-        var buf = [CChar](repeating: 0, count: 65)
-        _ = try valueOrErrno { gethostname(&buf, buf.count) }
-        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    public static func ownHostname() throws(Errno) -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: maxHostnameBytes + 1)
+        _ = try valueOrErrno { buf.withUnsafeMutableBufferPointer { p in
+            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { gethostname($0, p.count) }
+        } }
+        return Array(buf.prefix { $0 != 0 })
     }
 
     public static func setHostname(_ name: [UInt8], in ns: FileDescriptor) throws(Errno) {

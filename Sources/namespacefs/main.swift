@@ -4,7 +4,8 @@
 // nothing mounted and says in one line what is missing and how to fix it.
 import ContainerRuntime
 import LinuxSystem
-import NamespaceFS
+import FuseAdapter
+import MountOptions
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -106,21 +107,21 @@ if let c = options.cgroupRoot {
 }
 
 ResourceLimits.raiseOpenFiles()
-let manager: ContainerManager
+let runtime: Runtime
 do {
-    manager = try ContainerManager(configuration: RuntimeConfiguration(
-        cgroupMount: cgroupMount, cgroupRoot: cgroupRoot,
-        stateDirectory: options.stateDirectory, initPath: initPath))
+    var configuration = RuntimeConfiguration(cgroupMount: cgroupMount, cgroupRoot: cgroupRoot,
+                                             stateDirectory: options.stateDirectory, initPath: initPath)
+    configuration.crashAt = options.crashAt
+    runtime = try Runtime(configuration: configuration)
 } catch {
     fail("\(error)")
 }
-manager.crashAt = options.crashAt
-for line in manager.adopt() { StandardError.line("namespacefs: " + line) }
+for line in runtime.lifecycle.adopt() { Log.line(line) }
 
 var fuseOptions = ["fsname=namespacefs", "subtype=namespacefs"] + options.fuseOptions
 if options.allowOther ?? true { fuseOptions.append("allow_other") }
 
-let filesystem = NamespaceFilesystem(manager: manager)
+let filesystem = NamespaceFilesystem(runtime: runtime)
 let session: FuseSession
 do {
     session = try FuseSession(filesystem: filesystem, options: fuseOptions, debug: options.debug)
@@ -129,14 +130,22 @@ do {
     fail("\(error)")
 }
 guard session.daemonize(foreground: options.foreground) else { fail("cannot detach from the terminal") }
-// Threads only from here on: daemonizing forks.
-manager.mountPoint = mountPoint
-do { try manager.startWatching { removals in filesystem.notifyRemoved(removals) } } catch {
-    StandardError.line("namespacefs: cannot watch container inits: \(error)")
+// Threads only from here on: daemonizing forks. And not on this thread:
+// after the fork its cached thread id (which Mutex stores as the owner) is
+// its parent's, so a contended lock taken here would trap. It only waits.
+TerminationSignals.block()
+BackgroundThread.start {
+    runtime.views.mounted(at: mountPoint)
+    do { try runtime.lifecycle.startWatching { removals in filesystem.notifyRemoved(removals) } } catch {
+        Log.line("cannot watch container inits: \(error)")
+    }
+    session.exitWhenUnmounted(mountPoint)
+    runtime.views.attachAll()
+    // The one thread that takes SIGTERM/SIGINT/SIGHUP: they end the loop.
+    TerminationSignals.unblock()
+    let status = session.run()
+    // Unmount, leave the containers running.
+    session.unmount()
+    exit(status == 0 ? 0 : 1)
 }
-session.exitWhenUnmounted(mountPoint)
-manager.attachAllViews()
-let status = session.run()
-// SIGTERM/SIGINT/SIGHUP end the loop: unmount, leave the containers running.
-session.unmount()
-exit(status == 0 ? 0 : 1)
+while true { pause() }

@@ -5,7 +5,7 @@ import LinuxSystem
 /// (inside a container, its subtree), so every pid is already the caller's.
 struct ContainerDirectory {
     let path: String
-    let status: [String: String]
+    let status: ContainerStatus
 
     /// Reads PATH/status; fails with a readable line if PATH is no container.
     init(_ path: String) throws(NsctlError) {
@@ -15,17 +15,12 @@ struct ContainerDirectory {
         do { text = try FileIO.readString(p + "/status") } catch {
             throw NsctlError("\(path) is not a container of a namespacefs mount (no status file)")
         }
-        var s: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            s[String(line[..<colon])] = String(line[line.index(after: colon)...].drop(while: { $0 == " " }))
-        }
         self.path = p
-        status = s
+        status = ContainerStatus(parsing: text)
     }
 
-    var name: String { status["name"] ?? "" }
-    var isRoot: Bool { status["id"] == nil }
+    var name: String { status.name }
+    var isRoot: Bool { status.isRoot }
 
     /// Child containers (directories other than the filesystem's own entries).
     func children() -> [ContainerDirectory] {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ContainerTree
 import CNamespaceShim
 import LinuxSystem
 #if canImport(Glibc)
@@ -36,13 +37,13 @@ struct Exec: ParsableCommand {
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The program and its arguments, after --.", valueName: "cmd"))
     var command: [String] = []
 
-    static let defaultKinds: [NamespaceType] = [.cgroup, .ipc, .mnt, .net, .pid, .time, .uts]
+    static let defaultKinds: [NamespaceKind] = [.cgroup, .ipc, .mnt, .net, .pid, .time, .uts]
 
-    func kinds() throws(NsctlError) -> [NamespaceType] {
+    func kinds() throws(NsctlError) -> [NamespaceKind] {
         guard let namespaces else { return Self.defaultKinds }
-        var out: [NamespaceType] = []
+        var out: [NamespaceKind] = []
         for name in namespaces.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let k = NamespaceType.allCases.first(where: { $0.procName == name }) else {
+            guard let k = NamespaceKind.allCases.first(where: { $0.name == name }) else {
                 throw NsctlError("unknown namespace '\(name)' (one of: cgroup, ipc, mnt, net, pid, time, user, uts)")
             }
             out.append(k)
@@ -63,7 +64,7 @@ struct Exec: ParsableCommand {
         let kinds = try kinds()
         let c = try ContainerDirectory(path)
         guard !c.isRoot else { throw NsctlError("\(path) is the top of the tree, not a container") }
-        guard let pidText = c.status["init"], let pid = Int32(pidText) else {
+        guard let pid = c.status.initPid else {
             throw NsctlError("\(path): its init is not visible from here")
         }
         // The pid is the init's as we see it; the pidfd pins that process,
@@ -72,7 +73,7 @@ struct Exec: ParsableCommand {
         do { initProcess = try ProcessHandle.open(pid: pid) } catch {
             throw NsctlError("\(path): its init \(pid) is gone (\(error))")
         }
-        guard let want = c.status["ns-pid-id"].flatMap(UInt64.init), (try? initProcess.namespaceID(.pid)) == want else {
+        guard let want = c.status.namespaceID(.pid), (try? initProcess.namespaceID(.pid)) == want else {
             throw NsctlError("\(path): pid \(pid) is no longer its init")
         }
         var flags: Int32 = 0
@@ -90,14 +91,14 @@ struct Exec: ParsableCommand {
             if e.rawValue == ENOENT || e.rawValue == EACCES {
                 throw NsctlError("cannot run \(command[0]) in \(path): \(e)")
             }
-            throw NsctlError("cannot enter \(path) (\(kinds.map(\.procName).joined(separator: ","))): \(e)")
+            throw NsctlError("cannot enter \(path) (\(kinds.map(\.name).joined(separator: ","))): \(e)")
         }
         return nsfs_wait_forwarding(childPidfd, childPid, tty ? 1 : 0)
     }
 
     /// The container's cgroup directory, through our own cgroup2 mount.
     func cgroupDirectory(_ c: ContainerDirectory) -> Int32? {
-        guard let rel = c.status["cgroup"], let mounts = try? MountInfo.current(),
+        guard let rel = c.status.cgroup, let mounts = try? MountInfo.current(),
               let mount = Cgroup2.mountPoint(in: mounts) else { return nil }
         let fd = open(mount + rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         return fd >= 0 ? fd : nil

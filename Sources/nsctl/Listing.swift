@@ -20,7 +20,7 @@ struct Ps: ParsableCommand {
         func visit(_ c: ContainerDirectory) {
             for pid in c.processes() {
                 let comm = (try? FileIO.readString("/proc/\(pid)/comm"))?.split(separator: "\n").first.map(String.init) ?? "?"
-                print("\(pad(String(pid), 8)) \(pad(c.status["path"] ?? "/", 30)) \(comm)")
+                print("\(pad(String(pid), 8)) \(pad(c.status[.path] ?? "/", 30)) \(comm)")
             }
             c.children().forEach(visit)
         }
@@ -51,8 +51,8 @@ struct Tree: ParsableCommand {
     }
 
     func summary(_ c: ContainerDirectory) -> String {
-        let n = Int(c.status["processes"] ?? "") ?? 0
-        return "\(c.status["state"] ?? "?")  \(n) process\(n == 1 ? "" : "es")"
+        let n = c.status.processes ?? 0
+        return "\(c.status.state?.rawValue ?? "?")  \(n) process\(n == 1 ? "" : "es")"
     }
 }
 

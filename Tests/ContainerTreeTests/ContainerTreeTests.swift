@@ -1,5 +1,6 @@
 import Testing
 @testable import ContainerTree
+import LinuxSystem
 
 @Suite struct NameRules {
     @Test(arguments: ["a", "web-1", "x.y", "Ünïcode", "with space", String(repeating: "n", count: 255)])

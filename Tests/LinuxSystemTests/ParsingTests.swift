@@ -29,8 +29,8 @@ import Testing
     }
 
     @Test func rfc3339() {
-        #expect(Clock.rfc3339(nanoseconds: 0) == "1970-01-01T00:00:00Z")
-        #expect(Clock.rfc3339(nanoseconds: 1_763_821_642_500_000_000) == "2025-11-22T14:27:22Z")
+        #expect(SystemTime.rfc3339(nanoseconds: 0) == "1970-01-01T00:00:00Z")
+        #expect(SystemTime.rfc3339(nanoseconds: 1_763_821_642_500_000_000) == "2025-11-22T14:27:22Z")
     }
 }
 

@@ -122,35 +122,19 @@ wait_for() {
     done
 }
 
-# The state store's records (Tests/integration/records.py).
-TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-record_count() { python3 "$TESTS_DIR/records.py" count "$STATE"; }
-dump_records() { python3 "$TESTS_DIR/records.py" dump "$STATE" "$1"; }
-put_record() { python3 "$TESTS_DIR/records.py" put "$STATE" "$1" "$2"; }
+# The state store's records, through the daemon's own record code.
+RECORDS=$(dirname "$NSFS_BIN")/nsfs-records
+record_count() { "$RECORDS" count "$STATE"; }
+dump_records() { "$RECORDS" dump "$STATE" "$1"; }
+put_record() { "$RECORDS" put "$STATE" "$1" "$2"; }
+set_record() { "$RECORDS" set "$STATE" "$@"; }
 
 # check_consistency: the tree in the mount, the cgroups under the mount's
 # cgroup root and the state store agree, and every container has a live init
 # in its own cgroup. Prints each disagreement; returns 1 if there is any.
 check_consistency() {
-    local bad=0 f id cg pid ids_store ids_tree cgs recs
-    recs=$(mktemp -d "$TEST_TMP/records.XXXXXX")
-    dump_records "$recs"
-    for f in "$recs"/*; do
-        [ -e "$f" ] || continue
-        case $f in *.slot) continue ;; esac
-        if [ "$(head -1 "$f")" != "namespacefs-container 1" ]; then echo "    inconsistent: bad record $f"; bad=1; continue; fi
-        grep -qx "state: running" "$f" || { echo "    inconsistent: unfinished record $f"; bad=1; }
-        cg=$(awk '/^cgroup:/ { print $2 }' "$f"); pid=$(awk '/^init-pid:/ { print $2 }' "$f")
-        [ -d "$CGROUP2$cg" ] || { echo "    inconsistent: record $f names missing cgroup $cg"; bad=1; }
-        kill -0 "$pid" 2>/dev/null || { echo "    inconsistent: record $f names dead init $pid"; bad=1; continue; }
-        [ "$(awk -F: '$1 == "0" { print $3 }' /proc/$pid/cgroup)" = "$cg" ] || { echo "    inconsistent: init $pid not in $cg"; bad=1; }
-    done
-    ids_store=$(for f in "$recs"/*; do [ -e "$f" ] || continue; case $f in *.slot) continue ;; esac; basename "$f"; done | sort)
-    cgs=$(find "$CGDIR" -mindepth 1 -type d -name 'ns-*' -printf '%f\n' 2>/dev/null | sed 's/^ns-//' | sort)
-    ids_tree=$(find "$MNT" -name status -path '*/status' ! -path "$MNT/status" -exec awk '/^id:/ { print $2 }' {} + 2>/dev/null | sort)
-    [ "$ids_store" = "$cgs" ] || { echo "    inconsistent: store [$ids_store] vs cgroups [$cgs]"; bad=1; }
-    [ "$ids_store" = "$ids_tree" ] || { echo "    inconsistent: store [$ids_store] vs tree [$ids_tree]"; bad=1; }
-    return $bad
+    "$RECORDS" check "$STATE" "$CGDIR" "$MNT" | sed 's/^/    /'
+    return "${PIPESTATUS[0]}"
 }
 
 # The container tree as "path id init" lines, for comparing before/after.

@@ -56,18 +56,17 @@ test_store_naming_an_unrelated_process_adopts_and_kills_nothing() {
     new_mount
     mkdir "$MNT/a"
     local real; real=$(init_pid "$MNT/a")
+    cat "$MNT/a/status" > "$TEST_TMP/a-status"
     umount "$MNT"
     sleep 1000 >/dev/null 2>&1 &
     local decoy=$!
-    local recs f; recs=$(mktemp -d "$TEST_TMP/recs.XXXXXX")
-    dump_records "$recs"
-    f=$(ls "$recs"/* | grep -v '\.slot$')
+    local id; id=$(awk '/^id:/ { print $2 }' "$TEST_TMP/a-status")
     # The record now points at a live process that is not the container's
     # init, with its true start time: only the namespace and cgroup checks
     # can tell.
     local start; start=$(awk '{ sub(/.*\) /, ""); print $20 }' /proc/$decoy/stat)
-    sed -i "s/^init-pid: .*/init-pid: $decoy/; s/^init-start: .*/init-start: $start/" "$f"
-    put_record "$(cat "$f.slot")" "$f"
+    set_record "$id" init-pid "$decoy"
+    set_record "$id" init-start "$start"
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" 2>"$TEST_TMP/adopt.log"
     kill -0 "$decoy" || fail "the unrelated process was killed"
     kill -0 "$real" || fail "the real init was killed"

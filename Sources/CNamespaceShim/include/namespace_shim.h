@@ -61,6 +61,9 @@ struct nsfs_spawn_request {
     const char *_Nonnull hostname;  // at most 64 bytes, NUL-terminated
     const char *_Nonnull argv0;     // the init's argv[0], as ps shows it
     uint64_t new_namespaces;        // CLONE_NEW* flags (cgroup is unshared in the child)
+    int no_wait;          // the cgroup is frozen: a child cloned into it stops at
+                          // once, so do not wait for its exec (fork-like clone;
+                          // its setup completes, unreported, when it is thawed)
 };
 
 struct nsfs_spawn_result {
@@ -72,7 +75,8 @@ struct nsfs_spawn_result {
 
 // Create a container's init: clone3 into the cgroup with fresh namespaces,
 // set hostname, loopback, /proc, then exec the init. Returns when the init
-// has exec'd (or failed): the container is complete on return.
+// has exec'd (or failed): the container is complete on return. With
+// no_wait, returns once the init exists (its namespaces do).
 int nsfs_spawn_init(const struct nsfs_spawn_request *_Nonnull req,
                     struct nsfs_spawn_result *_Nonnull res);
 

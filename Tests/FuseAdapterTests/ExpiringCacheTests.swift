@@ -1,5 +1,5 @@
 import Testing
-@testable import NamespaceFS
+@testable import FuseAdapter
 
 @Suite struct ExpiringCacheTests {
     @Test func valuesExpireAfterTheirLifetime() {

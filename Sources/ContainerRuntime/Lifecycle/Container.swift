@@ -1,42 +1,53 @@
 import ContainerTree
 import LinuxSystem
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One live container: its record, its init (held by pidfd) and its cgroup.
-public final class Container: @unchecked Sendable {
-    /// Mutated only under the manager's lock (rename).
-    public internal(set) var record: ContainerRecord
+/// The kernel objects of one live container: its init (held by pidfd), its
+/// cgroup, and what is read from them often, kept open or cached. What a
+/// rename or chown changes (the name, the owner) lives in the registry.
+public final class Container: Sendable {
+    public let id: UInt64
+    public let serial: UInt64
     public let initProcess: ProcessHandle
+    /// The init's pid in the daemon's pid namespace.
+    public var initPid: Int32 { initProcess.pid }
+    public let pidNamespace: UInt64
     public let cgroup: CgroupDirectory
-    let cachedNamespaces = LockedValue<[NamespaceKind: NamespaceIdentity]?>(nil)
-    let statusTemplate = LockedValue<StatusTemplate?>(nil)
+    /// Relative to the cgroup2 mount, as `status` shows it.
+    public let cgroupPath: String
+    public let created: Int64
+
+    let cachedNamespaces = Mutex<[NamespaceKind: NamespaceIdentity]?>(nil)
+    let statusTemplate = Mutex<StatusTemplate?>(nil)
     /// Descriptors kept open for the container's life (its cgroup files,
     /// its UTS namespace): a read is then one pread, not open+read+close.
-    let openFiles = LockedValue<[String: OwnedDescriptor]>([:])
+    private let openFiles = Mutex<[String: OwnedDescriptor]>([:])
+
+    init(record r: ContainerRecord, initProcess: ProcessHandle, cgroup: CgroupDirectory) {
+        id = r.id
+        serial = r.serial
+        self.initProcess = initProcess
+        pidNamespace = r.pidNamespace
+        self.cgroup = cgroup
+        cgroupPath = r.cgroup
+        created = r.created
+    }
 
     func descriptor(_ key: String, _ open: () throws(Errno) -> OwnedDescriptor) throws(Errno) -> OwnedDescriptor {
         if let d = openFiles.withLock({ $0[key] }) { return d }
         let d = try open()
         // Kept only within a budget shared by all containers: each already
         // holds a pidfd, and the open-file limit may be as low as 20,000.
-        let keep = Self.cached.withLock { n -> Bool in
-            guard n < Self.budget else { return false }
-            n += 1
-            return true
-        }
-        if keep { openFiles.withLock { $0[key] = d } }
+        if Self.openBudget.take() { openFiles.withLock { $0[key] = d } }
         return d
     }
 
-    static let budget = ResourceLimits.openFiles() / 4
-    static let cached = LockedValue(0)
+    static let openBudget = DescriptorBudget(limit: ResourceLimits.openFiles() / 4)
 
-    deinit {
-        let n = openFiles.withLock { $0.count }
-        Self.cached.withLock { $0 -= n }
-    }
+    deinit { Self.openBudget.give(back: openFiles.withLock { $0.count }) }
 
     /// A cgroup file of this container, read whole from offset 0.
     func readCgroupFile(_ name: String) throws(Errno) -> [UInt8] {
@@ -66,12 +77,23 @@ public final class Container: @unchecked Sendable {
     func utsNamespace() throws(Errno) -> OwnedDescriptor {
         try descriptor("ns:uts") { () throws(Errno) in try initProcess.namespace(.uts) }
     }
+}
 
-    init(record: ContainerRecord, initProcess: ProcessHandle, cgroup: CgroupDirectory) {
-        self.record = record
-        self.initProcess = initProcess
-        self.cgroup = cgroup
+/// How many descriptors all containers together may keep open.
+final class DescriptorBudget: Sendable {
+    private let used = Mutex(0)
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
+
+    func take() -> Bool {
+        used.withLock { n in
+            guard n < limit else { return false }
+            n += 1
+            return true
+        }
     }
+
+    func give(back n: Int) { used.withLock { $0 -= n } }
 }
 
 /// A refused or failed operation: the errno the caller sees and, for the
@@ -96,4 +118,20 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { "\(message): \(errno)" }
+}
+
+extension TreeError {
+    /// The errno a user sees for each refusal.
+    public var errno: Errno {
+        switch self {
+        case .invalidName: .invalid
+        case .nameTooLong: Errno(ENAMETOOLONG)
+        case .exists: .exists
+        case .notFound: .noEntry
+        case .notEmpty: .notEmpty
+        case .isRoot: .busy
+        case .crossParent: .notPermitted
+        case .intoOwnSubtree: .invalid
+        }
+    }
 }

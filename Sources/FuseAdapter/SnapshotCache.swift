@@ -43,3 +43,4 @@ struct ExpiringCache<Key: Hashable, Value> {
         }
     }
 }
+extension ExpiringCache: Sendable where Key: Sendable, Value: Sendable {}

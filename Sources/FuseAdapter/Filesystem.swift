@@ -2,16 +2,20 @@ import CFuse3
 import ContainerRuntime
 import ContainerTree
 import LinuxSystem
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The FUSE adapter: answers each low-level request from the container tree.
-/// The only module that imports libfuse; handlers are short, named after
-/// their operation, and reply exactly once with explicit timeouts.
-public final class NamespaceFilesystem: @unchecked Sendable {
-    let manager: ContainerManager
-    let mountTime = Clock.realtimeNanoseconds()
+/// The FUSE adapter: answers each low-level request from the runtime. The
+/// only module that imports libfuse; handlers are short, named after their
+/// operation, and reply exactly once (by type: see `Request`) with explicit
+/// timeouts. Requests are read by one loop thread; the few whose work can
+/// block are answered from `workers`.
+public final class NamespaceFilesystem: Sendable {
+    let runtime: Runtime
+    let mountTime = SystemTime.realtimeNanoseconds()
+    let workers = Workers()
 
     /// Names and the attributes of directories and links change only
     /// through this daemon: by requests the kernel itself sees (mkdir,
@@ -19,14 +23,19 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     /// announces (notify_delete). So the kernel may keep them; the hour only
     /// bounds the damage of a missed invalidation. Control file sizes change
     /// with every fork and differ per reader: never cached.
-    var entryTimeout = 3600.0
-    var directoryAttrTimeout = 3600.0
-    /// The session, for invalidations a request causes (set when mounted).
-    nonisolated(unsafe) var session: OpaquePointer?
+    let entryTimeout = 3600.0
+    let directoryAttrTimeout = 3600.0
 
-    let state = LockedValue(OpenState())
+    /// The session, for telling the kernel what changed (set when mounted).
+    let session = Mutex<SessionPointer?>(nil)
+    let state = Mutex(OpenState())
+    /// Work that can wait until the current request is answered; the loop
+    /// thread runs it before it reads the next request.
+    let upkeep = Mutex<[@Sendable () -> Void]>([])
+    /// The thread that reads requests (set when it starts serving).
+    let loopThread = Mutex<UInt?>(nil)
 
-    struct OpenState {
+    struct OpenState: Sendable {
         var nextHandle: UInt64 = 1
         var files: [UInt64: OpenFile] = [:]
         var directories: [UInt64: OpenDirectory] = [:]
@@ -39,27 +48,46 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         var nsGeneration: [UInt64: UInt64] = [:]
     }
 
-    struct SnapshotKey: Hashable { let inode: UInt64; let pid: Int32 }
+    struct SnapshotKey: Hashable, Sendable { let inode: UInt64; let pid: Int32 }
 
-    struct OpenFile {
+    struct OpenFile: Sendable {
         let inode: Inode
         /// What the opener reads; nil if its container was gone by then.
         var bytes: [UInt8]?
         let writable: Bool
     }
 
-    struct OpenDirectory {
+    struct OpenDirectory: Sendable {
         let inode: Inode
         let entries: [DirectoryEntry]
     }
 
-    struct DirectoryEntry {
+    struct DirectoryEntry: Sendable {
         let name: String
         let inode: Inode
     }
 
-    public init(manager: ContainerManager) {
-        self.manager = manager
+    public init(runtime: Runtime) {
+        self.runtime = runtime
+    }
+
+    // MARK: the loop thread
+
+    /// Run after each request, on the loop thread.
+    func runUpkeep() {
+        let batch = upkeep.withLock { w -> [@Sendable () -> Void] in
+            defer { w.removeAll(keepingCapacity: true) }
+            return w
+        }
+        for body in batch { body() }
+    }
+
+    func afterReply(_ body: @escaping @Sendable () -> Void) { upkeep.withLock { $0.append(body) } }
+
+    /// Handlers that rely on being the only one running (an open's snapshot
+    /// is in its handle before the read that needs it is served) assert it.
+    func assertOnLoopThread() {
+        assert(loopThread.withLock { $0 } == BackgroundThread.currentID, "must run on the request loop thread")
     }
 
     // MARK: telling the kernel what changed without a request
@@ -67,45 +95,45 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     /// Tell the kernel that containers vanished without a request (their init
     /// died). Never call this from a request handler: the kernel takes the
     /// parent directory's lock, which a handler's caller may hold.
-    public func notifyRemoved(_ removals: [ContainerManager.Removal]) {
-        guard let session else { return }
+    public func notifyRemoved(_ removals: [Lifecycle.Removal]) {
+        guard let se = session.withLock({ $0 })?.raw else { return }
         var parents = Set<UInt64>()
         for r in removals {
             let parent = Inode(serial: r.parent, kind: .container).number
             let child = Inode(serial: r.serial, kind: .container).number
-            _ = fuse_lowlevel_notify_delete(session, fuse_ino_t(parent), fuse_ino_t(child), r.name, r.name.utf8.count)
+            _ = fuse_lowlevel_notify_delete(se, fuse_ino_t(parent), fuse_ino_t(child), r.name, r.name.utf8.count)
             parents.insert(parent)
         }
         // Their st_nlink changed.
-        for p in parents { _ = fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(p), -1, 0) }
+        for p in parents { _ = fuse_lowlevel_notify_inval_inode(se, fuse_ino_t(p), -1, 0) }
+        for r in removals { forgetSnapshots(serial: r.serial) }
     }
 
     /// The kernel caches the attributes of ns/ and its links, which show the
     /// container's owner: drop them after a chown. Other inodes than the
     /// request's, without pages: safe from a handler.
     func invalidateEntries(of serial: UInt64) {
-        guard let session else { return }
+        guard let se = session.withLock({ $0 })?.raw else { return }
         var inodes = [Inode(serial: serial, kind: .nsDirectory)]
         inodes += NamespaceKind.allCases.map { Inode(serial: serial, kind: .namespace($0)) }
-        for i in inodes { _ = fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(i.number), -1, 0) }
+        for i in inodes { _ = fuse_lowlevel_notify_inval_inode(se, fuse_ino_t(i.number), -1, 0) }
     }
 
     // MARK: attributes
 
     /// Attributes of an inode, or nil when it no longer exists.
     func attributes(_ inode: Inode, _ caller: Caller, handleBytes: [UInt8]? = nil) -> stat? {
-        let info: (links: Int, created: Int64, uid: UInt32, gid: UInt32)? = manager.read { tree, containers in
-            guard tree.node(inode.serial) != nil else { return nil }
-            let r = containers[inode.serial]?.record
-            return (tree.linkCount(of: inode), r?.created ?? mountTime, r?.ownerUID ?? 0, r?.ownerGID ?? 0)
+        let info = runtime.registry.read { s -> (links: Int, created: Int64, owner: ContainerTree.Owner)? in
+            guard let n = s.tree.visibleNode(inode.serial) else { return nil }
+            return (s.tree.linkCount(of: inode), s.containers[inode.serial]?.created ?? mountTime, n.owner)
         }
         guard let info else { return nil }
         var st = stat()
         st.st_ino = ino_t(inode.number)
         st.st_nlink = nlink_t(info.links)
         // The owner of a container directory owns its entries too (delegation).
-        st.st_uid = uid_t(info.uid)
-        st.st_gid = gid_t(info.gid)
+        st.st_uid = uid_t(info.owner.uid)
+        st.st_gid = gid_t(info.owner.gid)
         st.st_blksize = 4096
         let t = timespec(tv_sec: Int(info.created / 1_000_000_000), tv_nsec: Int(info.created % 1_000_000_000))
         st.st_atim = t
@@ -142,7 +170,7 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     /// reusing one taken for the same caller (thread) within the last second
     /// and kept for its next request: tar stats a file and then opens it.
     func snapshot(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
-        let now = Clock.monotonicNanoseconds()
+        let now = SystemTime.monotonicNanoseconds()
         if let bytes = cachedSnapshot(inode, caller, now: now) { return bytes }
         guard let bytes = generate(inode, caller) else { return nil }
         state.withLock { $0.snapshots.store(bytes, for: SnapshotKey(inode: inode.number, pid: caller.tid), now: now) }
@@ -150,7 +178,7 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     }
 
     /// The bytes `snapshot` kept for this caller, if still fresh.
-    func cachedSnapshot(_ inode: Inode, _ caller: Caller, now: Int64 = Clock.monotonicNanoseconds()) -> [UInt8]? {
+    func cachedSnapshot(_ inode: Inode, _ caller: Caller, now: Int64 = SystemTime.monotonicNanoseconds()) -> [UInt8]? {
         state.withLock { $0.snapshots.value(for: SnapshotKey(inode: inode.number, pid: caller.tid), now: now) }
     }
 
@@ -163,26 +191,13 @@ public final class NamespaceFilesystem: @unchecked Sendable {
     func generate(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
         guard case .control(let c) = inode.kind else { return nil }
         let s = inode.serial
-        if s == ContainerTree.rootSerial { return rootContent(c) }
+        let files = runtime.files
         switch c {
-        case .status: return manager.statusText(s, view: caller.identity.pidView, scope: caller.scope)
-        case .procs: return manager.procsText(s, view: caller.identity.pidView)
+        case .status: return files.status(s, view: caller.identity.pidView, scope: caller.scope)
+        case .procs: return files.procs(s, view: caller.identity.pidView)
         case .hostname:
-            do { return Array(try manager.hostname(s).utf8) + [10] } catch { log("\(error)"); return nil }
-        case .freeze: return manager.freezeText(s)
-        }
-    }
-
-    /// The root stands for the daemon's own namespaces (the host).
-    func rootContent(_ c: ControlFile) -> [UInt8] {
-        switch c {
-        case .status:
-            let n = manager.read { tree, _ in tree.count }
-            return Array("name: /\npath: /\nstate: running\ncontainers: \(n)\n".utf8)
-        case .procs: return []
-        case .hostname:
-            return Array(((try? UTSNamespace.ownHostname()) ?? "") .utf8) + [UInt8(ascii: "\n")]
-        case .freeze: return Array("0\n".utf8)
+            do { return try files.hostname(s) } catch { Log.line("\(error)"); return nil }
+        case .freeze: return files.freeze(s)
         }
     }
 
@@ -193,19 +208,25 @@ public final class NamespaceFilesystem: @unchecked Sendable {
         if serial == ContainerTree.rootSerial {
             target = getpid()
         } else {
-            guard let c = manager.container(serial) else { return nil }
-            target = c.record.initPid
+            guard let pid = runtime.files.initPid(serial) else { return nil }
+            target = pid
         }
         guard let seen = caller.identity.pidView.translate(target) else { return nil }
         return "/proc/\(seen)/ns/\(kind.name)"
     }
 }
 
+/// libfuse's session pointer. Unchecked Sendable: it wraps a C pointer that
+/// libfuse lets any thread use for notifications.
+struct SessionPointer: @unchecked Sendable {
+    let raw: OpaquePointer
+}
+
 /// A request's caller, identified once per request: the thread, its uid, and
 /// which container it is in.
-struct Caller {
+struct Caller: Sendable {
     let uid: uid_t
-    let identity: ContainerManager.Identity
+    let identity: Callers.Identity
 
     var tid: Int32 { identity.thread.pid }
     var scope: UInt64 { identity.container }

@@ -11,8 +11,6 @@ import Glibc
     let dir: String
 
     deinit {
-        for n in (try? FileIO.listDirectory(dir + "/containers")) ?? [] { try? FileIO.remove(dir + "/containers/" + n) }
-        _ = rmdir(dir + "/containers")
         for n in (try? FileIO.listDirectory(dir)) ?? [] { try? FileIO.remove(dir + "/" + n) }
         _ = rmdir(dir)
     }
@@ -110,34 +108,5 @@ import Glibc
         r.name = String(repeating: "n", count: 255)
         r.cgroup = String(repeating: "/ns-0123456789abcdef", count: 33)
         #expect(r.text.utf8.count < StateStore.slotSize)
-    }
-
-    // One file per record, as older daemons wrote them: moved into slots.
-    func writeLegacy(_ name: String, _ text: String) throws {
-        try FileIO.makeDirectories(dir + "/containers")
-        let fd = try FileDescriptor.open(dir + "/containers/" + name, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
-        defer { fd.close() }
-        try fd.write(Array(text.utf8))
-    }
-
-    @Test func legacyRecordsMoveIntoSlots() throws {
-        try writeLegacy(hex(20), record(20, creating: false).text)
-        try writeLegacy(hex(21) + ".creating", record(21, creating: true).text)
-        let first = store.load()
-        #expect(Set(first.records.map(\.id)) == [20, 21])
-        #expect(!FileIO.exists(dir + "/containers"))
-        #expect(Set(try reload().records.map(\.id)) == [20, 21])
-    }
-
-    @Test func legacyTornFinalRecordFallsBackToCreating() throws {
-        try writeLegacy(hex(2) + ".creating", record(2, creating: true).text)
-        try writeLegacy(hex(2), String(record(2, creating: false).text.prefix(30)))
-        #expect(store.load().records == [record(2, creating: true)])
-    }
-
-    @Test func legacyStaleCreatingTwinIsDropped() throws {
-        try writeLegacy(hex(3), record(3, creating: false).text)
-        try writeLegacy(hex(3) + ".creating", record(3, creating: true).text)
-        #expect(store.load().records == [record(3, creating: false)])
     }
 }

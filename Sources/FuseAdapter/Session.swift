@@ -6,6 +6,9 @@ import Glibc
 
 /// A libfuse session: mount, serve, unmount. Setup and teardown in strict
 /// reverse order, as libfuse's examples do.
+/// Unchecked Sendable: it owns libfuse's session and argument list (C
+/// pointers); only the thread that made it uses it, but `exitWhenUnmounted`
+/// hands a value of it to a thread.
 public final class FuseSession: @unchecked Sendable {
     private var args = cfuse3_args_empty()
     private let session: OpaquePointer
@@ -32,7 +35,7 @@ public final class FuseSession: @unchecked Sendable {
             throw Failure(description: "invalid FUSE options: \(options.joined(separator: ","))")
         }
         session = s
-        fs.session = s
+        fs.session.withLock { $0 = SessionPointer(raw: s) }
     }
 
     public func mount(at path: String) throws(Failure) {
@@ -76,10 +79,11 @@ public final class FuseSession: @unchecked Sendable {
     public func run() -> Int32 {
         fuse_set_signal_handlers(session)
         defer { fuse_remove_signal_handlers(session) }
-        let upkeep = Unmanaged.passUnretained(filesystem.takeUnretainedValue().manager.afterReply)
+        let fs = filesystem.takeUnretainedValue()
+        fs.loopThread.withLock { $0 = BackgroundThread.currentID }
         return cfuse3_session_loop_spinning(session, 50_000, { ctx in
-            Unmanaged<AfterReply>.fromOpaque(ctx!).takeUnretainedValue().run()
-        }, upkeep.toOpaque())
+            Unmanaged<NamespaceFilesystem>.fromOpaque(ctx!).takeUnretainedValue().runUpkeep()
+        }, filesystem.toOpaque())
     }
 
     public func unmount() {

@@ -1,18 +1,20 @@
+import ContainerRuntime
+
 /// Command line of the mount program, in the shape mount.fuse3 and fstab
 /// use: `namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPT[,OPT...]]`.
-struct MountOptions {
-    var mountPoint = ""
-    var foreground = false
-    var debug = false
-    var stateDirectory = "/run/namespacefs"
-    var cgroupRoot: String?
-    var initPath: String?
-    var crashAt: String?
-    var delegated = false
-    var fuseOptions: [String] = []
-    var allowOther: Bool?
+public struct MountOptions: Equatable, Sendable {
+    public var mountPoint = ""
+    public var foreground = false
+    public var debug = false
+    public var stateDirectory = "/run/namespacefs"
+    public var cgroupRoot: String?
+    public var initPath: String?
+    public var crashAt: CrashStep?
+    public var delegated = false
+    public var fuseOptions: [String] = []
+    public var allowOther: Bool?
 
-    static let usage = """
+    public static let usage = """
     usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]
 
     Mounts a tree in which every directory is a Linux container: mkdir
@@ -30,22 +32,18 @@ struct MountOptions {
       -o init=PATH       the container init binary (default: namespacefs-init next
                          to this program)
       -o crash_at=STEP   testing only: SIGKILL the daemon at a step of mkdir, rmdir or mv
-                         (mkdir-recorded, mkdir-cgroup, mkdir-spawned, mkdir-done,
-                         rmdir-killed, mv-recorded)
+                         (\(CrashStep.allCases.map(\.rawValue).joined(separator: ", ")))
       -o OPTION          other options go to FUSE (allow_other is on for root)
       -h, --help         this text
       -V, --version      the version
     """
 
-    /// Where `-o crash_at=STEP` (testing crash safety) can stop the daemon.
-    static let crashSteps = ["mkdir-recorded", "mkdir-cgroup", "mkdir-spawned", "mkdir-done", "rmdir-killed", "mv-recorded"]
-
     /// Options that mount(8) passes along but that mean nothing to FUSE.
     static let ignored: Set<String> = ["defaults", "auto", "noauto", "nofail", "_netdev", "user", "nouser", "users", "rw"]
 
-    enum ParseResult { case run(MountOptions), help, version, error(String) }
+    public enum ParseResult: Equatable, Sendable { case run(MountOptions), help, version, error(String) }
 
-    static func parse(_ argv: [String]) -> ParseResult {
+    public static func parse(_ argv: [String]) -> ParseResult {
         var o = MountOptions()
         var positional: [String] = []
         var i = 0
@@ -68,10 +66,10 @@ struct MountOptions {
                         o.initPath = value
                         continue
                     case "crash_at":
-                        guard crashSteps.contains(value) else {
-                            return "crash_at takes one of: \(crashSteps.joined(separator: ", "))"
+                        guard let step = CrashStep(rawValue: value) else {
+                            return "crash_at takes one of: \(CrashStep.allCases.map(\.rawValue).joined(separator: ", "))"
                         }
-                        o.crashAt = value
+                        o.crashAt = step
                         continue
                     default: break
                     }

@@ -6,11 +6,12 @@ import LinuxSystem
 import Glibc
 #endif
 
-/// The request handlers, one per FUSE operation.
+/// The request handlers, one per FUSE operation. Each consumes its request
+/// and returns the proof of its reply.
 extension NamespaceFilesystem {
     func resolve(_ name: [UInt8], in parent: Inode) -> Inode? {
         guard let s = String(validating: name, as: UTF8.self) else { return nil }
-        return manager.read { tree, _ in tree.lookup(s, in: parent) }
+        return runtime.registry.read { $0.tree.lookup(s, in: parent) }
     }
 
     func generation(_ inode: Inode) -> UInt64 {
@@ -19,60 +20,63 @@ extension NamespaceFilesystem {
 
     /// Is `inode` in container `scope` (it or below)?
     func isVisible(_ inode: Inode, in scope: UInt64) -> Bool {
-        scope == ContainerTree.rootSerial || manager.read { tree, _ in tree.isAncestor(scope, of: inode.serial) }
+        runtime.registry.read { $0.tree.isVisible(inode.serial, to: scope) }
     }
 
     /// The request's caller, identified once, if `inode` exists for it:
     /// outside the caller's own container nothing does.
-    func caller(_ req: Request, seeing inode: Inode) -> Caller? {
+    func caller(_ req: borrowing Request, seeing inode: Inode) -> Caller? {
         let ctx = req.context
-        guard let id = manager.identify(caller: ctx.pid), isVisible(inode, in: id.container) else { return nil }
+        guard let (id, isNew) = runtime.callers.identify(caller: ctx.pid), isVisible(inode, in: id.container) else { return nil }
+        // Remembering it (and closing the host's pid namespace descriptor)
+        // can wait for the reply: the caller's next request comes after it.
+        if isNew { afterReply { [runtime] in runtime.callers.remember(id) } }
         return Caller(uid: ctx.uid, identity: id)
     }
 
     /// May the caller change things at or below each of these containers?
-    /// CAP_SYS_ADMIN in the daemon's user namespace (asked once), or a
-    /// delegation (chown) at or above each, inside the caller's own container.
+    /// (ContainerTree.mayModify: CAP_SYS_ADMIN in the daemon's user
+    /// namespace, asked once, or a delegation.)
     func mayModify(_ caller: Caller, at serials: UInt64...) -> Bool {
-        manager.isPrivileged(caller.identity)
-            || serials.allSatisfy { manager.isDelegated($0, to: caller.uid, within: caller.scope) }
+        let facts = runtime.callers.facts(caller.identity, uid: caller.uid)
+        return runtime.registry.read { s in serials.allSatisfy { s.tree.mayModify(at: $0, facts) } }
     }
 
-    func reply(_ req: Request, _ error: RuntimeError) {
+    func reply(_ req: consuming Request, _ error: RuntimeError) -> Replied {
         // Refusals are the caller's business; anything the kernel refused is logged.
-        if !error.isRefusal { log("\(error)") }
-        req.reply(error: error.errno.rawValue)
+        if !error.isRefusal { Log.line("\(error)") }
+        return req.reply(error: error.errno.rawValue)
     }
 
-    func replyEntry(_ req: Request, _ inode: Inode, _ caller: Caller) {
+    func replyEntry(_ req: consuming Request, _ inode: Inode, _ caller: Caller) -> Replied {
         guard let attr = attributes(inode, caller) else { return req.reply(error: ENOENT) }
-        req.reply(entry: inode.number, generation: generation(inode), attr: attr,
-                  entryTimeout: entryTimeout, attrTimeout: attrTimeout(inode))
+        return req.reply(entry: inode.number, generation: generation(inode), attr: attr,
+                         entryTimeout: entryTimeout, attrTimeout: attrTimeout(inode))
     }
 
-    func replyAttr(_ req: Request, _ inode: Inode, _ caller: Caller, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    func replyAttr(_ req: consuming Request, _ inode: Inode, _ caller: Caller, _ fi: UnsafeMutablePointer<fuse_file_info>?) -> Replied {
         let handleBytes = fi.flatMap { f in state.withLock { $0.files[f.pointee.fh]?.bytes ?? nil } }
         guard let attr = attributes(inode, caller, handleBytes: handleBytes) else { return req.reply(error: ENOENT) }
-        req.reply(attr: attr, timeout: attrTimeout(inode))
+        return req.reply(attr: attr, timeout: attrTimeout(inode))
     }
 
-    func lookup(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
+    func lookup(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
               let inode = resolve(name, in: dir) else {
             return req.reply(error: ENOENT)
         }
-        replyEntry(req, inode, caller)
+        return replyEntry(req, inode, caller)
     }
 
-    func getattr(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    func getattr(_ req: consuming Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) -> Replied {
         guard let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode) else {
             return req.reply(error: ENOENT)
         }
-        replyAttr(req, inode, caller, fi)
+        return replyAttr(req, inode, caller, fi)
     }
 
-    func setattr(_ req: Request, _ ino: fuse_ino_t, _ attr: UnsafeMutablePointer<stat>, _ toSet: Int32,
-                 _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+    func setattr(_ req: consuming Request, _ ino: fuse_ino_t, _ attr: UnsafeMutablePointer<stat>, _ toSet: Int32,
+                 _ fi: UnsafeMutablePointer<fuse_file_info>?) -> Replied {
         guard let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode) else {
             return req.reply(error: ENOENT)
         }
@@ -82,10 +86,10 @@ extension NamespaceFilesystem {
             guard inode.kind == .container, inode.serial != ContainerTree.rootSerial, inode.serial != caller.scope else {
                 return req.reply(error: EPERM)
             }
-            guard manager.isPrivileged(caller.identity) else { return req.reply(error: EPERM) }
+            guard runtime.callers.isPrivileged(caller.identity) else { return req.reply(error: EPERM) }
             let uid: UInt32? = toSet & FUSE_SET_ATTR_UID != 0 ? UInt32(attr.pointee.st_uid) : nil
             let gid: UInt32? = toSet & FUSE_SET_ATTR_GID != 0 ? UInt32(attr.pointee.st_gid) : nil
-            do { try manager.setOwner(inode.serial, uid: uid, gid: gid) } catch { return reply(req, error) }
+            do { try runtime.lifecycle.setOwner(inode.serial, uid: uid, gid: gid) } catch { return reply(req, error) }
             invalidateEntries(of: inode.serial)
         }
         if toSet & FUSE_SET_ATTR_SIZE != 0 {
@@ -96,48 +100,53 @@ extension NamespaceFilesystem {
             }
             guard mayModify(caller, at: inode.serial) else { return req.reply(error: EACCES) }
         }
-        replyAttr(req, inode, caller, fi)
+        return replyAttr(req, inode, caller, fi)
     }
 
-    func readlink(_ req: Request, _ ino: fuse_ino_t) {
+    func readlink(_ req: consuming Request, _ ino: fuse_ino_t) -> Replied {
         guard let inode = Inode(number: UInt64(ino)), case .namespace(let k) = inode.kind,
               let caller = caller(req, seeing: inode),
               let target = linkTarget(serial: inode.serial, kind: k, caller) else {
             return req.reply(error: ENOENT)
         }
-        req.reply(link: target)
+        return req.reply(link: target)
     }
 
-    func mkdir(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
+    /// Answered from a worker: the spawn takes a millisecond, and below a
+    /// frozen container its parent's kernel objects may be slow to answer.
+    func mkdir(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir) else {
             return req.reply(error: ENOENT)
         }
         guard dir.kind == .container else { return req.reply(error: EPERM) }
         guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
-        do {
-            let serial = try manager.create(parent: dir.serial, name: name)
-            replyEntry(req, Inode(serial: serial, kind: .container), caller)
-        } catch {
-            reply(req, error)
+        return workers.answer(req) { [self] req in
+            let serial: UInt64
+            do throws(RuntimeError) { serial = try runtime.lifecycle.create(parent: dir.serial, name: name) } catch { return reply(req, error) }
+            let replied = replyEntry(req, Inode(serial: serial, kind: .container), caller)
+            // The view needs the new directory, which this mkdir held until now.
+            runtime.views.attach(serial)
+            return replied
         }
     }
 
     /// Unlinking a control entry is accepted (rm -rf unlinks everything
     /// before it removes the directory) and changes nothing by itself.
-    func unlink(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
+    func unlink(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
               let inode = resolve(name, in: dir) else {
             return req.reply(error: ENOENT)
         }
         guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
         switch inode.kind {
-        case .container: req.reply(error: EISDIR)
-        case .nsDirectory: req.reply(error: EISDIR)
-        case .control, .namespace: req.replyOK()
+        case .container, .nsDirectory: return req.reply(error: EISDIR)
+        case .control, .namespace: return req.replyOK()
         }
     }
 
-    func rmdir(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8]) {
+    /// Answered from a worker: killing a container of thousands of
+    /// processes takes tens of milliseconds, a stuck one up to the timeout.
+    func rmdir(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
               let inode = resolve(name, in: dir) else {
             return req.reply(error: ENOENT)
@@ -147,44 +156,37 @@ extension NamespaceFilesystem {
         guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
         switch inode.kind {
         case .control, .namespace:
-            req.reply(error: ENOTDIR)
+            return req.reply(error: ENOTDIR)
         case .nsDirectory:
             state.withLock { $0.nsGeneration[inode.serial, default: 0] += 1 }
-            req.replyOK()
+            return req.replyOK()
         case .container:
-            do {
-                try manager.remove(inode.serial)
+            return workers.answer(req) { [self] req in
+                do throws(RuntimeError) { try runtime.lifecycle.remove(inode.serial) } catch { return reply(req, error) }
                 forgetSnapshots(serial: inode.serial)
-                req.replyOK()
-            } catch {
-                reply(req, error)
+                return req.replyOK()
             }
         }
     }
 
-    func rename(_ req: Request, _ parent: fuse_ino_t, _ name: [UInt8], _ newParent: fuse_ino_t,
-                _ newName: [UInt8], _ flags: UInt32) {
+    func rename(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8], _ newParent: fuse_ino_t,
+                _ newName: [UInt8], _ flags: UInt32) -> Replied {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
               let inode = resolve(name, in: dir),
               let target = Inode(number: UInt64(newParent)), isVisible(target, in: caller.scope) else {
             return req.reply(error: ENOENT)
         }
-        guard mayModify(caller, at: dir.serial, target.serial) else {
-            return req.reply(error: EACCES)
-        }
+        guard mayModify(caller, at: dir.serial, target.serial) else { return req.reply(error: EACCES) }
         if flags & 2 /* RENAME_EXCHANGE */ != 0 { return req.reply(error: EINVAL) }
         guard inode.kind == .container else { return req.reply(error: EPERM) }
         guard target.kind == .container else { return req.reply(error: target.kind == .nsDirectory ? EPERM : ENOTDIR) }
-        do {
-            try manager.rename(inode.serial, to: target.serial, name: newName)
-            forgetSnapshots(serial: inode.serial)
-            req.replyOK()
-        } catch {
-            reply(req, error)
-        }
+        do { try runtime.lifecycle.rename(inode.serial, to: target.serial, name: newName) } catch { return reply(req, error) }
+        forgetSnapshots(serial: inode.serial)
+        return req.replyOK()
     }
 
-    func open(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func open(_ req: consuming Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
+        assertOnLoopThread()
         guard let inode = Inode(number: UInt64(ino)), case .control(let c) = inode.kind,
               let caller = caller(req, seeing: inode) else {
             return req.reply(error: ENOENT)
@@ -198,59 +200,65 @@ extension NamespaceFilesystem {
         let reading = accessMode != O_WRONLY
         // The caller's own snapshot if it just stat'ed the file (tar: the
         // size it saw is what it reads); else one is taken after the reply,
-        // while the reader is on its way to its first read (this loop serves
-        // no other request before it is in the handle).
+        // while the reader is on its way to its first read: this loop thread
+        // (asserted above) serves no other request before it is in the handle.
         let kept = reading ? cachedSnapshot(inode, caller) : []
         let handle = newHandle { $0.files[$1] = OpenFile(inode: inode, bytes: kept, writable: writing) }
-        req.reply(open: handle, directIO: true, flags: fi)
+        let replied = req.reply(open: handle, directIO: true, flags: fi)
         if kept == nil {
             let bytes = generate(inode, caller)
             state.withLock { $0.files[handle]?.bytes = bytes }
         }
+        return replied
     }
 
-    func read(_ req: Request, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func read(_ req: consuming Request, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
+        assertOnLoopThread()
         guard let file = state.withLock({ $0.files[fi.pointee.fh] }) else { return req.reply(error: EBADF) }
         // No snapshot: the container was gone by the time it was taken.
         guard let bytes = file.bytes else { return req.reply(error: ENOENT) }
         let start = min(Int(offset), bytes.count)
-        req.reply(bytes: bytes[start..<min(bytes.count, start + size)])
+        return req.reply(bytes: bytes[start..<min(bytes.count, start + size)])
     }
 
-    func write(_ req: Request, _ data: [UInt8], _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    /// Each write is checked against its writer, not against whoever opened
+    /// the file: a descriptor may be inherited or passed on.
+    func write(_ req: consuming Request, _ data: [UInt8], _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
         guard let file = state.withLock({ $0.files[fi.pointee.fh] }), file.writable,
               case .control(let c) = file.inode.kind else { return req.reply(error: EBADF) }
+        guard let writer = caller(req, seeing: file.inode) else { return req.reply(error: ENOENT) }
+        guard mayModify(writer, at: file.inode.serial) else { return req.reply(error: EACCES) }
         guard offset == 0 else { return req.reply(error: EINVAL) }
         do {
             switch c {
-            case .hostname: try manager.setHostname(file.inode.serial, data)
-            case .freeze: try manager.setFrozen(file.inode.serial, data)
+            case .hostname: try runtime.files.setHostname(file.inode.serial, data)
+            case .freeze: try runtime.files.setFrozen(file.inode.serial, data)
             default: return req.reply(error: EACCES)
             }
-            forgetSnapshots(serial: file.inode.serial)
-            req.reply(written: data.count)
         } catch {
-            reply(req, error)
+            return reply(req, error)
         }
+        forgetSnapshots(serial: file.inode.serial)
+        return req.reply(written: data.count)
     }
 
-    func release(_ req: Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func release(_ req: consuming Request, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
         _ = state.withLock { $0.files.removeValue(forKey: fi.pointee.fh) }
-        req.replyOK()
+        return req.replyOK()
     }
 
-    func opendir(_ req: Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func opendir(_ req: consuming Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
         guard let inode = Inode(number: UInt64(ino)), caller(req, seeing: inode) != nil else {
             return req.reply(error: ENOENT)
         }
-        let entries: [DirectoryEntry]? = manager.read { tree, _ in
-            guard let node = tree.node(inode.serial) else { return nil }
+        let entries: [DirectoryEntry]? = runtime.registry.read { s in
+            guard let node = s.tree.visibleNode(inode.serial) else { return nil }
             let parentSerial = node.parent ?? inode.serial
             switch inode.kind {
             case .container:
                 return [DirectoryEntry(name: ".", inode: inode),
                         DirectoryEntry(name: "..", inode: Inode(serial: parentSerial, kind: .container))]
-                    + tree.listing(of: inode.serial).map { DirectoryEntry(name: $0.name, inode: $0.inode) }
+                    + s.tree.listing(of: inode.serial).map { DirectoryEntry(name: $0.name, inode: $0.inode) }
             case .nsDirectory:
                 return [DirectoryEntry(name: ".", inode: inode),
                         DirectoryEntry(name: "..", inode: Inode(serial: inode.serial, kind: .container))]
@@ -263,10 +271,10 @@ extension NamespaceFilesystem {
         }
         guard let entries else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
         let handle = newHandle { $0.directories[$1] = OpenDirectory(inode: inode, entries: entries) }
-        req.reply(open: handle, directIO: false, flags: fi)
+        return req.reply(open: handle, directIO: false, flags: fi)
     }
 
-    func readdir(_ req: Request, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func readdir(_ req: consuming Request, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
         guard let dir = state.withLock({ $0.directories[fi.pointee.fh] }) else { return req.reply(error: EBADF) }
         // Checked on every read, not only at opendir: a descriptor opened on
         // the host lists nothing once its process has entered a container
@@ -288,7 +296,7 @@ extension NamespaceFilesystem {
             used += n
             i += 1
         }
-        fuse_reply_buf(req.raw, buf, used)
+        return req.reply(directoryBuffer: buf, count: used)
     }
 
     /// A new file handle, recorded by `store` in the open state.
@@ -301,9 +309,8 @@ extension NamespaceFilesystem {
         }
     }
 
-    func releasedir(_ req: Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func releasedir(_ req: consuming Request, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
         _ = state.withLock { $0.directories.removeValue(forKey: fi.pointee.fh) }
-        req.replyOK()
+        return req.replyOK()
     }
 }
-

@@ -34,9 +34,10 @@ public struct InitSpawner: Sendable {
     ]
 
     /// Start an init in `cgroup`, nested in `parent`'s pid and mnt namespaces
-    /// when given. Returns once the init runs.
+    /// when given. Returns once the init runs — or, into a frozen cgroup,
+    /// once it exists (it finishes its setup when thawed).
     public func spawn(cgroup: OwnedDescriptor, parent: ProcessHandle?, hostname: String,
-                      argv0: String) throws(RuntimeError) -> ProcessHandle {
+                      argv0: String, frozen: Bool) throws(RuntimeError) -> ProcessHandle {
         var res = nsfs_spawn_result()
         let rc: Int32 = hostname.withCString { host in
             argv0.withCString { a0 in
@@ -47,7 +48,8 @@ public struct InitSpawner: Sendable {
                     devnull_fd: devNull.rawValue,
                     hostname: host,
                     argv0: a0,
-                    new_namespaces: nsfs_default_namespaces())
+                    new_namespaces: nsfs_default_namespaces(),
+                    no_wait: frozen ? 1 : 0)
                 return nsfs_spawn_init(&req, &res)
             }
         }

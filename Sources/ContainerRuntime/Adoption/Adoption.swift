@@ -1,0 +1,128 @@
+import ContainerTree
+import LinuxSystem
+
+/// Rebuilding the tree at mount time: gather the facts (records, the cgroup
+/// tree, each init), let `AdoptionPlan` decide, carry the plan out.
+extension Lifecycle {
+    /// Returns one line per thing worth reporting.
+    public func adopt() -> [String] {
+        let loaded = store.load()
+        var report = loaded.problems
+        // Serials of records not adopted now stay taken: they may be later.
+        registry.state.withLock { s in for r in loaded.records { s.tree.reserveSerials(through: r.serial) } }
+        let mount = configuration.cgroupMount
+        let plan = AdoptionPlan<ProcessHandle>(
+            records: loaded.records, root: scan(rootCgroup),
+            cgroupRoot: configuration.cgroupRoot,
+            checkInit: { r in Self.checkInit(r, cgroup: CgroupDirectory(path: mount + r.cgroup)) },
+            findInit: { c, depth in Self.findInit(in: c.path, mount: mount, depth: depth) },
+            now: SystemTime.realtimeNanoseconds())
+        for step in plan.steps { report += carryOut(step) }
+        return report
+    }
+
+    /// The `ns-*` cgroups below `dir`, recursively; a listing that fails is
+    /// recorded as such.
+    func scan(_ dir: CgroupDirectory) -> Result<[AdoptionPlan<ProcessHandle>.Cgroup], Errno> {
+        let names: [String]
+        do throws(Errno) { names = try dir.children() } catch { return .failure(error) }
+        return .success(names.filter { $0.hasPrefix(Self.cgroupPrefix) }.map { name in
+            let c = dir.child(name)
+            let idText = String(name.dropFirst(Self.cgroupPrefix.count))
+            let id = UInt64(idText, radix: 16).flatMap { hex($0) == idText ? $0 : nil }
+            // One stat: whether any child cgroup is below (most have none).
+            let hasChildren = (try? c.identity().hasChildren) ?? true
+            return AdoptionPlan.Cgroup(
+                path: String(c.path.dropFirst(configuration.cgroupMount.count)), id: id,
+                populated: try? c.isPopulated(),
+                children: hasChildren ? scan(c) : .success([]))
+        })
+    }
+
+    /// Is the record's init live and provably the recorded process? pidfd
+    /// first, then pid-namespace id (and a start time, if recorded) and
+    /// cgroup, then the pidfd still alive (so the facts read belong to it).
+    static func checkInit(_ r: ContainerRecord, cgroup: CgroupDirectory) -> AdoptionPlan<ProcessHandle>.InitCheck {
+        let p: ProcessHandle
+        do throws(Errno) { p = try ProcessHandle.open(pid: r.initPid) } catch {
+            return error == .noProcess || error == .invalid ? .gone : .unknown("pidfd_open: \(error)")
+        }
+        // The pid namespace decides (see mkdir); a start time, where an older
+        // daemon recorded one, must match too.
+        guard let ns = try? p.namespaceID(.pid), ns == r.pidNamespace else { return .gone }
+        if r.initStartTime != 0 {
+            guard let start = try? ProcStat.startTime(pid: r.initPid), start == r.initStartTime else { return .gone }
+        }
+        // In its own cgroup: one ioctl where the kernel has PIDFD_GET_INFO;
+        // else /proc/PID/cgroup.
+        if let own = try? p.cgroupID() {
+            guard let dir = try? cgroup.identity() else { return .gone }
+            guard dir.id == own else { return .gone }
+        } else {
+            guard (try? Cgroup2.path(of: r.initPid)) == r.cgroup else { return .gone }
+        }
+        guard p.isAlive else { return .gone }
+        return .verified(p)
+    }
+
+    /// pid 1 of a pid namespace `depth` levels below the daemon's, in the
+    /// cgroup `path` itself.
+    static func findInit(in path: String, mount: String, depth: Int) -> AdoptionPlan<ProcessHandle>.FoundInit? {
+        for pid in (try? CgroupDirectory(path: mount + path).processes()) ?? [] {
+            guard let nspid = try? ProcStatus.namespacePids(pid: pid), nspid.count == depth + 1, nspid.last == 1,
+                  let p = try? ProcessHandle.open(pid: pid),
+                  let start = try? ProcStat.startTime(pid: pid),
+                  let pidns = try? p.namespaceID(.pid),
+                  (try? Cgroup2.path(of: pid)) == path,
+                  p.isAlive else { continue }
+            return .init(handle: p, pid: pid, startTime: start, pidNamespace: pidns)
+        }
+        return nil
+    }
+
+    func carryOut(_ step: AdoptionPlan<ProcessHandle>.Step) -> [String] {
+        let mount = configuration.cgroupMount
+        switch step {
+        case .adopt(let r, let p, let parent):
+            return enter(r, p, parent: parent)
+        case .rebuild(let r, let p, let parent, let why):
+            do throws(Errno) { try store.save(r) } catch {
+                return ["container \(r.name) (\(hex(r.id))): cannot record it (\(error)); not adopted"]
+            }
+            return enter(r, p, parent: parent) + ["container \(r.name) (\(hex(r.id))): \(why); rebuilt from its cgroup (init \(r.initPid))"]
+        case .undo(let records, let why):
+            let top = records[0]
+            if top.cgroup.hasPrefix(configuration.cgroupRoot + "/") {
+                let dir = CgroupDirectory(path: mount + top.cgroup)
+                if dir.exists { teardown.destroy(process: nil, cgroup: dir) }
+            }
+            for r in records { store.delete(id: r.id) }
+            return ["container \(top.name) (\(hex(top.id))): \(why); cleaning up"]
+        case .forget(let r):
+            store.delete(id: r.id)
+            return ["container \(r.name) (\(hex(r.id))): its cgroup is gone; forgetting it"]
+        case .removeCgroup(let path):
+            teardown.destroy(process: nil, cgroup: CgroupDirectory(path: mount + path))
+            return ["removing empty cgroup \(mount + path) that no container owns"]
+        case .leaveAlone(let path, let why):
+            return ["cgroup \(mount + path): \(why); left alone"]
+        case .keep(let records, let why):
+            return records.map { "container \($0.name) (\(hex($0.id))): \(why); its record is kept, not adopted now" }
+        }
+    }
+
+    private func enter(_ r: ContainerRecord, _ p: ProcessHandle, parent: UInt64) -> [String] {
+        let c = Container(record: r, initProcess: p, cgroup: CgroupDirectory(path: configuration.cgroupMount + r.cgroup))
+        return registry.state.withLock { s -> [String] in
+            // The plan checked the name against a tree built the same way.
+            do throws(TreeError) {
+                try s.tree.insert(serial: r.serial, name: r.name, parent: parent,
+                                  owner: ContainerTree.Owner(uid: r.ownerUID, gid: r.ownerGID))
+            } catch {
+                return ["container \(r.name) (\(hex(r.id))): \(error); not adopted"]
+            }
+            s.register(c, record: r)
+            return []
+        }
+    }
+}

@@ -1,0 +1,10 @@
+/// Where `-o crash_at=STEP` makes the daemon SIGKILL itself, to test that
+/// every step of mkdir, rmdir and mv leaves all or nothing.
+public enum CrashStep: String, CaseIterable, Sendable {
+    case mkdirRecorded = "mkdir-recorded"
+    case mkdirCgroup = "mkdir-cgroup"
+    case mkdirSpawned = "mkdir-spawned"
+    case mkdirDone = "mkdir-done"
+    case rmdirKilled = "rmdir-killed"
+    case mvRecorded = "mv-recorded"
+}

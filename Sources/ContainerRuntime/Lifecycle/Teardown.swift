@@ -1,0 +1,77 @@
+import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Ending a container's processes and removing its cgroup. Runs outside
+/// every lock: with thousands of processes it takes tens of milliseconds,
+/// with a stuck one up to the timeout.
+struct Teardown: Sendable {
+    /// How long to wait for a container's processes to die.
+    let timeoutMilliseconds: Int
+
+    /// cgroup.kill, then remove the cgroup — and any cgroups the workload
+    /// made below it (systemd or docker inside do) — as soon as it is
+    /// empty: that is "no process left". Not the init's exit: a dying init
+    /// waits in the kernel for zombies whose parents are outside its pid
+    /// namespace (setns + fork), however long those parents take to reap
+    /// them. The init's pidfd and cgroup.events are watched together (the
+    /// pidfd is the faster signal; cgroup.events notifications are
+    /// rate-limited). An init that has not exited yet is handed to
+    /// `reapLater`. False on timeout.
+    @discardableResult
+    func destroy(process: ProcessHandle?, cgroup: CgroupDirectory,
+                 reapLater: (ProcessHandle) -> Void = { _ in }) -> Bool {
+        let deadline = SystemTime.monotonicNanoseconds() + Int64(timeoutMilliseconds) * 1_000_000
+        do throws(Errno) { try cgroup.kill() } catch {
+            if error == .noEntry { return true }
+        }
+        // Usually the init is gone within a fraction of a millisecond, and
+        // with it everything in its pid namespace: try that first.
+        // Reaping it before rmdir matters: measured 0.2 ms faster per rmdir.
+        var initExited = process?.waitForExit(timeoutMilliseconds: 2) ?? false
+        if initExited { process?.reap() }
+        // Otherwise many processes are dying: the cgroup empties when the
+        // last one exits, before the dying init has reaped them all. Try
+        // rmdir every millisecond (a refused rmdir is cheap), woken early by
+        // cgroup.events or the init's exit (events are rate-limited).
+        var events: FileDescriptor?
+        defer { events?.close() }
+        while true {
+            switch Self.removeTree(cgroup) {
+            case .success: break
+            case .failure(let e) where e == .busy || e == .notEmpty: break
+            case .failure: return false
+            }
+            if !cgroup.exists { break }
+            let left = Int((deadline - SystemTime.monotonicNanoseconds()) / 1_000_000)
+            if left <= 0 { return false }
+            if events == nil { events = try? FileDescriptor.open(cgroup.path + "/cgroup.events", O_RDONLY) }
+            _ = try? events?.preadAll()   // re-arm the change notification
+            var fds = [pollfd(fd: events?.rawValue ?? -1, events: Int16(POLLPRI), revents: 0)]
+            if let process, !initExited { fds.append(pollfd(fd: process.descriptor.rawValue, events: Int16(POLLIN), revents: 0)) }
+            _ = poll(&fds, nfds_t(fds.count), 1)
+            if fds.count > 1 && fds[1].revents != 0 { initExited = true; process?.reap() }
+        }
+        if let process, !initExited {
+            if process.isAlive { reapLater(process) } else { process.reap() }
+        }
+        return true
+    }
+
+    /// rmdir of a cgroup and everything below it, leaves first. A directory
+    /// already gone counts as removed.
+    static func removeTree(_ dir: CgroupDirectory) -> Result<Void, Errno> {
+        let children: [String]
+        do throws(Errno) { children = try dir.children() } catch {
+            return error == .noEntry ? .success(()) : .failure(error)
+        }
+        for name in children {
+            if case .failure(let e) = removeTree(dir.child(name)) { return .failure(e) }
+        }
+        do throws(Errno) { try dir.remove() } catch {
+            return error == .noEntry ? .success(()) : .failure(error)
+        }
+        return .success(())
+    }
+}

@@ -1,0 +1,24 @@
+import ContainerTree
+import LinuxSystem
+
+/// The runtime's parts, each with one job, sharing one registry:
+/// - `lifecycle`: containers made, renamed, delegated, killed; the state
+///   store; adoption after a restart; the death watcher;
+/// - `callers`: who a request comes from, and whether it is privileged;
+/// - `files`: containers presented as control-file contents;
+/// - `views`: each container's own view of the mount.
+/// Nothing here knows of FUSE.
+public final class Runtime: Sendable {
+    public let registry = Registry()
+    public let lifecycle: Lifecycle
+    public let callers: Callers
+    public let files: ControlFiles
+    public let views: Views
+
+    public init(configuration: RuntimeConfiguration) throws(RuntimeError) {
+        lifecycle = try Lifecycle(configuration: configuration, registry: registry)
+        callers = Callers(registry: registry)
+        files = ControlFiles(registry: registry)
+        views = Views(registry: registry)
+    }
+}

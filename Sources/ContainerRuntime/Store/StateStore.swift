@@ -1,0 +1,192 @@
+import ContainerTree
+import LinuxSystem
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The records file (format: ContainerRecord.swift). One implementation,
+/// used by the daemon, by `nsfs-records` (inspection, the tests'
+/// consistency checker and the tests that damage records).
+public final class StateStore: Sendable {
+    public let directory: String
+    public var recordsPath: String { directory + "/records" }
+    var configPath: String { directory + "/namespacefs.conf" }
+
+    public static let slotSize = 4096
+    static let header = "namespacefs-records 2"
+    /// Slots are added this many at a time (a sparse extension of the file).
+    static let growth = 256
+
+    private struct Slots {
+        var file: OwnedDescriptor?
+        /// Slots in the file, header included.
+        var count = 0
+        var slotOf: [UInt64: Int] = [:]
+        var free: [Int] = []
+    }
+    private let slots = Mutex(Slots())
+
+    public init(directory: String) { self.directory = directory }
+
+    /// The directory and the records file (created with its header).
+    public func prepare() throws(Errno) {
+        try FileIO.makeDirectories(directory, mode: 0o700)
+        let fd = OwnedDescriptor(try FileDescriptor.open(recordsPath, O_RDWR | O_CREAT, mode: 0o600))
+        let size = try fd.fd.size()
+        if size == 0 { try Self.writeSlot(fd.fd, 0, Self.header + "\n") }
+        slots.withLock {
+            $0.file = fd
+            $0.count = max(1, (size + Self.slotSize - 1) / Self.slotSize)
+        }
+    }
+
+    /// mkdir's first step: a `creating` record in a free slot.
+    public func begin(_ r: ContainerRecord) throws(Errno) -> Pending {
+        precondition(r.creating)
+        try slots.withLock { (s) throws(Errno) in
+            guard s.slotOf[r.id] == nil else { throw Errno.exists }
+            let slot = try Self.allocate(&s)
+            do throws(Errno) { try Self.write(r, to: slot, in: s) } catch { s.free.append(slot); throw error }
+            s.slotOf[r.id] = slot
+        }
+        return Pending(store: self, id: r.id)
+    }
+
+    /// A `creating` record on disk, until mkdir commits or abandons it.
+    public struct Pending: Sendable {
+        let store: StateStore
+        let id: UInt64
+
+        /// mkdir's second step: the `running` record, over the same slot.
+        public func commit(_ r: ContainerRecord) throws(Errno) {
+            precondition(!r.creating && r.id == id)
+            try store.save(r)
+        }
+
+        /// mkdir failed: no record.
+        public func abandon() { store.delete(id: id) }
+    }
+
+    /// A changed record (rename, chown, re-adoption), over its slot.
+    public func save(_ r: ContainerRecord) throws(Errno) {
+        try slots.withLock { (s) throws(Errno) in
+            let slot: Int
+            if let existing = s.slotOf[r.id] { slot = existing } else { slot = try Self.allocate(&s) }
+            do throws(Errno) { try Self.write(r, to: slot, in: s) } catch {
+                if s.slotOf[r.id] == nil { s.free.append(slot) }
+                throw error
+            }
+            s.slotOf[r.id] = slot
+        }
+    }
+
+    public func delete(id: UInt64) {
+        slots.withLock { s in
+            guard let slot = s.slotOf.removeValue(forKey: id), let file = s.file else { return }
+            // A failed write leaves the record: the next adoption finds its
+            // container gone and drops it.
+            if (try? Self.writeSlot(file.fd, slot, "")) != nil { s.free.append(slot) }
+        }
+    }
+
+    /// How many records are stored.
+    public var count: Int { slots.withLock { $0.slotOf.count } }
+
+    private static func write(_ r: ContainerRecord, to slot: Int, in s: borrowing Slots) throws(Errno) {
+        guard let file = s.file else { throw Errno.badDescriptor }
+        try writeSlot(file.fd, slot, r.text)
+    }
+
+    /// A free slot, growing the file when there is none.
+    private static func allocate(_ s: inout Slots) throws(Errno) -> Int {
+        if let free = s.free.popLast() { return free }
+        guard let file = s.file else { throw Errno.badDescriptor }
+        let first = s.count
+        try file.fd.truncate(to: (s.count + growth) * slotSize)
+        s.count += growth
+        s.free = Array((first + 1..<s.count).reversed())
+        return first
+    }
+
+    /// One pwrite of a whole slot: `text`, zero-padded.
+    public static func writeSlot(_ fd: FileDescriptor, _ slot: Int, _ text: String) throws(Errno) {
+        try writeSlot(fd, slot, Array(text.utf8))
+    }
+
+    public static func writeSlot(_ fd: FileDescriptor, _ slot: Int, _ bytes: [UInt8]) throws(Errno) {
+        var page = [UInt8](repeating: 0, count: slotSize)
+        guard bytes.count < slotSize else { throw Errno(ENAMETOOLONG) }
+        page.replaceSubrange(0..<bytes.count, with: bytes)
+        guard try fd.pwrite(page, at: slot * slotSize) == slotSize else { throw Errno.io }
+    }
+
+    /// The non-empty slots of a records file's bytes: (slot, text).
+    public static func occupiedSlots(_ bytes: [UInt8]) -> [(slot: Int, text: ArraySlice<UInt8>)] {
+        var out: [(slot: Int, text: ArraySlice<UInt8>)] = []
+        let n = (bytes.count + slotSize - 1) / slotSize
+        for slot in 1..<max(1, n) {
+            let start = slot * slotSize
+            let text = bytes[start..<min(bytes.count, start + slotSize)].prefix { $0 != 0 }
+            if !text.isEmpty { out.append((slot, text)) }
+        }
+        return out
+    }
+
+    public struct LoadResult: Sendable {
+        public var records: [ContainerRecord] = []
+        public var problems: [String] = []
+    }
+
+    /// Every readable record; unreadable ones are reported, never guessed
+    /// at, and their slots freed (the containers are rebuilt from cgroups).
+    public func load() -> LoadResult {
+        slots.withLock { s in
+            var out = LoadResult()
+            guard let file = s.file else { out.problems.append("\(recordsPath) is not open"); return out }
+            let bytes: [UInt8]
+            do throws(Errno) { bytes = try file.fd.preadAll(sizeHint: file.fd.size() + 1) } catch {
+                out.problems.append("cannot read \(recordsPath): \(error)")
+                return out
+            }
+            let header = bytes.prefix(Self.slotSize).prefix { $0 != 0 }
+            guard String(decoding: header, as: UTF8.self) == Self.header + "\n" else {
+                out.problems.append("\(recordsPath): unknown format (\(String(decoding: header.prefix(40), as: UTF8.self)))")
+                return out
+            }
+            s.count = max(1, (bytes.count + Self.slotSize - 1) / Self.slotSize)
+            s.slotOf = [:]
+            let occupied = Self.occupiedSlots(bytes)
+            let taken = Set(occupied.map(\.slot))
+            s.free = (1..<s.count).filter { !taken.contains($0) }
+            var corrupt: [Int] = []
+            for (slot, text) in occupied {
+                do throws(ContainerRecord.ParseError) {
+                    let r = try ContainerRecord.parse(String(decoding: text, as: UTF8.self))
+                    if s.slotOf[r.id] != nil { throw .bad("duplicate id \(hex(r.id))") }
+                    s.slotOf[r.id] = slot
+                    out.records.append(r)
+                } catch {
+                    out.problems.append("\(recordsPath) slot \(slot): unreadable record (\(error))")
+                    corrupt.append(slot)
+                }
+            }
+            for slot in corrupt where (try? Self.writeSlot(file.fd, slot, "")) != nil { s.free.append(slot) }
+            s.free.reverse()
+            return out
+        }
+    }
+
+    /// The cgroup root recorded by an earlier mount, if any.
+    public func recordedCgroupRoot() -> String? {
+        guard let text = try? FileIO.readString(configPath) else { return nil }
+        let lines = text.split(separator: "\n")
+        guard lines.first == "namespacefs-state 1" else { return nil }
+        for l in lines where l.hasPrefix("cgroup-root: ") { return String(l.dropFirst("cgroup-root: ".count)) }
+        return nil
+    }
+
+    public func recordCgroupRoot(_ root: String) throws(Errno) {
+        try FileIO.replaceAtomically(configPath, with: Array("namespacefs-state 1\ncgroup-root: \(root)\n".utf8))
+    }
+}

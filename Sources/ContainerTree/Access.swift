@@ -1,0 +1,45 @@
+/// Who may see and change what: the decision, as a pure function of the
+/// tree and the facts the runtime found out about a caller.
+public struct CallerFacts: Sendable, Equatable {
+    /// The container the caller is in (the root for the host): it never
+    /// sees outside it.
+    public var scope: UInt64
+    /// Its fsuid as the request carries it.
+    public var uid: UInt32
+    /// CAP_SYS_ADMIN in the daemon's own user namespace.
+    public var privileged: Bool
+
+    public init(scope: UInt64, uid: UInt32, privileged: Bool) {
+        self.scope = scope
+        self.uid = uid
+        self.privileged = privileged
+    }
+}
+
+extension ContainerTree {
+    /// Does `serial` exist for a caller in `scope`? Only its own container
+    /// and what is below ("you never leave a container").
+    public func isVisible(_ serial: UInt64, to scope: UInt64) -> Bool {
+        guard visibleNode(serial) != nil else { return false }
+        return scope == Self.rootSerial || isAncestor(scope, of: serial)
+    }
+
+    /// May the caller change things at or below `serial` (mkdir, rmdir and
+    /// mv in it, its writable control files)? CAP_SYS_ADMIN in the daemon's
+    /// user namespace, or a delegation: a container at or above `serial`,
+    /// inside the caller's own container, chown'ed to the caller's uid.
+    /// Owner 0 is the default, not a delegation: uid 0 without the
+    /// capability (root of an unprivileged user namespace) gets nothing.
+    public func mayModify(at serial: UInt64, _ caller: CallerFacts) -> Bool {
+        guard isVisible(serial, to: caller.scope) else { return false }
+        if caller.privileged { return true }
+        guard caller.uid != 0 else { return false }
+        var cur: UInt64? = serial
+        while let s = cur, isAncestor(caller.scope, of: s) {
+            if s != Self.rootSerial, nodes[s]?.owner.uid == caller.uid { return true }
+            if s == caller.scope { break }
+            cur = nodes[s]?.parent
+        }
+        return false
+    }
+}

@@ -1,0 +1,52 @@
+import LinuxSystem
+
+/// The `status` file's format, written by the daemon and read by `nsctl`:
+/// one definition of its keys, and a typed parser.
+///
+/// `key: value` lines; a container's has every key below but `containers`,
+/// the root's (the host) has name, path, state and containers.
+public enum StatusKey: String, CaseIterable, Sendable {
+    case name, path, id, state, created
+    case initPid = "init"
+    case cgroup, processes
+    /// Root only: how many containers the tree holds.
+    case containers
+
+    /// `ns-net: net:[4026532182]`, the identity as /proc shows it.
+    public static func namespace(_ k: NamespaceKind) -> String { "ns-\(k.name)" }
+    /// `ns-net-id: 4098`, the 64-bit NS_GET_ID.
+    public static func namespaceID(_ k: NamespaceKind) -> String { "ns-\(k.name)-id" }
+}
+
+/// What `state:` says.
+public enum ContainerState: String, Sendable {
+    case running, frozen, removing
+}
+
+/// A parsed `status` file.
+public struct ContainerStatus: Sendable, Equatable {
+    public var fields: [String: String] = [:]
+
+    public init(fields: [String: String]) { self.fields = fields }
+
+    /// Lines without a colon are ignored; a value starts after ": ".
+    public init(parsing text: String) {
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = String(line[line.index(after: colon)...].drop(while: { $0 == " " }))
+        }
+    }
+
+    public subscript(_ key: StatusKey) -> String? { fields[key.rawValue] }
+
+    public var name: String { self[.name] ?? "" }
+    /// The root (the host) has no id.
+    public var isRoot: Bool { self[.id] == nil }
+    public var id: UInt64? { self[.id].flatMap { UInt64($0, radix: 16) } }
+    public var state: ContainerState? { self[.state].flatMap(ContainerState.init(rawValue:)) }
+    /// The init's pid as the reader sees it; nil if it cannot ("-").
+    public var initPid: Int32? { self[.initPid].flatMap { Int32($0) } }
+    public var cgroup: String? { self[.cgroup] }
+    public var processes: Int? { self[.processes].flatMap { Int($0) } }
+    public func namespaceID(_ k: NamespaceKind) -> UInt64? { fields[StatusKey.namespaceID(k)].flatMap { UInt64($0) } }
+}

@@ -1,0 +1,144 @@
+import CFuse3
+import LinuxSystem
+import Synchronization
+import ContainerRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Proof that a request was answered: only `Request`'s consuming reply
+/// methods (and `Workers.answer`, which hands the request on) make one. A
+/// handler returns it, so one that forgets to reply does not compile, and
+/// one that replies twice uses a consumed request, which does not compile
+/// either.
+struct Replied: ~Copyable {
+    fileprivate init() {}
+}
+
+/// One FUSE request. Not copyable: each reply consumes it. One dropped
+/// without a reply (a path the types could not see) answers EIO from its
+/// deinit and logs a line, so no caller is ever left hanging.
+/// Unchecked Sendable: it wraps libfuse's request pointer, which any thread
+/// may answer, once.
+struct Request: ~Copyable, @unchecked Sendable {
+    let raw: fuse_req_t
+    /// The operation, for the log line of a dropped request.
+    let operation: StaticString
+
+    init(_ raw: fuse_req_t, _ operation: StaticString) {
+        self.raw = raw
+        self.operation = operation
+    }
+
+    deinit {
+        Log.line("\(operation) request dropped without a reply; answered EIO")
+        fuse_reply_err(raw, EIO)
+    }
+
+    struct Context { let uid: uid_t; let gid: gid_t; let pid: pid_t }
+
+    var context: Context {
+        let c = fuse_req_ctx(raw)!.pointee
+        return Context(uid: c.uid, gid: c.gid, pid: c.pid)
+    }
+
+    consuming func reply(error: Int32) -> Replied {
+        fuse_reply_err(raw, error)
+        discard self
+        return Replied()
+    }
+
+    consuming func replyOK() -> Replied { reply(error: 0) }
+
+    consuming func reply(entry ino: UInt64, generation: UInt64, attr: stat, entryTimeout: Double, attrTimeout: Double) -> Replied {
+        var e = fuse_entry_param()
+        e.ino = fuse_ino_t(ino)
+        e.generation = generation
+        e.attr = attr
+        e.entry_timeout = entryTimeout
+        e.attr_timeout = attrTimeout
+        fuse_reply_entry(raw, &e)
+        discard self
+        return Replied()
+    }
+
+    consuming func reply(attr: stat, timeout: Double) -> Replied {
+        var a = attr
+        fuse_reply_attr(raw, &a, timeout)
+        discard self
+        return Replied()
+    }
+
+    consuming func reply(link: String) -> Replied {
+        fuse_reply_readlink(raw, link)
+        discard self
+        return Replied()
+    }
+
+    consuming func reply(open handle: UInt64, directIO: Bool, flags: UnsafeMutablePointer<fuse_file_info>) -> Replied {
+        flags.pointee.fh = handle
+        flags.pointee.direct_io = directIO ? 1 : 0
+        flags.pointee.keep_cache = 0
+        fuse_reply_open(raw, flags)
+        discard self
+        return Replied()
+    }
+
+    consuming func reply(bytes: ArraySlice<UInt8>) -> Replied {
+        bytes.withUnsafeBytes { p in _ = fuse_reply_buf(raw, p.baseAddress?.assumingMemoryBound(to: CChar.self), p.count) }
+        discard self
+        return Replied()
+    }
+
+    /// A directory listing built in `buffer` with fuse_add_direntry.
+    consuming func reply(directoryBuffer buffer: UnsafePointer<CChar>, count: Int) -> Replied {
+        fuse_reply_buf(raw, buffer, count)
+        discard self
+        return Replied()
+    }
+
+    consuming func reply(written: Int) -> Replied {
+        fuse_reply_write(raw, written)
+        discard self
+        return Replied()
+    }
+
+    /// FORGET and friends take no reply.
+    consuming func replyNone() -> Replied {
+        fuse_reply_none(raw)
+        discard self
+        return Replied()
+    }
+}
+
+/// Requests whose work may block (a spawn, a kill of thousands of
+/// processes, a wait on a frozen cgroup) are answered from worker threads:
+/// the request loop goes on serving everyone else meanwhile.
+final class Workers: Sendable {
+    private let pool = WorkerPool(maxThreads: 64)
+
+    /// Hand `request` to a worker; `body` answers it there.
+    func answer(_ request: consuming Request, _ body: @escaping @Sendable (consuming Request) -> Replied) -> Replied {
+        let parked = Parked(request)
+        pool.submit {
+            guard let r = parked.take() else { return }
+            _ = body(r)
+        }
+        return Replied()
+    }
+
+    /// A request between threads (closures cannot capture a non-copyable value).
+    private final class Parked: Sendable {
+        private let slot: Mutex<Request?>
+        init(_ r: consuming Request) { slot = Mutex(r) }
+        func take() -> Request? { slot.withLock { $0.take() } }
+    }
+}
+
+extension UnsafePointer<CChar> {
+    /// A name from the kernel, as bytes (it may not be UTF-8).
+    var nameBytes: [UInt8] {
+        let n = strlen(self)
+        return withMemoryRebound(to: UInt8.self, capacity: n) { Array(UnsafeBufferPointer(start: $0, count: n)) }
+    }
+}

@@ -1,0 +1,59 @@
+import ContainerRuntime
+import MountOptions
+import Testing
+
+@Suite struct MountOptionParsing {
+    func run(_ argv: [String]) -> MountOptions? {
+        if case .run(let o) = MountOptions.parse(argv) { return o }
+        return nil
+    }
+
+    func error(_ argv: [String]) -> String? {
+        if case .error(let e) = MountOptions.parse(argv) { return e }
+        return nil
+    }
+
+    @Test func defaults() throws {
+        let o = try #require(run(["/namespaces"]))
+        #expect(o.mountPoint == "/namespaces")
+        #expect(o.stateDirectory == "/run/namespacefs")
+        #expect(o.cgroupRoot == nil && o.initPath == nil && o.crashAt == nil)
+        #expect(!o.foreground && !o.debug && !o.delegated)
+        #expect(o.fuseOptions.isEmpty && o.allowOther == nil)
+    }
+
+    @Test func fstabShapeWithSourceAndOptions() throws {
+        // mount.fuse3 runs: namespacefs SOURCE MOUNTPOINT -o OPTS
+        let o = try #require(run(["namespacefs", "/namespaces", "-o", "rw,defaults,state_dir=/s,cgroup=/c,noallow_other,ro"]))
+        #expect(o.mountPoint == "/namespaces")
+        #expect(o.stateDirectory == "/s" && o.cgroupRoot == "/c")
+        #expect(o.allowOther == false)
+        #expect(o.fuseOptions == ["ro"])   // rw and defaults mean nothing to FUSE
+    }
+
+    @Test func attachedOptionsAndFlags() throws {
+        let o = try #require(run(["-ostate_dir=/x", "/m", "-d", "-o", "delegated,crash_at=mv-recorded,init=/bin/i"]))
+        #expect(o.stateDirectory == "/x" && o.debug && o.foreground && o.delegated)
+        #expect(o.crashAt == .mvRecorded && o.initPath == "/bin/i")
+    }
+
+    @Test(arguments: [
+        (["/m", "-o", "state_dir=relative"], "state_dir must be an absolute path"),
+        (["/m", "-o", "cgroup=/a/../b"], "cgroup must be an absolute path"),
+        (["/m", "-o", "crash_at=nowhere"], "crash_at takes one of: mkdir-recorded"),
+        (["/m", "-o"], "-o needs an argument"),
+        (["/m", "--bogus"], "unknown option --bogus"),
+        ([], "missing mount point"),
+        (["a", "b", "c"], "too many arguments"),
+    ])
+    func refusals(_ argv: [String], _ expected: String) throws {
+        let e = try #require(error(argv))
+        #expect(e.hasPrefix(expected))
+    }
+
+    @Test func helpAndVersion() {
+        #expect(MountOptions.parse(["-h"]) == .help)
+        #expect(MountOptions.parse(["/m", "--version"]) == .version)
+        #expect(MountOptions.usage.contains(CrashStep.allCases.map(\.rawValue).joined(separator: ", ")))
+    }
+}

@@ -1,0 +1,130 @@
+# One slow container never stalls the tree; two requests for one container
+# never interleave badly. No timing thresholds: each test checks what
+# completed while the slow operation was still going.
+# shellcheck shell=bash
+
+# start_sleepers DIR N: N sleeping processes in the container (its cgroup).
+start_sleepers() {
+    local dir=$1 n=$2 cg; cg=$(cgroup_dir_of "$(init_pid "$dir")")
+    in_container "$dir" sh -c "i=0; while [ \$i -lt $n ]; do sleep 1000 & i=\$((i + 1)); done; wait" >/dev/null 2>&1 &
+    wait_for 60 sh -c "[ \$(wc -l < $cg/cgroup.procs) -ge $n ]"
+}
+
+# others_answer_while SLOWPID CGROUPDIR: repeat cat of another container's
+# status, ls of the root and mkdir + rmdir of an unrelated container until
+# SLOWPID exits; count the rounds that completed while it still ran and its
+# cgroup still existed (the kill still under way). Expects $MNT/c, $MNT/d.
+others_answer_while() {
+    local slow=$1 cg=$2 during=0 rounds=0
+    while kill -0 "$slow" 2>/dev/null; do
+        cat "$MNT/c/status" >/dev/null
+        ls "$MNT" >/dev/null
+        mkdir "$MNT/d/x"
+        rmdir "$MNT/d/x"
+        rounds=$((rounds + 1))
+        if kill -0 "$slow" 2>/dev/null && [ -d "$cg" ]; then during=$((during + 1)); fi
+    done
+    echo "    $during of $rounds rounds completed while the kill ran"
+    [ "$during" -ge 1 ] || fail "no request completed while the kill was running"
+}
+
+test_others_are_served_while_rm_rf_kills_thousands() {
+    new_mount
+    mkdir -p "$MNT/a/big" "$MNT/c" "$MNT/d"
+    start_sleepers "$MNT/a/big" 3000
+    local cg; cg=$(cgroup_dir_of "$(init_pid "$MNT/a/big")")
+    # a/big, not a top-level container: during an rmdir the kernel itself
+    # locks the parent directory (here a), whatever the daemon does.
+    rm -rf "$MNT/a/big" &
+    local rm=$!
+    wait_for 10 sh -c "[ \$(wc -l < $cg/cgroup.procs 2>/dev/null || echo 0) -lt 3000 ]"   # the kill began
+    others_answer_while "$rm" "$cg"
+    wait "$rm" || fail "rm -rf failed"
+    [ ! -e "$MNT/a/big" ] || fail "big still listed"
+    [ ! -d "$cg" ] || fail "big's cgroup left behind"
+    check_consistency
+}
+
+test_others_are_served_while_a_frozen_container_is_removed() {
+    new_mount
+    mkdir -p "$MNT/a/big" "$MNT/c" "$MNT/d"
+    start_sleepers "$MNT/a/big" 3000
+    local cg; cg=$(cgroup_dir_of "$(init_pid "$MNT/a/big")")
+    echo 1 > "$MNT/a/big/freeze"
+    wait_for 10 grep -qx "frozen 1" "$cg/cgroup.events"
+    rmdir "$MNT/a/big" &
+    local rm=$!
+    wait_for 10 sh -c "[ \$(wc -l < $cg/cgroup.procs 2>/dev/null || echo 0) -lt 3000 ]"
+    others_answer_while "$rm" "$cg"
+    wait "$rm" || fail "rmdir of the frozen container failed"
+    [ ! -d "$cg" ] || fail "cgroup left behind"
+    check_consistency
+}
+
+test_mkdir_below_a_frozen_container_works() {
+    new_mount
+    mkdir "$MNT/d"
+    echo 1 > "$MNT/d/freeze"
+    # Used to hang every request until someone thawed d in cgroupfs.
+    timeout 10 mkdir "$MNT/d/x" || fail "mkdir below a frozen container did not complete"
+    ls "$MNT" >/dev/null
+    grep -qx "state: frozen" "$MNT/d/x/status" || fail "x is not frozen: $(cat "$MNT/d/x/status")"
+    local x; x=$(init_pid "$MNT/d/x")
+    [ -n "$x" ] && [ "$x" != - ] || fail "x has no init"
+    # Thawed, its init finishes its setup: its own hostname, its own /proc.
+    echo 0 > "$MNT/d/freeze"
+    wait_for 5 sh -c "[ \"\$(cat $MNT/d/x/hostname)\" = x ]" || fail "x's setup did not complete: hostname $(cat "$MNT/d/x/hostname")"
+    grep -qx "state: running" "$MNT/d/x/status"
+    # its cgroup namespace is rooted at its own cgroup (set up after the thaw)
+X
+    # And frozen again, a nested one below it as well; rm -rf ends them all.
+    echo 1 > "$MNT/d/freeze"
+    timeout 10 mkdir -p "$MNT/d/x/y" || fail "nested mkdir below a frozen container"
+    timeout 10 rm -rf "$MNT/d" || fail "rm -rf of the frozen tree"
+    assert_eq "$(find "$CGDIR" -mindepth 1 -type d | wc -l)" 0 "cgroups left"
+    check_consistency
+}
+
+test_rmdir_removes_cgroups_the_workload_made() {
+    new_mount
+    mkdir "$MNT/w" "$MNT/c"
+    local cg; cg=$(cgroup_dir_of "$(init_pid "$MNT/w")")
+    mkdir -p "$TEST_TMP/cgmnt"
+    # As systemd or docker inside would: their own cgroups below the container's.
+    "$NSCTL" exec "$MNT/w" -- sh -c "mount -t cgroup2 none $TEST_TMP/cgmnt && mkdir $TEST_TMP/cgmnt/w $TEST_TMP/cgmnt/w/deeper && echo \$\$ > $TEST_TMP/cgmnt/w/deeper/cgroup.procs && exec sleep 1000" &
+    wait_for 5 test -s "$cg/w/deeper/cgroup.procs"
+    local sleeper; sleeper=$(cat "$cg/w/deeper/cgroup.procs")
+    timeout 15 rmdir "$MNT/w" || fail "rmdir refused or hung"
+    [ ! -d "$cg" ] || fail "cgroup left behind: $(find "$cg")"
+    ! is_running "$sleeper" || fail "the workload's process survived"
+    cat "$MNT/c/status" >/dev/null
+    check_consistency
+}
+
+test_races_on_one_container_lose_nothing() {
+    new_mount
+    local i ok
+    for i in $(seq 20); do
+        # Two mkdirs of one name: exactly one makes it.
+        ok=0
+        mkdir "$MNT/x$i" 2>/dev/null & local p1=$!
+        mkdir "$MNT/x$i" 2>/dev/null & local p2=$!
+        wait $p1 && ok=$((ok + 1)); wait $p2 && ok=$((ok + 1))
+        assert_eq "$ok" 1 "mkdirs of x$i that succeeded"
+        # A rename racing an rmdir: one of them wins, nothing half-done.
+        mv -T "$MNT/x$i" "$MNT/y$i" 2>/dev/null & p1=$!
+        rmdir "$MNT/x$i" 2>/dev/null & p2=$!
+        wait $p1; wait $p2
+        if [ -e "$MNT/y$i" ]; then rmdir "$MNT/y$i"; fi
+        [ ! -e "$MNT/x$i" ] && [ ! -e "$MNT/y$i" ] || fail "x$i/y$i left after the race"
+        # A hostname write racing rm -rf: rm -rf wins whatever the order.
+        mkdir "$MNT/h$i"
+        sh -c "echo name$i > $MNT/h$i/hostname" 2>/dev/null & p1=$!
+        rm -rf "$MNT/h$i" || fail "rm -rf h$i failed"
+        wait $p1 || true
+        [ ! -e "$MNT/h$i" ] || fail "h$i left after the race"
+    done
+    assert_eq "$(find "$CGDIR" -mindepth 1 -type d | wc -l)" 0 "cgroups left"
+    assert_eq "$(record_count)" 0 "records left"
+    check_consistency
+}
