@@ -20,6 +20,7 @@
 #include "namespace_shim.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <net/if.h>
@@ -139,7 +140,7 @@ static int init_child(void *p) {
         return fail(res, NSFS_STEP_MOUNT_PROPAGATION, errno);
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         return fail(res, NSFS_STEP_MOUNT_PROC, errno);
-    if (sethostname(req->hostname, strnlen(req->hostname, 64)) != 0)
+    if (sethostname(req->hostname, strnlen(req->hostname, HOST_NAME_MAX)) != 0)
         return fail(res, NSFS_STEP_HOSTNAME, errno);
 
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -177,4 +177,3 @@ int nsfs_ns_parent(int nsfd) { return result(ioctl(nsfd, NSFS_NS_GET_PARENT, 0))
 
 int nsfs_setns(int fd, int nstype) { return result(syscall(SYS_setns, fd, nstype)); }
 int nsfs_o_path(void) { return O_PATH; }
-long nsfs_getrandom(void *buf, size_t len) { return syscall(SYS_getrandom, buf, len, 0); }

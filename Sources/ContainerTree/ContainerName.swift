@@ -3,7 +3,8 @@ import LinuxSystem
 /// The rule for container names, applied alike to `mkdir` and `mv`.
 ///
 /// A name is 1–255 bytes of valid UTF-8; it is not `.` or `..`, contains no
-/// `/`, no control character (U+0000–U+001F, U+007F: they would break the
+/// `/`, no control character (U+0000–U+001F, U+007F–U+009F, and the line
+/// and paragraph separators U+2028, U+2029: they would break the
 /// line-based `status` file and terminals), and does not start with `-` (the
 /// name becomes the hostname and an argument to tools, where it would read
 /// as an option). Names of the filesystem's own entries are taken.
@@ -16,6 +17,12 @@ public enum ContainerName {
         guard let name = String(validating: bytes, as: UTF8.self) else { return .failure(.invalidName) }
         if name == "." || name == ".." || bytes.first == UInt8(ascii: "-") { return .failure(.invalidName) }
         for b in bytes where b < 0x20 || b == 0x7f || b == UInt8(ascii: "/") {
+            return .failure(.invalidName)
+        }
+        // C1 controls (NEL, U+0085, among them) and the Unicode line and
+        // paragraph separators end a line for some readers (Python's
+        // splitlines): a name must never split a `status` line.
+        if name.unicodeScalars.contains(where: { (0x80...0x9f).contains($0.value) || $0.value == 0x2028 || $0.value == 0x2029 }) {
             return .failure(.invalidName)
         }
         return .success(name)

@@ -46,7 +46,16 @@ public final class NamespaceFilesystem: Sendable {
         /// kernel marks a removed directory's inode dead; a new generation
         /// makes it take a fresh one on the next lookup.
         var nsGeneration: [UInt64: UInt64] = [:]
+        /// Control entries "removed" by an unlink (inode number → when):
+        /// hidden for a moment, as if gone, so that a tool that unlinks a
+        /// name to create it anew (tar x, cp --remove-destination) gets its
+        /// create refused instead of finding the name again forever. They
+        /// come back by themselves; rm -rf reaches its rmdir well before.
+        var unlinked = ExpiringCache<UInt64, Bool>(lifetime: NamespaceFilesystem.unlinkedLifetime)
     }
+
+    /// How long an unlinked control entry stays hidden.
+    static let unlinkedLifetime: Int64 = 1_000_000_000
 
     struct SnapshotKey: Hashable, Sendable { let inode: UInt64; let pid: Int32 }
 

@@ -34,7 +34,8 @@ nonisolated func makeOperationTable() -> fuse_lowlevel_ops {
     ops.rename = { req, parent, name, newParent, newName, flags in
         _ = filesystem(req).rename(Request(req!, "rename"), parent, name!.nameBytes, newParent, newName!.nameBytes, flags)
     }
-    // Only containers may be created, and only with mkdir.
+    // Only containers may be created, and only with mkdir: tar x, cp -r,
+    // rsync and install get EPERM for every file they try to make.
     ops.mknod = { req, _, _, _, _ in fuse_reply_err(req, EPERM) }
     ops.symlink = { req, _, _, _ in fuse_reply_err(req, EPERM) }
     ops.link = { req, _, _, _ in fuse_reply_err(req, EPERM) }

@@ -10,8 +10,15 @@ import Glibc
 /// and returns the proof of its reply.
 extension NamespaceFilesystem {
     func resolve(_ name: [UInt8], in parent: Inode) -> Inode? {
-        guard let s = String(validating: name, as: UTF8.self) else { return nil }
-        return runtime.registry.read { $0.tree.lookup(s, in: parent) }
+        guard let s = String(validating: name, as: UTF8.self),
+              let inode = runtime.registry.read({ $0.tree.lookup(s, in: parent) }) else { return nil }
+        if inode.kind != .container, isUnlinked(inode) { return nil }
+        return inode
+    }
+
+    /// A control entry unlinked a moment ago (see OpenState.unlinked).
+    func isUnlinked(_ inode: Inode) -> Bool {
+        state.withLock { $0.unlinked.value(for: inode.number, now: SystemTime.monotonicNanoseconds()) != nil }
     }
 
     func generation(_ inode: Inode) -> UInt64 {
@@ -81,6 +88,10 @@ extension NamespaceFilesystem {
             return req.reply(error: ENOENT)
         }
         if toSet & FUSE_SET_ATTR_MODE != 0 { return req.reply(error: EPERM) }
+        // Times are the creation time, not the filesystem's to change:
+        // touch gets EPERM rather than a success that changes nothing.
+        let times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME
+        if toSet & times != 0 { return req.reply(error: EPERM) }
         if toSet & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
             // chown of a container directory delegates its subtree.
             guard inode.kind == .container, inode.serial != ContainerTree.rootSerial, inode.serial != caller.scope else {
@@ -131,7 +142,8 @@ extension NamespaceFilesystem {
     }
 
     /// Unlinking a control entry is accepted (rm -rf unlinks everything
-    /// before it removes the directory) and changes nothing by itself.
+    /// before it removes the directory) and changes nothing but hiding the
+    /// entry for a moment (see OpenState.unlinked).
     func unlink(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
               let inode = resolve(name, in: dir) else {
@@ -140,7 +152,9 @@ extension NamespaceFilesystem {
         guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
         switch inode.kind {
         case .container, .nsDirectory: return req.reply(error: EISDIR)
-        case .control, .namespace: return req.replyOK()
+        case .control, .namespace:
+            state.withLock { $0.unlinked.store(true, for: inode.number, now: SystemTime.monotonicNanoseconds()) }
+            return req.replyOK()
         }
     }
 
@@ -228,6 +242,8 @@ extension NamespaceFilesystem {
               case .control(let c) = file.inode.kind else { return req.reply(error: EBADF) }
         guard let writer = caller(req, seeing: file.inode) else { return req.reply(error: ENOENT) }
         guard mayModify(writer, at: file.inode.serial) else { return req.reply(error: EACCES) }
+        // A value is one write at offset 0, as in sysfs: `dd bs=1` applies
+        // its first byte and gets EINVAL for the next.
         guard offset == 0 else { return req.reply(error: EINVAL) }
         do {
             switch c {
@@ -269,7 +285,8 @@ extension NamespaceFilesystem {
                 return nil
             }
         }
-        guard let entries else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
+        guard var entries else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
+        entries.removeAll { $0.inode.kind != .container && $0.inode != inode && isUnlinked($0.inode) }
         let handle = newHandle { $0.directories[$1] = OpenDirectory(inode: inode, entries: entries) }
         return req.reply(open: handle, directIO: false, flags: fi)
     }

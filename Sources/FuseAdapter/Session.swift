@@ -81,6 +81,12 @@ public final class FuseSession: @unchecked Sendable {
         defer { fuse_remove_signal_handlers(session) }
         let fs = filesystem.takeUnretainedValue()
         fs.loopThread.withLock { $0 = BackgroundThread.currentID }
+        // Every reader on the host waits on this one thread: when a kill
+        // makes thousands of dying processes runnable at once, it must not
+        // queue behind them (measured: up to 240 ms at nice 0 on 2 CPUs).
+        // Only this thread: nothing is spawned from it, so no container
+        // inherits the priority.
+        ThreadPriority.raiseCurrent(to: -10)
         return cfuse3_session_loop_spinning(session, 50_000, { ctx in
             Unmanaged<NamespaceFilesystem>.fromOpaque(ctx!).takeUnretainedValue().runUpkeep()
         }, filesystem.toOpaque())

@@ -6,6 +6,8 @@ public struct MountEntry: Sendable, Equatable {
     public let source: String
     /// major:minor of the filesystem.
     public var device: String = ""
+    /// The superblock's options (after the source), e.g. FUSE's user_id=0.
+    public var superOptions: String = ""
 }
 
 public enum MountInfo {
@@ -15,7 +17,8 @@ public enum MountInfo {
             let f = line.split(separator: " ", omittingEmptySubsequences: false)
             guard let dash = f.firstIndex(of: "-"), dash >= 6, f.count > dash + 2 else { return nil }
             return MountEntry(mountPoint: unescape(f[4]), root: unescape(f[3]),
-                              fsType: String(f[dash + 1]), source: unescape(f[dash + 2]), device: String(f[2]))
+                              fsType: String(f[dash + 1]), source: unescape(f[dash + 2]), device: String(f[2]),
+                              superOptions: f.count > dash + 3 ? String(f[dash + 3]) : "")
         }
     }
 
@@ -36,6 +39,14 @@ public enum MountInfo {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `major:minor` of a device number, as mountinfo writes it (glibc's
+    /// major()/minor() are macros Swift cannot see).
+    public static func deviceName(_ dev: UInt64) -> String {
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff)
+        let minor = (dev & 0xff) | ((dev >> 12) & ~0xff)
+        return "\(major):\(minor)"
     }
 
     public static func current() throws(Errno) -> [MountEntry] {

@@ -20,11 +20,6 @@ public final class ProcessHandle: Sendable {
         return ProcessHandle(pid: pid, pidfd: fd)
     }
 
-    /// The corresponding C function is `pidfd_send_signal`.
-    public func signal(_ sig: Int32) throws(Errno) {
-        _ = try valueOrNegatedErrno { nsfs_pidfd_send_signal(descriptor.rawValue, sig) }
-    }
-
     /// Not yet exited (a zombie counts as exited: its pidfd is readable,
     /// while signal 0 still succeeds).
     public var isAlive: Bool { !waitForExit(timeoutMilliseconds: 0) }

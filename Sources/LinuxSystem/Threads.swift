@@ -30,6 +30,14 @@ public enum BackgroundThread {
     public static var currentID: UInt { UInt(pthread_self()) }
 }
 
+/// The scheduling weight of one thread (Linux keeps nice per thread).
+public enum ThreadPriority {
+    /// Best effort: without CAP_SYS_NICE the thread keeps its nice value.
+    public static func raiseCurrent(to nice: Int32) {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
+    }
+}
+
 /// SIGINT, SIGTERM, SIGHUP and SIGQUIT, which end the daemon's request loop.
 public enum TerminationSignals {
     static var set: sigset_t {

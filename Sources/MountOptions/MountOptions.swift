@@ -24,8 +24,9 @@ public struct MountOptions: Equatable, Sendable {
       -d                 FUSE debug output (implies -f)
       -o state_dir=DIR   where the daemon remembers containers (default /run/namespacefs)
       -o cgroup=PATH     cgroup2 directory, relative to the cgroup2 mount, that holds
-                         every container (default: the daemon's cgroup + /namespacefs,
-                         or what the state directory recorded)
+                         every container (default: what the state directory recorded,
+                         else the daemon's cgroup + /namespacefs, or
+                         /namespacefs-tmp-st for -o state_dir=/tmp/st)
       -o delegated       the daemon's cgroup is delegated to it (systemd Delegate=yes):
                          it moves into a leaf "daemon" of it, containers go below
                          "containers"
@@ -40,6 +41,15 @@ public struct MountOptions: Equatable, Sendable {
 
     /// Options that mount(8) passes along but that mean nothing to FUSE.
     static let ignored: Set<String> = ["defaults", "auto", "noauto", "nofail", "_netdev", "user", "nouser", "users", "rw"]
+
+    /// The cgroup (below the daemon's own) that holds the containers when
+    /// neither `-o cgroup` nor the state directory says: one per state
+    /// directory, so that two mounts never share one by default.
+    public static func defaultCgroupName(stateDirectory: String) -> String {
+        let standard = MountOptions().stateDirectory
+        guard stateDirectory != standard else { return "namespacefs" }
+        return "namespacefs" + stateDirectory.split(separator: "/").map { "-" + $0 }.joined()
+    }
 
     public enum ParseResult: Equatable, Sendable { case run(MountOptions), help, version, error(String) }
 

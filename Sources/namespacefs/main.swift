@@ -74,6 +74,23 @@ guard access(initPath, X_OK) == 0 else {
     fail("container init \(initPath) is missing: run 'make install', or pass -o init=PATH")
 }
 
+// One daemon per state directory: a second one would write the same record
+// slots. The lock lives as long as the daemon (the descriptor survives the
+// daemonizing fork), and names its holder.
+let holder = "namespacefs pid \(getpid()) mounted on \(mountPoint) (state \(options.stateDirectory))"
+func takeLock(_ path: String, _ what: String) -> OwnedDescriptor {
+    do throws(HolderLock.Failure) { return try HolderLock.acquire(path, holder: holder) } catch {
+        switch error {
+        case .held(let other): fail("\(what) is in use by another daemon: \(other)")
+        case .failed(let e): fail("cannot lock \(path) (\(e))")
+        }
+    }
+}
+do throws(Errno) { try FileIO.makeDirectories(options.stateDirectory, mode: 0o700) } catch {
+    fail("cannot create the state directory \(options.stateDirectory) (\(error))")
+}
+let stateLock = takeLock(options.stateDirectory + "/lock", "the state directory \(options.stateDirectory)")
+
 // Where containers live: what an earlier mount recorded, else below our own cgroup.
 let store = StateStore(directory: options.stateDirectory)
 // A delegated cgroup (systemd Delegate=yes): the daemon lives in a leaf of
@@ -103,8 +120,16 @@ if let c = options.cgroupRoot {
 } else {
     let own: String
     do { own = try Cgroup2.ownPath() } catch { fail("cannot read /proc/self/cgroup: \(error)") }
-    cgroupRoot = (own == "/" ? "" : own) + "/namespacefs"
+    cgroupRoot = (own == "/" ? "" : own) + "/" + MountOptions.defaultCgroupName(stateDirectory: options.stateDirectory)
 }
+
+// One daemon per cgroup root: a second one would adopt, and kill, the
+// first one's containers. Locked by name, beside the other daemons' locks.
+let cgroupLocks = "/run/lock/namespacefs"
+do throws(Errno) { try FileIO.makeDirectories(cgroupLocks) } catch {
+    fail("cannot create \(cgroupLocks) (\(error))")
+}
+let cgroupLock = takeLock(cgroupLocks + "/cgroup" + HolderLock.fileName(for: cgroupRoot), "the cgroup \(cgroupRoot)")
 
 ResourceLimits.raiseOpenFiles()
 let runtime: Runtime

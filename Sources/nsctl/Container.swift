@@ -1,5 +1,8 @@
 import ContainerTree
 import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A container as nsctl sees it: through the mount, in the caller's own view
 /// (inside a container, its subtree), so every pid is already the caller's.
@@ -7,16 +10,37 @@ struct ContainerDirectory {
     let path: String
     let status: ContainerStatus
 
-    /// Reads PATH/status; fails with a readable line if PATH is no container.
+    /// Reads PATH/status; fails with a readable line if PATH is no container
+    /// of a real namespacefs mount.
     init(_ path: String) throws(NsctlError) {
         let p = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         guard FileIO.isDirectory(p) else { throw NsctlError("\(path): no such container") }
+        try Self.checkMount(p, shownAs: path)
         let text: String
         do { text = try FileIO.readString(p + "/status") } catch {
             throw NsctlError("\(path) is not a container of a namespacefs mount (no status file)")
         }
         self.path = p
         status = ContainerStatus(parsing: text)
+    }
+
+    /// Only a directory of a namespacefs mount served by root is a
+    /// container: anyone can write a file named `status` elsewhere, and
+    /// nsctl (often run as root) enters the process that file names. The
+    /// mount is found by the directory's device in the mount table; a FUSE
+    /// mount made by an unprivileged user (fusermount3) carries its
+    /// `user_id`, which the user cannot set to 0.
+    static func checkMount(_ path: String, shownAs shown: String) throws(NsctlError) {
+        let st: stat
+        do throws(Errno) { st = try FileIO.status(path) } catch { throw NsctlError("\(shown): \(error)") }
+        let device = MountInfo.deviceName(UInt64(st.st_dev))
+        let mounts = (try? MountInfo.current()) ?? []
+        guard let m = mounts.last(where: { $0.device == device }) else {
+            throw NsctlError("\(shown) is not on a mounted filesystem nsctl can find")
+        }
+        guard m.fsType == "fuse.namespacefs", m.superOptions.split(separator: ",").contains("user_id=0") else {
+            throw NsctlError("\(shown) is not a container of a namespacefs mount (it is on \(m.fsType) at \(m.mountPoint))")
+        }
     }
 
     var name: String { status.name }

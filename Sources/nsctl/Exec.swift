@@ -24,7 +24,7 @@ struct Exec: ParsableCommand {
         """)
 
     @Option(name: .customLong("ns"), help: ArgumentHelp(
-        "Only these namespaces, comma-separated: cgroup, ipc, mnt, net, pid, time, user, uts.",
+        "Only these namespaces, comma-separated: \(NamespaceKind.allCases.map(\.name).joined(separator: ", ")).",
         valueName: "list"))
     var namespaces: String?
 
@@ -37,14 +37,15 @@ struct Exec: ParsableCommand {
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The program and its arguments, after --.", valueName: "cmd"))
     var command: [String] = []
 
-    static let defaultKinds: [NamespaceKind] = [.cgroup, .ipc, .mnt, .net, .pid, .time, .uts]
+    /// What a container owns: every kind but the user namespace (it shares the host's).
+    static let defaultKinds = NamespaceKind.allCases.filter { $0 != .user }
 
     func kinds() throws(NsctlError) -> [NamespaceKind] {
         guard let namespaces else { return Self.defaultKinds }
         var out: [NamespaceKind] = []
         for name in namespaces.split(separator: ",", omittingEmptySubsequences: false) {
             guard let k = NamespaceKind.allCases.first(where: { $0.name == name }) else {
-                throw NsctlError("unknown namespace '\(name)' (one of: cgroup, ipc, mnt, net, pid, time, user, uts)")
+                throw NsctlError("unknown namespace '\(name)' (one of: \(NamespaceKind.allCases.map(\.name).joined(separator: ", ")))")
             }
             out.append(k)
         }
@@ -62,8 +63,18 @@ struct Exec: ParsableCommand {
     func execute() throws(NsctlError) -> Int32 {
         guard !command.isEmpty else { throw NsctlError("missing command: nsctl exec PATH -- CMD [ARGS...]") }
         let kinds = try kinds()
+        // Entering another process's namespaces needs CAP_SYS_ADMIN: say so
+        // rather than fail later with a misleading reason.
+        guard Capabilities.hasSysAdmin() else {
+            throw NsctlError("entering a container needs root (CAP_SYS_ADMIN): run nsctl exec with sudo")
+        }
         let c = try ContainerDirectory(path)
         guard !c.isRoot else { throw NsctlError("\(path) is the top of the tree, not a container") }
+        // A process cloned into a frozen cgroup stops at once: nsctl would
+        // wait, uninterruptibly, until someone thawed it.
+        if c.status.state == .frozen {
+            throw NsctlError("\(path) is frozen: thaw it first (echo 0 > \(c.path)/freeze)")
+        }
         guard let pid = c.status.initPid else {
             throw NsctlError("\(path): its init is not visible from here")
         }
@@ -73,11 +84,22 @@ struct Exec: ParsableCommand {
         do { initProcess = try ProcessHandle.open(pid: pid) } catch {
             throw NsctlError("\(path): its init \(pid) is gone (\(error))")
         }
-        guard let want = c.status.namespaceID(.pid), (try? initProcess.namespaceID(.pid)) == want else {
+        let actual: UInt64
+        do throws(Errno) { actual = try initProcess.namespaceID(.pid) } catch {
+            throw NsctlError("\(path): cannot read its init's pid namespace (\(error))")
+        }
+        guard let want = c.status.namespaceID(.pid), actual == want else {
             throw NsctlError("\(path): pid \(pid) is no longer its init")
         }
         var flags: Int32 = 0
-        for k in kinds { flags |= Int32(truncatingIfNeeded: k.cloneFlag) }
+        for k in kinds {
+            // setns into one's own user namespace is EINVAL: containers share
+            // the host's today, so there is nothing to enter.
+            if k == .user, (try? initProcess.namespaceID(.user)) == (try? ProcessHandle.open(pid: getpid()).namespaceID(.user)) {
+                continue
+            }
+            flags |= Int32(truncatingIfNeeded: k.cloneFlag)
+        }
         let cgroup = cgroupDirectory(c)
         defer { cgroup.map { _ = close($0) } }
 

@@ -8,7 +8,8 @@ import LinuxSystem
         #expect(ContainerName.validate(name) == .success(name))
     }
 
-    @Test(arguments: ["", ".", "..", "a/b", "tab\there", "new\nline", "del\u{7f}", "-leading", "nul\u{0}"])
+    @Test(arguments: ["", ".", "..", "a/b", "tab\there", "new\nline", "del\u{7f}", "-leading", "nul\u{0}",
+                      "nel\u{85}", "c1\u{9f}", "line\u{2028}sep", "para\u{2029}sep"])
     func rejected(_ name: String) {
         #expect(ContainerName.validate(name) == .failure(.invalidName))
     }

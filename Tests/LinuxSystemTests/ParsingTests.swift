@@ -1,6 +1,5 @@
 import Testing
 @testable import LinuxSystem
-@testable import ContainerRuntime
 
 @Suite struct ProcParsing {
     @Test func mountinfo() {
@@ -15,6 +14,19 @@ import Testing
         #expect(m[2].mountPoint == "/mnt/with space")
         #expect(m[2].fsType == "fuse.namespacefs")
         #expect(Cgroup2.mountPoint(in: Array(m.prefix(1))) == nil)
+        #expect(m[2].device == "0:50" && m[2].superOptions == "rw")
+    }
+
+    @Test func deviceNumbersAsMountinfoWritesThem() {
+        #expect(MountInfo.deviceName(0x0801) == "8:1")
+        #expect(MountInfo.deviceName(50) == "0:50")
+        // major 259, minor 65536 + 3 (large numbers split across the word)
+        #expect(MountInfo.deviceName((259 & 0xfff) << 8 | 3 | (65536 & ~0xff) << 12) == "259:65539")
+    }
+
+    @Test func lockFileNamesAreOneToOne() {
+        #expect(HolderLock.fileName(for: "/a/b") == "%2Fa%2Fb")
+        #expect(HolderLock.fileName(for: "/a%2Fb") != HolderLock.fileName(for: "/a/b"))
     }
 
     @Test func ownCgroup() throws {
@@ -31,31 +43,5 @@ import Testing
     @Test func rfc3339() {
         #expect(SystemTime.rfc3339(nanoseconds: 0) == "1970-01-01T00:00:00Z")
         #expect(SystemTime.rfc3339(nanoseconds: 1_763_821_642_500_000_000) == "2025-11-22T14:27:22Z")
-    }
-}
-
-@Suite struct StateRecords {
-    let sample = ContainerRecord(id: 0x3f9c2a7b1d04e851, serial: 7, name: "web 1", parent: 0x9a,
-                                 created: 1_763_821_642_123_456_789, initPid: 4242, initStartTime: 1_234_567,
-                                 pidNamespace: 4_026_532_190, cgroup: "/namespacefs/ns-3f9c2a7b1d04e851")
-
-    @Test func roundTrip() throws {
-        #expect(try ContainerRecord.parse(sample.text) == sample)
-        var top = sample
-        top.parent = nil
-        #expect(try ContainerRecord.parse(top.text) == top)
-    }
-
-    @Test func corruptRecordsAreRefused() {
-        #expect(throws: ContainerRecord.ParseError.empty) { try ContainerRecord.parse("") }
-        #expect(throws: ContainerRecord.ParseError.unknownVersion("namespacefs-container 9")) {
-            try ContainerRecord.parse("namespacefs-container 9\nid: 1\n")
-        }
-        let truncated = String(sample.text.prefix(60))
-        #expect(throws: (any Error).self) { try ContainerRecord.parse(truncated) }
-        var bad = sample
-        bad.name = ".."
-        let badName = bad.text
-        #expect(throws: ContainerRecord.ParseError.bad("name")) { try ContainerRecord.parse(badName) }
     }
 }

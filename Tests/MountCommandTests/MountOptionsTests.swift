@@ -56,4 +56,10 @@ import Testing
         #expect(MountOptions.parse(["/m", "--version"]) == .version)
         #expect(MountOptions.usage.contains(CrashStep.allCases.map(\.rawValue).joined(separator: ", ")))
     }
+
+    @Test func defaultCgroupsDifferPerStateDirectory() {
+        #expect(MountOptions.defaultCgroupName(stateDirectory: "/run/namespacefs") == "namespacefs")
+        #expect(MountOptions.defaultCgroupName(stateDirectory: "/tmp/st2") == "namespacefs-tmp-st2")
+        #expect(MountOptions.defaultCgroupName(stateDirectory: "/tmp/st2") != MountOptions.defaultCgroupName(stateDirectory: "/tmp/st3"))
+    }
 }

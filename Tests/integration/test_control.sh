@@ -164,12 +164,16 @@ test_control_entries_are_reserved_and_rm_rf_leaves_nothing() {
     mkdir "$MNT/a"
     local e
     for e in ns status procs hostname freeze; do assert_errno "File exists" mkdir "$MNT/a/$e"; done
-    # unlinking a control entry is accepted and changes nothing by itself
+    local init; init=$(init_pid "$MNT/a")
+    # unlinking a control entry is accepted and only hides it for a moment
     rm -f "$MNT/a/status"
-    [ -f "$MNT/a/status" ] || fail "status gone after unlink"
+    [ ! -e "$MNT/a/status" ] || fail "status still there right after its unlink"
+    ! ls "$MNT/a" | grep -qx status || fail "status still listed right after its unlink"
+    [ -f "$MNT/a/procs" ] || fail "procs hidden by the unlink of status"
+    wait_for 3 test -f "$MNT/a/status" || fail "status did not come back"
     rm -rf "$MNT/a/ns"
-    [ -L "$MNT/a/ns/net" ] && ls "$MNT/a/ns" | grep -q uts || fail "ns/ unusable after rm -rf of it"
-    kill -0 "$(init_pid "$MNT/a")" || fail "unlinks killed the container"
+    wait_for 3 sh -c "[ -L $MNT/a/ns/net ] && ls $MNT/a/ns | grep -q uts" || fail "ns/ unusable after rm -rf of it"
+    kill -0 "$init" || fail "unlinks killed the container"
     assert_errno "Operation not permitted" touch "$MNT/a/newfile"
     rm -rf "$MNT/a"
     [ ! -e "$MNT/a" ] || fail "a still there"

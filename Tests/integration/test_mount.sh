@@ -22,8 +22,9 @@ test_mount_foreground_stays_until_unmounted() {
     assert_true wait_for 5 is_mounted "$TEST_TMP/fg"
     kill -0 $pid || fail "foreground daemon exited"
     umount "$TEST_TMP/fg"
-    wait $pid
-    assert_eq $? 0 "foreground exit status"
+    local rc=0
+    wait $pid || rc=$?
+    assert_eq "$rc" 0 "foreground exit status"
 }
 
 test_mount_fstab_style_source_argument_and_options() {

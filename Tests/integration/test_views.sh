@@ -81,7 +81,9 @@ test_nsctl_exec_runs_inside_with_status_signals_and_errors() {
     mkdir -p "$MNT/a/b"
     local a; a=$(init_pid "$MNT/a")
     # all namespaces, its cgroup, a process of its pid namespace
-    "$NSCTL" exec "$MNT/a" -- sh -c 'exit 7' || assert_eq $? 7 "exit status"
+    local rc=0
+    "$NSCTL" exec "$MNT/a" -- sh -c 'exit 7' || rc=$?
+    assert_eq "$rc" 7 "exit status"
     assert_eq "$("$NSCTL" exec "$MNT/a" -- hostname)" a "uts"
     assert_eq "$("$NSCTL" exec "$MNT/a" -- readlink /proc/self/ns/net)" "$(readlink /proc/$a/ns/net)" "net"
     assert_eq "$("$NSCTL" exec "$MNT/a" -- readlink /proc/self/ns/pid)" "$(readlink /proc/$a/ns/pid)" "pid namespace"
@@ -177,10 +179,12 @@ test_escape_with_a_descriptor_opened_before_entering() {
     # Defence: every request is checked against the caller's pid namespace:
     # outside a's subtree nothing exists for it (ENOENT), whatever path or
     # descriptor it comes through.
-    python3 - "$MNT" "$a" <<'PY'
+    # The syscall's number on this architecture, from the C headers.
+    local getdents64; getdents64=$(printf '#include <sys/syscall.h>\nSYS_getdents64\n' | gcc -E -P - | tail -1)
+    python3 - "$MNT" "$a" "$getdents64" <<'PY'
 import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
-mnt, init = sys.argv[1], int(sys.argv[2])
+mnt, init, SYS_getdents64 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 top = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)          # the host's view
 os.fstat(top)                    # its attributes cached: no getattr will stop the reads below
 pidfd = os.pidfd_open(init)
@@ -189,7 +193,7 @@ if libc.setns(pidfd, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS) != 0:
     sys.exit("setns: " + os.strerror(ctypes.get_errno()))
 def getdents(fd):                                         # the raw syscall: no fstat first
     buf = ctypes.create_string_buffer(4096)
-    n = libc.syscall(217, fd, buf, 4096)                  # SYS_getdents64 (x86_64)
+    n = libc.syscall(SYS_getdents64, fd, buf, 4096)
     if n < 0:
         raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
     return [] if n == 0 else ["entries"]

@@ -58,7 +58,7 @@ struct nsfs_spawn_request {
     int cgroup_fd;        // directory fd of the (empty, fresh) target cgroup
     int init_fd;          // O_PATH fd of the init binary (run with execveat)
     int devnull_fd;       // becomes the init's stdin/stdout/stderr
-    const char *_Nonnull hostname;  // at most 64 bytes, NUL-terminated
+    const char *_Nonnull hostname;  // at most HOST_NAME_MAX (64) bytes, NUL-terminated
     const char *_Nonnull argv0;     // the init's argv[0], as ps shows it
     uint64_t new_namespaces;        // CLONE_NEW* flags (cgroup is unshared in the child)
     int no_wait;          // the cgroup is frozen: a child cloned into it stops at
@@ -145,7 +145,6 @@ struct clone_args;
 long nsfs_clone3_run(struct clone_args *_Nonnull args, size_t size,
                      int (*_Nonnull fn)(void *_Nullable), void *_Nullable arg);
 int nsfs_o_path(void);
-long nsfs_getrandom(void *_Nonnull buf, size_t len);
 
 #ifdef __cplusplus
 }

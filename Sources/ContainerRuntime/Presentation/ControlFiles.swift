@@ -122,13 +122,16 @@ public struct ControlFiles: Sendable {
         } catch { throw RuntimeError(error, "cannot read the hostname") }
     }
 
-    /// Accepts 1–64 bytes, one trailing newline ignored.
+    /// Accepts 1–64 bytes without control characters (U+0000–U+001F,
+    /// U+007F: they would garble terminals and the line-based files), one
+    /// trailing newline ignored. Other bytes are kept exactly as written
+    /// (the kernel holds bytes, not text) and read back the same.
     public func setHostname(_ serial: UInt64, _ bytes: [UInt8]) throws(RuntimeError) {
         guard let c = runningContainer(serial) else { throw RuntimeError(.noEntry, "no such container") }
         var v = bytes
         if v.last == UInt8(ascii: "\n") { v.removeLast() }
-        guard !v.isEmpty, v.count <= UTSNamespace.maxHostnameBytes, !v.contains(0), !v.contains(UInt8(ascii: "\n")) else {
-            throw RuntimeError(.invalid, "hostname must be 1-\(UTSNamespace.maxHostnameBytes) bytes")
+        guard !v.isEmpty, v.count <= UTSNamespace.maxHostnameBytes, !v.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
+            throw RuntimeError(.invalid, "hostname must be 1-\(UTSNamespace.maxHostnameBytes) bytes without control characters")
         }
         do throws(Errno) {
             try UTSNamespace.setHostname(v, in: try c.utsNamespace().fd)
