@@ -5,8 +5,10 @@
 //   mkdir MOUNT/d/x, rmdir MOUNT/d/x   (an unrelated container made and killed)
 //   cat  /proc/self/status     (the baseline: a kernel file, no FUSE: what the
 //                               machine's own scheduling costs a reader meanwhile)
-//   mkdir + rmdir CGDIR/x      (the baseline for mkdir and rmdir: a bare cgroup,
+//   mkdir + rmdir CGDIR/x      (a baseline for mkdir and rmdir: a bare cgroup,
 //                               what the kernel's cgroup locks cost meanwhile)
+//   posix_spawn /bin/true + wait   (a baseline for mkdir: a new process must
+//                               get a CPU among the dying ones, as an init must)
 // and prints, per operation, how many ran, the median and the worst, in ms.
 //   stall_probe MOUNT PID MS LABEL CGDIR
 #define _GNU_SOURCE
@@ -15,15 +17,19 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
 
-enum { MAX = 100000, OPS = 6 };
+extern char **environ;
+
+enum { MAX = 100000, OPS = 7 };
 static double samples[OPS][MAX];
 static int counts[OPS];
-static const char *names[OPS] = {"cat status", "ls root", "mkdir", "rmdir", "/proc (baseline)", "cgroup (baseline)"};
+static const char *names[OPS] = {"cat status", "ls root", "mkdir", "rmdir", "/proc (baseline)", "cgroup (baseline)", "spawn (baseline)"};
 
 static void record(int op, double t0) {
     if (counts[op] < MAX) samples[op][counts[op]++] = (now_us() - t0) / 1000.0;
@@ -61,6 +67,11 @@ int main(int argc, char **argv) {
         t = now_us();
         if (mkdir(cg, 0755) != 0 || rmdir(cg) != 0) { perror("cgroup"); return 1; }
         record(5, t);
+        t = now_us();
+        pid_t child;
+        char *argv_true[] = {"true", NULL};
+        if (posix_spawn(&child, "/bin/true", NULL, NULL, argv_true, environ) == 0) waitpid(child, NULL, 0);
+        record(6, t);
     }
     for (int op = 0; op < OPS; op++) {
         int n = counts[op];

@@ -14,7 +14,11 @@ public enum HolderLock {
 
     /// Take the lock at `path` (created if missing) and write `holder` into
     /// it. Keep the returned descriptor open as long as the lock must hold.
-    public static func acquire(_ path: String, holder: String) throws(Failure) -> OwnedDescriptor {
+    /// A holder has `patienceMilliseconds` to let go: a daemon whose mount
+    /// was just unmounted exits within moments, and `umount; mount` must
+    /// not fail because of it.
+    public static func acquire(_ path: String, holder: String, patienceMilliseconds: Int = 2_000) throws(Failure) -> OwnedDescriptor {
+        let deadline = SystemTime.monotonicNanoseconds() + Int64(patienceMilliseconds) * 1_000_000
         let fd: FileDescriptor
         do throws(Errno) { fd = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o644) } catch {
             throw .failed(error)
@@ -23,6 +27,10 @@ public enum HolderLock {
         while flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
             let e = Errno.current
             if e == .interrupted { continue }
+            if e.rawValue == EWOULDBLOCK, SystemTime.monotonicNanoseconds() < deadline {
+                usleep(10_000)
+                continue
+            }
             if e.rawValue == EWOULDBLOCK {
                 let text = (try? fd.preadAll()).map { String(decoding: $0, as: UTF8.self) } ?? ""
                 throw .held(by: text.split(separator: "\n").first.map(String.init) ?? "another process")

@@ -18,6 +18,9 @@ public enum BackgroundThread {
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in
             TerminationSignals.block()
+            // A thread inherits its creator's nice value: one started by the
+            // raised request loop would pass it on to every init it spawns.
+            ThreadPriority.setCurrent(to: ThreadPriority.processDefault)
             let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
             b.body()
             return nil
@@ -32,9 +35,21 @@ public enum BackgroundThread {
 
 /// The scheduling weight of one thread (Linux keeps nice per thread).
 public enum ThreadPriority {
-    /// Best effort: without CAP_SYS_NICE the thread keeps its nice value.
-    public static func raiseCurrent(to nice: Int32) {
+    /// The nice value the process started with (read on first use: touch
+    /// it before raising any thread).
+    public static let processDefault: Int32 = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+
+    /// Best effort: without CAP_SYS_NICE a thread cannot raise itself.
+    public static func setCurrent(to nice: Int32) {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
+    }
+
+    /// Real-time (SCHED_FIFO, the lowest priority) for the calling thread,
+    /// reset to normal in every thread or process it creates
+    /// (SCHED_RESET_ON_FORK). False if not allowed.
+    public static func makeCurrentRealTime() -> Bool {
+        var p = sched_param(sched_priority: 1)
+        return pthread_setschedparam(pthread_self(), SCHED_FIFO | 0x4000_0000 /* SCHED_RESET_ON_FORK */, &p) == 0
     }
 }
 

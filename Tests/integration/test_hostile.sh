@@ -53,6 +53,10 @@ test_one_daemon_per_state_directory_and_cgroup_root() {
     assert_errno "the cgroup $first_cg is in use by another daemon" \
         "$NSFS_BIN" "$TEST_TMP/second" -o "state_dir=/run/nsfs-test-$$-second,cgroup=$first_cg"
     is_mounted "$TEST_TMP/second" && fail "a second daemon mounted"
+    # The lock never stands in the way of umount + mount at once: the old
+    # daemon is given a moment to exit.
+    local i; for i in 1 2 3; do remount || fail "mount right after umount refused"; done
+    [ -d "$MNT/victim" ] || fail "victim lost across remounts"
     # Defaults: two state directories never share a cgroup root.
     mkdir -p "$TEST_TMP/d1" "$TEST_TMP/d2"
     "$NSFS_BIN" "$TEST_TMP/d1" -o "state_dir=/run/nsfs-test-$$-d1"
