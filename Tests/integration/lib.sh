@@ -29,7 +29,9 @@ new_mount() {
 
 # remount: unmount and mount again with the same state and cgroup.
 remount() {
-    umount "$MNT" || return 1
+    # Right after a mount the daemon's view helpers may still be walking it
+    # (umount: target is busy): give them a moment.
+    wait_for 5 umount "$MNT" 2>/dev/null || umount "$MNT" || return 1
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" || return 1
 }
 
