@@ -20,6 +20,7 @@ bench_cleanup() {
         done
     fi
     rm -rf "$WORK" "/run/nsfs-bench-$$"
+    rm -f /run/lock/namespacefs/cgroup*nsfs-bench-$$*
 }
 trap bench_cleanup EXIT
 

@@ -100,6 +100,8 @@ cleanup_all() {
         done
     fi
     rm -rf /run/nsfs-test-$$-* "$TEST_TMP"
+    # the daemons' cgroup-root locks (kept by design: flock files are not removed)
+    rm -f /run/lock/namespacefs/cgroup*nsfs-test-$$*
 }
 
 # --- assertions: each prints what failed and returns 1 ---
