@@ -15,7 +15,7 @@ import Glibc
 public final class NamespaceFilesystem: Sendable {
     let runtime: Runtime
     let mountTime = SystemTime.realtimeNanoseconds()
-    let workers = Workers()
+    let workers: Workers
 
     /// Names and the attributes of directories and links change only
     /// through this daemon: by requests the kernel itself sees (mkdir,
@@ -76,8 +76,10 @@ public final class NamespaceFilesystem: Sendable {
         let inode: Inode
     }
 
-    public init(runtime: Runtime) {
+    /// `dropWorkerReplies`: testing only (see Workers).
+    public init(runtime: Runtime, dropWorkerReplies: Bool = false) {
         self.runtime = runtime
+        workers = Workers(dropReplies: dropWorkerReplies)
     }
 
     // MARK: the loop thread

@@ -116,12 +116,18 @@ struct Request: ~Copyable, @unchecked Sendable {
 /// the request loop goes on serving everyone else meanwhile.
 final class Workers: Sendable {
     private let pool = WorkerPool(maxThreads: 64)
+    /// Testing only: drop each request unanswered, as a path the types
+    /// cannot see would (its deinit must answer EIO and log).
+    let dropReplies: Bool
+
+    init(dropReplies: Bool) { self.dropReplies = dropReplies }
 
     /// Hand `request` to a worker; `body` answers it there.
     func answer(_ request: consuming Request, _ body: @escaping @Sendable (consuming Request) -> Replied) -> Replied {
         let parked = Parked(request)
-        pool.submit {
+        pool.submit { [dropReplies] in
             guard let r = parked.take() else { return }
+            if dropReplies { return }
             _ = body(r)
         }
         return Replied()

@@ -10,6 +10,8 @@ public struct MountOptions: Equatable, Sendable {
     public var cgroupRoot: String?
     public var initPath: String?
     public var crashAt: CrashStep?
+    /// Testing only: workers drop their requests unanswered.
+    public var dropWorkerReplies = false
     public var delegated = false
     public var fuseOptions: [String] = []
     public var allowOther: Bool?
@@ -34,6 +36,8 @@ public struct MountOptions: Equatable, Sendable {
                          to this program)
       -o crash_at=STEP   testing only: SIGKILL the daemon at a step of mkdir, rmdir or mv
                          (\(CrashStep.allCases.map(\.rawValue).joined(separator: ", ")))
+      -o drop_worker_replies  testing only: mkdir and rmdir drop their requests
+                         unanswered (each must come back as EIO, logged)
       -o OPTION          other options go to FUSE (allow_other is on for root)
       -h, --help         this text
       -V, --version      the version
@@ -86,6 +90,7 @@ public struct MountOptions: Equatable, Sendable {
                 }
                 if ignored.contains(opt) { continue }
                 if opt == "delegated" { o.delegated = true; continue }
+                if opt == "drop_worker_replies" { o.dropWorkerReplies = true; continue }
                 if opt == "allow_other" { o.allowOther = true; continue }
                 if opt == "noallow_other" { o.allowOther = false; continue }
                 o.fuseOptions.append(opt)

@@ -146,7 +146,7 @@ for line in runtime.lifecycle.adopt() { Log.line(line) }
 var fuseOptions = ["fsname=namespacefs", "subtype=namespacefs"] + options.fuseOptions
 if options.allowOther ?? true { fuseOptions.append("allow_other") }
 
-let filesystem = NamespaceFilesystem(runtime: runtime)
+let filesystem = NamespaceFilesystem(runtime: runtime, dropWorkerReplies: options.dropWorkerReplies)
 let session: FuseSession
 do {
     session = try FuseSession(filesystem: filesystem, options: fuseOptions, debug: options.debug)

@@ -35,6 +35,8 @@ import Testing
         let o = try #require(run(["-ostate_dir=/x", "/m", "-d", "-o", "delegated,crash_at=mv-recorded,init=/bin/i"]))
         #expect(o.stateDirectory == "/x" && o.debug && o.foreground && o.delegated)
         #expect(o.crashAt == .mvRecorded && o.initPath == "/bin/i")
+        #expect(!o.dropWorkerReplies)
+        #expect(run(["/m", "-o", "drop_worker_replies"])?.dropWorkerReplies == true)
     }
 
     @Test(arguments: [

@@ -150,3 +150,26 @@ test_containers_do_not_inherit_the_request_loops_priority() {
     assert_eq "$(ps -o cls=,ni= -p "$(init_pid "$MNT/a/b")" | xargs)" "TS 0" "b's init"
     assert_eq "$("$NSCTL" exec "$MNT/a/b" -- sh -c 'ps -o cls=,ni= -p $$' | xargs)" "TS 0" "a process entered into b"
 }
+
+test_a_request_dropped_unanswered_gets_eio_and_a_log_line() {
+    new_mount
+    mkdir "$MNT/keep"
+    umount "$MNT"
+    # In the foreground, its log on a file; workers drop mkdir and rmdir.
+    "$NSFS_BIN" "$MNT" -f -o "state_dir=$STATE,cgroup=$CG,drop_worker_replies" 2>"$TEST_TMP/drop.log" &
+    wait_for 5 is_mounted "$MNT"
+    local rc=0 out
+    out=$(timeout 10 mkdir "$MNT/x" 2>&1) || rc=$?
+    [ "$rc" != 124 ] || fail "mkdir hung"
+    case $out in *"Input/output error"*) ;; *) fail "mkdir: $out" ;; esac
+    rc=0; out=$(timeout 10 rmdir "$MNT/keep" 2>&1) || rc=$?
+    case $out in *"Input/output error"*) ;; *) fail "rmdir: $out" ;; esac
+    grep -q "mkdir request dropped without a reply; answered EIO" "$TEST_TMP/drop.log" || fail "no log line: $(cat "$TEST_TMP/drop.log")"
+    grep -q "rmdir request dropped without a reply; answered EIO" "$TEST_TMP/drop.log" || fail "no log line for rmdir"
+    # nothing was done: keep is there, x is not
+    [ -d "$MNT/keep" ] && [ ! -e "$MNT/x" ] || fail "a dropped request changed the tree"
+    umount "$MNT"
+    wait
+    # mounted again as usual, for the cleanup to remove keep
+    "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG"
+}
