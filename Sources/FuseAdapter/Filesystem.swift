@@ -46,12 +46,13 @@ public final class NamespaceFilesystem: Sendable {
         /// kernel marks a removed directory's inode dead; a new generation
         /// makes it take a fresh one on the next lookup.
         var nsGeneration: [UInt64: UInt64] = [:]
-        /// Control entries "removed" by an unlink (inode number → when):
-        /// hidden for a moment, as if gone, so that a tool that unlinks a
-        /// name to create it anew (tar x, cp --remove-destination) gets its
-        /// create refused instead of finding the name again forever. They
+        /// Control entries "removed" by an unlink, per unlinking thread:
+        /// hidden from that thread for a moment, as if gone, so that a tool
+        /// that unlinks a name to create it anew (tar x, cp
+        /// --remove-destination) gets its create refused instead of finding
+        /// the name again forever. Everyone else still sees them, and they
         /// come back by themselves; rm -rf reaches its rmdir well before.
-        var unlinked = ExpiringCache<UInt64, Bool>(lifetime: NamespaceFilesystem.unlinkedLifetime)
+        var unlinked = ExpiringCache<SnapshotKey, Bool>(lifetime: NamespaceFilesystem.unlinkedLifetime)
     }
 
     /// How long an unlinked control entry stays hidden.

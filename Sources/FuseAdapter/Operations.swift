@@ -9,16 +9,18 @@ import Glibc
 /// The request handlers, one per FUSE operation. Each consumes its request
 /// and returns the proof of its reply.
 extension NamespaceFilesystem {
-    func resolve(_ name: [UInt8], in parent: Inode) -> Inode? {
+    func resolve(_ name: [UInt8], in parent: Inode, for caller: Caller) -> Inode? {
         guard let s = String(validating: name, as: UTF8.self),
               let inode = runtime.registry.read({ $0.tree.lookup(s, in: parent) }) else { return nil }
-        if inode.kind != .container, isUnlinked(inode) { return nil }
+        if inode.kind != .container, isUnlinked(inode, by: caller) { return nil }
         return inode
     }
 
-    /// A control entry unlinked a moment ago (see OpenState.unlinked).
-    func isUnlinked(_ inode: Inode) -> Bool {
-        state.withLock { $0.unlinked.value(for: inode.number, now: SystemTime.monotonicNanoseconds()) != nil }
+    /// A control entry this caller unlinked a moment ago (see OpenState.unlinked).
+    func isUnlinked(_ inode: Inode, by caller: Caller) -> Bool {
+        state.withLock {
+            $0.unlinked.value(for: SnapshotKey(inode: inode.number, pid: caller.tid), now: SystemTime.monotonicNanoseconds()) != nil
+        }
     }
 
     func generation(_ inode: Inode) -> UInt64 {
@@ -69,7 +71,7 @@ extension NamespaceFilesystem {
 
     func lookup(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
-              let inode = resolve(name, in: dir) else {
+              let inode = resolve(name, in: dir, for: caller) else {
             return req.reply(error: ENOENT)
         }
         return replyEntry(req, inode, caller)
@@ -146,14 +148,16 @@ extension NamespaceFilesystem {
     /// entry for a moment (see OpenState.unlinked).
     func unlink(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
-              let inode = resolve(name, in: dir) else {
+              let inode = resolve(name, in: dir, for: caller) else {
             return req.reply(error: ENOENT)
         }
         guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
         switch inode.kind {
         case .container, .nsDirectory: return req.reply(error: EISDIR)
         case .control, .namespace:
-            state.withLock { $0.unlinked.store(true, for: inode.number, now: SystemTime.monotonicNanoseconds()) }
+            state.withLock {
+                $0.unlinked.store(true, for: SnapshotKey(inode: inode.number, pid: caller.tid), now: SystemTime.monotonicNanoseconds())
+            }
             return req.replyOK()
         }
     }
@@ -162,7 +166,7 @@ extension NamespaceFilesystem {
     /// processes takes tens of milliseconds, a stuck one up to the timeout.
     func rmdir(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
-              let inode = resolve(name, in: dir) else {
+              let inode = resolve(name, in: dir, for: caller) else {
             return req.reply(error: ENOENT)
         }
         // Only containers strictly below the caller's own are reachable here:
@@ -186,7 +190,7 @@ extension NamespaceFilesystem {
     func rename(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8], _ newParent: fuse_ino_t,
                 _ newName: [UInt8], _ flags: UInt32) -> Replied {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
-              let inode = resolve(name, in: dir),
+              let inode = resolve(name, in: dir, for: caller),
               let target = Inode(number: UInt64(newParent)), isVisible(target, in: caller.scope) else {
             return req.reply(error: ENOENT)
         }
@@ -264,7 +268,7 @@ extension NamespaceFilesystem {
     }
 
     func opendir(_ req: consuming Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
-        guard let inode = Inode(number: UInt64(ino)), caller(req, seeing: inode) != nil else {
+        guard let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode) else {
             return req.reply(error: ENOENT)
         }
         let entries: [DirectoryEntry]? = runtime.registry.read { s in
@@ -286,7 +290,7 @@ extension NamespaceFilesystem {
             }
         }
         guard var entries else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
-        entries.removeAll { $0.inode.kind != .container && $0.inode != inode && isUnlinked($0.inode) }
+        entries.removeAll { $0.inode.kind != .container && $0.inode != inode && isUnlinked($0.inode, by: caller) }
         let handle = newHandle { $0.directories[$1] = OpenDirectory(inode: inode, entries: entries) }
         return req.reply(open: handle, directIO: false, flags: fi)
     }

@@ -106,11 +106,7 @@ case "check" where args.count == 4:
         ((try? FileIO.listDirectory(dir, onlyDirectories: true)) ?? []).filter { !EntryKind.reservedNames.contains($0) }
             .flatMap { name -> [UInt64] in
                 let path = dir + "/" + name
-                // An unlinked control entry (a failed rm -rf) is hidden for
-                // a second: wait it out once rather than miss the container.
-                var text = try? FileIO.readString(path + "/status")
-                if text == nil { usleep(1_100_000); text = try? FileIO.readString(path + "/status") }
-                let status = ContainerStatus(parsing: text ?? "")
+                let status = ContainerStatus(parsing: (try? FileIO.readString(path + "/status")) ?? "")
                 return (status.id.map { [$0] } ?? []) + treeIDs(path)
             }
     }

@@ -165,12 +165,20 @@ test_control_entries_are_reserved_and_rm_rf_leaves_nothing() {
     local e
     for e in ns status procs hostname freeze; do assert_errno "File exists" mkdir "$MNT/a/$e"; done
     local init; init=$(init_pid "$MNT/a")
-    # unlinking a control entry is accepted and only hides it for a moment
-    rm -f "$MNT/a/status"
-    [ ! -e "$MNT/a/status" ] || fail "status still there right after its unlink"
-    ! ls "$MNT/a" | grep -qx status || fail "status still listed right after its unlink"
-    [ -f "$MNT/a/procs" ] || fail "procs hidden by the unlink of status"
-    wait_for 3 test -f "$MNT/a/status" || fail "status did not come back"
+    # unlinking a control entry is accepted and only hides it for a moment,
+    # from the thread that unlinked it: everyone else still sees it
+    python3 - "$MNT/a" <<'PY'
+import os, sys, time
+a = sys.argv[1]
+os.unlink(a + "/status")
+assert not os.path.exists(a + "/status"), "status still there for its unlinker"
+assert "status" not in os.listdir(a), "status still listed for its unlinker"
+assert os.path.exists(a + "/procs"), "procs hidden by the unlink of status"
+time.sleep(1.1)
+assert os.path.exists(a + "/status"), "status did not come back"
+PY
+    rm -f "$MNT/a/procs"
+    [ -f "$MNT/a/procs" ] || fail "procs hidden from another process by rm's unlink"
     rm -rf "$MNT/a/ns"
     wait_for 3 sh -c "[ -L $MNT/a/ns/net ] && ls $MNT/a/ns | grep -q uts" || fail "ns/ unusable after rm -rf of it"
     kill -0 "$init" || fail "unlinks killed the container"
