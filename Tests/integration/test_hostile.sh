@@ -23,6 +23,7 @@ test_tar_x_into_the_mount_ends() {
         rc=0
         timeout 30 $tool >/dev/null 2>&1 || rc=$?
         [ "$rc" != 124 ] || fail "did not end: $tool"
+        [ "$rc" != 127 ] || fail "not installed: $tool"
         [ "$rc" != 0 ] || fail "reported success: $tool"
     done
     # An unlinked entry comes back by itself; rm -rf still works.
