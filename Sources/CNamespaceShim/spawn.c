@@ -167,6 +167,12 @@ static int init_child(void *p) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
+    // Spawned from a real-time worker, the setup ran real-time (it must not
+    // wait behind dying processes); the container itself runs normal.
+    struct sched_param normal = {0};
+    if (sched_getscheduler(0) != SCHED_OTHER && sched_setscheduler(0, SCHED_OTHER, &normal) != 0)
+        return fail(res, NSFS_STEP_EXEC, errno);
+
     char *const argv[] = {(char *)req->argv0, NULL};
     char *const envp[] = {NULL};
     syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);

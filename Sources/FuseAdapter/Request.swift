@@ -115,7 +115,11 @@ struct Request: ~Copyable, @unchecked Sendable {
 /// processes, a wait on a frozen cgroup) are answered from worker threads:
 /// the request loop goes on serving everyone else meanwhile.
 final class Workers: Sendable {
-    private let pool = WorkerPool(maxThreads: 64)
+    /// Real-time like the request thread: a bystander's mkdir must not wait
+    /// for a CPU behind thousands of dying processes. Not reset on fork: the
+    /// init it spawns does its setup real-time too and drops to normal right
+    /// before it execs (spawn.c), so no container runs real-time.
+    private let pool = WorkerPool(maxThreads: 64) { _ = ThreadPriority.makeCurrentRealTime(resetOnFork: false) }
     /// Testing only: drop each request unanswered, as a path the types
     /// cannot see would (its deinit must answer EIO and log).
     let dropReplies: Bool

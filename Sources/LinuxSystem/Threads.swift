@@ -44,12 +44,14 @@ public enum ThreadPriority {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
     }
 
-    /// Real-time (SCHED_FIFO, the lowest priority) for the calling thread,
-    /// reset to normal in every thread or process it creates
-    /// (SCHED_RESET_ON_FORK). False if not allowed.
-    public static func makeCurrentRealTime() -> Bool {
+    /// Real-time (SCHED_FIFO, the lowest priority) for the calling thread.
+    /// With `resetOnFork`, every thread or process it creates starts normal
+    /// (SCHED_RESET_ON_FORK); without, they inherit it and must drop it
+    /// themselves. False if not allowed.
+    public static func makeCurrentRealTime(resetOnFork: Bool = true) -> Bool {
         var p = sched_param(sched_priority: 1)
-        return pthread_setschedparam(pthread_self(), SCHED_FIFO | 0x4000_0000 /* SCHED_RESET_ON_FORK */, &p) == 0
+        let policy = SCHED_FIFO | (resetOnFork ? 0x4000_0000 /* SCHED_RESET_ON_FORK */ : 0)
+        return pthread_setschedparam(pthread_self(), policy, &p) == 0
     }
 }
 
@@ -122,8 +124,13 @@ public final class WorkerPool: Sendable {
     private let state = Mutex(State())
     private let wakeup = Semaphore()
     public let maxThreads: Int
+    /// Run first on each new thread (its scheduling, say).
+    private let threadSetup: @Sendable () -> Void
 
-    public init(maxThreads: Int) { self.maxThreads = maxThreads }
+    public init(maxThreads: Int, threadSetup: @escaping @Sendable () -> Void = {}) {
+        self.maxThreads = maxThreads
+        self.threadSetup = threadSetup
+    }
 
     public func submit(_ job: @escaping @Sendable () -> Void) {
         let startThread = state.withLock { s -> Bool in
@@ -138,6 +145,7 @@ public final class WorkerPool: Sendable {
     }
 
     private func work() {
+        threadSetup()
         while true {
             wakeup.wait()
             let job = state.withLock { s -> @Sendable () -> Void in
