@@ -3,6 +3,7 @@
 #include "namespace_shim.h"
 
 #include <errno.h>
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,3 +178,7 @@ int nsfs_ns_parent(int nsfd) { return result(ioctl(nsfd, NSFS_NS_GET_PARENT, 0))
 
 int nsfs_setns(int fd, int nstype) { return result(syscall(SYS_setns, fd, nstype)); }
 int nsfs_o_path(void) { return O_PATH; }
+
+int nsfs_set_thread_name(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0) == 0 ? 0 : -errno;
+}

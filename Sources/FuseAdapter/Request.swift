@@ -119,7 +119,7 @@ final class Workers: Sendable {
     /// for a CPU behind thousands of dying processes. Not reset on fork: the
     /// init it spawns does its setup real-time too and drops to normal right
     /// before it execs (spawn.c), so no container runs real-time.
-    private let pool = WorkerPool(maxThreads: 64) { _ = ThreadPriority.makeCurrentRealTime(resetOnFork: false) }
+    private let pool = WorkerPool(name: "nsfs-worker", maxThreads: 64) { _ = ThreadPriority.makeCurrentRealTime(resetOnFork: false) }
     /// Testing only: drop each request unanswered, as a path the types
     /// cannot see would (its deinit must answer EIO and log).
     let dropReplies: Bool

@@ -59,7 +59,7 @@ public final class FuseSession: @unchecked Sendable {
         guard let device = (try? MountInfo.current())?.last(where: {
             $0.mountPoint == mountPoint && $0.fsType == "fuse.namespacefs"
         })?.device else { return }
-        BackgroundThread.start {
+        BackgroundThread.start(name: "nsfs-unmount") {
             let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { return }
             while true {

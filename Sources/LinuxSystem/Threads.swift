@@ -9,19 +9,24 @@ import Synchronization
 /// the thread that serves requests (its wait is what they interrupt).
 public enum BackgroundThread {
     private final class Box: Sendable {
+        let name: String
         let body: @Sendable () -> Void
-        init(_ b: @escaping @Sendable () -> Void) { body = b }
+        init(_ name: String, _ b: @escaping @Sendable () -> Void) { self.name = name; body = b }
     }
 
-    public static func start(_ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    /// `name` (at most 15 bytes) is what `ps -L -o comm` shows for it.
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in
             TerminationSignals.block()
-            // A thread inherits its creator's nice value: one started by the
-            // raised request loop would pass it on to every init it spawns.
+            // A thread inherits its creator's scheduling: one started by a
+            // real-time worker would be real-time, and pass it on to every
+            // process it spawns. Each starts normal; pools raise their own.
+            ThreadPriority.makeCurrentNormal()
             ThreadPriority.setCurrent(to: ThreadPriority.processDefault)
             let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            _ = nsfs_set_thread_name(b.name)
             b.body()
             return nil
         }, box)
@@ -42,6 +47,15 @@ public enum ThreadPriority {
     /// Best effort: without CAP_SYS_NICE a thread cannot raise itself.
     public static func setCurrent(to nice: Int32) {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
+    }
+
+    /// SCHED_OTHER for the calling thread (a no-op when it already is).
+    public static func makeCurrentNormal() {
+        var p = sched_param(sched_priority: 0)
+        var policy: Int32 = 0
+        guard pthread_getschedparam(pthread_self(), &policy, &p) == 0, policy & 0xff != SCHED_OTHER else { return }
+        p.sched_priority = 0
+        _ = pthread_setschedparam(pthread_self(), SCHED_OTHER, &p)
     }
 
     /// Real-time (SCHED_FIFO, the lowest priority) for the calling thread.
@@ -124,10 +138,13 @@ public final class WorkerPool: Sendable {
     private let state = Mutex(State())
     private let wakeup = Semaphore()
     public let maxThreads: Int
+    /// Its threads' name.
+    public let name: String
     /// Run first on each new thread (its scheduling, say).
     private let threadSetup: @Sendable () -> Void
 
-    public init(maxThreads: Int, threadSetup: @escaping @Sendable () -> Void = {}) {
+    public init(name: String, maxThreads: Int, threadSetup: @escaping @Sendable () -> Void = {}) {
+        self.name = name
         self.maxThreads = maxThreads
         self.threadSetup = threadSetup
     }
@@ -140,7 +157,7 @@ public final class WorkerPool: Sendable {
             s.threads += 1
             return true
         }
-        if startThread { BackgroundThread.start { [self] in work() } }
+        if startThread { BackgroundThread.start(name: name) { [self] in work() } }
         wakeup.signal()
     }
 

@@ -159,7 +159,7 @@ guard session.daemonize(foreground: options.foreground) else { fail("cannot deta
 // after the fork its cached thread id (which Mutex stores as the owner) is
 // its parent's, so a contended lock taken here would trap. It only waits.
 TerminationSignals.block()
-BackgroundThread.start {
+BackgroundThread.start(name: "nsfs-requests") {
     runtime.views.mounted(at: mountPoint)
     do { try runtime.lifecycle.startWatching { removals in filesystem.notifyRemoved(removals) } } catch {
         Log.line("cannot watch container inits: \(error)")

@@ -139,6 +139,9 @@ int nsfs_wait_forwarding(int child_pidfd, int child_pid, int use_tty);
 
 int nsfs_setns(int fd, int nstype);
 
+// Name the calling thread (ps -L -o comm; 15 bytes kept). prctl is variadic.
+int nsfs_set_thread_name(const char *_Nonnull name);
+
 // Internal to the shim: clone3 whose child runs fn(arg) on the stack given
 // in args (CLONE_VM-safe), then exits with fn's result.
 struct clone_args;

@@ -17,7 +17,7 @@ extension Lifecycle {
     /// Start the watcher thread. `onRemoved` runs on a worker, without locks.
     public func startWatching(onRemoved: @escaping @Sendable ([Removal]) -> Void) throws(Errno) {
         for c in registry.read({ Array($0.containers.values) }) { watch(c) }
-        BackgroundThread.start { [self] in
+        BackgroundThread.start(name: "nsfs-watcher") { [self] in
             while true {
                 for tag in watcher.wait() {
                     if tag & Self.reapTag != 0 {

@@ -42,7 +42,7 @@ public final class Lifecycle: Sendable {
     let watcher: Epoll
     let lateInits = Mutex<[UInt64: ProcessHandle]>([:])
     /// Teardowns of containers whose init died, off the watcher's thread.
-    let deaths = WorkerPool(maxThreads: 4)
+    let deaths = WorkerPool(name: "nsfs-deaths", maxThreads: 4)
 
     public init(configuration: RuntimeConfiguration, registry: Registry) throws(RuntimeError) {
         self.configuration = configuration

@@ -21,7 +21,7 @@ public final class Views: Sendable {
     /// Where the tree is mounted (set once mounted): views attach there.
     private let mountPoint = Mutex<String?>(nil)
     /// One at a time, in order: parents before children.
-    private let queue = WorkerPool(maxThreads: 1)
+    private let queue = WorkerPool(name: "nsfs-views", maxThreads: 1)
 
     init(registry: Registry) { self.registry = registry }
 
