@@ -160,6 +160,9 @@ test_containers_do_not_inherit_the_request_loops_priority() {
 test_a_request_dropped_unanswered_gets_eio_and_a_log_line() {
     new_mount
     mkdir "$MNT/keep"
+    # enough processes that its kill outlasts rmdir's quick first try, so
+    # that the rest goes to a worker
+    start_sleepers "$MNT/keep" 300
     umount "$MNT"
     # In the foreground, its log on a file; workers drop mkdir and rmdir.
     "$NSFS_BIN" "$MNT" -f -o "state_dir=$STATE,cgroup=$CG,drop_worker_replies" 2>"$TEST_TMP/drop.log" &

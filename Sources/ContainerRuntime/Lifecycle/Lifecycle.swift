@@ -172,22 +172,56 @@ public final class Lifecycle: Sendable {
 
     // MARK: rmdir
 
-    /// Kill a container without child containers; returns when no process of
-    /// it is left and its cgroup and record are gone.
-    public func remove(_ serial: UInt64) throws(RuntimeError) {
+    /// A container between rmdir's first step and its last.
+    public struct PendingRemoval: Sendable {
+        let serial: UInt64
+        let container: Container
+    }
+
+    /// rmdir's first step: the container is `removing` (refused if it has
+    /// child containers or is already going).
+    public func beginRemove(_ serial: UInt64) throws(RuntimeError) -> PendingRemoval {
         let c = try registry.state.withLock { (s) throws(RuntimeError) -> Container in
             if case .failure(let e) = s.tree.beginRemove(serial) { throw RuntimeError(refused: e, "rmdir") }
             return s.containers[serial]!
         }
         watcher.remove(c.initProcess.descriptor.fd)
+        return PendingRemoval(serial: serial, container: c)
+    }
+
+    /// Kill it and wait at most `milliseconds` for its processes: true if
+    /// they are gone and the container with them (the usual case for a
+    /// container of a few processes, answered without a handoff); false if
+    /// still going — finish with `finishRemove`.
+    public func tryFinishRemove(_ r: PendingRemoval, within milliseconds: Int) -> Bool {
+        guard teardown.destroy(process: r.container.initProcess, cgroup: r.container.cgroup,
+                               within: milliseconds, reapLater: reapLater) else { return false }
+        complete(r)
+        return true
+    }
+
+    /// Kill it and return when no process of it is left and its cgroup and
+    /// record are gone; on timeout it is running again (EBUSY).
+    public func finishRemove(_ r: PendingRemoval) throws(RuntimeError) {
+        let c = r.container
         guard teardown.destroy(process: c.initProcess, cgroup: c.cgroup, reapLater: reapLater) else {
-            registry.state.withLock { $0.tree.cancelRemove(serial) }
+            registry.state.withLock { $0.tree.cancelRemove(r.serial) }
             watch(c)
             throw RuntimeError(.busy, "processes of container \(hex(c.id)) did not die")
         }
+        complete(r)
+    }
+
+    /// Kill a container without child containers; returns when no process of
+    /// it is left and its cgroup and record are gone.
+    public func remove(_ serial: UInt64) throws(RuntimeError) {
+        try finishRemove(try beginRemove(serial))
+    }
+
+    private func complete(_ r: PendingRemoval) {
         crashPoint(.rmdirKilled)
-        store.delete(id: c.id)
-        registry.state.withLock { $0.forget(serial) }
+        store.delete(id: r.container.id)
+        registry.state.withLock { $0.forget(r.serial) }
     }
 
     // MARK: mv
