@@ -16,6 +16,14 @@ extension NamespaceFilesystem {
         return inode
     }
 
+    /// The directory, the caller and the entry `name` in it, as that caller
+    /// sees them; nil (ENOENT) if any of them does not exist for it.
+    func entry(_ req: borrowing Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> (dir: Inode, caller: Caller, inode: Inode)? {
+        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
+              let inode = resolve(name, in: dir, for: caller) else { return nil }
+        return (dir, caller, inode)
+    }
+
     /// A control entry this caller unlinked a moment ago (see OpenState.unlinked).
     func isUnlinked(_ inode: Inode, by caller: Caller) -> Bool {
         state.withLock {
@@ -70,10 +78,7 @@ extension NamespaceFilesystem {
     }
 
     func lookup(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
-        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
-              let inode = resolve(name, in: dir, for: caller) else {
-            return req.reply(error: ENOENT)
-        }
+        guard let (_, caller, inode) = entry(req, parent, name) else { return req.reply(error: ENOENT) }
         return replyEntry(req, inode, caller)
     }
 
@@ -147,10 +152,7 @@ extension NamespaceFilesystem {
     /// before it removes the directory) and changes nothing but hiding the
     /// entry for a moment (see OpenState.unlinked).
     func unlink(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
-        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
-              let inode = resolve(name, in: dir, for: caller) else {
-            return req.reply(error: ENOENT)
-        }
+        guard let (dir, caller, inode) = entry(req, parent, name) else { return req.reply(error: ENOENT) }
         guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
         switch inode.kind {
         case .container, .nsDirectory: return req.reply(error: EISDIR)
@@ -170,10 +172,7 @@ extension NamespaceFilesystem {
     /// thousands of processes takes tens of milliseconds, a stuck one up to
     /// the timeout.
     func rmdir(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
-        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
-              let inode = resolve(name, in: dir, for: caller) else {
-            return req.reply(error: ENOENT)
-        }
+        guard let (dir, caller, inode) = entry(req, parent, name) else { return req.reply(error: ENOENT) }
         // Only containers strictly below the caller's own are reachable here:
         // its own container is the root of its view, with no parent it can name.
         guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
@@ -203,8 +202,7 @@ extension NamespaceFilesystem {
 
     func rename(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8], _ newParent: fuse_ino_t,
                 _ newName: [UInt8], _ flags: UInt32) -> Replied {
-        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
-              let inode = resolve(name, in: dir, for: caller),
+        guard let (dir, caller, inode) = entry(req, parent, name),
               let target = Inode(number: UInt64(newParent)), isVisible(target, in: caller.scope) else {
             return req.reply(error: ENOENT)
         }
@@ -304,7 +302,13 @@ extension NamespaceFilesystem {
             }
         }
         guard var entries else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
-        entries.removeAll { $0.inode.kind != .container && $0.inode != inode && isUnlinked($0.inode, by: caller) }
+        let now = SystemTime.monotonicNanoseconds()
+        state.withLock { st in
+            entries.removeAll {
+                $0.inode.kind != .container && $0.inode != inode
+                    && st.unlinked.value(for: SnapshotKey(inode: $0.inode.number, pid: caller.tid), now: now) != nil
+            }
+        }
         let handle = newHandle { $0.directories[$1] = OpenDirectory(inode: inode, entries: entries) }
         return req.reply(open: handle, directIO: false, flags: fi)
     }

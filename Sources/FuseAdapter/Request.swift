@@ -42,11 +42,15 @@ struct Request: ~Copyable, @unchecked Sendable {
         return Context(uid: c.uid, gid: c.gid, pid: c.pid)
     }
 
-    consuming func reply(error: Int32) -> Replied {
-        fuse_reply_err(raw, error)
+    /// Send a reply with `send` and end the request: the one place that
+    /// turns a request into the proof of its reply.
+    private consuming func answer(_ send: (fuse_req_t) -> Void) -> Replied {
+        send(raw)
         discard self
         return Replied()
     }
+
+    consuming func reply(error: Int32) -> Replied { answer { _ = fuse_reply_err($0, error) } }
 
     consuming func replyOK() -> Replied { reply(error: 0) }
 
@@ -57,58 +61,35 @@ struct Request: ~Copyable, @unchecked Sendable {
         e.attr = attr
         e.entry_timeout = entryTimeout
         e.attr_timeout = attrTimeout
-        fuse_reply_entry(raw, &e)
-        discard self
-        return Replied()
+        return answer { _ = fuse_reply_entry($0, &e) }
     }
 
     consuming func reply(attr: stat, timeout: Double) -> Replied {
         var a = attr
-        fuse_reply_attr(raw, &a, timeout)
-        discard self
-        return Replied()
+        return answer { _ = fuse_reply_attr($0, &a, timeout) }
     }
 
-    consuming func reply(link: String) -> Replied {
-        fuse_reply_readlink(raw, link)
-        discard self
-        return Replied()
-    }
+    consuming func reply(link: String) -> Replied { answer { _ = fuse_reply_readlink($0, link) } }
 
     consuming func reply(open handle: UInt64, directIO: Bool, flags: UnsafeMutablePointer<fuse_file_info>) -> Replied {
         flags.pointee.fh = handle
         flags.pointee.direct_io = directIO ? 1 : 0
         flags.pointee.keep_cache = 0
-        fuse_reply_open(raw, flags)
-        discard self
-        return Replied()
+        return answer { _ = fuse_reply_open($0, flags) }
     }
 
     consuming func reply(bytes: ArraySlice<UInt8>) -> Replied {
-        bytes.withUnsafeBytes { p in _ = fuse_reply_buf(raw, p.baseAddress?.assumingMemoryBound(to: CChar.self), p.count) }
-        discard self
-        return Replied()
+        answer { req in
+            bytes.withUnsafeBytes { p in _ = fuse_reply_buf(req, p.baseAddress?.assumingMemoryBound(to: CChar.self), p.count) }
+        }
     }
 
     /// A directory listing built in `buffer` with fuse_add_direntry.
     consuming func reply(directoryBuffer buffer: UnsafePointer<CChar>, count: Int) -> Replied {
-        fuse_reply_buf(raw, buffer, count)
-        discard self
-        return Replied()
+        answer { _ = fuse_reply_buf($0, buffer, count) }
     }
 
-    consuming func reply(written: Int) -> Replied {
-        fuse_reply_write(raw, written)
-        discard self
-        return Replied()
-    }
-
-    /// FORGET and friends take no reply.
-    consuming func replyNone() -> Replied {
-        fuse_reply_none(raw)
-        discard self
-        return Replied()
-    }
+    consuming func reply(written: Int) -> Replied { answer { _ = fuse_reply_write($0, written) } }
 }
 
 /// Requests whose work may block (a spawn, a kill of thousands of
@@ -116,10 +97,10 @@ struct Request: ~Copyable, @unchecked Sendable {
 /// the request loop goes on serving everyone else meanwhile.
 final class Workers: Sendable {
     /// Real-time like the request thread: a bystander's mkdir must not wait
-    /// for a CPU behind thousands of dying processes. Not reset on fork: the
-    /// init it spawns does its setup real-time too and drops to normal right
-    /// before it execs (spawn.c), so no container runs real-time.
-    private let pool = WorkerPool(name: "nsfs-worker", maxThreads: 64) { _ = ThreadPriority.makeCurrentRealTime(resetOnFork: false) }
+    /// for a CPU behind thousands of dying processes. The init it spawns
+    /// does its setup real-time too and drops to normal right before it
+    /// execs (spawn.c), so no container runs real-time.
+    private let pool = WorkerPool(name: "nsfs-worker", maxThreads: 64) { _ = ThreadPriority.makeCurrentRealTime() }
     /// Testing only: drop each request unanswered, as a path the types
     /// cannot see would (its deinit must answer EIO and log).
     let dropReplies: Bool

@@ -86,11 +86,10 @@ public final class FuseSession: @unchecked Sendable {
         // queue behind them (measured at nice 0 on 2 CPUs: replies taking up
         // to 0.5 s to be written). The lowest real-time priority puts it
         // ahead of every normal task; it sleeps in poll whenever idle (after
-        // a 50 µs spin that yields), and the kernel caps real-time tasks at
-        // 95% of a CPU. Threads it starts are reset to normal
-        // (SCHED_RESET_ON_FORK, and BackgroundThread), so no container
-        // inherits it. Where that is not allowed, nice -10.
-        _ = ThreadPriority.processDefault
+        // a 50 µs spin: its sched_yield lets only real-time tasks run), and
+        // the kernel caps real-time tasks at 95% of a CPU. Threads it starts
+        // begin normal (BackgroundThread); it spawns no process. Where
+        // real-time is not allowed, nice -10.
         if !ThreadPriority.makeCurrentRealTime() { ThreadPriority.setCurrent(to: -10) }
         // The 50 µs spin (see the C loop) stays: without it a read after a
         // pause took 164 µs instead of 92, back to back 67 instead of 45

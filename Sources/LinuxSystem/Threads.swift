@@ -40,8 +40,8 @@ public enum BackgroundThread {
 
 /// The scheduling weight of one thread (Linux keeps nice per thread).
 public enum ThreadPriority {
-    /// The nice value the process started with (read on first use: touch
-    /// it before raising any thread).
+    /// The nice value the process started with (read on first use, by the
+    /// first BackgroundThread, before any thread is raised).
     public static let processDefault: Int32 = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
 
     /// Best effort: without CAP_SYS_NICE a thread cannot raise itself.
@@ -59,13 +59,12 @@ public enum ThreadPriority {
     }
 
     /// Real-time (SCHED_FIFO, the lowest priority) for the calling thread.
-    /// With `resetOnFork`, every thread or process it creates starts normal
-    /// (SCHED_RESET_ON_FORK); without, they inherit it and must drop it
-    /// themselves. False if not allowed.
-    public static func makeCurrentRealTime(resetOnFork: Bool = true) -> Bool {
+    /// Threads it starts go back to normal (BackgroundThread); processes it
+    /// spawns inherit it and must drop it themselves (spawn.c does, before
+    /// exec). False if not allowed.
+    public static func makeCurrentRealTime() -> Bool {
         var p = sched_param(sched_priority: 1)
-        let policy = SCHED_FIFO | (resetOnFork ? 0x4000_0000 /* SCHED_RESET_ON_FORK */ : 0)
-        return pthread_setschedparam(pthread_self(), policy, &p) == 0
+        return pthread_setschedparam(pthread_self(), SCHED_FIFO, &p) == 0
     }
 }
 

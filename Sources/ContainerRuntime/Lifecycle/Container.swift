@@ -41,8 +41,12 @@ public final class Container: Sendable {
         let d = try open()
         // Kept only within a budget shared by all containers: each already
         // holds a pidfd, and the open-file limit may be as low as 20,000.
-        if Self.openBudget.take() { openFiles.withLock { $0[key] = d } }
-        return d
+        // Two readers that both missed keep one (and take budget once).
+        return openFiles.withLock { files in
+            if let kept = files[key] { return kept }
+            if Self.openBudget.take() { files[key] = d }
+            return d
+        }
     }
 
     static let openBudget = DescriptorBudget(limit: ResourceLimits.openFiles() / 4)

@@ -38,10 +38,6 @@ public final class Registry: Sendable {
     public init() {}
 
     /// Run `body` with a consistent view of the tree.
-    public func read<T: Sendable>(_ body: (borrowing State) throws(RuntimeError) -> T) throws(RuntimeError) -> T {
-        try state.withLock { (s) throws(RuntimeError) -> T in try body(s) }
-    }
-
     public func read<T: Sendable>(_ body: (borrowing State) -> T) -> T {
         state.withLock { body($0) }
     }

@@ -41,18 +41,19 @@ struct Teardown: Sendable {
         var events: FileDescriptor?
         defer { events?.close() }
         while true {
-            // One rmdir usually does it; cgroups the workload made below
-            // (EBUSY too) are removed first, leaves first.
+            // One rmdir usually does it. EBUSY: processes still dying, or
+            // cgroups the workload made below, which go first (then at once
+            // again, if there were any).
             do throws(Errno) { try cgroup.remove(); break } catch {
                 if error == .noEntry { break }
                 if error != .busy && error != .notEmpty { return false }
             }
-            switch Self.removeTree(cgroup) {
+            switch Self.removeChildren(of: cgroup) {
+            case .success(let removed) where removed > 0: continue
             case .success: break
             case .failure(let e) where e == .busy || e == .notEmpty: break
             case .failure: return false
             }
-            if !cgroup.exists { break }
             let left = Int((deadline - SystemTime.monotonicNanoseconds()) / 1_000_000)
             if left <= 0 { return false }
             if events == nil { events = try? FileDescriptor.open(cgroup.path + "/cgroup.events", O_RDONLY) }
@@ -68,19 +69,20 @@ struct Teardown: Sendable {
         return true
     }
 
-    /// rmdir of a cgroup and everything below it, leaves first. A directory
-    /// already gone counts as removed.
-    static func removeTree(_ dir: CgroupDirectory) -> Result<Void, Errno> {
+    /// rmdir of every cgroup below `dir`, leaves first; how many there were.
+    /// A directory already gone counts as removed.
+    static func removeChildren(of dir: CgroupDirectory) -> Result<Int, Errno> {
         let children: [String]
         do throws(Errno) { children = try dir.children() } catch {
-            return error == .noEntry ? .success(()) : .failure(error)
+            return error == .noEntry ? .success(0) : .failure(error)
         }
         for name in children {
-            if case .failure(let e) = removeTree(dir.child(name)) { return .failure(e) }
+            let child = dir.child(name)
+            if case .failure(let e) = removeChildren(of: child) { return .failure(e) }
+            do throws(Errno) { try child.remove() } catch {
+                if error != .noEntry { return .failure(error) }
+            }
         }
-        do throws(Errno) { try dir.remove() } catch {
-            return error == .noEntry ? .success(()) : .failure(error)
-        }
-        return .success(())
+        return .success(children.count)
     }
 }
