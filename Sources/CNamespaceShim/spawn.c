@@ -130,6 +130,7 @@ static int init_child(void *p) {
     const struct nsfs_spawn_request *req = ctx->req;
     struct nsfs_spawn_result *res = ctx->res;
 
+    if (req->join) goto descriptors;
     // Root the cgroup namespace at the container's own cgroup: clone3's
     // CLONE_NEWCGROUP would root it at the caller's cgroup instead.
     if (syscall(SYS_unshare, CLONE_NEWCGROUP) != 0)
@@ -153,6 +154,7 @@ static int init_child(void *p) {
     if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) return fail(res, NSFS_STEP_LOOPBACK, errno);
     close(s);
 
+descriptors:
     // Descriptors: 0-2 are /dev/null, 3 is the init binary (close-on-exec,
     // which execveat of an ELF file allows), nothing else survives.
     for (int fd = 0; fd < 3; fd++)
@@ -180,7 +182,8 @@ static int init_child(void *p) {
 }
 
 static uint64_t init_clone_flags(const struct nsfs_spawn_request *req) {
-    uint64_t f = CLONE_PIDFD | CLONE_INTO_CGROUP | (req->new_namespaces & ~(uint64_t)CLONE_NEWCGROUP);
+    uint64_t f = CLONE_PIDFD | CLONE_INTO_CGROUP;
+    if (!req->join) f |= req->new_namespaces & ~(uint64_t)CLONE_NEWCGROUP;
 #if NSFS_HAVE_VM_CLONE
     // A child born frozen would keep a vfork parent waiting until thawed.
     if (!req->no_wait) f |= CLONE_VM | CLONE_VFORK;
@@ -235,12 +238,29 @@ static int inner_child(void *p) {
 // mnt namespaces, then starts the inner process that clones the init.
 static int helper_child(void *p) {
     struct spawn_ctx *ctx = p;
-    if (syscall(SYS_setns, ctx->req->parent_pidfd, CLONE_NEWPID | CLONE_NEWNS) != 0)
+    // A time namespace is joined only by a process whose memory is its own
+    // (timens_install: EUSERS otherwise): the inner process of a join is a
+    // real fork that joins it, and reports through shared memory (res).
+    uint64_t join = ctx->req->join ? ctx->req->join_namespaces : (uint64_t)(CLONE_NEWPID | CLONE_NEWNS);
+    uint64_t later = ctx->req->join ? join & (uint64_t)CLONE_NEWTIME : 0;
+    if ((join & ~later) && syscall(SYS_setns, ctx->req->parent_pidfd, (int)(join & ~later)) != 0)
         return fail(ctx->res, NSFS_STEP_SETNS_PARENT, errno);
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.exit_signal = SIGCHLD;
     long inner;
+    if (ctx->req->join) {
+        args.flags = CLONE_FILES | CLONE_VFORK;
+        inner = syscall(SYS_clone3, &args, sizeof args);
+        if (inner == 0) {
+            if (later && syscall(SYS_setns, ctx->req->parent_pidfd, (int)later) != 0)
+                _exit(fail(ctx->res, NSFS_STEP_SETNS_PARENT, errno));
+            _exit(inner_child(ctx));
+        }
+        if (inner < 0) return fail(ctx->res, NSFS_STEP_CLONE_HELPER, errno);
+        reap_pid(inner);
+        return 0;
+    }
 #if NSFS_HAVE_VM_CLONE
     args.flags = CLONE_VM | CLONE_VFORK | CLONE_FILES;
     args.stack = (uint64_t)(uintptr_t)(ctx->init_stack_top - 2 * CHILD_STACK_SIZE);
@@ -272,6 +292,18 @@ int nsfs_spawn_init(const struct nsfs_spawn_request *req, struct nsfs_spawn_resu
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+
+    // A join's inner process is a real fork: its results come back here.
+    struct nsfs_spawn_result *shared = NULL;
+    if (req->join) {
+        shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shared == MAP_FAILED) {
+            munmap(stacks, 3 * CHILD_STACK_SIZE);
+            return -errno;
+        }
+        *shared = *res;
+        ctx.res = shared;
+    }
 
     if (req->parent_pidfd < 0) {
         clone_init(&ctx, 0);
@@ -311,6 +343,10 @@ int nsfs_spawn_init(const struct nsfs_spawn_request *req, struct nsfs_spawn_resu
 
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     munmap(stacks, 3 * CHILD_STACK_SIZE);
+    if (shared) {
+        *res = *shared;
+        munmap(shared, sizeof *shared);
+    }
 
     // A nested init's clone3 returned its pid in the parent container's pid
     // namespace; the daemon's view of it comes from the pidfd.

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <sys/prctl.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,44 @@ int nsfs_epoll_wait(int epfd, uint64_t *tags, int max, int timeout_ms) {
 #define NSFS_NS_GET_PARENT _IO(NSFS_NSIO, 0x2)
 
 int nsfs_ns_parent(int nsfd) { return result(ioctl(nsfd, NSFS_NS_GET_PARENT, 0)); }
+
+int nsfs_process_ns_inodes(pid_t pid, uint64_t *inodes) {
+    char path[32];
+    snprintf(path, sizeof path, "/proc/%d/ns", (int)pid);
+    int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return -errno;
+    int err = 0;
+    for (int k = 0; k < NSFS_NS_COUNT; k++) {
+        // "net:[4026531833]": the digits between the brackets.
+        char buf[64];
+        ssize_t n = readlinkat(dir, nsfs_ns_name(k), buf, sizeof buf - 1);
+        inodes[k] = 0;
+        if (n < 0) {
+            if (errno != ENOENT) { err = errno; break; }
+            continue;  // a kind this kernel lacks
+        }
+        buf[n] = 0;
+        char *open_bracket = strchr(buf, '[');
+        if (!open_bracket) { err = EINVAL; break; }
+        inodes[k] = strtoull(open_bracket + 1, NULL, 10);
+    }
+    close(dir);
+    return err ? -err : 0;
+}
+
+int nsfs_pidfds_exited(const int *pidfds, int count, uint8_t *exited) {
+    struct pollfd stack[256];
+    struct pollfd *p = count <= 256 ? stack : malloc(sizeof *p * (size_t)count);
+    if (!p) return -ENOMEM;
+    for (int i = 0; i < count; i++) p[i] = (struct pollfd){.fd = pidfds[i], .events = POLLIN};
+    int r;
+    do { r = poll(p, (nfds_t)count, 0); } while (r < 0 && errno == EINTR);
+    int err = r < 0 ? errno : 0;
+    // An fd that cannot be polled never reports an exit: count it as exited.
+    for (int i = 0; i < count && !err; i++) exited[i] = (p[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0;
+    if (p != stack) free(p);
+    return err ? -err : 0;
+}
 
 int nsfs_setns(int fd, int nstype) { return result(syscall(SYS_setns, fd, nstype)); }
 int nsfs_o_path(void) { return O_PATH; }

@@ -14,6 +14,7 @@ public final class Runtime: Sendable {
     public let callers: Callers
     public let files: ControlFiles
     public let views: Views
+    public var discovery: Discovery { lifecycle.discovery }
 
     public init(configuration: RuntimeConfiguration) throws(RuntimeError) {
         lifecycle = try Lifecycle(configuration: configuration, registry: registry)

@@ -27,6 +27,10 @@ public struct ContainerTree: Sendable {
         public var state: State
         /// chown of a container delegates its subtree to the owner.
         public var owner = Owner.root
+        /// A set of namespaces that processes of a container made for
+        /// themselves (found, not made by mkdir): named `unnamed<N>`, its
+        /// processes in its container's cgroup (see SetForest).
+        public var unnamed = false
         public var children: [String: UInt64] = [:]
     }
 
@@ -78,10 +82,13 @@ public struct ContainerTree: Sendable {
     /// Check that `name` can be created below `parent`; returns the valid name.
     public func checkCreate(parent: UInt64, name bytes: some Collection<UInt8>) -> Result<String, TreeError> {
         guard let p = nodes[parent], p.state == .running else { return .failure(.notFound) }
+        // A container below a set would outlive it (the set ends with its
+        // last process): name the set first.
+        if p.unnamed { return .failure(.unnamedParent) }
         switch ContainerName.validate(bytes) {
         case .failure(let e): return .failure(e)
         case .success(let name):
-            if EntryKind.reservedNames.contains(name) || p.children[name] != nil { return .failure(.exists) }
+            if isReserved(name) || p.children[name] != nil { return .failure(.exists) }
             return .success(name)
         }
     }
@@ -122,6 +129,11 @@ public struct ContainerTree: Sendable {
         if serial >= nextSerial { nextSerial = serial + 1 }
     }
 
+    /// Names no mkdir or mv may take: the control entries' and `unnamed<N>`.
+    public func isReserved(_ name: String) -> Bool {
+        EntryKind.reservedNames.contains(name) || SetForest.isSetName(name)
+    }
+
     private mutating func add(_ n: Node) {
         nodes[n.serial] = n
         nodes[n.parent!]!.children[n.name] = n.serial
@@ -134,13 +146,14 @@ public struct ContainerTree: Sendable {
 
     // MARK: rmdir
 
-    /// May `serial` be removed? Only running containers without children
-    /// (one being created below counts).
+    /// May `serial` be removed? Only running containers without child
+    /// containers (one being created below counts). Sets below do not
+    /// count: their processes are the container's, and die with it.
     public func checkRemove(_ serial: UInt64) -> Result<Void, TreeError> {
         if serial == Self.rootSerial { return .failure(.isRoot) }
         guard let n = nodes[serial], n.state != .creating else { return .failure(.notFound) }
         if n.state == .removing { return .failure(.notFound) }
-        return n.children.isEmpty ? .success(()) : .failure(.notEmpty)
+        return n.children.values.allSatisfy({ nodes[$0]?.unnamed == true }) ? .success(()) : .failure(.notEmpty)
     }
 
     /// rmdir's first step: the container is `removing` until its processes
@@ -156,9 +169,13 @@ public struct ContainerTree: Sendable {
         if nodes[serial]?.state == .removing { nodes[serial]!.state = .running }
     }
 
-    /// rmdir's last step (and the death watcher's): gone from the tree.
+    /// rmdir's last step (and the death watcher's): gone from the tree,
+    /// with the sets below it.
     public mutating func finishRemove(_ serial: UInt64) {
-        guard let n = nodes[serial], n.children.isEmpty else { return }
+        guard let n = nodes[serial] else { return }
+        let sets = n.children.values.filter { nodes[$0]?.unnamed == true }
+        guard sets.count == n.children.count else { return }
+        for s in sets { for d in subtreePostOrder(s) { drop(d) } }
         drop(serial)
     }
 
@@ -192,8 +209,10 @@ public struct ContainerTree: Sendable {
         case .success(let v): name = v
         }
         if newParent == n.parent && name == n.name { return .success(name) }
-        if EntryKind.reservedNames.contains(name) || target.children[name] != nil { return .failure(.exists) }
+        if isReserved(name) || target.children[name] != nil { return .failure(.exists) }
         if newParent != n.parent { return .failure(.crossParent) }
+        // Naming a set makes it a container: its parent must be one too.
+        if n.unnamed, nodes[newParent]?.unnamed == true { return .failure(.unnamedParent) }
         return .success(name)
     }
 
@@ -208,6 +227,89 @@ public struct ContainerTree: Sendable {
         nodes[newParent]!.children[valid] = serial
         nodes[serial]!.name = valid
         nodes[serial]!.parent = newParent
+        nodes[serial]!.unnamed = false
+    }
+
+    // MARK: sets
+
+    /// The container whose cgroup holds `serial`'s processes: itself, or for
+    /// a set its nearest ancestor that is not one.
+    public func owningContainer(of serial: UInt64) -> UInt64 {
+        var cur = serial
+        while let n = nodes[cur], n.unnamed, let p = n.parent { cur = p }
+        return cur
+    }
+
+    /// The sets below container `serial` (not below its child containers),
+    /// parents first.
+    public func sets(below serial: UInt64) -> [UInt64] {
+        var out: [UInt64] = []
+        var queue = [serial]
+        while let s = queue.popLast() {
+            for c in (nodes[s]?.children.values ?? [:].values).sorted() where nodes[c]?.unnamed == true {
+                out.append(c)
+                queue.append(c)
+            }
+        }
+        return out
+    }
+
+    /// One set of a layout: its name, its parent (an index into the layout,
+    /// nil for the container) and its serial if it is already in the tree.
+    public struct SetPlacement: Sendable, Equatable {
+        public var name: String
+        public var parent: Int?
+        public var serial: UInt64?
+        public init(name: String, parent: Int?, serial: UInt64?) {
+            self.name = name
+            self.parent = parent
+            self.serial = serial
+        }
+    }
+
+    /// Make the sets below `container` exactly `layout`: sets already there
+    /// keep their serial (their inode numbers), new ones get one, the others
+    /// leave. Returns each placement's serial, nil where it could not be
+    /// placed (a name a container already had before names were reserved,
+    /// or below a set that could not be). Sets being removed stay as they are.
+    public mutating func arrangeSets(in container: UInt64, _ layout: [SetPlacement]) -> [UInt64?] {
+        guard nodes[container] != nil, nodes[container]?.unnamed == false else { return layout.map { _ in nil } }
+        let old = sets(below: container)
+        let kept = Set(layout.compactMap(\.serial))
+        // Detach every set; re-attach the layout's below.
+        for s in old.reversed() {
+            guard let n = nodes[s] else { continue }
+            if n.state == .removing, !kept.contains(s) { continue }
+            if let p = n.parent, nodes[p]?.children[n.name] == s { nodes[p]!.children.removeValue(forKey: n.name) }
+            if !kept.contains(s) { nodes.removeValue(forKey: s) }
+        }
+        var placed = [UInt64?](repeating: nil, count: layout.count)
+        var done = [Bool](repeating: false, count: layout.count)
+        func place(_ i: Int, depth: Int) {
+            if done[i] || depth > layout.count { return }
+            done[i] = true
+            let parentSerial: UInt64
+            if let p = layout[i].parent {
+                place(p, depth: depth + 1)
+                guard let ps = placed[p] else { return }
+                parentSerial = ps
+            } else {
+                parentSerial = container
+            }
+            guard nodes[parentSerial]?.children[layout[i].name] == nil else { return }
+            let serial = layout[i].serial.flatMap { nodes[$0] != nil ? $0 : nil } ?? allocateSerial()
+            var n = nodes[serial] ?? Node(serial: serial, name: layout[i].name, parent: parentSerial, state: .running)
+            n.name = layout[i].name
+            n.parent = parentSerial
+            n.unnamed = true
+            n.owner = nodes[container]!.owner
+            n.children = n.children.filter { nodes[$0.value]?.unnamed == false }
+            nodes[serial] = n
+            nodes[parentSerial]!.children[n.name] = serial
+            placed[i] = serial
+        }
+        for i in layout.indices { place(i, depth: 0) }
+        return placed
     }
 
     /// chown.

@@ -11,6 +11,11 @@ public enum StatusKey: String, CaseIterable, Sendable {
     case cgroup, processes
     /// Root only: how many containers the tree holds.
     case containers
+    /// "container" (made by mkdir, or a set named by mv) or "set" (unnamed).
+    case kind
+    /// The namespace kinds it has of its own, and those it shares with its
+    /// parent (space-separated names).
+    case owns, shares
 
     /// `ns-net: net:[4026532182]`, the identity as /proc shows it.
     public static func namespace(_ k: NamespaceKind) -> String { "ns-\(k.name)" }
@@ -42,6 +47,8 @@ public struct ContainerStatus: Sendable, Equatable {
     public var name: String { self[.name] ?? "" }
     /// The root (the host) has no id.
     public var isRoot: Bool { self[.id] == nil }
+    /// An unnamed set (found, not made).
+    public var isSet: Bool { self[.kind] == "set" }
     public var id: UInt64? { self[.id].flatMap { UInt64($0, radix: 16) } }
     public var state: ContainerState? { self[.state].flatMap(ContainerState.init(rawValue:)) }
     /// The init's pid as the reader sees it; nil if it cannot ("-").

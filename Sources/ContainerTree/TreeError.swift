@@ -9,4 +9,5 @@ public enum TreeError: Error, Equatable, Sendable {
     case isRoot             // EBUSY: the root cannot be removed or renamed
     case crossParent        // EPERM: re-parenting is not supported yet
     case intoOwnSubtree     // EINVAL
+    case unnamedParent      // EPERM: no container below a set; name the set first
 }

@@ -171,7 +171,9 @@ public final class NamespaceFilesystem: Sendable {
 
     func attrTimeout(_ inode: Inode) -> Double {
         switch inode.kind {
-        case .container, .nsDirectory, .namespace: directoryAttrTimeout
+        // st_nlink counts the sets below, which change without a request.
+        case .container: 0
+        case .nsDirectory, .namespace: directoryAttrTimeout
         case .control: 0
         }
     }
@@ -220,7 +222,7 @@ public final class NamespaceFilesystem: Sendable {
         if serial == ContainerTree.rootSerial {
             target = getpid()
         } else {
-            guard let pid = runtime.files.initPid(serial) else { return nil }
+            guard let pid = runtime.files.initPid(serial, kind: kind) else { return nil }
             target = pid
         }
         guard let seen = caller.identity.pidView.translate(target) else { return nil }

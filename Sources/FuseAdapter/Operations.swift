@@ -10,8 +10,10 @@ import Glibc
 /// and returns the proof of its reply.
 extension NamespaceFilesystem {
     func resolve(_ name: [UInt8], in parent: Inode, for caller: Caller) -> Inode? {
-        guard let s = String(validating: name, as: UTF8.self),
-              let inode = runtime.registry.read({ $0.tree.lookup(s, in: parent) }) else { return nil }
+        guard let s = String(validating: name, as: UTF8.self) else { return nil }
+        // A name that may be a set's: look at the container's processes first.
+        if EntryKind.controlEntry(named: s) == nil { discover(parent) }
+        guard let inode = runtime.registry.read({ $0.tree.lookup(s, in: parent) }) else { return nil }
         if inode.kind != .container, isUnlinked(inode, by: caller) { return nil }
         return inode
     }
@@ -22,6 +24,17 @@ extension NamespaceFilesystem {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
               let inode = resolve(name, in: dir, for: caller) else { return nil }
         return (dir, caller, inode)
+    }
+
+    /// Bring the sets below `dir`'s container up to date (nothing for other
+    /// inodes): what a lookup, a listing or a stat must see.
+    func discover(_ dir: Inode) {
+        guard dir.kind == .container else { return }
+        runtime.discovery.refresh(runtime.registry.read { $0.tree.owningContainer(of: dir.serial) })
+    }
+
+    func isSet(_ serial: UInt64) -> Bool {
+        runtime.registry.read { $0.tree.node(serial)?.unnamed == true }
     }
 
     /// A control entry this caller unlinked a moment ago (see OpenState.unlinked).
@@ -67,8 +80,11 @@ extension NamespaceFilesystem {
 
     func replyEntry(_ req: consuming Request, _ inode: Inode, _ caller: Caller) -> Replied {
         guard let attr = attributes(inode, caller) else { return req.reply(error: ENOENT) }
+        // A set comes and goes with its processes, without a request the
+        // kernel sees: never cached.
+        let set = inode.kind == .container && isSet(inode.serial)
         return req.reply(entry: inode.number, generation: generation(inode), attr: attr,
-                         entryTimeout: entryTimeout, attrTimeout: attrTimeout(inode))
+                         entryTimeout: set ? 0 : entryTimeout, attrTimeout: set ? 0 : attrTimeout(inode))
     }
 
     func replyAttr(_ req: consuming Request, _ inode: Inode, _ caller: Caller, _ fi: UnsafeMutablePointer<fuse_file_info>?) -> Replied {
@@ -83,9 +99,10 @@ extension NamespaceFilesystem {
     }
 
     func getattr(_ req: consuming Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) -> Replied {
-        guard let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode) else {
-            return req.reply(error: ENOENT)
-        }
+        guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
+        // st_nlink counts the sets below; a set's own node may be gone.
+        discover(inode)
+        guard let caller = caller(req, seeing: inode) else { return req.reply(error: ENOENT) }
         return replyAttr(req, inode, caller, fi)
     }
 
@@ -101,7 +118,8 @@ extension NamespaceFilesystem {
         if toSet & times != 0 { return req.reply(error: EPERM) }
         if toSet & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
             // chown of a container directory delegates its subtree.
-            guard inode.kind == .container, inode.serial != ContainerTree.rootSerial, inode.serial != caller.scope else {
+            guard inode.kind == .container, inode.serial != ContainerTree.rootSerial, inode.serial != caller.scope,
+                  !isSet(inode.serial) else {
                 return req.reply(error: EPERM)
             }
             guard runtime.callers.isPrivileged(caller.identity) else { return req.reply(error: EPERM) }
@@ -182,6 +200,15 @@ extension NamespaceFilesystem {
         case .nsDirectory:
             state.withLock { $0.nsGeneration[inode.serial, default: 0] += 1 }
             return req.replyOK()
+        case .container where isSet(inode.serial):
+            // A set's processes are its container's: killed from a worker
+            // (the container is frozen meanwhile). The host's are not ours.
+            guard dir.serial != ContainerTree.rootSerial else { return req.reply(error: EPERM) }
+            return workers.answer(req) { [self] req in
+                do throws(RuntimeError) { try runtime.lifecycle.removeSet(inode.serial) } catch { return reply(req, error) }
+                forgetSnapshots(serial: inode.serial)
+                return req.replyOK()
+            }
         case .container:
             let removal: Lifecycle.PendingRemoval
             do throws(RuntimeError) { removal = try runtime.lifecycle.beginRemove(inode.serial) } catch { return reply(req, error) }
@@ -210,6 +237,20 @@ extension NamespaceFilesystem {
         if flags & 2 /* RENAME_EXCHANGE */ != 0 { return req.reply(error: EINVAL) }
         guard inode.kind == .container else { return req.reply(error: EPERM) }
         guard target.kind == .container else { return req.reply(error: target.kind == .nsDirectory ? EPERM : ENOTDIR) }
+        if isSet(inode.serial) {
+            // Naming a set makes it a container: freeze, pin, move (a worker).
+            guard target.serial == dir.serial else { return req.reply(error: EPERM) }
+            return workers.answer(req) { [self] req in
+                let ownView: Bool
+                do throws(RuntimeError) { ownView = try runtime.lifecycle.nameSet(inode.serial, name: newName) } catch {
+                    return reply(req, error)
+                }
+                forgetSnapshots(serial: inode.serial)
+                let replied = req.replyOK()
+                if ownView { runtime.views.attach(inode.serial) }
+                return replied
+            }
+        }
         do { try runtime.lifecycle.rename(inode.serial, to: target.serial, name: newName) } catch { return reply(req, error) }
         forgetSnapshots(serial: inode.serial)
         return req.replyOK()
@@ -280,9 +321,9 @@ extension NamespaceFilesystem {
     }
 
     func opendir(_ req: consuming Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
-        guard let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode) else {
-            return req.reply(error: ENOENT)
-        }
+        guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
+        discover(inode)
+        guard let caller = caller(req, seeing: inode) else { return req.reply(error: ENOENT) }
         let entries: [DirectoryEntry]? = runtime.registry.read { s in
             guard let node = s.tree.visibleNode(inode.serial) else { return nil }
             let parentSerial = node.parent ?? inode.serial

@@ -91,6 +91,18 @@ public struct CgroupDirectory: Sendable, Hashable {
         try FileIO.write(path + "/cgroup.freeze", frozen ? "1" : "0")
     }
 
+    /// Its own cgroup.freeze value (not what its ancestors impose).
+    public func isFreezeRequested() throws(Errno) -> Bool {
+        try FileIO.read(path + "/cgroup.freeze").first == UInt8(ascii: "1")
+    }
+
+    /// Move process `pid` here. ESRCH (it exited meanwhile) is no error.
+    public func adopt(pid: Int32) throws(Errno) {
+        do throws(Errno) { try FileIO.write(path + "/cgroup.procs", String(pid)) } catch {
+            if error != .noProcess { throw error }
+        }
+    }
+
     /// Pids in this cgroup itself (not below), in the daemon's pid namespace.
     public func processes() throws(Errno) -> [Int32] {
         Self.parsePids(try FileIO.read(path + "/cgroup.procs"))

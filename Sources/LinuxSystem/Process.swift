@@ -153,3 +153,48 @@ public enum ResourceLimits {
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &l)
     }
 }
+
+/// The namespaces a process is in, by inode number.
+public enum ProcessNamespaces {
+    /// One inode number per kind, in `NamespaceKind.allCases` order (0 for a
+    /// kind the kernel lacks). Unique among live namespaces: it tells two
+    /// live processes' sets apart, not one namespace over time (use the
+    /// 64-bit id for that).
+    public static func inodes(pid: Int32) throws(Errno) -> [UInt64] {
+        var out = [UInt64](repeating: 0, count: NamespaceKind.allCases.count)
+        let rc = out.withUnsafeMutableBufferPointer { nsfs_process_ns_inodes(pid, $0.baseAddress!) }
+        if rc < 0 { throw Errno(-rc) }
+        return out
+    }
+}
+
+extension ProcessHandle {
+    /// Which of `handles` have exited: one poll for all of them.
+    public static func exited(_ handles: [ProcessHandle]) -> [Bool] {
+        if handles.isEmpty { return [] }
+        let fds = handles.map { $0.descriptor.rawValue }
+        var out = [UInt8](repeating: 1, count: handles.count)
+        _ = out.withUnsafeMutableBufferPointer { o in
+            fds.withUnsafeBufferPointer { nsfs_pidfds_exited($0.baseAddress!, Int32($0.count), o.baseAddress!) }
+        }
+        return out.map { $0 != 0 }
+    }
+
+    /// The ids of the ancestors of its `kind` namespace (pid or user),
+    /// parent first, up to the first one this process may not see.
+    public func namespaceAncestors(_ kind: NamespaceKind, limit: Int = 33) -> [UInt64] {
+        guard let ns = try? namespace(kind) else { return [] }
+        var out: [UInt64] = []
+        var fd = nsfs_ns_parent(ns.rawValue)
+        while fd >= 0, out.count < limit {
+            var id: UInt64 = 0
+            guard nsfs_ns_id(fd, &id) == 0 else { break }
+            out.append(id)
+            let parent = nsfs_ns_parent(fd)
+            close(fd)
+            fd = parent
+        }
+        if fd >= 0 { close(fd) }
+        return out
+    }
+}

@@ -75,22 +75,7 @@ struct Exec: ParsableCommand {
         if c.status.state == .frozen {
             throw NsctlError("\(path) is frozen: thaw it first (echo 0 > \(c.path)/freeze)")
         }
-        guard let pid = c.status.initPid else {
-            throw NsctlError("\(path): its init is not visible from here")
-        }
-        // The pid is the init's as we see it; the pidfd pins that process,
-        // and its pid-namespace id proves it is still the container's.
-        let initProcess: ProcessHandle
-        do { initProcess = try ProcessHandle.open(pid: pid) } catch {
-            throw NsctlError("\(path): its init \(pid) is gone (\(error))")
-        }
-        let actual: UInt64
-        do throws(Errno) { actual = try initProcess.namespaceID(.pid) } catch {
-            throw NsctlError("\(path): cannot read its init's pid namespace (\(error))")
-        }
-        guard let want = c.status.namespaceID(.pid), actual == want else {
-            throw NsctlError("\(path): pid \(pid) is no longer its init")
-        }
+        let initProcess = try c.status.isSet ? member(of: c) : initOf(c)
         var flags: Int32 = 0
         for k in kinds {
             // setns into one's own user namespace is EINVAL: containers share
@@ -116,6 +101,40 @@ struct Exec: ParsableCommand {
             throw NsctlError("cannot enter \(path) (\(kinds.map(\.name).joined(separator: ","))): \(e)")
         }
         return nsfs_wait_forwarding(childPidfd, childPid, tty ? 1 : 0)
+    }
+
+    /// The container's init, proven by its pid-namespace id.
+    func initOf(_ c: ContainerDirectory) throws(NsctlError) -> ProcessHandle {
+        guard let pid = c.status.initPid else {
+            throw NsctlError("\(path): its init is not visible from here")
+        }
+        // The pid is the init's as we see it; the pidfd pins that process,
+        // and its pid-namespace id proves it is still the container's.
+        let initProcess: ProcessHandle
+        do { initProcess = try ProcessHandle.open(pid: pid) } catch {
+            throw NsctlError("\(path): its init \(pid) is gone (\(error))")
+        }
+        let actual: UInt64
+        do throws(Errno) { actual = try initProcess.namespaceID(.pid) } catch {
+            throw NsctlError("\(path): cannot read its init's pid namespace (\(error))")
+        }
+        guard let want = c.status.namespaceID(.pid), actual == want else {
+            throw NsctlError("\(path): pid \(pid) is no longer its init")
+        }
+        return initProcess
+    }
+
+    /// A set has no init: enter through one of its processes, proven to
+    /// have every namespace `status` names.
+    func member(of c: ContainerDirectory) throws(NsctlError) -> ProcessHandle {
+        for pid in c.processes() {
+            guard let p = try? ProcessHandle.open(pid: pid) else { continue }
+            let same = NamespaceKind.allCases.allSatisfy { k in
+                c.status.namespaceID(k).map { (try? p.namespaceID(k)) == $0 } ?? true
+            }
+            if same, p.isAlive { return p }
+        }
+        throw NsctlError("\(path): none of its processes is visible from here")
     }
 
     /// The container's cgroup directory, through our own cgroup2 mount.

@@ -61,6 +61,11 @@ struct nsfs_spawn_request {
     const char *_Nonnull hostname;  // at most HOST_NAME_MAX (64) bytes, NUL-terminated
     const char *_Nonnull argv0;     // the init's argv[0], as ps shows it
     uint64_t new_namespaces;        // CLONE_NEW* flags (cgroup is unshared in the child)
+    int join;             // 1: no new namespace; the init joins the namespaces
+                          // join_namespaces (CLONE_NEW*) of parent_pidfd's
+                          // process and skips every setup step (it only pins
+                          // a set of namespaces someone else made)
+    uint64_t join_namespaces;
     int no_wait;          // the cgroup is frozen: a child cloned into it stops at
                           // once, so do not wait for its exec (fork-like clone;
                           // its setup completes, unreported, when it is thawed)
@@ -138,6 +143,15 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty,
 int nsfs_wait_forwarding(int child_pidfd, int child_pid, int use_tty);
 
 int nsfs_setns(int fd, int nstype);
+
+// The inode numbers of the namespaces of process `pid` (daemon's /proc), in
+// enum nsfs_ns_kind order: what tells two live processes' sets apart (an
+// inode number is unique among live namespaces). 0 for a kind the kernel
+// lacks. One open and eight readlinkat: 6.5 µs here, against 27 µs for
+// eight NS_GET_ID.
+int nsfs_process_ns_inodes(pid_t pid, uint64_t *_Nonnull inodes);
+// One poll over many pidfds: exited[i] = 1 if the process has exited.
+int nsfs_pidfds_exited(const int *_Nonnull pidfds, int count, uint8_t *_Nonnull exited);
 
 // Name the calling thread (ps -L -o comm; 15 bytes kept). prctl is variadic.
 int nsfs_set_thread_name(const char *_Nonnull name);

@@ -8,6 +8,13 @@ extension Lifecycle {
     public func adopt() -> [String] {
         let loaded = store.load()
         var report = loaded.problems
+        // An mv that named a set froze its container and died before thawing it.
+        for r in loaded.records where r.thawParent {
+            let parent = configuration.cgroupMount + r.cgroup.split(separator: "/").dropLast().map { "/" + $0 }.joined()
+            if (try? CgroupDirectory(path: parent).setFrozen(false)) != nil {
+                report.append("container \(r.name) (\(hex(r.id))): its naming was interrupted; thawed its parent's cgroup")
+            }
+        }
         // Serials of records not adopted now stay taken: they may be later.
         registry.state.withLock { s in for r in loaded.records { s.tree.reserveSerials(through: r.serial) } }
         let mount = configuration.cgroupMount

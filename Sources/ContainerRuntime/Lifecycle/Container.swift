@@ -19,8 +19,13 @@ public final class Container: Sendable {
     /// Relative to the cgroup2 mount, as `status` shows it.
     public let cgroupPath: String
     public let created: Int64
+    /// Callers in its pid namespace see its view (see ContainerRecord.ownView).
+    public let ownView: Bool
+    /// A set named by mv: its init only pins the namespaces.
+    public let fromSet: Bool
 
     let cachedNamespaces = Mutex<[NamespaceKind: NamespaceIdentity]?>(nil)
+    private let cachedCgroupID = Mutex<UInt64?>(nil)
     let statusTemplate = Mutex<StatusTemplate?>(nil)
     /// Descriptors kept open for the container's life (its cgroup files,
     /// its UTS namespace): a read is then one pread, not open+read+close.
@@ -34,6 +39,8 @@ public final class Container: Sendable {
         self.cgroup = cgroup
         cgroupPath = r.cgroup
         created = r.created
+        ownView = r.ownView
+        fromSet = r.fromSet
     }
 
     func descriptor(_ key: String, _ open: () throws(Errno) -> OwnedDescriptor) throws(Errno) -> OwnedDescriptor {
@@ -59,6 +66,14 @@ public final class Container: Sendable {
             OwnedDescriptor(try FileDescriptor.open(cgroup.path + "/" + name, O_RDONLY))
         }
         return try d.fd.preadAll()
+    }
+
+    /// Its cgroup's id (the directory's inode), read once.
+    var cgroupID: UInt64? {
+        if let id = cachedCgroupID.withLock({ $0 }) { return id }
+        guard let id = try? cgroup.identity().id else { return nil }
+        cachedCgroupID.withLock { $0 = id }
+        return id
     }
 
     var isFrozen: Bool {
@@ -136,6 +151,7 @@ extension TreeError {
         case .isRoot: .busy
         case .crossParent: .notPermitted
         case .intoOwnSubtree: .invalid
+        case .unnamedParent: .notPermitted
         }
     }
 }

@@ -75,6 +75,7 @@ extension Lifecycle {
                 store.delete(id: c.id)
             }
             registry.state.withLock { $0.forget(v.serial) }
+            discovery.invalidate(v.serial)
             removals.append(Removal(parent: v.parent, serial: v.serial, name: v.name))
         }
         return removals

@@ -38,6 +38,22 @@ public struct InitSpawner: Sendable {
     /// once it exists (it finishes its setup when thawed).
     public func spawn(cgroup: OwnedDescriptor, parent: ProcessHandle?, hostname: String,
                       argv0: String, frozen: Bool) throws(RuntimeError) -> ProcessHandle {
+        try run(parent: parent, cgroup: cgroup, hostname: hostname, argv0: argv0, frozen: frozen,
+                newNamespaces: nsfs_default_namespaces(), join: nil, failure: "container init failed")
+    }
+
+    /// Start an init that joins `kinds` of `member`'s namespaces (a set
+    /// someone else made) in `cgroup` and only pins them: no namespace of
+    /// its own, no setup. Into a frozen cgroup it returns once the init
+    /// exists (it execs when thawed).
+    public func join(_ member: ProcessHandle, kinds: [NamespaceKind], cgroup: OwnedDescriptor,
+                     argv0: String, frozen: Bool) throws(RuntimeError) -> ProcessHandle {
+        try run(parent: member, cgroup: cgroup, hostname: "", argv0: argv0, frozen: frozen, newNamespaces: 0,
+                join: kinds.reduce(UInt64(0)) { $0 | $1.cloneFlag }, failure: "pinning the set failed")
+    }
+
+    private func run(parent: ProcessHandle?, cgroup: OwnedDescriptor, hostname: String, argv0: String, frozen: Bool,
+                     newNamespaces: UInt64, join: UInt64?, failure: String) throws(RuntimeError) -> ProcessHandle {
         var res = nsfs_spawn_result()
         let rc: Int32 = hostname.withCString { host in
             argv0.withCString { a0 in
@@ -48,14 +64,15 @@ public struct InitSpawner: Sendable {
                     devnull_fd: devNull.rawValue,
                     hostname: host,
                     argv0: a0,
-                    new_namespaces: nsfs_default_namespaces(),
+                    new_namespaces: newNamespaces,
+                    join: join == nil ? 0 : 1, join_namespaces: join ?? 0,
                     no_wait: frozen ? 1 : 0)
                 return nsfs_spawn_init(&req, &res)
             }
         }
         if rc != 0 {
             let step = Self.stepNames[res.step] ?? "spawn"
-            throw RuntimeError(Errno(-rc), "container init failed at \(step)")
+            throw RuntimeError(Errno(-rc), "\(failure) at \(step)")
         }
         return ProcessHandle(pid: res.pid, pidfd: res.pidfd)
     }

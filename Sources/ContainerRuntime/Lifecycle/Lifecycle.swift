@@ -43,10 +43,15 @@ public final class Lifecycle: Sendable {
     let lateInits = Mutex<[UInt64: ProcessHandle]>([:])
     /// Teardowns of containers whose init died, off the watcher's thread.
     let deaths = WorkerPool(name: "nsfs-deaths", maxThreads: 4)
+    /// Sets found in containers' cgroups (unnamed nodes).
+    public let discovery: Discovery
+    /// The daemon's own set: what a set's pinning init must join.
+    var daemonKey: SetKey? { Discovery.daemonKey }
 
     public init(configuration: RuntimeConfiguration, registry: Registry) throws(RuntimeError) {
         self.configuration = configuration
         self.registry = registry
+        discovery = Discovery(registry: registry)
         store = StateStore(directory: configuration.stateDirectory)
         spawner = try InitSpawner(initPath: configuration.initPath)
         rootCgroup = CgroupDirectory(path: configuration.cgroupMount + configuration.cgroupRoot)
@@ -222,6 +227,7 @@ public final class Lifecycle: Sendable {
         crashPoint(.rmdirKilled)
         store.delete(id: r.container.id)
         registry.state.withLock { $0.forget(r.serial) }
+        discovery.invalidate(r.serial)
     }
 
     // MARK: mv

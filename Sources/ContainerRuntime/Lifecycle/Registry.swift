@@ -17,19 +17,29 @@ public final class Registry: Sendable {
         var byPidNamespace: [UInt64: UInt64] = [:]
         /// Bumped by every rename: paths shown in `status` may have changed.
         public internal(set) var renames: UInt64 = 0
+        /// The sets below containers (unnamed nodes), by serial.
+        public internal(set) var sets: [UInt64: FoundSet] = [:]
+        /// Containers whose sets are being named or killed: discovery
+        /// leaves their part of the tree alone meanwhile.
+        var setWork: Set<UInt64> = []
 
-        /// Enter a running container (new or adopted).
+        /// Enter a running container (new or adopted). Callers in its pid
+        /// namespace see its view, unless it shares that namespace with its
+        /// parent (a named set that made no pid namespace of its own).
         mutating func register(_ c: Container, record: ContainerRecord) {
             containers[c.serial] = c
             records[c.serial] = record
-            byPidNamespace[c.pidNamespace] = c.serial
+            if c.ownView { byPidNamespace[c.pidNamespace] = c.serial }
         }
 
         /// Drop a dead container from the tree and the indexes.
         mutating func forget(_ serial: UInt64) {
             tree.finishRemove(serial)
             records.removeValue(forKey: serial)
-            if let c = containers.removeValue(forKey: serial) { byPidNamespace.removeValue(forKey: c.pidNamespace) }
+            if let c = containers.removeValue(forKey: serial), byPidNamespace[c.pidNamespace] == serial {
+                byPidNamespace.removeValue(forKey: c.pidNamespace)
+            }
+            sets = sets.filter { $0.value.container != serial && tree.node($0.key) != nil }
         }
     }
 
@@ -45,4 +55,19 @@ public final class Registry: Sendable {
     public func container(_ serial: UInt64) -> Container? { state.withLock { $0.containers[serial] } }
 
     func container(ofPidNamespace id: UInt64) -> UInt64? { state.withLock { $0.byPidNamespace[id] } }
+}
+
+/// A set of namespaces found in a container's cgroup (an unnamed node).
+public struct FoundSet: Sendable {
+    /// The container whose cgroup holds its processes.
+    public let container: UInt64
+    public let facts: SetFacts
+    /// Its processes (daemon's pid namespace), sorted.
+    public let members: [Int32]
+    /// The key of its parent in the tree (the container's, or a set's):
+    /// which namespaces it owns and which it shares.
+    public let parentKey: SetKey
+    public let number: UInt64
+
+    public var owned: [NamespaceKind] { facts.key.differences(from: parentKey) }
 }

@@ -33,12 +33,16 @@ struct StatusTemplate: Sendable {
     let cgroup: [UInt8]
     let namespaces: [UInt8]
 
-    init(key: Key, name: String, path: [String], container c: Container) {
+    /// `parent`: the parent container's set (the daemon's for a top-level one).
+    init(key: Key, name: String, path: [String], container c: Container, parent: SetKey?) {
         self.key = key
-        head = Array("\(StatusKey.name.rawValue): \(name)\n\(StatusKey.path.rawValue): /\(path.joined(separator: "/"))\n\(StatusKey.id.rawValue): \(hex(c.id))\n".utf8)
+        head = Array("\(StatusKey.name.rawValue): \(name)\n\(StatusKey.path.rawValue): /\(path.joined(separator: "/"))\n\(StatusKey.id.rawValue): \(hex(c.id))\n\(StatusKey.kind.rawValue): container\n".utf8)
         created = Array("\(StatusKey.created.rawValue): \(SystemTime.rfc3339(nanoseconds: c.created))\n".utf8)
         cgroup = Array("\(StatusKey.cgroup.rawValue): \(c.cgroupPath)\n".utf8)
-        var ns = ""
+        let own = c.setKey
+        let owned = parent.map { own.differences(from: $0) } ?? NamespaceKind.allCases
+        var ns = "\(StatusKey.owns.rawValue): \(owned.map(\.name).joined(separator: " "))\n"
+        ns += "\(StatusKey.shares.rawValue): \(NamespaceKind.allCases.filter { !owned.contains($0) }.map(\.name).joined(separator: " "))\n"
         let ids = c.namespaceIdentities()
         for k in NamespaceKind.allCases {
             guard let n = ids[k] else { continue }
@@ -56,12 +60,15 @@ struct StatusTemplate: Sendable {
 /// of FUSE; `nil` means the container is gone.
 public struct ControlFiles: Sendable {
     let registry: Registry
+    /// The daemon's own set: the parent of top-level containers.
+    var daemonKey: SetKey? { Discovery.daemonKey }
 
     /// `scope`: the reader's container; the path is relative to its view.
     /// Everything but state, init and processes is taken from a template
     /// kept per container (it changes only by renames).
     public func status(_ serial: UInt64, view: PidView, scope: UInt64 = ContainerTree.rootSerial) -> [UInt8]? {
         if serial == ContainerTree.rootSerial { return rootStatus() }
+        if let set = registry.read({ $0.sets[serial] }) { return setStatus(serial, set, view: view, scope: scope) }
         guard let (c, renames, removing) = registry.read({ s -> (Container, UInt64, Bool)? in
             s.containers[serial].map { ($0, s.renames, s.tree.node(serial)?.state == .removing) }
         }) else { return nil }
@@ -70,11 +77,12 @@ public struct ControlFiles: Sendable {
         if let cached = c.statusTemplate.withLock({ $0 }), cached.key == key {
             t = cached
         } else {
-            guard let (name, path) = registry.read({ s -> (String, [String])? in
+            guard let (name, path, parent) = registry.read({ s -> (String, [String], Container?)? in
                 guard let r = s.records[serial] else { return nil }
-                return (r.name, Array(s.tree.path(of: serial).dropFirst(s.tree.depth(of: scope))))
+                return (r.name, Array(s.tree.path(of: serial).dropFirst(s.tree.depth(of: scope))),
+                        s.tree.node(serial)?.parent.flatMap { s.containers[$0] })
             }) else { return nil }
-            t = StatusTemplate(key: key, name: name, path: path, container: c)
+            t = StatusTemplate(key: key, name: name, path: path, container: c, parent: parent?.setKey ?? daemonKey)
             c.statusTemplate.withLock { $0 = t }
         }
         var out: [UInt8] = []
@@ -88,10 +96,44 @@ public struct ControlFiles: Sendable {
         out.append(UInt8(ascii: "\n"))
         out += t.cgroup
         out += "\(StatusKey.processes.rawValue): ".utf8
-        out += String(c.processCount()).utf8
+        // Its own: the members of its sets count there.
+        let inSets = registry.read { s in s.sets.values.reduce(0) { $0 + ($1.container == serial ? $1.members.count : 0) } }
+        out += String(max(0, c.processCount() - inSets)).utf8
         out.append(UInt8(ascii: "\n"))
         out += t.namespaces
         return out
+    }
+
+    /// A set's status: the same keys as a container's (`id`, `created`
+    /// and `init` are "-": nobody made it here and no process of it is its
+    /// init), `kind: set`, and which namespaces it owns and shares with its
+    /// parent.
+    func setStatus(_ serial: UInt64, _ set: FoundSet, view: PidView, scope: UInt64) -> [UInt8]? {
+        guard let (path, c, removing) = registry.read({ s -> ([String], Container, Bool)? in
+            guard let c = s.containers[set.container] else { return nil }
+            return (Array(s.tree.path(of: serial).dropFirst(s.tree.depth(of: scope))), c, s.tree.node(serial)?.state == .removing)
+        }) else { return nil }
+        let state: ContainerState = removing ? .removing : c.isFrozen ? .frozen : .running
+        let owned = set.owned
+        var out = """
+        \(StatusKey.name.rawValue): \(SetForest.name(number: set.number))
+        \(StatusKey.path.rawValue): /\(path.joined(separator: "/"))
+        \(StatusKey.id.rawValue): -
+        \(StatusKey.kind.rawValue): set
+        \(StatusKey.state.rawValue): \(state.rawValue)
+        \(StatusKey.created.rawValue): -
+        \(StatusKey.initPid.rawValue): -
+        \(StatusKey.cgroup.rawValue): \(c.cgroupPath)
+        \(StatusKey.processes.rawValue): \(set.members.count)
+        \(StatusKey.owns.rawValue): \(owned.map(\.name).joined(separator: " "))
+        \(StatusKey.shares.rawValue): \(NamespaceKind.allCases.filter { !owned.contains($0) }.map(\.name).joined(separator: " "))
+
+        """
+        let ids = c.namespaceIdentities()
+        for k in NamespaceKind.allCases {
+            out += "\(StatusKey.namespace(k)): \(k.name):[\(set.facts.key[k])]\n\(StatusKey.namespaceID(k)): \(set.facts.ids[k] ?? ids[k]?.id ?? 0)\n"
+        }
+        return Array(out.utf8)
     }
 
     /// The root stands for the daemon's own namespaces (the host).
@@ -104,9 +146,17 @@ public struct ControlFiles: Sendable {
     /// `view` sees them, sorted. The root lists none.
     public func procs(_ serial: UInt64, view: PidView) -> [UInt8]? {
         if serial == ContainerTree.rootSerial { return [] }
-        guard let c = registry.container(serial) else { return nil }
+        let pids: [Int32]
+        if let set = registry.read({ $0.sets[serial] }) {
+            pids = set.members
+        } else {
+            guard let c = registry.container(serial) else { return nil }
+            // The members of its sets are listed there, not here.
+            let elsewhere = registry.read { s in Set(s.sets.values.filter { $0.container == serial }.flatMap(\.members)) }
+            pids = c.processes().filter { !elsewhere.contains($0) }
+        }
         var out: [UInt8] = []
-        for pid in c.processes().compactMap({ view.translate($0) }).sorted() {
+        for pid in pids.compactMap({ view.translate($0) }).sorted() {
             out += String(pid).utf8
             out.append(UInt8(ascii: "\n"))
         }
@@ -117,6 +167,9 @@ public struct ControlFiles: Sendable {
     public func hostname(_ serial: UInt64) throws(RuntimeError) -> [UInt8] {
         do throws(Errno) {
             if serial == ContainerTree.rootSerial { return try UTSNamespace.ownHostname() + [10] }
+            if let set = registry.read({ $0.sets[serial] }) {
+                return try UTSNamespace.hostname(in: try Self.namespace(.uts, of: set).fd) + [10]
+            }
             guard let c = registry.container(serial) else { throw Errno.noEntry }
             return try UTSNamespace.hostname(in: try c.utsNamespace().fd) + [10]
         } catch { throw RuntimeError(error, "cannot read the hostname") }
@@ -127,25 +180,56 @@ public struct ControlFiles: Sendable {
     /// trailing newline ignored. Other bytes are kept exactly as written
     /// (the kernel holds bytes, not text) and read back the same.
     public func setHostname(_ serial: UInt64, _ bytes: [UInt8]) throws(RuntimeError) {
-        guard let c = runningContainer(serial) else { throw RuntimeError(.noEntry, "no such container") }
-        var v = bytes
-        if v.last == UInt8(ascii: "\n") { v.removeLast() }
-        guard !v.isEmpty, v.count <= UTSNamespace.maxHostnameBytes, !v.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
-            throw RuntimeError(.invalid, "hostname must be 1-\(UTSNamespace.maxHostnameBytes) bytes without control characters")
+        if let set = registry.read({ $0.sets[serial] }) {
+            // Only a set's own UTS namespace: else this would rename its parent.
+            guard set.owned.contains(.uts) else { throw RuntimeError(.notPermitted, "the set shares its parent's UTS namespace") }
+            let v = try Self.validHostname(bytes)
+            do throws(Errno) { try UTSNamespace.setHostname(v, in: try Self.namespace(.uts, of: set).fd) } catch {
+                throw RuntimeError(error, "cannot set the hostname")
+            }
+            return
         }
+        guard let c = runningContainer(serial) else { throw RuntimeError(.noEntry, "no such container") }
+        let v = try Self.validHostname(bytes)
         do throws(Errno) {
             try UTSNamespace.setHostname(v, in: try c.utsNamespace().fd)
         } catch { throw RuntimeError(error, "cannot set the hostname") }
     }
 
+    static func validHostname(_ bytes: [UInt8]) throws(RuntimeError) -> [UInt8] {
+        var v = bytes
+        if v.last == UInt8(ascii: "\n") { v.removeLast() }
+        guard !v.isEmpty, v.count <= UTSNamespace.maxHostnameBytes, !v.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
+            throw RuntimeError(.invalid, "hostname must be 1-\(UTSNamespace.maxHostnameBytes) bytes without control characters")
+        }
+        return v
+    }
+
+    /// A namespace of a set, through one of its members that still has it.
+    static func namespace(_ kind: NamespaceKind, of set: FoundSet) throws(Errno) -> OwnedDescriptor {
+        for pid in set.members {
+            guard let p = try? ProcessHandle.open(pid: pid), let ns = try? p.namespace(kind),
+                  (try? NamespaceKind.inode(of: ns.fd)) == set.facts.key[kind] else { continue }
+            return ns
+        }
+        throw .noEntry
+    }
+
+    /// A set's processes share their container's cgroup: `freeze` shows
+    /// its state; writing it is refused (name the set: it then gets a
+    /// cgroup of its own).
     public func freeze(_ serial: UInt64) -> [UInt8]? {
         if serial == ContainerTree.rootSerial { return Array("0\n".utf8) }
-        guard let c = registry.container(serial) else { return nil }
+        let owner = registry.read { $0.sets[serial]?.container } ?? serial
+        guard let c = registry.container(owner) else { return nil }
         return c.isFrozen ? [UInt8(ascii: "1"), 10] : [UInt8(ascii: "0"), 10]
     }
 
     /// "1" freezes the subtree, "0" thaws it; anything else is EINVAL.
     public func setFrozen(_ serial: UInt64, _ bytes: [UInt8]) throws(RuntimeError) {
+        if registry.read({ $0.sets[serial] }) != nil {
+            throw RuntimeError(.notPermitted, "a set shares its container's cgroup; name it (mv) to freeze it alone")
+        }
         guard let c = runningContainer(serial) else { throw RuntimeError(.noEntry, "no such container") }
         var v = bytes
         if v.last == UInt8(ascii: "\n") { v.removeLast() }
@@ -163,8 +247,17 @@ public struct ControlFiles: Sendable {
         registry.read { s in s.tree.node(serial)?.state == .running ? s.containers[serial] : nil }
     }
 
-    /// The init's pid (daemon's namespace), for the `ns/` links.
-    public func initPid(_ serial: UInt64) -> Int32? {
-        registry.container(serial)?.initPid
+    /// The init's pid (daemon's namespace), for the `ns/` links; for a set,
+    /// its first member that still has the set's namespace of that kind.
+    public func initPid(_ serial: UInt64, kind: NamespaceKind) -> Int32? {
+        if let set = registry.read({ $0.sets[serial] }) {
+            for pid in set.members {
+                guard let p = try? ProcessHandle.open(pid: pid), let ns = try? p.namespace(kind),
+                      (try? NamespaceKind.inode(of: ns.fd)) == set.facts.key[kind], p.isAlive else { continue }
+                return pid
+            }
+            return nil
+        }
+        return registry.container(serial)?.initPid
     }
 }

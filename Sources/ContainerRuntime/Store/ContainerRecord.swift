@@ -30,6 +30,14 @@ import Glibc
 ///     cgroup: /namespacefs/ns-3f9c2a7b1d04e851   (relative to the cgroup2 mount)
 ///     state: running                   ("creating" until mkdir completed)
 ///     owner: 1000:1000                 (chown: delegates the subtree; optional, 0:0)
+///     origin: set                      (optional: "mkdir" (default) or "set": a set
+///                                       named by mv; its init only pins the set's
+///                                       namespaces and is not their pid 1)
+///     view: parent                     (optional: "own" (default) or "parent": the set
+///                                       shares its parent's pid or mount namespace, so
+///                                       its processes keep their container's view)
+///     thaw-parent: 1                   (optional: the parent's cgroup was frozen by an
+///                                       mv in progress; the next mount thaws it)
 ///
 /// mkdir writes a `creating` record (init fields 0) before it makes the
 /// cgroup and the init, then overwrites the same slot with the `running`
@@ -52,6 +60,12 @@ public struct ContainerRecord: Sendable, Equatable {
     /// Owner (chown delegates the subtree); root by default.
     public var ownerUID: UInt32 = 0
     public var ownerGID: UInt32 = 0
+    /// Named by mv from a set (not made by mkdir).
+    public var fromSet = false
+    /// Callers in its pid namespace see its view (false: their container's).
+    public var ownView = true
+    /// An mv froze the parent's cgroup and had not thawed it yet.
+    public var thawParent = false
 
     public static let header = "namespacefs-container 1"
 
@@ -69,7 +83,9 @@ public struct ContainerRecord: Sendable, Equatable {
         cgroup: \(cgroup)
         state: \(creating ? "creating" : "running")
         owner: \(ownerUID):\(ownerGID)
-
+        origin: \(fromSet ? "set" : "mkdir")
+        view: \(ownView ? "own" : "parent")
+        \(thawParent ? "thaw-parent: 1\n" : "")
         """
     }
 
@@ -113,11 +129,23 @@ public struct ContainerRecord: Sendable, Equatable {
         if parentText != "-" && parent == nil { throw .bad("parent") }
         let name = try req("name")
         guard case .success = ContainerName.validate(name) else { throw .bad("name") }
-        return ContainerRecord(id: try num("id", radix: 16), serial: try num("serial"), name: name,
-                               parent: parent, created: try num("created"), initPid: try num("init-pid"),
-                               initStartTime: try num("init-start"), pidNamespace: try num("pidns"),
-                               cgroup: try req("cgroup"), creating: try state(),
-                               ownerUID: owner.0, ownerGID: owner.1)
+        var r = ContainerRecord(id: try num("id", radix: 16), serial: try num("serial"), name: name,
+                                parent: parent, created: try num("created"), initPid: try num("init-pid"),
+                                initStartTime: try num("init-start"), pidNamespace: try num("pidns"),
+                                cgroup: try req("cgroup"), creating: try state(),
+                                ownerUID: owner.0, ownerGID: owner.1)
+        switch f["origin"] ?? "mkdir" {
+        case "mkdir": break
+        case "set": r.fromSet = true
+        default: throw .bad("origin")
+        }
+        switch f["view"] ?? "own" {
+        case "own": break
+        case "parent": r.ownView = false
+        default: throw .bad("view")
+        }
+        r.thawParent = f["thaw-parent"] == "1"
+        return r
     }
 }
 

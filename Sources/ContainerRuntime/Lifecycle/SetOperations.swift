@@ -1,0 +1,206 @@
+import ContainerTree
+import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Killing and naming sets (unnamed nodes). Their processes share their
+/// container's cgroup, so both freeze that cgroup first: then nobody forks
+/// while the members are read and moved (to a cgroup that is killed, or to
+/// the new container's own). Never under the registry's lock.
+extension Lifecycle {
+    /// How long to wait for the container's cgroup to report `frozen`. A
+    /// member blocked in a request to this filesystem (an `rm` inside the
+    /// container) does not freeze until answered: then the processes are
+    /// read without that guarantee, after this wait.
+    static let freezeWaitMilliseconds = 100
+
+    /// rmdir of a set: kill exactly its processes and those of the sets
+    /// below it, also while they fork; the container's others live on.
+    public func removeSet(_ serial: UInt64) throws(RuntimeError) {
+        let (c, key) = try beginSetWork(serial, operation: "rmdir") { (s) throws(RuntimeError) in
+            if case .failure(let e) = s.tree.beginRemove(serial) { throw RuntimeError(refused: e, "rmdir") }
+        }
+        defer { endSetWork(c.serial) }
+        let frozen = freeze(c)
+        var victims: [Int32] = []
+        if let survey = discovery.exactSurvey(of: c), let i = survey.sets.firstIndex(where: { $0.key == key }) {
+            victims = Self.membersWithDescendants(i, survey)
+        }
+        var killed = true
+        if !victims.isEmpty {
+            let grave = c.cgroup.child(Self.cgroupPrefix + hex(UInt64.random(in: 1...UInt64.max)))
+            do throws(Errno) {
+                try grave.create()
+                for pid in victims { try grave.adopt(pid: pid) }
+            } catch {
+                Log.line("rmdir of a set in \(hex(c.id)): cannot move its processes: \(error)")
+            }
+            thaw(c, frozen)
+            killed = teardown.destroy(process: nil, cgroup: grave)
+        } else {
+            thaw(c, frozen)
+        }
+        registry.state.withLock { s in
+            if killed { s.tree.finishRemove(serial); s.sets.removeValue(forKey: serial) } else { s.tree.cancelRemove(serial) }
+        }
+        discovery.invalidate(c.serial)
+        if !killed { throw RuntimeError(.busy, "processes of a set in container \(hex(c.id)) did not die") }
+    }
+
+    /// mv of a set to a name: it becomes a container like mkdir's — its
+    /// namespaces pinned by an init of its own, its own cgroup below its
+    /// container's with every process of it and of the sets below it
+    /// moved there, a record in the store. Returns whether callers in it
+    /// see its view (it has its own pid and mount namespaces).
+    @discardableResult
+    public func nameSet(_ serial: UInt64, name bytes: [UInt8]) throws(RuntimeError) -> Bool {
+        var name = ""
+        var parentID: UInt64?
+        var owner = ContainerTree.Owner.root
+        let (c, key) = try beginSetWork(serial, operation: "rename") { (s) throws(RuntimeError) in
+            guard let node = s.tree.node(serial), let parent = node.parent else { throw RuntimeError(.noEntry, "rename: no such set") }
+            switch s.tree.checkRename(serial, to: parent, name: bytes) {
+            case .failure(let e): throw RuntimeError(refused: e, "rename")
+            case .success(let n): name = n
+            }
+            parentID = s.records[parent]?.id
+            owner = node.owner
+        }
+        defer { endSetWork(c.serial) }
+        let frozen = freeze(c)
+        defer { thaw(c, frozen) }
+        guard let survey = discovery.exactSurvey(of: c), let i = survey.sets.firstIndex(where: { $0.key == key }),
+              let member = survey.members[i].lazy.compactMap({ try? ProcessHandle.open(pid: $0) }).first
+        else { throw RuntimeError(.noEntry, "rename: the set's processes are gone") }
+        let containerKey = c.setKey
+        let ownView = key[.pid] != containerKey[.pid] && key[.mnt] != containerKey[.mnt]
+        var record = ContainerRecord(
+            id: 0, serial: serial, name: name, parent: parentID,
+            created: SystemTime.realtimeNanoseconds(), initPid: 0, initStartTime: 0, pidNamespace: 0,
+            cgroup: "", creating: true, ownerUID: owner.uid, ownerGID: owner.gid)
+        record.fromSet = true
+        record.ownView = ownView
+        record.thawParent = frozen.byUs
+        var cgroup = c.cgroup
+        var pending: StateStore.Pending
+        while true {
+            record.id = UInt64.random(in: 1...UInt64.max)
+            cgroup = c.cgroup.child(Self.cgroupPrefix + hex(record.id))
+            record.cgroup = String(cgroup.path.dropFirst(configuration.cgroupMount.count))
+            do throws(Errno) { pending = try store.begin(record) } catch {
+                if error == .exists { continue }
+                throw RuntimeError(error, "cannot record container \(name)")
+            }
+            do throws(Errno) { try cgroup.create(); break } catch {
+                pending.abandon()
+                if error == .exists { continue }
+                throw RuntimeError(error, "cannot create cgroup \(cgroup.path)")
+            }
+        }
+        // The init joins the kinds in which the set differs from the daemon.
+        let kinds = daemonKey.map { key.differences(from: $0) } ?? NamespaceKind.allCases.filter { $0 != .user }
+        let pin: ProcessHandle
+        do throws(RuntimeError) {
+            let dir: OwnedDescriptor
+            do throws(Errno) { dir = try cgroup.open() } catch { throw RuntimeError(error, "cannot open cgroup \(cgroup.path)") }
+            let born = (try? cgroup.isFrozen()) ?? true
+            pin = try spawner.join(member, kinds: kinds, cgroup: dir, argv0: "nsinit", frozen: born)
+            record.initPid = pin.pid
+            do throws(Errno) {
+                record.pidNamespace = try pin.namespaceID(.pid)
+                // Not pid 1 of its pid namespace: the start time tells it apart.
+                record.initStartTime = try ProcStat.startTime(pid: pin.pid)
+            } catch { throw RuntimeError(error, "cannot read the new init of \(name)") }
+            record.creating = false
+            do throws(Errno) { try pending.commit(record) } catch { throw RuntimeError(error, "cannot record container \(name)") }
+        } catch {
+            teardown.destroy(process: nil, cgroup: cgroup)
+            pending.abandon()
+            throw error
+        }
+        // Its processes and those of the sets below it: the new cgroup.
+        for pid in Self.membersWithDescendants(i, survey) {
+            do throws(Errno) { try cgroup.adopt(pid: pid) } catch {
+                Log.line("rename: cannot move process \(pid) into \(cgroup.path): \(error)")
+            }
+        }
+        let container = Container(record: record, initProcess: pin, cgroup: cgroup)
+        let renamed = registry.state.withLock { s -> Bool in
+            guard s.tree.node(serial)?.unnamed == true,
+                  (try? s.tree.rename(serial, to: s.tree.node(serial)!.parent!, name: Array(name.utf8))) != nil else { return false }
+            s.sets = s.sets.filter { $0.value.container != c.serial }
+            s.register(container, record: record)
+            s.renames += 1
+            return true
+        }
+        guard renamed else {
+            // The set was dropped meanwhile (its container died).
+            teardown.destroy(process: pin, cgroup: cgroup)
+            store.delete(id: record.id)
+            throw RuntimeError(.noEntry, "rename: the set's container is gone")
+        }
+        watch(container)
+        if frozen.byUs {
+            thaw(c, frozen)
+            record.thawParent = false
+            try? store.save(record)
+            registry.state.withLock { $0.records[serial] = record }
+        }
+        return ownView
+    }
+
+    /// The members of set `i` and of every set below it.
+    static func membersWithDescendants(_ i: Int, _ survey: Discovery.Survey) -> [Int32] {
+        var out: [Int32] = []
+        for j in survey.sets.indices {
+            var cur: Int? = j
+            var steps = 0
+            while let k = cur, k != i, steps <= survey.sets.count { cur = survey.parents[k]; steps += 1 }
+            if cur == i { out += survey.members[j] }
+        }
+        return out
+    }
+
+    /// Take the set's container for a set operation (one at a time per
+    /// container; a second waits), run `check` under the registry's lock.
+    /// Returns the container and the set's key.
+    private func beginSetWork(_ serial: UInt64, operation: String,
+                              check: (inout Registry.State) throws(RuntimeError) -> Void) throws(RuntimeError) -> (Container, SetKey) {
+        let deadline = SystemTime.monotonicNanoseconds() + Int64(configuration.killTimeoutMilliseconds) * 1_000_000
+        while true {
+            let taken = try registry.state.withLock { (s) throws(RuntimeError) -> (Container, SetKey)? in
+                guard let node = s.tree.node(serial), node.unnamed, let set = s.sets[serial],
+                      let c = s.containers[set.container] else { throw RuntimeError(.noEntry, "\(operation): no such set") }
+                if s.setWork.contains(c.serial) { return nil }
+                if node.parent != c.serial, operation == "rename" { throw RuntimeError(refused: .unnamedParent, operation) }
+                try check(&s)
+                s.setWork.insert(c.serial)
+                return (c, set.facts.key)
+            }
+            if let taken { return taken }
+            if SystemTime.monotonicNanoseconds() > deadline { throw RuntimeError(.busy, "\(operation): the container is busy") }
+            usleep(1000)
+        }
+    }
+
+    private func endSetWork(_ container: UInt64) {
+        _ = registry.state.withLock { $0.setWork.remove(container) }
+    }
+
+    struct Freeze { let byUs: Bool }
+
+    /// Freeze `c`'s cgroup (unless someone already did) and wait a moment
+    /// for it to report frozen.
+    func freeze(_ c: Container) -> Freeze {
+        if (try? c.cgroup.isFreezeRequested()) == true { return Freeze(byUs: false) }
+        guard (try? c.cgroup.setFrozen(true)) != nil else { return Freeze(byUs: false) }
+        let deadline = SystemTime.monotonicNanoseconds() + Int64(Self.freezeWaitMilliseconds) * 1_000_000
+        while !c.isFrozen, SystemTime.monotonicNanoseconds() < deadline { usleep(200) }
+        return Freeze(byUs: true)
+    }
+
+    func thaw(_ c: Container, _ f: Freeze) {
+        if f.byUs { try? c.cgroup.setFrozen(false) }
+    }
+}

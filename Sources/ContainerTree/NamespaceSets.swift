@@ -1,0 +1,124 @@
+import LinuxSystem
+
+/// The namespaces one process is in, one inode number per kind
+/// (`NamespaceKind.allCases` order). Inode numbers are unique among live
+/// namespaces: equal keys of two live processes mean the same set.
+public struct SetKey: Hashable, Sendable, Comparable {
+    public var inodes: [UInt64]
+
+    public init(inodes: [UInt64]) { self.inodes = inodes }
+
+    public subscript(_ k: NamespaceKind) -> UInt64 { inodes[k.rawValue] }
+
+    /// The kinds in which two sets have different namespaces.
+    public func differences(from other: SetKey) -> [NamespaceKind] {
+        NamespaceKind.allCases.filter { self[$0] != other[$0] }
+    }
+
+    public static func < (a: SetKey, b: SetKey) -> Bool { a.inodes.lexicographicallyPrecedes(b.inodes) }
+}
+
+/// What discovery learned about one set of a container: its key and, for
+/// each kind in which it differs from the container, the namespace's 64-bit
+/// id (never reused) and, for pid and user namespaces, the ids of its
+/// ancestors (the kernel records those; parent first).
+public struct SetFacts: Sendable, Equatable {
+    public var key: SetKey
+    public var ids: [NamespaceKind: UInt64]
+    public var ancestors: [NamespaceKind: [UInt64]]
+
+    public init(key: SetKey, ids: [NamespaceKind: UInt64], ancestors: [NamespaceKind: [UInt64]] = [:]) {
+        self.key = key
+        self.ids = ids
+        self.ancestors = ancestors
+    }
+}
+
+/// How the sets found in one container's cgroup nest, and what they are
+/// called. Pure: unit-tested with made-up facts.
+///
+/// The nesting rule ("you never leave a container: you only enter additional
+/// ones"): set S may be a child of set T when every namespace in which S
+/// differs from T is one S could have made from T:
+/// - pid and user: S's is a descendant of T's (the kernel records this);
+/// - the others: S's is not the container's (S made one), and T's is the
+///   container's — or T made one of that kind too, and then the kernel
+///   records no order: the higher id is taken as the newer (ids grow
+///   within each CPU's batch, not across CPUs: a guess).
+/// Of the candidates, S's parent is the one it differs from in the fewest
+/// kinds; with none, the container. So `unshare --mount` in C, then
+/// `unshare --net` inside that, gives C/unnamedA/unnamedB, and an
+/// `unshare --net` elsewhere in C a sibling C/unnamedC.
+public enum SetForest {
+    public static let namePrefix = "unnamed"
+
+    /// The parent of each set: an index into `sets`, or nil for the
+    /// container. `containerIDs`: the container's pid and user namespace ids.
+    public static func parents(of sets: [SetFacts], containerIDs: [NamespaceKind: UInt64] = [:]) -> [Int?] {
+        func mayDescend(_ s: SetFacts, from t: SetFacts) -> Bool {
+            let differing = s.key.differences(from: t.key)
+            if differing.isEmpty { return false }
+            for k in differing {
+                guard let own = s.ids[k] else { return false }   // S has the container's
+                if k == .pid || k == .user {
+                    // T's, or the container's if T has none of its own.
+                    guard let theirs = t.ids[k] ?? containerIDs[k] else { continue }
+                    guard (s.ancestors[k] ?? []).contains(theirs) else { return false }
+                } else if let theirs = t.ids[k], own <= theirs {
+                    return false
+                }
+            }
+            return true
+        }
+        return sets.indices.map { i -> Int? in
+            var best: (index: Int, distance: Int)?
+            for j in sets.indices where j != i && mayDescend(sets[i], from: sets[j]) {
+                let d = sets[i].key.differences(from: sets[j].key).count
+                if best == nil || d < best!.distance { best = (j, d) }
+            }
+            return best?.index
+        }
+    }
+
+    /// Each set's number N (`unnamed<N>`): a hash (FNV-1a, 48 bits) of the
+    /// 64-bit ids of its eight namespaces (`containerIDs` for those it shares
+    /// with its container). A function of the set alone: stable for its life,
+    /// when its parent is named or gone, and across restarts, without writing
+    /// anything; unique but for a one-in-2^48 chance (then, in key order, the
+    /// later takes a salted one). Not the id of one namespace it owns: a
+    /// nested set shares its parent's, and ids are unordered across CPUs
+    /// (per-CPU batches), so no single id is both its own and stable once
+    /// its parent is gone.
+    public static func numbers(of sets: [SetFacts], containerIDs: [NamespaceKind: UInt64]) -> [UInt64] {
+        var taken = Set<UInt64>()
+        var out = [UInt64](repeating: 0, count: sets.count)
+        for i in sets.indices.sorted(by: { sets[$0].key < sets[$1].key }) {
+            let ids = NamespaceKind.allCases.map { sets[i].ids[$0] ?? containerIDs[$0] ?? 0 }
+            var n = hash(ids)
+            while taken.contains(n) { n = hash(ids + [n]) }
+            taken.insert(n)
+            out[i] = n
+        }
+        return out
+    }
+
+    static func hash(_ values: [UInt64]) -> UInt64 {
+        var h: UInt64 = 0xcbf29ce484222325
+        for v in values {
+            for shift in stride(from: 0, to: 64, by: 8) {
+                h = (h ^ ((v >> UInt64(shift)) & 0xff)) &* 0x100000001b3
+            }
+        }
+        return h & 0xffff_ffff_ffff
+    }
+
+    public static func name(number: UInt64) -> String { namePrefix + String(number) }
+
+    /// `unnamed` followed by digits: reserved for sets, like the control
+    /// entries' names (mkdir or mv to one is EEXIST).
+    public static func isSetName(_ name: String) -> Bool {
+        guard name.hasPrefix(namePrefix) else { return false }
+        let digits = name.utf8.dropFirst(namePrefix.utf8.count)
+        return !digits.isEmpty && digits.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+}
