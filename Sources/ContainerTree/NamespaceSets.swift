@@ -42,9 +42,12 @@ public struct SetFacts: Sendable, Equatable {
 /// differs from T is one S could have made from T:
 /// - pid and user: S's is a descendant of T's (the kernel records this);
 /// - the others: S's is not the container's (S made one), and T's is the
-///   container's — or T made one of that kind too, and then the kernel
-///   records no order: the higher id is taken as the newer (ids grow
-///   within each CPU's batch, not across CPUs: a guess).
+///   container's — or T made one of that kind too; the kernel records no
+///   order between two namespaces of one kind (ids come from per-CPU
+///   batches), so then S nests in T only if S's processes descend from
+///   T's (`related`). Two logins that each made a private /tmp are
+///   siblings; `unshare --mount` run from a shell that already had one is
+///   the shell's child.
 /// Of the candidates, S's parent is the one it differs from in the fewest
 /// kinds; with none, the container. So `unshare --mount` in C, then
 /// `unshare --net` inside that, gives C/unnamedA/unnamedB, and an
@@ -54,25 +57,30 @@ public enum SetForest {
 
     /// The parent of each set: an index into `sets`, or nil for the
     /// container. `containerIDs`: the container's pid and user namespace ids.
-    public static func parents(of sets: [SetFacts], containerIDs: [NamespaceKind: UInt64] = [:]) -> [Int?] {
-        func mayDescend(_ s: SetFacts, from t: SetFacts) -> Bool {
+    /// `related(s, t)`: do set s's processes descend from set t's (asked
+    /// only where both made a namespace of one kind)?
+    public static func parents(of sets: [SetFacts], containerIDs: [NamespaceKind: UInt64] = [:],
+                               related: (Int, Int) -> Bool = { _, _ in false }) -> [Int?] {
+        func mayDescend(_ i: Int, from j: Int) -> Bool {
+            let s = sets[i], t = sets[j]
             let differing = s.key.differences(from: t.key)
             if differing.isEmpty { return false }
+            var askProcesses = false
             for k in differing {
-                guard let own = s.ids[k] else { return false }   // S has the container's
+                guard s.ids[k] != nil else { return false }   // S has the container's
                 if k == .pid || k == .user {
                     // T's, or the container's if T has none of its own.
                     guard let theirs = t.ids[k] ?? containerIDs[k] else { continue }
                     guard (s.ancestors[k] ?? []).contains(theirs) else { return false }
-                } else if let theirs = t.ids[k], own <= theirs {
-                    return false
+                } else if t.ids[k] != nil {
+                    askProcesses = true
                 }
             }
-            return true
+            return !askProcesses || related(i, j)
         }
         return sets.indices.map { i -> Int? in
             var best: (index: Int, distance: Int)?
-            for j in sets.indices where j != i && mayDescend(sets[i], from: sets[j]) {
+            for j in sets.indices where j != i && mayDescend(i, from: j) {
                 let d = sets[i].key.differences(from: sets[j].key).count
                 if best == nil || d < best!.distance { best = (j, d) }
             }

@@ -205,6 +205,8 @@ public final class NamespaceFilesystem: Sendable {
     func generate(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
         guard case .control(let c) = inode.kind else { return nil }
         let s = inode.serial
+        // Processes and sets as they are now.
+        if c == .procs || c == .status { discover(Inode(serial: s, kind: .container)) }
         let files = runtime.files
         switch c {
         case .status: return files.status(s, view: caller.identity.pidView, scope: caller.scope)

@@ -56,7 +56,7 @@ public final class ProcessHandle: Sendable {
     /// The 64-bit id (NS_GET_ID) of one of this process's namespaces.
     public func namespaceID(_ kind: NamespaceKind) throws(Errno) -> UInt64 {
         let ns = try namespace(kind)
-        return try NamespaceKind.id(of: ns.fd)
+        return try NamespaceKind.id(of: ns)
     }
 }
 
@@ -66,6 +66,16 @@ extension NamespaceKind {
         var id: UInt64 = 0
         _ = try valueOrNegatedErrno { nsfs_ns_id(fd.rawValue, &id) }
         return id
+    }
+
+    /// The same, for a descriptor the caller owns: kept open for the call
+    /// (an owner's last use may otherwise close it before the fd is used).
+    public static func id(of owner: OwnedDescriptor) throws(Errno) -> UInt64 {
+        try withExtendedLifetime(owner) { () throws(Errno) in try id(of: owner.fd) }
+    }
+
+    public static func inode(of owner: OwnedDescriptor) throws(Errno) -> UInt64 {
+        try withExtendedLifetime(owner) { () throws(Errno) in try inode(of: owner.fd) }
     }
 
     /// Inode number of the namespace (the `net:[4026532182]` identity).
@@ -96,35 +106,48 @@ public enum ProcStat {
     /// Start time in clock ticks since boot (field 22): with the pid, the
     /// identity of a process that survives pid reuse (as runc uses it).
     public static func startTime(pid: Int32) throws(Errno) -> UInt64 {
+        try parseField(22, try read(pid: pid))
+    }
+
+    /// The parent's pid (field 4), in the daemon's pid namespace.
+    public static func parent(pid: Int32) throws(Errno) -> Int32 {
+        Int32(truncatingIfNeeded: try parseField(4, try read(pid: pid)))
+    }
+
+    static func read(pid: Int32) throws(Errno) -> ArraySlice<UInt8> {
         let fd = try FileDescriptor.open("/proc/\(pid)/stat", O_RDONLY)
         defer { fd.close() }
         var buf = [UInt8](repeating: 0, count: 1024)
         let n = try valueOrErrno { buf.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) } }
-        return try parseStartTime(buf[0..<n])
+        return buf[0..<n]
     }
 
     public static func parseStartTime(_ stat: String) throws(Errno) -> UInt64 {
-        try parseStartTime(Array(stat.utf8)[...])
+        try parseField(22, Array(stat.utf8)[...])
     }
 
-    /// Pure parser: field 22, counted after the last ')' (comm may hold
-    /// spaces and parentheses).
     public static func parseStartTime(_ stat: ArraySlice<UInt8>) throws(Errno) -> UInt64 {
-        guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { throw .invalid }
+        try parseField(22, stat)
+    }
+
+    /// Pure parser: numeric field `index` (from 1), counted after the last
+    /// ')' (comm may hold spaces and parentheses).
+    public static func parseField(_ index: Int, _ stat: ArraySlice<UInt8>) throws(Errno) -> UInt64 {
+        guard index >= 3, let close = stat.lastIndex(of: UInt8(ascii: ")")) else { throw .invalid }
         var field = 2, value: UInt64 = 0, digits = 0
         for b in stat[(close + 1)...] {
             if b == UInt8(ascii: " ") {
-                if field == 22 { break }
+                if field == index { break }
                 field += 1
                 continue
             }
-            if field == 22 {
+            if field == index {
                 guard b >= 48 && b <= 57 else { throw .invalid }
                 value = value * 10 + UInt64(b - 48)
                 digits += 1
             }
         }
-        guard field == 22, digits > 0 else { throw .invalid }
+        guard field == index, digits > 0 else { throw .invalid }
         return value
     }
 }

@@ -27,6 +27,15 @@ public enum UTSNamespace {
         try withNamespace(ns) { () throws(Errno) -> [UInt8] in try ownHostname() }
     }
 
+    /// The same, through a descriptor the caller owns (kept open for the call).
+    public static func hostname(in owner: OwnedDescriptor) throws(Errno) -> [UInt8] {
+        try withExtendedLifetime(owner) { () throws(Errno) in try hostname(in: owner.fd) }
+    }
+
+    public static func setHostname(_ name: [UInt8], in owner: OwnedDescriptor) throws(Errno) {
+        try withExtendedLifetime(owner) { () throws(Errno) in try setHostname(name, in: owner.fd) }
+    }
+
     /// The calling thread's own UTS hostname.
     public static func ownHostname() throws(Errno) -> [UInt8] {
         var buf = [UInt8](repeating: 0, count: maxHostnameBytes + 1)

@@ -53,6 +53,8 @@ public final class Discovery: Sendable {
         var members: [[Int32]] = []
         var parents: [Int?] = []
         var numbers: [UInt64] = []
+        /// The container's own processes (in no set).
+        var own: [Int32] = []
     }
 
     /// Bring the sets below container `serial` up to date in the tree.
@@ -96,6 +98,7 @@ public final class Discovery: Sendable {
                                        parent: survey.parents[i], serial: known[survey.sets[i].key])
         }
         let serials = s.tree.arrangeSets(in: c.serial, layout)
+        s.ownProcesses[c.serial] = survey.own
         s.sets = s.sets.filter { $0.value.container != c.serial }
         for (i, serial) in serials.enumerated() {
             guard let serial else { continue }
@@ -119,7 +122,9 @@ public final class Discovery: Sendable {
         // Group by set; the container's own set is no node.
         let containerKey = c.setKey
         var groups: [SetKey: [Int32]] = [:]
-        for (pid, s) in out.seen where s.key != containerKey { groups[s.key, default: []].append(pid) }
+        for (pid, s) in out.seen {
+            if s.key == containerKey { out.own.append(pid) } else { groups[s.key, default: []].append(pid) }
+        }
         let previous = registry.read { s in
             Dictionary(s.sets.values.filter { $0.container == c.serial }.map { ($0.facts.key, $0.facts) },
                        uniquingKeysWith: { a, _ in a })
@@ -128,13 +133,40 @@ public final class Discovery: Sendable {
             let members = groups[key]!.sorted()
             guard let facts = previous[key] ?? Self.facts(of: key, members: members, seen: out.seen, container: containerKey)
             else { continue }
+            // Entered from outside (nsenter -a): every namespace the
+            // container's but the pid namespace, which setns cannot change
+            // for the caller itself and which is one of the container's
+            // ancestors. As far in as a process can be: the container's own.
+            if facts.ids.count == 1, let pidns = facts.ids[.pid], c.pidAncestors.contains(pidns) {
+                out.own += members
+                continue
+            }
             out.sets.append(facts)
             out.members.append(members)
         }
+        out.own.sort()
         let containerIDs = c.namespaceIdentities().mapValues(\.id)
-        out.parents = SetForest.parents(of: out.sets, containerIDs: containerIDs)
+        let members = out.members
+        out.parents = SetForest.parents(of: out.sets, containerIDs: containerIDs) { s, t in
+            Self.descends(members[s], from: Set(members[t]))
+        }
         out.numbers = SetForest.numbers(of: out.sets, containerIDs: containerIDs)
         return out
+    }
+
+    /// Does any of `pids` have an ancestor (parent process, grandparent...)
+    /// among `ancestors`? A few /proc reads per process, asked only for
+    /// sets that both made a namespace of one kind.
+    static func descends(_ pids: [Int32], from ancestors: Set<Int32>) -> Bool {
+        for pid in pids {
+            var cur = pid
+            for _ in 0..<64 {
+                guard let parent = try? ProcStat.parent(pid: cur), parent > 1 else { break }
+                if ancestors.contains(parent) { return true }
+                cur = parent
+            }
+        }
+        return false
     }
 
     /// A process named by cgroup.procs, if it is still there: held by pidfd
@@ -156,8 +188,8 @@ public final class Discovery: Sendable {
             var ancestors: [NamespaceKind: [UInt64]] = [:]
             var complete = true
             for k in key.differences(from: container) {
-                guard let ns = try? p.namespace(k), (try? NamespaceKind.inode(of: ns.fd)) == key[k],
-                      let id = try? NamespaceKind.id(of: ns.fd) else { complete = false; break }
+                guard let ns = try? p.namespace(k), (try? NamespaceKind.inode(of: ns)) == key[k],
+                      let id = try? NamespaceKind.id(of: ns) else { complete = false; break }
                 ids[k] = id
                 if k == .pid || k == .user { ancestors[k] = p.namespaceAncestors(k) }
             }
@@ -168,6 +200,14 @@ public final class Discovery: Sendable {
 }
 
 extension Container {
+    /// The ids of the pid namespaces above the container's (parent first).
+    var pidAncestors: [UInt64] {
+        if let known = cachedPidAncestors.withLock({ $0 }) { return known }
+        let found = initProcess.namespaceAncestors(.pid)
+        cachedPidAncestors.withLock { $0 = found }
+        return found
+    }
+
     /// The container's own set (its init's namespaces, by inode).
     var setKey: SetKey {
         let ids = namespaceIdentities()

@@ -26,6 +26,7 @@ public final class Container: Sendable {
 
     let cachedNamespaces = Mutex<[NamespaceKind: NamespaceIdentity]?>(nil)
     private let cachedCgroupID = Mutex<UInt64?>(nil)
+    let cachedPidAncestors = Mutex<[UInt64]?>(nil)
     let statusTemplate = Mutex<StatusTemplate?>(nil)
     /// Descriptors kept open for the container's life (its cgroup files,
     /// its UTS namespace): a read is then one pread, not open+read+close.

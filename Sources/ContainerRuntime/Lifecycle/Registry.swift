@@ -19,6 +19,8 @@ public final class Registry: Sendable {
         public internal(set) var renames: UInt64 = 0
         /// The sets below containers (unnamed nodes), by serial.
         public internal(set) var sets: [UInt64: FoundSet] = [:]
+        /// Each surveyed container's own processes (those in no set), sorted.
+        public internal(set) var ownProcesses: [UInt64: [Int32]] = [:]
         /// Containers whose sets are being named or killed: discovery
         /// leaves their part of the tree alone meanwhile.
         var setWork: Set<UInt64> = []
@@ -40,6 +42,7 @@ public final class Registry: Sendable {
                 byPidNamespace.removeValue(forKey: c.pidNamespace)
             }
             sets = sets.filter { $0.value.container != serial && tree.node($0.key) != nil }
+            ownProcesses.removeValue(forKey: serial)
         }
     }
 

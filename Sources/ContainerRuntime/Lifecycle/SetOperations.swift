@@ -23,16 +23,19 @@ extension Lifecycle {
         }
         defer { endSetWork(c.serial) }
         let frozen = freeze(c)
-        var victims: [Int32] = []
-        if let survey = discovery.exactSurvey(of: c), let i = survey.sets.firstIndex(where: { $0.key == key }) {
-            victims = Self.membersWithDescendants(i, survey)
-        }
+        var victims = members(of: key, in: c)
         var killed = true
         if !victims.isEmpty {
             let grave = c.cgroup.child(Self.cgroupPrefix + hex(UInt64.random(in: 1...UInt64.max)))
             do throws(Errno) {
                 try grave.create()
-                for pid in victims { try grave.adopt(pid: pid) }
+                // Moved processes are killed with the grave, new children
+                // included. A second look catches a child whose fork was in
+                // flight when the container did not report frozen in time.
+                for _ in 0..<3 where !victims.isEmpty {
+                    for pid in victims { try grave.adopt(pid: pid) }
+                    victims = members(of: key, in: c)
+                }
             } catch {
                 Log.line("rmdir of a set in \(hex(c.id)): cannot move its processes: \(error)")
             }
@@ -119,11 +122,16 @@ extension Lifecycle {
             pending.abandon()
             throw error
         }
-        // Its processes and those of the sets below it: the new cgroup.
-        for pid in Self.membersWithDescendants(i, survey) {
-            do throws(Errno) { try cgroup.adopt(pid: pid) } catch {
-                Log.line("rename: cannot move process \(pid) into \(cgroup.path): \(error)")
+        // Its processes and those of the sets below it: the new cgroup
+        // (again for a child whose fork was in flight, see removeSet).
+        var moving = Self.membersWithDescendants(i, survey)
+        for _ in 0..<3 where !moving.isEmpty {
+            for pid in moving {
+                do throws(Errno) { try cgroup.adopt(pid: pid) } catch {
+                    Log.line("rename: cannot move process \(pid) into \(cgroup.path): \(error)")
+                }
             }
+            moving = members(of: key, in: c)
         }
         let container = Container(record: record, initProcess: pin, cgroup: cgroup)
         let renamed = registry.state.withLock { s -> Bool in
@@ -148,6 +156,12 @@ extension Lifecycle {
             registry.state.withLock { $0.records[serial] = record }
         }
         return ownView
+    }
+
+    /// The processes of the set `key` and of the sets below it, read anew.
+    func members(of key: SetKey, in c: Container) -> [Int32] {
+        guard let survey = discovery.exactSurvey(of: c), let i = survey.sets.firstIndex(where: { $0.key == key }) else { return [] }
+        return Self.membersWithDescendants(i, survey)
     }
 
     /// The members of set `i` and of every set below it.

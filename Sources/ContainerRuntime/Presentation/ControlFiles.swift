@@ -14,8 +14,8 @@ extension Container {
         var out: [NamespaceKind: NamespaceIdentity] = [:]
         for k in NamespaceKind.allCases {
             guard let fd = try? initProcess.namespace(k) else { continue }
-            out[k] = NamespaceIdentity(inode: (try? NamespaceKind.inode(of: fd.fd)) ?? 0,
-                                       id: (try? NamespaceKind.id(of: fd.fd)) ?? 0)
+            out[k] = NamespaceIdentity(inode: (try? NamespaceKind.inode(of: fd)) ?? 0,
+                                       id: (try? NamespaceKind.id(of: fd)) ?? 0)
         }
         cachedNamespaces.withLock { $0 = out }
         return out
@@ -97,8 +97,7 @@ public struct ControlFiles: Sendable {
         out += t.cgroup
         out += "\(StatusKey.processes.rawValue): ".utf8
         // Its own: the members of its sets count there.
-        let inSets = registry.read { s in s.sets.values.reduce(0) { $0 + ($1.container == serial ? $1.members.count : 0) } }
-        out += String(max(0, c.processCount() - inSets)).utf8
+        out += String(registry.read { $0.ownProcesses[serial]?.count } ?? c.processCount()).utf8
         out.append(UInt8(ascii: "\n"))
         out += t.namespaces
         return out
@@ -151,9 +150,9 @@ public struct ControlFiles: Sendable {
             pids = set.members
         } else {
             guard let c = registry.container(serial) else { return nil }
-            // The members of its sets are listed there, not here.
-            let elsewhere = registry.read { s in Set(s.sets.values.filter { $0.container == serial }.flatMap(\.members)) }
-            pids = c.processes().filter { !elsewhere.contains($0) }
+            // As the last look found them (the members of its sets are
+            // listed there); all of its cgroup's if it was never looked at.
+            pids = registry.read { $0.ownProcesses[serial] } ?? c.processes()
         }
         var out: [UInt8] = []
         for pid in pids.compactMap({ view.translate($0) }).sorted() {
@@ -168,10 +167,10 @@ public struct ControlFiles: Sendable {
         do throws(Errno) {
             if serial == ContainerTree.rootSerial { return try UTSNamespace.ownHostname() + [10] }
             if let set = registry.read({ $0.sets[serial] }) {
-                return try UTSNamespace.hostname(in: try Self.namespace(.uts, of: set).fd) + [10]
+                return try UTSNamespace.hostname(in: try Self.namespace(.uts, of: set)) + [10]
             }
             guard let c = registry.container(serial) else { throw Errno.noEntry }
-            return try UTSNamespace.hostname(in: try c.utsNamespace().fd) + [10]
+            return try UTSNamespace.hostname(in: try c.utsNamespace()) + [10]
         } catch { throw RuntimeError(error, "cannot read the hostname") }
     }
 
@@ -184,7 +183,7 @@ public struct ControlFiles: Sendable {
             // Only a set's own UTS namespace: else this would rename its parent.
             guard set.owned.contains(.uts) else { throw RuntimeError(.notPermitted, "the set shares its parent's UTS namespace") }
             let v = try Self.validHostname(bytes)
-            do throws(Errno) { try UTSNamespace.setHostname(v, in: try Self.namespace(.uts, of: set).fd) } catch {
+            do throws(Errno) { try UTSNamespace.setHostname(v, in: try Self.namespace(.uts, of: set)) } catch {
                 throw RuntimeError(error, "cannot set the hostname")
             }
             return
@@ -192,7 +191,7 @@ public struct ControlFiles: Sendable {
         guard let c = runningContainer(serial) else { throw RuntimeError(.noEntry, "no such container") }
         let v = try Self.validHostname(bytes)
         do throws(Errno) {
-            try UTSNamespace.setHostname(v, in: try c.utsNamespace().fd)
+            try UTSNamespace.setHostname(v, in: try c.utsNamespace())
         } catch { throw RuntimeError(error, "cannot set the hostname") }
     }
 
@@ -209,7 +208,7 @@ public struct ControlFiles: Sendable {
     static func namespace(_ kind: NamespaceKind, of set: FoundSet) throws(Errno) -> OwnedDescriptor {
         for pid in set.members {
             guard let p = try? ProcessHandle.open(pid: pid), let ns = try? p.namespace(kind),
-                  (try? NamespaceKind.inode(of: ns.fd)) == set.facts.key[kind] else { continue }
+                  (try? NamespaceKind.inode(of: ns)) == set.facts.key[kind] else { continue }
             return ns
         }
         throw .noEntry
@@ -253,7 +252,7 @@ public struct ControlFiles: Sendable {
         if let set = registry.read({ $0.sets[serial] }) {
             for pid in set.members {
                 guard let p = try? ProcessHandle.open(pid: pid), let ns = try? p.namespace(kind),
-                      (try? NamespaceKind.inode(of: ns.fd)) == set.facts.key[kind], p.isAlive else { continue }
+                      (try? NamespaceKind.inode(of: ns)) == set.facts.key[kind], p.isAlive else { continue }
                 return pid
             }
             return nil
