@@ -232,6 +232,22 @@ public struct ContainerTree: Sendable {
 
     // MARK: sets
 
+    /// Give a set a name that is not `unnamed<N>` while it stays a set (the
+    /// host's sets: named, never moved).
+    public mutating func renameSet(_ serial: UInt64, name bytes: some Collection<UInt8>) throws(TreeError) {
+        guard let n = nodes[serial], n.unnamed, n.state == .running, let parent = n.parent else { throw .notFound }
+        let name: String
+        switch ContainerName.validate(bytes) {
+        case .failure(let e): throw e
+        case .success(let v): name = v
+        }
+        if name == n.name { return }
+        if isReserved(name) || nodes[parent]!.children[name] != nil { throw .exists }
+        nodes[parent]!.children.removeValue(forKey: n.name)
+        nodes[parent]!.children[name] = serial
+        nodes[serial]!.name = name
+    }
+
     /// The container whose cgroup holds `serial`'s processes: itself, or for
     /// a set its nearest ancestor that is not one.
     public func owningContainer(of serial: UInt64) -> UInt64 {

@@ -37,6 +37,10 @@ extension NamespaceFilesystem {
         runtime.registry.read { $0.tree.node(serial)?.unnamed == true }
     }
 
+    func isHostSet(_ serial: UInt64) -> Bool {
+        runtime.registry.read { $0.sets[serial]?.isHosts == true }
+    }
+
     /// A control entry this caller unlinked a moment ago (see OpenState.unlinked).
     func isUnlinked(_ inode: Inode, by caller: Caller) -> Bool {
         state.withLock {
@@ -203,7 +207,7 @@ extension NamespaceFilesystem {
         case .container where isSet(inode.serial):
             // A set's processes are its container's: killed from a worker
             // (the container is frozen meanwhile). The host's are not ours.
-            guard dir.serial != ContainerTree.rootSerial else { return req.reply(error: EPERM) }
+            guard !isHostSet(inode.serial) else { return req.reply(error: EPERM) }
             return workers.answer(req) { [self] req in
                 do throws(RuntimeError) { try runtime.lifecycle.removeSet(inode.serial) } catch { return reply(req, error) }
                 forgetSnapshots(serial: inode.serial)
@@ -238,8 +242,14 @@ extension NamespaceFilesystem {
         guard inode.kind == .container else { return req.reply(error: EPERM) }
         guard target.kind == .container else { return req.reply(error: target.kind == .nsDirectory ? EPERM : ENOTDIR) }
         if isSet(inode.serial) {
-            // Naming a set makes it a container: freeze, pin, move (a worker).
             guard target.serial == dir.serial else { return req.reply(error: EPERM) }
+            // The host's sets get a name, nothing else.
+            if isHostSet(inode.serial) {
+                do { try runtime.lifecycle.nameHostSet(inode.serial, name: newName) } catch { return reply(req, error) }
+                forgetSnapshots(serial: inode.serial)
+                return req.replyOK()
+            }
+            // Naming a set makes it a container: freeze, pin, move (a worker).
             return workers.answer(req) { [self] req in
                 let ownView: Bool
                 do throws(RuntimeError) { ownView = try runtime.lifecycle.nameSet(inode.serial, name: newName) } catch {

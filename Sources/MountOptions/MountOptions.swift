@@ -15,6 +15,8 @@ public struct MountOptions: Equatable, Sendable {
     public var delegated = false
     public var fuseOptions: [String] = []
     public var allowOther: Bool?
+    /// -o discover=host: the host's sets of namespaces appear at the root.
+    public var discoverHost = false
 
     public static let usage = """
     usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]
@@ -32,6 +34,8 @@ public struct MountOptions: Equatable, Sendable {
       -o delegated       the daemon's cgroup is delegated to it (systemd Delegate=yes):
                          it moves into a leaf "daemon" of it, containers go below
                          "containers"
+      -o discover=host   show the host's sets of namespaces (processes outside the
+                         tree that unshared something) as unnamed<N> at the top
       -o init=PATH       the container init binary (default: namespacefs-init next
                          to this program)
       -o crash_at=STEP   testing only: SIGKILL the daemon at a step of mkdir, rmdir or mv
@@ -78,6 +82,10 @@ public struct MountOptions: Equatable, Sendable {
                         continue
                     case "init":
                         o.initPath = value
+                        continue
+                    case "discover":
+                        guard value == "host" else { return "discover takes: host" }
+                        o.discoverHost = true
                         continue
                     case "crash_at":
                         guard let step = CrashStep(rawValue: value) else {

@@ -142,6 +142,7 @@ do {
     fail("\(error)")
 }
 for line in runtime.lifecycle.adopt() { Log.line(line) }
+if options.discoverHost { runtime.lifecycle.discoverHost() }
 
 var fuseOptions = ["fsname=namespacefs", "subtype=namespacefs"] + options.fuseOptions
 if options.allowOther ?? true { fuseOptions.append("allow_other") }

@@ -13,6 +13,23 @@ import Testing
         #expect(try ContainerRecord.parse(top.text) == top)
     }
 
+    @Test func aNamedSetRecordsItsOriginViewAndAFreezeToUndo() throws {
+        var named = sample
+        named.fromSet = true
+        named.ownView = false
+        named.thawParent = true
+        #expect(try ContainerRecord.parse(named.text) == named)
+        named.thawParent = false
+        #expect(!named.text.contains("thaw-parent"))
+        #expect(try ContainerRecord.parse(named.text) == named)
+        // a record written before sets existed: made by mkdir, its own view
+        let old = sample.text.split(separator: "\n").filter { !$0.hasPrefix("origin") && !$0.hasPrefix("view") }.joined(separator: "\n")
+        let parsed = try ContainerRecord.parse(old)
+        #expect(!parsed.fromSet && parsed.ownView && !parsed.thawParent)
+        let bad = sample.text.split(separator: "\n").map { $0 == "origin: mkdir" ? "origin: fork" : String($0) }.joined(separator: "\n")
+        #expect(throws: ContainerRecord.ParseError.bad("origin")) { try ContainerRecord.parse(bad) }
+    }
+
     @Test func corruptRecordsAreRefused() {
         #expect(throws: ContainerRecord.ParseError.empty) { try ContainerRecord.parse("") }
         #expect(throws: ContainerRecord.ParseError.unknownVersion("namespacefs-container 9")) {

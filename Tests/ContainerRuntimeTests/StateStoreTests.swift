@@ -45,6 +45,14 @@ import Glibc
         _ = try fd.pwrite(page, at: slot * StateStore.slotSize)
     }
 
+    @Test func namesOfTheHostsSetsSurviveARestartAndBadLinesAreSkipped() throws {
+        let names: [[UInt64]: String] = [[1, 2, 3, 4, 5, 6, 7, 8]: "hostnet", [9, 2, 3, 4, 5, 6, 7, 8]: "with space"]
+        try store.saveHostSetNames(names)
+        #expect(StateStore(directory: dir).hostSetNames() == names)
+        try FileIO.replaceAtomically(dir + "/host-set-names", with: Array("1,2 short\n1,2,3,4,5,6,7,8 ..\n".utf8))
+        #expect(StateStore(directory: dir).hostSetNames().isEmpty)
+    }
+
     @Test func completedMkdirLeavesOneRunningRecord() throws {
         try store.begin(record(1, creating: true)).commit(record(1, creating: false))
         let loaded = try reload()

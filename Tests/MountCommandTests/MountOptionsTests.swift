@@ -37,12 +37,15 @@ import Testing
         #expect(o.crashAt == .mvRecorded && o.initPath == "/bin/i")
         #expect(!o.dropWorkerReplies)
         #expect(run(["/m", "-o", "drop_worker_replies"])?.dropWorkerReplies == true)
+        #expect(!o.discoverHost)
+        #expect(run(["/m", "-o", "discover=host"])?.discoverHost == true)
     }
 
     @Test(arguments: [
         (["/m", "-o", "state_dir=relative"], "state_dir must be an absolute path"),
         (["/m", "-o", "cgroup=/a/../b"], "cgroup must be an absolute path"),
         (["/m", "-o", "crash_at=nowhere"], "crash_at takes one of: mkdir-recorded"),
+        (["/m", "-o", "discover=everything"], "discover takes: host"),
         (["/m", "-o"], "-o needs an argument"),
         (["/m", "--bogus"], "unknown option --bogus"),
         ([], "missing mount point"),

@@ -35,6 +35,12 @@ remount() {
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" || return 1
 }
 
+# remount_with OPTIONS: the same, with extra -o options.
+remount_with() {
+    wait_for 5 umount "$MNT" 2>/dev/null || umount "$MNT" || return 1
+    "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG,$1" || return 1
+}
+
 daemon_pid() { pgrep -f -x "$NSFS_BIN $MNT -o state_dir=$STATE,cgroup=$CG.*" | head -1; }
 
 is_mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }

@@ -277,3 +277,36 @@ test_the_seeds_login_with_a_private_tmp() {
     rm -rf "$MNT/vs"
     check_consistency
 }
+
+test_the_hosts_sets_appear_at_the_root_with_discover_host() {
+    new_mount
+    rm -f "$TEST_TMP/h"
+    unshare --net --fork sh -c "touch $TEST_TMP/h; exec sleep 600" &
+    local unshare=$!
+    wait_for 5 test -e "$TEST_TMP/h"
+    local sleeper; sleeper=$(pgrep -P "$unshare")
+    # off by default
+    assert_eq "$(sets_in "$MNT" | wc -l)" 0 "no host set without -o discover=host"
+    umount "$MNT"
+    "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG,discover=host"
+    local s; s=$(grep -lx "$sleeper" $(sets_in "$MNT" | sed 's|$|/procs|') | xargs dirname)
+    [ -n "$s" ] || fail "the host's unshare --net is not at the root"
+    grep -qx 'owns: net' "$s/status" || fail "owns: $(grep owns "$s/status")"
+    assert_eq "$(stat -L -c %i "$s/ns/net")" "$(ns_inode "$sleeper" net)" "ns/net is its own"
+    local cgroup_before; cgroup_before=$(cat "/proc/$sleeper/cgroup")
+    # not the tree's to kill or change
+    assert_errno "Operation not permitted" rmdir "$s"
+    rm -rf "$s" 2>/dev/null || true
+    kill -0 "$sleeper" || fail "rm -rf killed a host process"
+    assert_errno "Operation not permitted" bash -c "echo x > '$s/hostname'"
+    assert_errno "Operation not permitted" bash -c "echo 1 > '$s/freeze'"
+    # mv names it, moves nothing; the name lasts while it lives, restarts too
+    mv "$s" "$MNT/hostnet"
+    grep -qx "$sleeper" "$MNT/hostnet/procs" || fail "hostnet lost its process"
+    assert_eq "$(cat "/proc/$sleeper/cgroup")" "$cgroup_before" "its cgroup is unchanged"
+    remount_with "discover=host"
+    [ -d "$MNT/hostnet" ] || fail "the name did not survive a new mount"
+    kill "$unshare" "$sleeper"
+    wait_for 5 sh -c "[ ! -e '$MNT/hostnet' ]" || fail "hostnet outlived its processes"
+    check_consistency
+}

@@ -57,19 +57,79 @@ public final class Discovery: Sendable {
         var own: [Int32] = []
     }
 
-    /// Bring the sets below container `serial` up to date in the tree.
+    /// Where sets are looked for: a container's cgroup, or the host (every
+    /// process outside the tree, with `-o discover=host`).
+    struct Scope {
+        let serial: UInt64
+        /// Its own set, and its namespaces' ids.
+        let key: SetKey
+        let ids: [NamespaceKind: UInt64]
+        /// The pid namespaces above its own (parent first).
+        let pidAncestors: [UInt64]
+        /// Is this process (held by pidfd, /proc already read) still one of it?
+        let holds: (Int32, ProcessHandle) -> Bool
+    }
+
+    /// Look for sets at the root too (the host's: -o discover=host).
+    let hostDiscovery = Mutex<HostScope?>(nil)
+
+    /// The host as a scope: its processes are those whose cgroup is not
+    /// below the tree's.
+    struct HostScope: Sendable {
+        let cgroupRoot: String
+        let ids: [NamespaceKind: UInt64]
+        let pidAncestors: [UInt64]
+    }
+
+    public func discoverHost(cgroupRoot: String) {
+        let ids = Dictionary(uniqueKeysWithValues: NamespaceKind.allCases.compactMap { k -> (NamespaceKind, UInt64)? in
+            guard let p = try? ProcessHandle.open(pid: getpid()), let id = try? p.namespaceID(k) else { return nil }
+            return (k, id)
+        })
+        let ancestors = (try? ProcessHandle.open(pid: getpid()))?.namespaceAncestors(.pid) ?? []
+        hostDiscovery.withLock { $0 = HostScope(cgroupRoot: cgroupRoot, ids: ids, pidAncestors: ancestors) }
+    }
+
+    func scope(of serial: UInt64) -> (Scope, listing: () -> [UInt8]?)? {
+        if serial == ContainerTree.rootSerial {
+            guard let host = hostDiscovery.withLock({ $0 }), let key = Self.daemonKey else { return nil }
+            let inside = host.cgroupRoot + "/"
+            let scope = Scope(serial: serial, key: key, ids: host.ids, pidAncestors: host.pidAncestors) { pid, _ in
+                guard let path = try? Cgroup2.path(of: pid) else { return false }
+                return path != host.cgroupRoot && !path.hasPrefix(inside)
+            }
+            return (scope, { Self.hostPids() })
+        }
+        guard let c = registry.read({ $0.containers[serial] }), let cgroupID = c.cgroupID else { return nil }
+        let scope = Scope(serial: serial, key: c.setKey, ids: c.namespaceIdentities().mapValues(\.id),
+                          pidAncestors: c.pidAncestors) { _, p in (try? p.cgroupID()) == cgroupID }
+        return (scope, { try? c.readCgroupFile("cgroup.procs") })
+    }
+
+    /// Every pid in /proc, as cgroup.procs would list them.
+    static func hostPids() -> [UInt8]? {
+        guard let names = try? FileIO.listDirectory("/proc", onlyDirectories: true) else { return nil }
+        var out: [UInt8] = []
+        for n in names where n.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+            out += n.utf8
+            out.append(10)
+        }
+        return out
+    }
+
+    /// Bring the sets below container `serial` (or the root's, with host
+    /// discovery on) up to date in the tree.
     public func refresh(_ serial: UInt64) {
-        guard serial != ContainerTree.rootSerial,
-              let c = registry.read({ s in s.setWork.contains(serial) ? nil : s.containers[serial] }),
-              let procs = try? c.readCgroupFile("cgroup.procs") else { return }
+        guard registry.read({ !$0.setWork.contains(serial) }), let (scope, listing) = scope(of: serial),
+              let procs = listing() else { return }
         let now = SystemTime.monotonicNanoseconds()
         let previous = scans.withLock { $0[serial] }
         if let previous, previous.procs == procs, now - previous.at < Self.recheckNanoseconds { return }
         let reuse = previous.map { p in now - p.at < Self.recheckNanoseconds ? p.seen : [:] } ?? [:]
-        let survey = survey(c, pids: CgroupDirectory.parsePids(procs), reusing: reuse, now: now)
+        let survey = survey(scope, pids: CgroupDirectory.parsePids(procs), reusing: reuse, now: now)
         let stored = registry.state.withLock { s -> Bool in
-            guard !s.setWork.contains(serial), s.containers[serial] != nil else { return false }
-            Self.place(survey, of: c, in: &s)
+            guard !s.setWork.contains(serial), serial == ContainerTree.rootSerial || s.containers[serial] != nil else { return false }
+            Self.place(survey, of: scope, in: &s)
             return true
         }
         if stored { scans.withLock { $0[serial] = Scan(procs: procs, at: now, seen: survey.seen) } }
@@ -84,60 +144,63 @@ public final class Discovery: Sendable {
     /// Every process of container `c` read anew, none reused: for naming and
     /// killing a set, with the cgroup frozen.
     func exactSurvey(of c: Container) -> Survey? {
-        guard let procs = try? c.cgroup.processes() else { return nil }
-        return survey(c, pids: procs, reusing: [:], now: SystemTime.monotonicNanoseconds())
+        guard let (scope, _) = scope(of: c.serial), let procs = try? c.cgroup.processes() else { return nil }
+        return survey(scope, pids: procs, reusing: [:], now: SystemTime.monotonicNanoseconds())
     }
 
-    /// Enter a survey's sets in the tree, keeping the serials of sets seen before.
-    static func place(_ survey: Survey, of c: Container, in s: inout Registry.State) {
-        let containerKey = c.setKey
+    /// Enter a survey's sets in the tree, keeping the serials of sets seen
+    /// before (and, at the root, the names given with mv).
+    static func place(_ survey: Survey, of scope: Scope, in s: inout Registry.State) {
         var known: [SetKey: UInt64] = [:]
-        for (serial, f) in s.sets where f.container == c.serial { known[f.facts.key] = serial }
+        for (serial, f) in s.sets where f.container == scope.serial { known[f.facts.key] = serial }
+        let ids = survey.sets.map { f in NamespaceKind.allCases.map { f.ids[$0] ?? scope.ids[$0] ?? 0 } }
         let layout = survey.sets.indices.map { i in
-            ContainerTree.SetPlacement(name: SetForest.name(number: survey.numbers[i]),
+            ContainerTree.SetPlacement(name: s.hostSetNames[ids[i]] ?? SetForest.name(number: survey.numbers[i]),
                                        parent: survey.parents[i], serial: known[survey.sets[i].key])
         }
-        let serials = s.tree.arrangeSets(in: c.serial, layout)
-        s.ownProcesses[c.serial] = survey.own
-        s.sets = s.sets.filter { $0.value.container != c.serial }
+        let serials = s.tree.arrangeSets(in: scope.serial, layout)
+        s.ownProcesses[scope.serial] = survey.own
+        s.sets = s.sets.filter { $0.value.container != scope.serial }
         for (i, serial) in serials.enumerated() {
             guard let serial else { continue }
-            s.sets[serial] = FoundSet(container: c.serial, facts: survey.sets[i], members: survey.members[i],
-                                      parentKey: survey.parents[i].map { survey.sets[$0].key } ?? containerKey,
-                                      number: survey.numbers[i])
+            s.sets[serial] = FoundSet(container: scope.serial, facts: survey.sets[i], members: survey.members[i],
+                                      parentKey: survey.parents[i].map { survey.sets[$0].key } ?? scope.key,
+                                      number: survey.numbers[i], containerIDs: scope.ids)
+        }
+        if scope.serial == ContainerTree.rootSerial {
+            // A name given to a host set lasts while the set lives.
+            let live = Set(ids)
+            s.hostSetNames = s.hostSetNames.filter { live.contains($0.key) }
         }
     }
 
-    private func survey(_ c: Container, pids: [Int32], reusing cached: [Int32: Seen], now: Int64) -> Survey {
+    private func survey(_ scope: Scope, pids: [Int32], reusing cached: [Int32: Seen], now: Int64) -> Survey {
         var out = Survey()
         // Processes seen before: one poll says which are still the same.
         let candidates = pids.compactMap { pid in cached[pid].flatMap { s in s.tracked.map { (pid, s, $0.process) } } }
         let exited = ProcessHandle.exited(candidates.map(\.2))
         for (i, (pid, seen, _)) in candidates.enumerated() where !exited[i] { out.seen[pid] = seen }
-        if let cgroupID = c.cgroupID {
-            for pid in pids where out.seen[pid] == nil {
-                if let s = see(pid, inCgroup: cgroupID, now: now) { out.seen[pid] = s }
-            }
+        for pid in pids where out.seen[pid] == nil {
+            if let s = see(pid, in: scope, now: now) { out.seen[pid] = s }
         }
-        // Group by set; the container's own set is no node.
-        let containerKey = c.setKey
+        // Group by set; the scope's own set is no node.
         var groups: [SetKey: [Int32]] = [:]
         for (pid, s) in out.seen {
-            if s.key == containerKey { out.own.append(pid) } else { groups[s.key, default: []].append(pid) }
+            if s.key == scope.key { out.own.append(pid) } else { groups[s.key, default: []].append(pid) }
         }
         let previous = registry.read { s in
-            Dictionary(s.sets.values.filter { $0.container == c.serial }.map { ($0.facts.key, $0.facts) },
+            Dictionary(s.sets.values.filter { $0.container == scope.serial }.map { ($0.facts.key, $0.facts) },
                        uniquingKeysWith: { a, _ in a })
         }
         for key in groups.keys.sorted() {
             let members = groups[key]!.sorted()
-            guard let facts = previous[key] ?? Self.facts(of: key, members: members, seen: out.seen, container: containerKey)
+            guard let facts = previous[key] ?? Self.facts(of: key, members: members, seen: out.seen, container: scope.key)
             else { continue }
             // Entered from outside (nsenter -a): every namespace the
             // container's but the pid namespace, which setns cannot change
             // for the caller itself and which is one of the container's
             // ancestors. As far in as a process can be: the container's own.
-            if facts.ids.count == 1, let pidns = facts.ids[.pid], c.pidAncestors.contains(pidns) {
+            if facts.ids.count == 1, let pidns = facts.ids[.pid], scope.pidAncestors.contains(pidns) {
                 out.own += members
                 continue
             }
@@ -145,12 +208,11 @@ public final class Discovery: Sendable {
             out.members.append(members)
         }
         out.own.sort()
-        let containerIDs = c.namespaceIdentities().mapValues(\.id)
         let members = out.members
-        out.parents = SetForest.parents(of: out.sets, containerIDs: containerIDs) { s, t in
+        out.parents = SetForest.parents(of: out.sets, containerIDs: scope.ids) { s, t in
             Self.descends(members[s], from: Set(members[t]))
         }
-        out.numbers = SetForest.numbers(of: out.sets, containerIDs: containerIDs)
+        out.numbers = SetForest.numbers(of: out.sets, containerIDs: scope.ids)
         return out
     }
 
@@ -169,13 +231,13 @@ public final class Discovery: Sendable {
         return false
     }
 
-    /// A process named by cgroup.procs, if it is still there: held by pidfd
+    /// A process named by the listing, if it is still there: held by pidfd
     /// first, so that the /proc reads after are provably its own when the
-    /// pidfd then shows it alive in the container's cgroup.
-    private func see(_ pid: Int32, inCgroup cgroupID: UInt64, now: Int64) -> Seen? {
+    /// pidfd then shows it alive in the scope (for a container: in its cgroup).
+    private func see(_ pid: Int32, in scope: Scope, now: Int64) -> Seen? {
         guard let p = try? ProcessHandle.open(pid: pid),
               let inodes = try? ProcessNamespaces.inodes(pid: pid),
-              let own = try? p.cgroupID(), own == cgroupID else { return nil }
+              scope.holds(pid, p), p.isAlive || scope.serial != ContainerTree.rootSerial else { return nil }
         return Seen(tracked: Container.openBudget.take() ? Tracked(p) : nil, key: SetKey(inodes: inodes), at: now)
     }
 

@@ -19,6 +19,9 @@ public final class Registry: Sendable {
         public internal(set) var renames: UInt64 = 0
         /// The sets below containers (unnamed nodes), by serial.
         public internal(set) var sets: [UInt64: FoundSet] = [:]
+        /// Names given with mv to the host's sets (-o discover=host): they
+        /// last while the set lives, and move nothing.
+        public internal(set) var hostSetNames: [[UInt64]: String] = [:]
         /// Each surveyed container's own processes (those in no set), sorted.
         public internal(set) var ownProcesses: [UInt64: [Int32]] = [:]
         /// Containers whose sets are being named or killed: discovery
@@ -71,6 +74,14 @@ public struct FoundSet: Sendable {
     /// which namespaces it owns and which it shares.
     public let parentKey: SetKey
     public let number: UInt64
+    /// The container's namespace ids (the daemon's for the host's sets).
+    public let containerIDs: [NamespaceKind: UInt64]
+
+    /// The ids of its eight namespaces.
+    public var allIDs: [UInt64] { NamespaceKind.allCases.map { facts.ids[$0] ?? containerIDs[$0] ?? 0 } }
+
+    /// A set of the host's (found at the root with -o discover=host).
+    public var isHosts: Bool { container == ContainerTree.rootSerial }
 
     public var owned: [NamespaceKind] { facts.key.differences(from: parentKey) }
 }

@@ -158,6 +158,29 @@ extension Lifecycle {
         return ownView
     }
 
+    /// mv of one of the host's sets (-o discover=host): a name that lasts
+    /// while it lives (and across restarts); its processes are not moved,
+    /// nothing is pinned: the host's sets are not the tree's.
+    public func nameHostSet(_ serial: UInt64, name bytes: [UInt8]) throws(RuntimeError) {
+        let names = try registry.state.withLock { (s) throws(RuntimeError) -> [[UInt64]: String] in
+            guard let set = s.sets[serial], set.isHosts else { throw RuntimeError(.noEntry, "rename: no such set") }
+            do throws(TreeError) { try s.tree.renameSet(serial, name: bytes) } catch { throw RuntimeError(refused: error, "rename") }
+            s.hostSetNames[set.allIDs] = s.tree.node(serial)!.name
+            s.renames += 1
+            return s.hostSetNames
+        }
+        do throws(Errno) { try store.saveHostSetNames(names) } catch {
+            throw RuntimeError(error, "cannot record the name")
+        }
+    }
+
+    /// Start looking for the host's sets at the root (-o discover=host).
+    public func discoverHost() {
+        let names = store.hostSetNames()
+        registry.state.withLock { $0.hostSetNames = names }
+        discovery.discoverHost(cgroupRoot: configuration.cgroupRoot)
+    }
+
     /// The processes of the set `key` and of the sets below it, read anew.
     func members(of key: SetKey, in c: Container) -> [Int32] {
         guard let survey = discovery.exactSurvey(of: c), let i = survey.sets.firstIndex(where: { $0.key == key }) else { return [] }

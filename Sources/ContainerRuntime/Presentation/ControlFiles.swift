@@ -108,29 +108,30 @@ public struct ControlFiles: Sendable {
     /// init), `kind: set`, and which namespaces it owns and shares with its
     /// parent.
     func setStatus(_ serial: UInt64, _ set: FoundSet, view: PidView, scope: UInt64) -> [UInt8]? {
-        guard let (path, c, removing) = registry.read({ s -> ([String], Container, Bool)? in
-            guard let c = s.containers[set.container] else { return nil }
-            return (Array(s.tree.path(of: serial).dropFirst(s.tree.depth(of: scope))), c, s.tree.node(serial)?.state == .removing)
+        guard let (path, c, name, removing) = registry.read({ s -> ([String], Container?, String, Bool)? in
+            guard let node = s.tree.node(serial), set.isHosts || s.containers[set.container] != nil else { return nil }
+            return (Array(s.tree.path(of: serial).dropFirst(s.tree.depth(of: scope))), s.containers[set.container],
+                    node.name, node.state == .removing)
         }) else { return nil }
-        let state: ContainerState = removing ? .removing : c.isFrozen ? .frozen : .running
+        // The host's sets are in whatever cgroups their processes are.
+        let state: ContainerState = removing ? .removing : c?.isFrozen == true ? .frozen : .running
         let owned = set.owned
         var out = """
-        \(StatusKey.name.rawValue): \(SetForest.name(number: set.number))
+        \(StatusKey.name.rawValue): \(name)
         \(StatusKey.path.rawValue): /\(path.joined(separator: "/"))
         \(StatusKey.id.rawValue): -
         \(StatusKey.kind.rawValue): set
         \(StatusKey.state.rawValue): \(state.rawValue)
         \(StatusKey.created.rawValue): -
         \(StatusKey.initPid.rawValue): -
-        \(StatusKey.cgroup.rawValue): \(c.cgroupPath)
+        \(StatusKey.cgroup.rawValue): \(c?.cgroupPath ?? "-")
         \(StatusKey.processes.rawValue): \(set.members.count)
         \(StatusKey.owns.rawValue): \(owned.map(\.name).joined(separator: " "))
         \(StatusKey.shares.rawValue): \(NamespaceKind.allCases.filter { !owned.contains($0) }.map(\.name).joined(separator: " "))
 
         """
-        let ids = c.namespaceIdentities()
         for k in NamespaceKind.allCases {
-            out += "\(StatusKey.namespace(k)): \(k.name):[\(set.facts.key[k])]\n\(StatusKey.namespaceID(k)): \(set.facts.ids[k] ?? ids[k]?.id ?? 0)\n"
+            out += "\(StatusKey.namespace(k)): \(k.name):[\(set.facts.key[k])]\n\(StatusKey.namespaceID(k)): \(set.facts.ids[k] ?? set.containerIDs[k] ?? 0)\n"
         }
         return Array(out.utf8)
     }
@@ -180,7 +181,9 @@ public struct ControlFiles: Sendable {
     /// (the kernel holds bytes, not text) and read back the same.
     public func setHostname(_ serial: UInt64, _ bytes: [UInt8]) throws(RuntimeError) {
         if let set = registry.read({ $0.sets[serial] }) {
-            // Only a set's own UTS namespace: else this would rename its parent.
+            // Only a set's own UTS namespace: else this would rename its
+            // parent. Never the host's: they are not the tree's.
+            guard !set.isHosts else { throw RuntimeError(.notPermitted, "the host's sets are not the tree's to change") }
             guard set.owned.contains(.uts) else { throw RuntimeError(.notPermitted, "the set shares its parent's UTS namespace") }
             let v = try Self.validHostname(bytes)
             do throws(Errno) { try UTSNamespace.setHostname(v, in: try Self.namespace(.uts, of: set)) } catch {
@@ -220,6 +223,7 @@ public struct ControlFiles: Sendable {
     public func freeze(_ serial: UInt64) -> [UInt8]? {
         if serial == ContainerTree.rootSerial { return Array("0\n".utf8) }
         let owner = registry.read { $0.sets[serial]?.container } ?? serial
+        if owner == ContainerTree.rootSerial { return Array("0\n".utf8) }
         guard let c = registry.container(owner) else { return nil }
         return c.isFrozen ? [UInt8(ascii: "1"), 10] : [UInt8(ascii: "0"), 10]
     }

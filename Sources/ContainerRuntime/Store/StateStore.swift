@@ -178,6 +178,29 @@ public final class StateStore: Sendable {
     }
 
     /// The cgroup root recorded by an earlier mount, if any.
+    var hostSetNamesPath: String { directory + "/host-set-names" }
+
+    /// Names given with mv to the host's sets (-o discover=host), by the
+    /// ids of the set's eight namespaces: `ID,ID,...,ID NAME` per line.
+    /// Ids are never reused: a line of a set that is gone names nothing.
+    public func hostSetNames() -> [[UInt64]: String] {
+        guard let text = try? FileIO.readString(hostSetNamesPath) else { return [:] }
+        var out: [[UInt64]: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let space = line.firstIndex(of: " ") else { continue }
+            let ids = line[..<space].split(separator: ",").compactMap { UInt64($0) }
+            let name = String(line[line.index(after: space)...])
+            guard ids.count == NamespaceKind.allCases.count, case .success = ContainerName.validate(name) else { continue }
+            out[ids] = name
+        }
+        return out
+    }
+
+    public func saveHostSetNames(_ names: [[UInt64]: String]) throws(Errno) {
+        let text = names.map { "\($0.key.map(String.init).joined(separator: ",")) \($0.value)\n" }.sorted().joined()
+        try FileIO.replaceAtomically(hostSetNamesPath, with: Array(text.utf8))
+    }
+
     public func recordedCgroupRoot() -> String? {
         guard let text = try? FileIO.readString(configPath) else { return nil }
         let lines = text.split(separator: "\n")
