@@ -143,12 +143,18 @@ struct nsfs_pidfd_info { uint64_t mask; uint64_t cgroupid; uint32_t rest[12]; };
 #define NSFS_PIDFD_GET_INFO _IOWR(NSFS_PIDFS_IOCTL_MAGIC, 11, struct nsfs_pidfd_info)
 
 int nsfs_pidfd_cgroup_id(int pidfd, uint64_t *id) {
+    int32_t parent;
+    return nsfs_pidfd_info(pidfd, id, &parent);
+}
+
+int nsfs_pidfd_info(int pidfd, uint64_t *cgroup_id, int32_t *parent) {
     struct nsfs_pidfd_info info;
     memset(&info, 0, sizeof info);
     info.mask = NSFS_PIDFD_INFO_CGROUPID;
     if (ioctl(pidfd, NSFS_PIDFD_GET_INFO, &info) < 0) return -errno;
     if (!(info.mask & NSFS_PIDFD_INFO_CGROUPID)) return -EOPNOTSUPP;
-    *id = info.cgroupid;
+    *cgroup_id = info.cgroupid;
+    *parent = (int32_t)info.rest[2];   // pid, tgid, ppid: always returned
     return 0;
 }
 

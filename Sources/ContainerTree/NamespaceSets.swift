@@ -56,11 +56,28 @@ public enum SetForest {
     public static let namePrefix = "unnamed"
 
     /// The parent of each set: an index into `sets`, or nil for the
-    /// container. `containerIDs`: the container's pid and user namespace ids.
-    /// `related(s, t)`: do set s's processes descend from set t's (asked
-    /// only where both made a namespace of one kind)?
+    /// container. `containerIDs`: the container's pid and user namespace
+    /// ids. `processAncestors[s]`: the sets with a process that is a parent
+    /// (grandparent...) of one of set s's — the process tree, asked only
+    /// where both sets made a namespace of one kind.
+    ///
+    /// Not all pairs (1,000 sets are a million): a parent either has only
+    /// namespaces of its own that the child shares (found by hashing the
+    /// child's namespaces, one lookup per subset of its own kinds), or its
+    /// pid or user namespace is an ancestor of the child's (found by id), or
+    /// its processes are ancestors of the child's.
     public static func parents(of sets: [SetFacts], containerIDs: [NamespaceKind: UInt64] = [:],
-                               related: (Int, Int) -> Bool = { _, _ in false }) -> [Int?] {
+                               processAncestors: [Set<Int>] = []) -> [Int?] {
+        func ownKinds(_ s: SetFacts) -> [NamespaceKind] { NamespaceKind.allCases.filter { s.ids[$0] != nil } }
+        func projection(_ s: SetFacts, _ kinds: [NamespaceKind]) -> [UInt64] {
+            kinds.flatMap { [UInt64($0.rawValue), s.key[$0]] }
+        }
+        var byOwn: [[UInt64]: [Int]] = [:]
+        var byID: [NamespaceKind: [UInt64: [Int]]] = [.pid: [:], .user: [:]]
+        for (j, t) in sets.enumerated() {
+            byOwn[projection(t, ownKinds(t)), default: []].append(j)
+            for k in [NamespaceKind.pid, .user] { if let id = t.ids[k] { byID[k]![id, default: []].append(j) } }
+        }
         func mayDescend(_ i: Int, from j: Int) -> Bool {
             let s = sets[i], t = sets[j]
             let differing = s.key.differences(from: t.key)
@@ -76,12 +93,23 @@ public enum SetForest {
                     askProcesses = true
                 }
             }
-            return !askProcesses || related(i, j)
+            return !askProcesses || (i < processAncestors.count && processAncestors[i].contains(j))
         }
         return sets.indices.map { i -> Int? in
+            let s = sets[i]
+            var candidates = i < processAncestors.count ? processAncestors[i] : []
+            let own = ownKinds(s)
+            for mask in 1..<(1 << own.count) {
+                let kinds = own.indices.filter { mask & (1 << $0) != 0 }.map { own[$0] }
+                candidates.formUnion(byOwn[projection(s, kinds)] ?? [])
+            }
+            for k in [NamespaceKind.pid, .user] {
+                for id in s.ancestors[k] ?? [] { candidates.formUnion(byID[k]![id] ?? []) }
+            }
+            candidates.remove(i)
             var best: (index: Int, distance: Int)?
-            for j in sets.indices where j != i && mayDescend(i, from: j) {
-                let d = sets[i].key.differences(from: sets[j].key).count
+            for j in candidates.sorted() where mayDescend(i, from: j) {
+                let d = s.key.differences(from: sets[j].key).count
                 if best == nil || d < best!.distance { best = (j, d) }
             }
             return best?.index

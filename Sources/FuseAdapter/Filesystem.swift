@@ -25,6 +25,7 @@ public final class NamespaceFilesystem: Sendable {
     /// with every fork and differ per reader: never cached.
     let entryTimeout = 3600.0
     let directoryAttrTimeout = 3600.0
+    let containerAttrTimeout = 1.0
 
     /// The session, for telling the kernel what changed (set when mounted).
     let session = Mutex<SessionPointer?>(nil)
@@ -131,6 +132,13 @@ public final class NamespaceFilesystem: Sendable {
         for i in inodes { _ = fuse_lowlevel_notify_inval_inode(se, fuse_ino_t(i.number), -1, 0) }
     }
 
+    /// The attributes of a container and of its sets (their st_nlink).
+    func invalidateAttributes(below container: UInt64) {
+        guard let se = session.withLock({ $0 })?.raw else { return }
+        let serials = [container] + runtime.registry.read { $0.tree.sets(below: container) }
+        for s in serials { _ = fuse_lowlevel_notify_inval_inode(se, fuse_ino_t(Inode(serial: s, kind: .container).number), -1, 0) }
+    }
+
     // MARK: attributes
 
     /// Attributes of an inode, or nil when it no longer exists.
@@ -171,8 +179,9 @@ public final class NamespaceFilesystem: Sendable {
 
     func attrTimeout(_ inode: Inode) -> Double {
         switch inode.kind {
-        // st_nlink counts the sets below, which change without a request.
-        case .container: 0
+        // st_nlink counts the sets below, which change without a request:
+        // a second at most (discovery invalidates it when it sees a change).
+        case .container: containerAttrTimeout
         case .nsDirectory, .namespace: directoryAttrTimeout
         case .control: 0
         }

@@ -30,7 +30,10 @@ extension NamespaceFilesystem {
     /// inodes): what a lookup, a listing or a stat must see.
     func discover(_ dir: Inode) {
         guard dir.kind == .container else { return }
-        runtime.discovery.refresh(runtime.registry.read { $0.tree.owningContainer(of: dir.serial) })
+        let container = runtime.registry.read { $0.tree.owningContainer(of: dir.serial) }
+        // Sets came or went: the st_nlink the kernel keeps for the
+        // container and its sets is stale (after the reply: see upkeep).
+        if runtime.discovery.refresh(container) { afterReply { [self] in invalidateAttributes(below: container) } }
     }
 
     func isSet(_ serial: UInt64) -> Bool {

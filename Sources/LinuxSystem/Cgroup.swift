@@ -62,6 +62,15 @@ public struct CgroupDirectory: Sendable, Hashable {
     }
 
     /// `key 1` in a cgroup.events text.
+    /// The value of `key` in a flat-keyed file (`usage_usec 1234`).
+    public static func parseStat(_ bytes: [UInt8], key: String) -> UInt64? {
+        let k = Array(key.utf8) + [UInt8(ascii: " ")]
+        for line in bytes.split(separator: 10) where line.starts(with: k) {
+            return UInt64(String(decoding: line.dropFirst(k.count), as: UTF8.self))
+        }
+        return nil
+    }
+
     public static func parseEvents(_ bytes: [UInt8], key: String) -> Bool {
         // Hot (every status read): match the line's bytes, no strings.
         let line = Array("\(key) 1".utf8)

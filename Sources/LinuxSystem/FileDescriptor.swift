@@ -31,19 +31,20 @@ public struct FileDescriptor: Hashable, Sendable {
         }
     }
 
-    /// The whole content from offset 0 (re-generates a pseudo-file).
-    /// `sizeHint`: the expected size (a regular file's st_size + 1 reads it
-    /// in one call).
+    /// The whole content from offset 0 (re-generates a pseudo-file). Reads
+    /// until a read returns nothing: a short read is no end, kernfs and
+    /// seq_file files (cgroup.procs of 1,000 processes: 5 KB) return a page
+    /// at a time. `sizeHint`: the expected size.
     public func preadAll(sizeHint: Int = 4096) throws(Errno) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: max(1, sizeHint))
         var total = 0
         while true {
+            if total == out.count { out += [UInt8](repeating: 0, count: out.count) }
             let n = try valueOrErrno {
                 out.withUnsafeMutableBytes { Glibc.pread(rawValue, $0.baseAddress! + total, $0.count - total, off_t(total)) }
             }
+            if n == 0 { break }
             total += n
-            if n == 0 || total < out.count { break }
-            out += [UInt8](repeating: 0, count: out.count)
         }
         out.removeSubrange(total...)
         return out

@@ -53,6 +53,14 @@ public final class ProcessHandle: Sendable {
         return id
     }
 
+    /// Its cgroup's id and its parent's pid (daemon's namespace), in one ioctl.
+    public func info() throws(Errno) -> (cgroupID: UInt64, parent: Int32) {
+        var id: UInt64 = 0
+        var parent: Int32 = 0
+        _ = try valueOrNegatedErrno { nsfs_pidfd_info(descriptor.rawValue, &id, &parent) }
+        return (id, parent)
+    }
+
     /// The 64-bit id (NS_GET_ID) of one of this process's namespaces.
     public func namespaceID(_ kind: NamespaceKind) throws(Errno) -> UInt64 {
         let ns = try namespace(kind)
@@ -174,6 +182,27 @@ public enum ResourceLimits {
         }
         l.rlim_cur = l.rlim_max
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &l)
+    }
+}
+
+/// CPUs online.
+public enum ProcessorCount {
+    public static let online = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+}
+
+/// The host's process creation, as one number.
+public enum ProcessCreation {
+    static let loadavg: OwnedDescriptor? = try? OwnedDescriptor(FileDescriptor.open("/proc/loadavg", O_RDONLY))
+
+    /// The pid allocated last in the host's pid namespace (/proc/loadavg):
+    /// every process or thread created anywhere, in any pid namespace,
+    /// takes one there, so an unchanged value means nothing was created.
+    public static func lastPid() -> Int64? {
+        guard let fd = loadavg, let bytes = try? fd.fd.preadAll() else { return nil }
+        guard let space = bytes.lastIndex(of: UInt8(ascii: " ")) else { return nil }
+        var v: Int64 = 0
+        for b in bytes[(space + 1)...] where b >= 48 && b <= 57 { v = v * 10 + Int64(b - 48) }
+        return v
     }
 }
 

@@ -160,6 +160,24 @@ public final class WorkerPool: Sendable {
         wakeup.signal()
     }
 
+    /// Run `parts` at once, the first on the calling thread, the others on
+    /// this pool's threads; returns their results in order when all are done.
+    public func inParallel<T: Sendable>(_ parts: [@Sendable () -> T]) -> [T] {
+        guard parts.count > 1 else { return parts.map { $0() } }
+        let results = Mutex<[Int: T]>([:])
+        let done = Semaphore()
+        for (i, part) in parts.enumerated().dropFirst() {
+            submit {
+                let r = part()
+                results.withLock { $0[i] = r }
+                done.signal()
+            }
+        }
+        let first = parts[0]()
+        for _ in 1..<parts.count { done.wait() }
+        return [first] + (1..<parts.count).map { i in results.withLock { $0[i]! } }
+    }
+
     private func work() {
         threadSetup()
         while true {

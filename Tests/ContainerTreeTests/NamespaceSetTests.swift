@@ -32,7 +32,7 @@ import Testing
         let two = Self.set([.mnt: 20])
         #expect(SetForest.parents(of: [one, two]) == [nil, nil])
         // `unshare --mount` from a shell of `one`: its processes descend from one's
-        let related = SetForest.parents(of: [one, two]) { s, t in s == 1 && t == 0 }
+        let related = SetForest.parents(of: [one, two], processAncestors: [[], [0]])
         #expect(related == [nil, 0])
     }
 
@@ -63,6 +63,16 @@ import Testing
         let ab = Self.set([.mnt: 1, .net: 2])
         let abc = Self.set([.mnt: 1, .net: 2, .uts: 3])
         #expect(SetForest.parents(of: [abc, ab, a]) == [1, 2, nil])
+    }
+
+    @Test func aThousandSetsAreArrangedWithoutComparingEveryPair() {
+        // 1,000 logins with a private /tmp each, and one set nested in each
+        var sets: [SetFacts] = []
+        for i in 0..<1000 { sets.append(Self.set([.mnt: 10_000 + UInt64(i)])) }
+        for i in 0..<1000 { sets.append(Self.set([.mnt: 10_000 + UInt64(i), .net: 20_000 + UInt64(i)])) }
+        let parents = SetForest.parents(of: sets, containerIDs: Self.containerIDs)
+        #expect(parents[..<1000].allSatisfy { $0 == nil })
+        #expect(parents[1000...].enumerated().allSatisfy { $0.element == $0.offset })
     }
 
     @Test func numbersDependOnTheSetAloneAndDiffer() {

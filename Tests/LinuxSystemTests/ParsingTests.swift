@@ -24,6 +24,16 @@ import Testing
         #expect(MountInfo.deviceName((259 & 0xfff) << 8 | 3 | (65536 & ~0xff) << 12) == "259:65539")
     }
 
+    @Test func cgroupStatKeysAndProcStatFields() throws {
+        let stat = Array("usage_usec 52314\nuser_usec 1\nusage_usec_x 9\n".utf8)
+        #expect(CgroupDirectory.parseStat(stat, key: "usage_usec") == 52314)
+        #expect(CgroupDirectory.parseStat(stat, key: "system_usec") == nil)
+        // comm may hold spaces and parentheses; field 4 is the parent
+        let line = Array("4242 (a (b) c) S 17 4242 4242 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 99123 0".utf8)
+        #expect(try ProcStat.parseField(4, line[...]) == 17)
+        #expect(try ProcStat.parseField(22, line[...]) == 99123)
+    }
+
     @Test func lockFileNamesAreOneToOne() {
         #expect(HolderLock.fileName(for: "/a/b") == "%2Fa%2Fb")
         #expect(HolderLock.fileName(for: "/a%2Fb") != HolderLock.fileName(for: "/a/b"))

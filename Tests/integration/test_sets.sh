@@ -73,11 +73,11 @@ test_sets_nest_as_they_were_made() {
     assert_eq "$(sets_in "$p" | wc -l)" 1 "a set made in a pid-namespace set is its child"
     assert_eq "$(awk '/^owns:/ { $1 = ""; print }' "$(sets_in "$p")/status" | xargs)" uts "owns uts"
     # what nsctl, find and tar show
-    "$NSCTL" tree "$MNT" | grep -q "${b##*/}" || fail "nsctl tree does not show ${b##*/}"
-    "$NSCTL" ps "$MNT" | grep -q "/c/${a##*/}/${b##*/} " || fail "nsctl ps does not show B's processes"
-    find "$MNT" -name "${b##*/}" | grep -q . || fail "find does not see B"
+    grep -q "${b##*/}" <<<"$("$NSCTL" tree "$MNT")" || fail "nsctl tree does not show ${b##*/}"
+    grep -q "/c/${a##*/}/${b##*/} " <<<"$("$NSCTL" ps "$MNT")" || fail "nsctl ps does not show B's processes"
+    grep -q . <<<"$(find "$MNT" -name "${b##*/}")" || fail "find does not see B"
     tar -C "$MNT" -cf "$TEST_TMP/c.tar" c 2>/dev/null || true
-    tar -tf "$TEST_TMP/c.tar" | grep -q "c/${a##*/}/${b##*/}/status" || fail "tar has no B/status"
+    grep -q "c/${a##*/}/${b##*/}/status" <<<"$(tar -tf "$TEST_TMP/c.tar")" || fail "tar has no B/status"
     # st_nlink: 2 + ns/ + each child directory
     assert_eq "$(stat -c %h "$MNT/c")" $((3 + 3)) "st_nlink of c with three sets directly below"
     assert_eq "$(stat -c %h "$a")" 4 "st_nlink of A with one set"
@@ -238,9 +238,9 @@ test_inside_a_container_its_sets_are_its_children() {
     start_in "$MNT/vs" "$TEST_TMP/s" "exec unshare --mount --fork sh -c 'touch $TEST_TMP/s; exec sleep 600'"
     local s; s=$(sets_in "$MNT/vs")
     local name=${s##*/}
-    "$NSCTL" exec "$MNT/vs" -- ls "$MNT" | grep -qx "$name" || fail "vs does not see its set"
+    grep -qx "$name" <<<"$("$NSCTL" exec "$MNT/vs" -- ls "$MNT")" || fail "vs does not see its set"
     # a member of the set sees vs's view: it never left vs
-    "$NSCTL" exec "$s" -- ls "$MNT" | grep -qx "$name" || fail "the set's member does not see vs's view"
+    grep -qx "$name" <<<"$("$NSCTL" exec "$s" -- ls "$MNT")" || fail "the set's member does not see vs's view"
     assert_eq "$("$NSCTL" exec "$s" -- awk '/^path:/ { print $2 }' "$MNT/status")" / "the member's root is vs"
     # and manages it like vs's other children
     start_in "$MNT/vs" "$TEST_TMP/t" "exec unshare --ipc --fork sh -c 'touch $TEST_TMP/t; exec sleep 600'"
@@ -249,6 +249,13 @@ test_inside_a_container_its_sets_are_its_children() {
     [ -d "$MNT/vs/named" ] || fail "mv inside vs did not name the set"
     "$NSCTL" exec "$MNT/vs" -- rm -rf "$MNT/$name"
     [ ! -e "$s" ] || fail "rm -rf inside vs did not kill the set"
+    # the named set shares vs's mount namespace: after a new mount, vs's
+    # view is attached there again, never the named set's
+    remount
+    view_ready "$MNT/vs"
+    sleep 0.5
+    assert_eq "$("$NSCTL" exec "$MNT/vs" -- awk '/^path:/ { print $2 }' "$MNT/status")" / "vs's view after a remount"
+    grep -qx named <<<"$("$NSCTL" exec "$MNT/vs" -- ls "$MNT")" || fail "vs's view lost its child"
     check_consistency
 }
 

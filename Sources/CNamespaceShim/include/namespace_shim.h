@@ -113,6 +113,8 @@ int nsfs_thread_namespace(pid_t tid, enum nsfs_ns_kind kind, uint64_t *_Nonnull 
 // The id of the cgroup v2 of the process behind pidfd (PIDFD_GET_INFO,
 // 6.13+; the inode number of the cgroup's directory). -errno if unknown.
 int nsfs_pidfd_cgroup_id(int pidfd, uint64_t *_Nonnull id);
+// The same ioctl: the cgroup id and the parent's pid (caller's namespace).
+int nsfs_pidfd_info(int pidfd, uint64_t *_Nonnull cgroup_id, int32_t *_Nonnull parent);
 
 // epoll, which Glibc's Swift module does not export: descriptors tagged
 // with a 64-bit value; wait returns the tags of ready ones.

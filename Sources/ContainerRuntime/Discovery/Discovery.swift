@@ -32,6 +32,8 @@ public final class Discovery: Sendable {
         let tracked: Tracked?
         let key: SetKey
         let at: Int64
+        /// Its parent process (daemon's pid namespace): the process tree.
+        let parent: Int32
     }
 
     final class Tracked: Sendable {
@@ -44,6 +46,26 @@ public final class Discovery: Sendable {
         var procs: [UInt8]
         var at: Int64
         var seen: [Int32: Seen]
+        /// The host's last pid when the processes were listed.
+        var lastPid: Int64?
+        /// The CPU time the container's processes had used then.
+        var cpuUsage: UInt64?
+        /// The held pidfds: one becomes ready when its process exits.
+        var exits: Epoll?
+
+        /// Nothing can have changed since the listing: none of the processes
+        /// it holds has exited, and either no process was created anywhere
+        /// on the host or none of the container's ran (forking, unsharing,
+        /// exiting all take CPU time in the container: an `ls` from a shell
+        /// creates a process, but not there). And it is recent: a process
+        /// moved into the cgroup from outside, or one that unshared without
+        /// forking, is seen at the next full look, within a second.
+        func isCurrent(now: Int64, usage: () -> UInt64?) -> Bool {
+            guard now - at < Discovery.recheckNanoseconds, let exits, exits.wait(timeout: 0).isEmpty else { return false }
+            if let lastPid, ProcessCreation.lastPid() == lastPid { return true }
+            if let cpuUsage, usage() == cpuUsage { return true }
+            return false
+        }
     }
 
     /// What one look at a container found.
@@ -59,7 +81,7 @@ public final class Discovery: Sendable {
 
     /// Where sets are looked for: a container's cgroup, or the host (every
     /// process outside the tree, with `-o discover=host`).
-    struct Scope {
+    struct Scope: Sendable {
         let serial: UInt64
         /// Its own set, and its namespaces' ids.
         let key: SetKey
@@ -67,7 +89,9 @@ public final class Discovery: Sendable {
         /// The pid namespaces above its own (parent first).
         let pidAncestors: [UInt64]
         /// Is this process (held by pidfd, /proc already read) still one of it?
-        let holds: (Int32, ProcessHandle) -> Bool
+        /// Is this process (held by pidfd, /proc already read) still one of
+        /// it? Its parent's pid if so.
+        let holds: @Sendable (Int32, ProcessHandle) -> Int32?
     }
 
     /// Look for sets at the root too (the host's: -o discover=host).
@@ -94,15 +118,19 @@ public final class Discovery: Sendable {
         if serial == ContainerTree.rootSerial {
             guard let host = hostDiscovery.withLock({ $0 }), let key = Self.daemonKey else { return nil }
             let inside = host.cgroupRoot + "/"
-            let scope = Scope(serial: serial, key: key, ids: host.ids, pidAncestors: host.pidAncestors) { pid, _ in
-                guard let path = try? Cgroup2.path(of: pid) else { return false }
-                return path != host.cgroupRoot && !path.hasPrefix(inside)
+            let scope = Scope(serial: serial, key: key, ids: host.ids, pidAncestors: host.pidAncestors) { pid, p in
+                guard let path = try? Cgroup2.path(of: pid), path != host.cgroupRoot, !path.hasPrefix(inside),
+                      let info = try? p.info() else { return nil }
+                return info.parent
             }
             return (scope, { Self.hostPids() })
         }
         guard let c = registry.read({ $0.containers[serial] }), let cgroupID = c.cgroupID else { return nil }
         let scope = Scope(serial: serial, key: c.setKey, ids: c.namespaceIdentities().mapValues(\.id),
-                          pidAncestors: c.pidAncestors) { _, p in (try? p.cgroupID()) == cgroupID }
+                          pidAncestors: c.pidAncestors) { _, p in
+            guard let info = try? p.info(), info.cgroupID == cgroupID else { return nil }
+            return info.parent
+        }
         return (scope, { try? c.readCgroupFile("cgroup.procs") })
     }
 
@@ -119,20 +147,41 @@ public final class Discovery: Sendable {
 
     /// Bring the sets below container `serial` (or the root's, with host
     /// discovery on) up to date in the tree.
-    public func refresh(_ serial: UInt64) {
-        guard registry.read({ !$0.setWork.contains(serial) }), let (scope, listing) = scope(of: serial),
-              let procs = listing() else { return }
+    @discardableResult
+    public func refresh(_ serial: UInt64) -> Bool {
+        guard registry.read({ !$0.setWork.contains(serial) }) else { return false }
         let now = SystemTime.monotonicNanoseconds()
         let previous = scans.withLock { $0[serial] }
-        if let previous, previous.procs == procs, now - previous.at < Self.recheckNanoseconds { return }
+        let container = registry.container(serial)
+        if let previous, previous.isCurrent(now: now, usage: { container?.cpuUsage }) { return false }
+        let lastPid = ProcessCreation.lastPid()
+        let cpuUsage = container?.cpuUsage
+        guard let (scope, listing) = scope(of: serial), let procs = listing() else { return false }
+        if let previous, previous.procs == procs, now - previous.at < Self.recheckNanoseconds {
+            scans.withLock { s in
+                s[serial]?.lastPid = lastPid
+                s[serial]?.cpuUsage = cpuUsage
+            }
+            return false
+        }
         let reuse = previous.map { p in now - p.at < Self.recheckNanoseconds ? p.seen : [:] } ?? [:]
         let survey = survey(scope, pids: CgroupDirectory.parsePids(procs), reusing: reuse, now: now)
-        let stored = registry.state.withLock { s -> Bool in
-            guard !s.setWork.contains(serial), serial == ContainerTree.rootSerial || s.containers[serial] != nil else { return false }
+        let changed = registry.state.withLock { s -> Bool? in
+            guard !s.setWork.contains(serial), serial == ContainerTree.rootSerial || s.containers[serial] != nil else { return nil }
+            let before = s.tree.sets(below: serial).map { ($0, s.tree.node($0)?.parent, s.tree.node($0)?.name) }
             Self.place(survey, of: scope, in: &s)
-            return true
+            let after = s.tree.sets(below: serial).map { ($0, s.tree.node($0)?.parent, s.tree.node($0)?.name) }
+            return !before.elementsEqual(after, by: { $0 == $1 })
         }
-        if stored { scans.withLock { $0[serial] = Scan(procs: procs, at: now, seen: survey.seen) } }
+        guard let changed else { return false }
+        // Exits of the processes it holds wake this epoll (pidfds close,
+        // and leave it, with their Seen).
+        let exits = try? Epoll()
+        if let exits {
+            for seen in survey.seen.values { if let t = seen.tracked { try? exits.add(t.process.descriptor.fd, tag: 0) } }
+        }
+        scans.withLock { $0[serial] = Scan(procs: procs, at: now, seen: survey.seen, lastPid: lastPid, cpuUsage: cpuUsage, exits: exits) }
+        return changed
     }
 
     /// Forget what was seen in `serial` (it changed under discovery's feet:
@@ -141,11 +190,54 @@ public final class Discovery: Sendable {
         _ = scans.withLock { $0.removeValue(forKey: serial) }
     }
 
-    /// Every process of container `c` read anew, none reused: for naming and
-    /// killing a set, with the cgroup frozen.
-    func exactSurvey(of c: Container) -> Survey? {
+    /// A fresh listing of container `c`'s processes, surveyed: for naming
+    /// and killing a set. `exact`: every process read anew (the cgroup
+    /// frozen); else those seen in the last second, still alive, as seen.
+    func survey(of c: Container, exact: Bool) -> Survey? {
         guard let (scope, _) = scope(of: c.serial), let procs = try? c.cgroup.processes() else { return nil }
-        return survey(scope, pids: procs, reusing: [:], now: SystemTime.monotonicNanoseconds())
+        let now = SystemTime.monotonicNanoseconds()
+        let reuse = exact ? [:] : scans.withLock { $0[c.serial] }.map { p in now - p.at < Self.recheckNanoseconds ? p.seen : [:] } ?? [:]
+        return survey(scope, pids: procs, reusing: reuse, now: now)
+    }
+
+    /// The processes of the sets `keys` (a set and those below it) in a
+    /// fresh listing of `c`'s, and of sets made since from inside them
+    /// (unknown to the tree, with an ancestor among them in the process
+    /// tree). `exact`: every process read anew (the cgroup frozen); else
+    /// those seen in the last second, still alive, as seen. Cheaper than a
+    /// survey: no arranging, for each pass of a kill.
+    func processes(of keys: Set<SetKey>, in c: Container, exact: Bool) -> [Int32] {
+        guard let (scope, _) = scope(of: c.serial), let pids = try? c.cgroup.processes() else { return [] }
+        let now = SystemTime.monotonicNanoseconds()
+        var seen: [Int32: Seen] = [:]
+        if !exact, let previous = scans.withLock({ $0[c.serial] }), now - previous.at < Self.recheckNanoseconds {
+            let candidates = pids.compactMap { pid in previous.seen[pid].flatMap { s in s.tracked.map { (pid, s, $0.process) } } }
+            let exited = ProcessHandle.exited(candidates.map(\.2))
+            for (i, (pid, s, _)) in candidates.enumerated() where !exited[i] { seen[pid] = s }
+        }
+        for (pid, s) in see(pids.filter { seen[$0] == nil }, in: scope, now: now) { seen[pid] = s }
+        let known = registry.read { s in Set(s.sets.values.filter { $0.container == c.serial }.map(\.facts.key)) }
+        var victims = Set(seen.filter { keys.contains($0.value.key) }.map(\.key))
+        for (pid, s) in seen where !victims.contains(pid) && s.key != scope.key && !known.contains(s.key) {
+            var cur = s.parent
+            for _ in 0..<64 {
+                if victims.contains(cur) { victims.insert(pid); break }
+                guard let up = seen[cur] else { break }
+                cur = up.parent
+            }
+        }
+        return victims.sorted()
+    }
+
+    /// `serial`'s processes moved: list them again at the next look, but
+    /// keep what was learned of each process (1,000 sets in one container
+    /// are 1,000 moves for an rm -rf).
+    func markStale(_ serial: UInt64) {
+        scans.withLock { s in
+            s[serial]?.procs = []
+            s[serial]?.lastPid = nil
+            s[serial]?.cpuUsage = nil
+        }
     }
 
     /// Enter a survey's sets in the tree, keeping the serials of sets seen
@@ -180,9 +272,8 @@ public final class Discovery: Sendable {
         let candidates = pids.compactMap { pid in cached[pid].flatMap { s in s.tracked.map { (pid, s, $0.process) } } }
         let exited = ProcessHandle.exited(candidates.map(\.2))
         for (i, (pid, seen, _)) in candidates.enumerated() where !exited[i] { out.seen[pid] = seen }
-        for pid in pids where out.seen[pid] == nil {
-            if let s = see(pid, in: scope, now: now) { out.seen[pid] = s }
-        }
+        let fresh = pids.filter { out.seen[$0] == nil }
+        for (pid, s) in see(fresh, in: scope, now: now) { out.seen[pid] = s }
         // Group by set; the scope's own set is no node.
         var groups: [SetKey: [Int32]] = [:]
         for (pid, s) in out.seen {
@@ -208,27 +299,47 @@ public final class Discovery: Sendable {
             out.members.append(members)
         }
         out.own.sort()
-        let members = out.members
-        out.parents = SetForest.parents(of: out.sets, containerIDs: scope.ids) { s, t in
-            Self.descends(members[s], from: Set(members[t]))
-        }
+        out.parents = SetForest.parents(of: out.sets, containerIDs: scope.ids,
+                                        processAncestors: Self.processAncestors(out.members, seen: out.seen))
         out.numbers = SetForest.numbers(of: out.sets, containerIDs: scope.ids)
         return out
     }
 
-    /// Does any of `pids` have an ancestor (parent process, grandparent...)
-    /// among `ancestors`? A few /proc reads per process, asked only for
-    /// sets that both made a namespace of one kind.
-    static func descends(_ pids: [Int32], from ancestors: Set<Int32>) -> Bool {
-        for pid in pids {
-            var cur = pid
-            for _ in 0..<64 {
-                guard let parent = try? ProcStat.parent(pid: cur), parent > 1 else { break }
-                if ancestors.contains(parent) { return true }
-                cur = parent
+    /// For each set, the sets with a process that is a parent (grandparent,
+    /// ...) of one of its processes, within the scope's processes: the
+    /// process tree, from the parents PIDFD_GET_INFO reported.
+    static func processAncestors(_ members: [[Int32]], seen: [Int32: Seen]) -> [Set<Int>] {
+        var setOf: [Int32: Int] = [:]
+        for (i, m) in members.enumerated() { for pid in m { setOf[pid] = i } }
+        return members.enumerated().map { i, pids in
+            var out = Set<Int>()
+            for pid in pids {
+                var cur = seen[pid]?.parent ?? 0
+                for _ in 0..<64 {
+                    guard cur > 1, let up = seen[cur] else { break }
+                    if let j = setOf[cur], j != i { out.insert(j) }
+                    cur = up.parent
+                }
             }
+            return out
         }
-        return false
+    }
+
+    /// Reading a process the first time costs 30-45 µs (measured in C):
+    /// the kernel makes its /proc/PID/ns entries. Many at once (the first
+    /// look after 1,000 processes each unshared) are shared among the CPUs.
+    let readers = WorkerPool(name: "nsfs-survey", maxThreads: max(0, ProcessorCount.online - 1))
+    static let parallelFrom = 64
+
+    private func see(_ pids: [Int32], in scope: Scope, now: Int64) -> [(Int32, Seen)] {
+        let parts = pids.count < Self.parallelFrom ? 1 : min(readers.maxThreads + 1, pids.count / (Self.parallelFrom / 2))
+        guard parts > 1 else { return pids.compactMap { pid in see(pid, in: scope, now: now).map { (pid, $0) } } }
+        let chunk = (pids.count + parts - 1) / parts
+        let jobs: [@Sendable () -> [(Int32, Seen)]] = stride(from: 0, to: pids.count, by: chunk).map { start in
+            let slice = Array(pids[start..<min(pids.count, start + chunk)])
+            return { [self] in slice.compactMap { pid in see(pid, in: scope, now: now).map { (pid, $0) } } }
+        }
+        return readers.inParallel(jobs).flatMap { $0 }
     }
 
     /// A process named by the listing, if it is still there: held by pidfd
@@ -237,8 +348,8 @@ public final class Discovery: Sendable {
     private func see(_ pid: Int32, in scope: Scope, now: Int64) -> Seen? {
         guard let p = try? ProcessHandle.open(pid: pid),
               let inodes = try? ProcessNamespaces.inodes(pid: pid),
-              scope.holds(pid, p), p.isAlive || scope.serial != ContainerTree.rootSerial else { return nil }
-        return Seen(tracked: Container.openBudget.take() ? Tracked(p) : nil, key: SetKey(inodes: inodes), at: now)
+              let parent = scope.holds(pid, p), p.isAlive || scope.serial != ContainerTree.rootSerial else { return nil }
+        return Seen(tracked: Container.openBudget.take() ? Tracked(p) : nil, key: SetKey(inodes: inodes), at: now, parent: parent)
     }
 
     /// The ids of a new set's namespaces (those its container lacks), asked

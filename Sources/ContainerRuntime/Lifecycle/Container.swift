@@ -77,6 +77,13 @@ public final class Container: Sendable {
         return id
     }
 
+    /// CPU time used by its processes and those below, in µs (cpu.stat's
+    /// usage_usec: always there in cgroup2, no controller needed).
+    var cpuUsage: UInt64? {
+        guard let b = try? readCgroupFile("cpu.stat") else { return nil }
+        return CgroupDirectory.parseStat(b, key: "usage_usec")
+    }
+
     var isFrozen: Bool {
         guard let e = try? readCgroupFile("cgroup.events") else { return false }
         return CgroupDirectory.parseEvents(e, key: "frozen")

@@ -17,38 +17,56 @@ extension Lifecycle {
 
     /// rmdir of a set: kill exactly its processes and those of the sets
     /// below it, also while they fork; the container's others live on.
+    ///
+    /// First without freezing the container (freezing wakes every one of
+    /// its processes, twice: `rm -rf` of a container of 1,000 sets would
+    /// freeze it 1,000 times): the members are moved into a cgroup of their
+    /// own and killed there; their children are born there, killed too; a
+    /// child whose fork raced the move is in the next look. Only a set that
+    /// forks faster than three looks is frozen with its container.
     public func removeSet(_ serial: UInt64) throws(RuntimeError) {
         let (c, key) = try beginSetWork(serial, operation: "rmdir") { (s) throws(RuntimeError) in
             if case .failure(let e) = s.tree.beginRemove(serial) { throw RuntimeError(refused: e, "rmdir") }
         }
         defer { endSetWork(c.serial) }
-        let frozen = freeze(c)
-        var victims = members(of: key, in: c)
-        var killed = true
-        if !victims.isEmpty {
-            let grave = c.cgroup.child(Self.cgroupPrefix + hex(UInt64.random(in: 1...UInt64.max)))
-            do throws(Errno) {
-                try grave.create()
-                // Moved processes are killed with the grave, new children
-                // included. A second look catches a child whose fork was in
-                // flight when the container did not report frozen in time.
+        // The set and the sets below it, as the tree knows them.
+        let keys = registry.read { s in
+            Set([key] + s.tree.subtreePostOrder(serial).compactMap { s.sets[$0]?.facts.key })
+        }
+        let grave = c.cgroup.child(Self.cgroupPrefix + hex(UInt64.random(in: 1...UInt64.max)))
+        var made = false
+        var victims = discovery.processes(of: keys, in: c, exact: false)
+        do throws(Errno) {
+            for _ in 0..<3 where !victims.isEmpty {
+                if !made { try grave.create(); made = true }
+                for pid in victims { try grave.adopt(pid: pid) }
+                try grave.kill()
+                victims = discovery.processes(of: keys, in: c, exact: false)
+            }
+            if !victims.isEmpty {
+                let frozen = freeze(c)
+                defer { thaw(c, frozen) }
+                victims = discovery.processes(of: keys, in: c, exact: true)
                 for _ in 0..<3 where !victims.isEmpty {
                     for pid in victims { try grave.adopt(pid: pid) }
-                    victims = members(of: key, in: c)
+                    try grave.kill()
+                    victims = discovery.processes(of: keys, in: c, exact: true)
                 }
-            } catch {
-                Log.line("rmdir of a set in \(hex(c.id)): cannot move its processes: \(error)")
             }
-            thaw(c, frozen)
-            killed = teardown.destroy(process: nil, cgroup: grave)
-        } else {
-            thaw(c, frozen)
+        } catch {
+            Log.line("rmdir of a set in \(hex(c.id)): cannot move its processes: \(error)")
         }
+        let killed = !made || teardown.destroy(process: nil, cgroup: grave)
         registry.state.withLock { s in
-            if killed { s.tree.finishRemove(serial); s.sets.removeValue(forKey: serial) } else { s.tree.cancelRemove(serial) }
+            if killed && victims.isEmpty {
+                s.tree.finishRemove(serial)
+                s.sets.removeValue(forKey: serial)
+            } else {
+                s.tree.cancelRemove(serial)
+            }
         }
-        discovery.invalidate(c.serial)
-        if !killed { throw RuntimeError(.busy, "processes of a set in container \(hex(c.id)) did not die") }
+        discovery.markStale(c.serial)
+        if !killed || !victims.isEmpty { throw RuntimeError(.busy, "processes of a set in container \(hex(c.id)) did not die") }
     }
 
     /// mv of a set to a name: it becomes a container like mkdir's — its
@@ -73,7 +91,7 @@ extension Lifecycle {
         defer { endSetWork(c.serial) }
         let frozen = freeze(c)
         defer { thaw(c, frozen) }
-        guard let survey = discovery.exactSurvey(of: c), let i = survey.sets.firstIndex(where: { $0.key == key }),
+        guard let survey = discovery.survey(of: c, exact: true), let i = survey.sets.firstIndex(where: { $0.key == key }),
               let member = survey.members[i].lazy.compactMap({ try? ProcessHandle.open(pid: $0) }).first
         else { throw RuntimeError(.noEntry, "rename: the set's processes are gone") }
         let containerKey = c.setKey
@@ -149,6 +167,7 @@ extension Lifecycle {
             throw RuntimeError(.noEntry, "rename: the set's container is gone")
         }
         watch(container)
+        discovery.markStale(c.serial)
         if frozen.byUs {
             thaw(c, frozen)
             record.thawParent = false
@@ -181,9 +200,12 @@ extension Lifecycle {
         discovery.discoverHost(cgroupRoot: configuration.cgroupRoot)
     }
 
-    /// The processes of the set `key` and of the sets below it, read anew.
-    func members(of key: SetKey, in c: Container) -> [Int32] {
-        guard let survey = discovery.exactSurvey(of: c), let i = survey.sets.firstIndex(where: { $0.key == key }) else { return [] }
+    /// The processes of the set `key` and of the sets below it, in a fresh
+    /// listing of the container's processes; `exact`: every one read anew,
+    /// else those seen in the last second (and still alive) as they were.
+    func members(of key: SetKey, in c: Container, exact: Bool = true) -> [Int32] {
+        guard let survey = discovery.survey(of: c, exact: exact),
+              let i = survey.sets.firstIndex(where: { $0.key == key }) else { return [] }
         return Self.membersWithDescendants(i, survey)
     }
 

@@ -32,8 +32,10 @@ public final class Views: Sendable {
         guard let mountPoint = mountPoint.withLock({ $0 }) else { return }
         queue.submit { [registry] in
             for _ in 0..<3 {
-                guard let (c, path) = registry.read({ s in s.containers[serial].map { ($0, s.tree.path(of: serial)) } })
-                else { return }
+                // A named set without its own pid and mount namespaces keeps
+                // its container's view (it may share that mount namespace).
+                guard let (c, path) = registry.read({ s in s.containers[serial].map { ($0, s.tree.path(of: serial)) } }),
+                      c.ownView else { return }
                 let source = mountPoint + "/" + path.joined(separator: "/")
                 let rc = nsfs_attach_view(c.initProcess.descriptor.rawValue, source, mountPoint)
                 if rc == 0 || !c.initProcess.isAlive { return }
