@@ -5,7 +5,8 @@
 #    scratch worktree; or BASELINE_BIN=dir of an existing build), both
 #    mounted at once and listed in turn, round after round;
 # 2. the first `ls` right after N processes each unshared their mount
-#    namespace (N new sets found at once), three times.
+#    namespace (N new sets found at once), the next one, and `rm -rf` of
+#    that container (its sets killed one after another), three times.
 #   Benchmarks/sets.sh [N=1000] [ROUNDS=2000]     (root; builds release first)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -67,6 +68,6 @@ for r in 1 2 3; do
     settled "$MNT/u$r"
     first=$("$WORK/list_probe" 1 "$MNT/u$r")
     again=$("$WORK/list_probe" 1 "$MNT/u$r")
-    echo "  round $r: $(echo "$first" | awk '{ printf "%s entries, first ls %.1f ms", $2, $5 / 1000 }'), $(echo "$again" | awk '{ printf "the next %.2f ms", $5 / 1000 }')"
-    rm -rf "$MNT/u$r"
+    t=$(date +%s%N); rm -rf "$MNT/u$r"; t=$(( ($(date +%s%N) - t) / 1000000 ))
+    echo "  round $r: $(echo "$first" | awk '{ printf "%s entries, first ls %.1f ms", $2, $5 / 1000 }'), $(echo "$again" | awk '{ printf "the next %.2f ms", $5 / 1000 }'), then rm -rf (one set after another) $t ms"
 done
