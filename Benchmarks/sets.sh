@@ -14,18 +14,23 @@ n=${1:-1000}
 rounds=${2:-2000}
 BASELINE_COMMIT=${BASELINE_COMMIT:-b00d140}
 gcc -O2 -I Benchmarks -o "$WORK/list_probe" Benchmarks/list_probe.c
+BASE=$WORK/base-mnt
+sets_cleanup() {
+    umount "$BASE" 2>/dev/null || true
+    rm -rf "/run/nsfs-bench-$$-base"
+    if [ -d "$WORK/base" ]; then git worktree remove --force "$WORK/base" 2>/dev/null || true; fi
+    bench_cleanup
+}
+trap sets_cleanup EXIT
 if [ -z "${BASELINE_BIN:-}" ]; then
     echo "building the baseline ($BASELINE_COMMIT) in a scratch worktree..."
     git worktree add -q --detach "$WORK/base" "$BASELINE_COMMIT"
     (cd "$WORK/base" && swift build -c release >/dev/null 2>&1 && make CONFIG=release all >/dev/null)
     BASELINE_BIN=$(cd "$WORK/base" && swift build -c release --show-bin-path)
-    trap 'git worktree remove --force "$WORK/base" 2>/dev/null; bench_cleanup' EXIT
 fi
 bench_mount
-BASE=$WORK/base-mnt
 mkdir -p "$BASE"
 "$BASELINE_BIN/namespacefs" "$BASE" -o "state_dir=/run/nsfs-bench-$$-base,cgroup=$CG/base"
-trap 'umount "$BASE" 2>/dev/null; rm -rf "/run/nsfs-bench-$$-base"; git worktree remove --force "$WORK/base" 2>/dev/null; bench_cleanup' EXIT
 
 init_of() { awk '/^init:/ { print $2 }' "$1/status"; }
 cgroup_of() { echo "$CGROUP2$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")"; }
