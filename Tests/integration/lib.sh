@@ -157,9 +157,12 @@ tree_snapshot() {
 
 # crash_daemon: SIGKILL the daemon, clear the dead mount, mount again.
 crash_and_remount() {
-    local pid; pid=$(daemon_pid)
-    [ -n "$pid" ] && kill -9 "$pid"
-    wait_for 5 sh -c "! kill -0 $pid 2>/dev/null"
+    # (the daemon may have killed itself already: -o crash_at)
+    local pid; pid=$(daemon_pid || true)
+    if [ -n "$pid" ]; then
+        kill -9 "$pid"
+        wait_for 5 sh -c "! kill -0 $pid 2>/dev/null"
+    fi
     fusermount3 -u -z "$MNT"
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" 2>"$TEST_TMP/adopt.log"
 }

@@ -153,6 +153,11 @@ test_mv_names_a_set_and_it_becomes_a_container() {
     local mnt; mnt=$(awk -F'[][]' '/^ns-mnt:/ { print $2 }' "$s/status")
     local ino; ino=$(stat -c %i "$s")
     assert_errno "Operation not permitted" mv "$s" "$MNT/other/priv"
+    # not in a container someone froze (its init would be born frozen)
+    echo 1 > "$MNT/vs/freeze"
+    assert_errno "busy" mv "$s" "$MNT/vs/priv"
+    echo 0 > "$MNT/vs/freeze"
+    wait_for 5 grep -qx 0 "$MNT/vs/freeze"
     mv "$s" "$MNT/vs/priv"
     grep -qx 'kind: container' "$MNT/vs/priv/status" || fail "kind: container"
     assert_eq "$(stat -c %i "$MNT/vs/priv")" "$ino" "the inode number stays"
@@ -317,3 +322,33 @@ test_the_hosts_sets_appear_at_the_root_with_discover_host() {
     wait_for 5 sh -c "[ ! -e '$MNT/hostnet' ]" || fail "hostnet outlived its processes"
     check_consistency
 }
+
+# A daemon killed in the middle of naming a set: the next mount finishes it
+# (the set's processes moved, its container thawed), never loses a process.
+crash_while_naming() {
+    local step=$1
+    new_mount "crash_at=$step"
+    mkdir "$MNT/vs"
+    start_in "$MNT/vs" "$TEST_TMP/n" "exec unshare --mount --fork sh -c 'touch $TEST_TMP/n; while :; do sleep 0.001 & wait; done'"
+    local s; s=$(sets_in "$MNT/vs")
+    local mnt; mnt=$(awk -F'[][]' '/^ns-mnt:/ { print $2 }' "$s/status")
+    local vscg; vscg=$CGROUP2$(awk '/^cgroup:/ { print $2 }' "$MNT/vs/status")
+    ! mv "$s" "$MNT/vs/priv" 2>/dev/null || fail "mv survived crash_at=$step"
+    crash_and_remount
+    grep -q "naming was interrupted" "$TEST_TMP/adopt.log" || fail "no line about the interrupted naming: $(cat "$TEST_TMP/adopt.log")"
+    [ -d "$MNT/vs/priv" ] || fail "priv missing after the crash at $step"
+    assert_eq "$(cat "$MNT/vs/freeze")" 0 "vs thawed"
+    assert_eq "$(sets_in "$MNT/vs" | wc -l)" 0 "nothing of the set left in vs"
+    for p in $(cat "$vscg/cgroup.procs"); do
+        [ "$(ns_inode "$p" mnt 2>/dev/null)" != "$mnt" ] || fail "process $p of the set is still in vs's cgroup"
+    done
+    [ "$(wc -l < "$MNT/vs/priv/procs")" -ge 2 ] || fail "priv has $(wc -l < "$MNT/vs/priv/procs") processes"
+    rm -rf "$TEST_TMP/dump"; mkdir "$TEST_TMP/dump"; dump_records "$TEST_TMP/dump"
+    local id; id=$(awk '/^id:/ { print $2 }' "$MNT/vs/priv/status")
+    grep -q '^origin: set' "$TEST_TMP/dump/$id" || fail "no record of priv"
+    ! grep -q '^moving\|^thaw-parent' "$TEST_TMP/dump/$id" || fail "priv's record still says in progress"
+    check_consistency
+}
+
+test_a_crash_after_the_named_set_is_recorded_is_finished_at_the_next_mount() { crash_while_naming name-recorded; }
+test_a_crash_after_the_named_sets_processes_moved_is_finished_at_the_next_mount() { crash_while_naming name-moved; }

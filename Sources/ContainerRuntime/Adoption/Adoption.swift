@@ -6,14 +6,15 @@ import LinuxSystem
 extension Lifecycle {
     /// Returns one line per thing worth reporting.
     public func adopt() -> [String] {
-        let loaded = store.load()
+        var loaded = store.load()
         var report = loaded.problems
-        // An mv that named a set froze its container and died before thawing it.
-        for r in loaded.records where r.thawParent {
-            let parent = configuration.cgroupMount + r.cgroup.split(separator: "/").dropLast().map { "/" + $0 }.joined()
-            if (try? CgroupDirectory(path: parent).setFrozen(false)) != nil {
-                report.append("container \(r.name) (\(hex(r.id))): its naming was interrupted; thawed its parent's cgroup")
-            }
+        // An mv that named a set died before it had moved every process of
+        // the set, or before it thawed the container it froze: finish both.
+        loaded.records = loaded.records.map { r in
+            guard r.thawParent || r.moving else { return r }
+            let (done, lines) = finishNaming(r)
+            report += lines
+            return done
         }
         // Serials of records not adopted now stay taken: they may be later.
         registry.state.withLock { s in for r in loaded.records { s.tree.reserveSerials(through: r.serial) } }
@@ -26,6 +27,40 @@ extension Lifecycle {
             now: SystemTime.realtimeNanoseconds())
         for step in plan.steps { report += carryOut(step) }
         return report
+    }
+
+    /// Move what is left of a set named by an interrupted mv into its new
+    /// cgroup (the processes with its init's namespaces, and their
+    /// descendants in sets of their own), thaw the parent, and record that
+    /// it is done. If the init is gone, the plan handles the record (undo).
+    func finishNaming(_ r: ContainerRecord) -> (ContainerRecord, [String]) {
+        let mount = configuration.cgroupMount
+        let parent = CgroupDirectory(path: mount + r.cgroup.split(separator: "/").dropLast().map { "/" + $0 }.joined())
+        let own = CgroupDirectory(path: mount + r.cgroup)
+        var moved = 0
+        if r.moving, let pin = try? ProcessHandle.open(pid: r.initPid),
+           (try? ProcStat.startTime(pid: r.initPid)) == r.initStartTime, pin.isAlive,
+           let key = try? ProcessNamespaces.inodes(pid: r.initPid) {
+            var members = Set<Int32>()
+            let pids = (try? parent.processes()) ?? []
+            for pid in pids where (try? ProcessNamespaces.inodes(pid: pid)) == key { members.insert(pid) }
+            // Their descendants (a set made inside the named one).
+            var grew = true
+            while grew {
+                grew = false
+                for pid in pids where !members.contains(pid) {
+                    if let up = try? ProcStat.parent(pid: pid), members.contains(up) { members.insert(pid); grew = true }
+                }
+            }
+            for pid in members where (try? own.adopt(pid: pid)) != nil { moved += 1 }
+        }
+        if r.thawParent { try? parent.setFrozen(false) }
+        var done = r
+        done.moving = false
+        done.thawParent = false
+        try? store.save(done)
+        return (done, ["container \(r.name) (\(hex(r.id))): its naming was interrupted; moved \(moved) process(es) of the set"
+                       + (r.thawParent ? ", thawed its parent's cgroup" : "")])
     }
 
     /// The `ns-*` cgroups below `dir`, recursively; a listing that fails is

@@ -7,4 +7,8 @@ public enum CrashStep: String, CaseIterable, Sendable {
     case mkdirDone = "mkdir-done"
     case rmdirKilled = "rmdir-killed"
     case mvRecorded = "mv-recorded"
+    /// Naming a set: its container recorded, its processes not moved yet.
+    case nameRecorded = "name-recorded"
+    /// Naming a set: its processes moved, its parent not thawed yet.
+    case nameMoved = "name-moved"
 }

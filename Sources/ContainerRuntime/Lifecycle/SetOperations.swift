@@ -89,10 +89,14 @@ extension Lifecycle {
             owner = node.owner
         }
         defer { endSetWork(c.serial) }
-        let frozen = freeze(c)
-        defer { thaw(c, frozen) }
-        guard let survey = discovery.survey(of: c, exact: true), let i = survey.sets.firstIndex(where: { $0.key == key }),
-              let member = survey.members[i].lazy.compactMap({ try? ProcessHandle.open(pid: $0) }).first
+        // The new init is spawned before the container is frozen: one cloned
+        // into a frozen cgroup stops before it closes the daemon's
+        // descriptors (/dev/fuse among them: a daemon that died then would
+        // leave the mount hanging). So not in a container someone froze.
+        if (try? c.cgroup.isFreezeRequested()) == true || c.isFrozen {
+            throw RuntimeError(.busy, "rename: \(hex(c.id)) is frozen; thaw it to name its set")
+        }
+        guard let member = Self.liveMember(of: key, in: c, registry: registry)
         else { throw RuntimeError(.noEntry, "rename: the set's processes are gone") }
         let containerKey = c.setKey
         let ownView = key[.pid] != containerKey[.pid] && key[.mnt] != containerKey[.mnt]
@@ -102,7 +106,9 @@ extension Lifecycle {
             cgroup: "", creating: true, ownerUID: owner.uid, ownerGID: owner.gid)
         record.fromSet = true
         record.ownView = ownView
-        record.thawParent = frozen.byUs
+        // Both undone by the next mount if the daemon dies before the end.
+        record.thawParent = true
+        record.moving = true
         var cgroup = c.cgroup
         var pending: StateStore.Pending
         while true {
@@ -125,8 +131,7 @@ extension Lifecycle {
         do throws(RuntimeError) {
             let dir: OwnedDescriptor
             do throws(Errno) { dir = try cgroup.open() } catch { throw RuntimeError(error, "cannot open cgroup \(cgroup.path)") }
-            let born = (try? cgroup.isFrozen()) ?? true
-            pin = try spawner.join(member, kinds: kinds, cgroup: dir, argv0: "nsinit", frozen: born)
+            pin = try spawner.join(member, kinds: kinds, cgroup: dir, argv0: "nsinit", frozen: false)
             record.initPid = pin.pid
             do throws(Errno) {
                 record.pidNamespace = try pin.namespaceID(.pid)
@@ -140,9 +145,13 @@ extension Lifecycle {
             pending.abandon()
             throw error
         }
-        // Its processes and those of the sets below it: the new cgroup
-        // (again for a child whose fork was in flight, see removeSet).
-        var moving = Self.membersWithDescendants(i, survey)
+        crashPoint(.nameRecorded)
+        // Its processes and those of the sets below it, read anew with the
+        // container frozen: the new cgroup (again for a child whose fork was
+        // in flight, see removeSet).
+        let frozen = freeze(c)
+        defer { thaw(c, frozen) }
+        var moving = members(of: key, in: c)
         for _ in 0..<3 where !moving.isEmpty {
             for pid in moving {
                 do throws(Errno) { try cgroup.adopt(pid: pid) } catch {
@@ -168,12 +177,12 @@ extension Lifecycle {
         }
         watch(container)
         discovery.markStale(c.serial)
-        if frozen.byUs {
-            thaw(c, frozen)
-            record.thawParent = false
-            try? store.save(record)
-            registry.state.withLock { $0.records[serial] = record }
-        }
+        crashPoint(.nameMoved)
+        thaw(c, frozen)
+        record.thawParent = false
+        record.moving = false
+        try? store.save(record)
+        registry.state.withLock { $0.records[serial] = record }
         return ownView
     }
 
@@ -198,6 +207,17 @@ extension Lifecycle {
         let names = store.hostSetNames()
         registry.state.withLock { $0.hostSetNames = names }
         discovery.discoverHost(cgroupRoot: configuration.cgroupRoot)
+    }
+
+    /// A process of the set `key` that is alive and still has its namespaces.
+    static func liveMember(of key: SetKey, in c: Container, registry: Registry) -> ProcessHandle? {
+        let pids = registry.read { s in s.sets.values.first { $0.container == c.serial && $0.facts.key == key }?.members } ?? []
+        for pid in pids {
+            guard let p = try? ProcessHandle.open(pid: pid), (try? ProcessNamespaces.inodes(pid: pid)).map(SetKey.init(inodes:)) == key,
+                  p.isAlive else { continue }
+            return p
+        }
+        return nil
     }
 
     /// The processes of the set `key` and of the sets below it, in a fresh

@@ -38,6 +38,8 @@ import Glibc
 ///                                       its processes keep their container's view)
 ///     thaw-parent: 1                   (optional: the parent's cgroup was frozen by an
 ///                                       mv in progress; the next mount thaws it)
+///     moving: 1                        (optional: an mv that named a set had not moved
+///                                       all its processes yet; the next mount does)
 ///
 /// mkdir writes a `creating` record (init fields 0) before it makes the
 /// cgroup and the init, then overwrites the same slot with the `running`
@@ -66,6 +68,8 @@ public struct ContainerRecord: Sendable, Equatable {
     public var ownView = true
     /// An mv froze the parent's cgroup and had not thawed it yet.
     public var thawParent = false
+    /// An mv had not moved all of the set's processes yet.
+    public var moving = false
 
     public static let header = "namespacefs-container 1"
 
@@ -85,7 +89,7 @@ public struct ContainerRecord: Sendable, Equatable {
         owner: \(ownerUID):\(ownerGID)
         origin: \(fromSet ? "set" : "mkdir")
         view: \(ownView ? "own" : "parent")
-        \(thawParent ? "thaw-parent: 1\n" : "")
+        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")
         """
     }
 
@@ -145,6 +149,7 @@ public struct ContainerRecord: Sendable, Equatable {
         default: throw .bad("view")
         }
         r.thawParent = f["thaw-parent"] == "1"
+        r.moving = f["moving"] == "1"
         return r
     }
 }
