@@ -229,7 +229,37 @@ static void reap_pid(long pid) {
 }
 
 // Runs in the parent container's pid namespace: clones the init there.
+// Close every descriptor but the `n` in `keep` (sorted here).
+static void close_all_but(int *keep, int n) {
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) { int t = keep[j]; keep[j] = keep[j - 1]; keep[j - 1] = t; }
+    unsigned int from = 0;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 0) continue;
+        if ((unsigned int)keep[i] > from) syscall(SYS_close_range, from, (unsigned int)keep[i] - 1, 0U);
+        from = (unsigned int)keep[i] + 1;
+    }
+    syscall(SYS_close_range, from, ~0U, 0U);
+}
+
 static int inner_child(void *p) {
+    struct spawn_ctx *ctx = p;
+    const struct nsfs_spawn_request *req = ctx->req;
+    if (req->no_wait) {
+        // An init cloned into a frozen cgroup stops at once, before its
+        // own close_range: it must not be born holding the daemon's
+        // descriptors (/dev/fuse: a daemon that dies then would leave the
+        // mount hanging, not ENOTCONN). So this process takes a private
+        // table with only what the init needs, and the init's pidfd,
+        // which would land there, is not reported: the daemon finds the
+        // init in its new cgroup, which holds nothing else.
+        if (syscall(SYS_unshare, CLONE_FILES) != 0) return fail(ctx->res, NSFS_STEP_FDS, errno);
+        int keep[] = {req->cgroup_fd, req->init_fd, req->devnull_fd};
+        close_all_but(keep, 3);
+        clone_init(p, 0);
+        if (ctx->res->error == 0) { ctx->res->pidfd = -1; ctx->res->pid = 0; }
+        return 0;
+    }
     clone_init(p, 0);
     return 0;
 }
@@ -350,7 +380,7 @@ int nsfs_spawn_init(const struct nsfs_spawn_request *req, struct nsfs_spawn_resu
 
     // A nested init's clone3 returned its pid in the parent container's pid
     // namespace; the daemon's view of it comes from the pidfd.
-    if (res->error == 0 && req->parent_pidfd >= 0) {
+    if (res->error == 0 && req->parent_pidfd >= 0 && res->pidfd >= 0) {
         int pid = nsfs_pidfd_pid(res->pidfd);
         if (pid > 0) res->pid = pid;
         else fail(res, NSFS_STEP_CLONE_INIT, -pid);

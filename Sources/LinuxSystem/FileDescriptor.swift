@@ -56,6 +56,13 @@ public struct FileDescriptor: Hashable, Sendable {
         return try valueOrErrno { a.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress, $0.count) } }
     }
 
+    /// Its inode number (fstat).
+    public func inode() throws(Errno) -> UInt64 {
+        var st = stat()
+        _ = try valueOrErrno { fstat(rawValue, &st) }
+        return UInt64(st.st_ino)
+    }
+
     /// st_size.
     public func size() throws(Errno) -> Int {
         var st = stat()

@@ -95,6 +95,31 @@ test_mkdir_below_a_frozen_container_works() {
     check_consistency
 }
 
+test_a_daemon_crash_below_a_frozen_container_does_not_hang_the_mount() {
+    new_mount
+    mkdir "$MNT/d"
+    echo 1 > "$MNT/d/freeze"
+    timeout 10 mkdir "$MNT/d/x" || fail "mkdir below a frozen container did not complete"
+    # x's init is born frozen, before it closes what it inherited: it must
+    # not hold the daemon's /dev/fuse, or a dead daemon's mount would hang
+    # instead of answering ENOTCONN.
+    local x; x=$(init_pid "$MNT/d/x")
+    local fds; fds=$(ls "/proc/$x/fd" | wc -l)
+    [ "$fds" -le 4 ] || fail "x's init holds $fds descriptors: $(ls -l "/proc/$x/fd" | tail -n +2)"
+    kill -9 "$(daemon_pid)"
+    local out rc=0
+    out=$(timeout 5 stat "$MNT/d" 2>&1) || rc=$?
+    [ "$rc" != 124 ] || fail "the mount hangs after the daemon died"
+    case $out in *"not connected"*) ;; *) fail "expected ENOTCONN, got: $out" ;; esac
+    # (not crash_and_remount: until it runs, x's init is a fork of the daemon
+    # with the daemon's command line, and daemon_pid would find it)
+    fusermount3 -u -z "$MNT"
+    "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG"
+    echo 0 > "$MNT/d/freeze"
+    wait_for 5 sh -c "[ \"\$(cat $MNT/d/x/hostname)\" = x ]" || fail "x did not finish its setup after the thaw"
+    check_consistency
+}
+
 test_rmdir_removes_cgroups_the_workload_made() {
     new_mount
     mkdir "$MNT/w" "$MNT/c"

@@ -68,7 +68,9 @@ struct nsfs_spawn_request {
     uint64_t join_namespaces;
     int no_wait;          // the cgroup is frozen: a child cloned into it stops at
                           // once, so do not wait for its exec (fork-like clone;
-                          // its setup completes, unreported, when it is thawed)
+                          // its setup completes, unreported, when it is thawed).
+                          // Nested only; the result then has pid 0 and pidfd -1:
+                          // the init is the one process of its new cgroup
 };
 
 struct nsfs_spawn_result {

@@ -74,6 +74,20 @@ public struct InitSpawner: Sendable {
             let step = Self.stepNames[res.step] ?? "spawn"
             throw RuntimeError(Errno(-rc), "\(failure) at \(step)")
         }
+        if res.pidfd < 0 { return try Self.onlyProcess(of: cgroup) }
         return ProcessHandle(pid: res.pid, pidfd: res.pidfd)
+    }
+
+    /// The init of a spawn into a frozen cgroup: the one process there.
+    static func onlyProcess(of cgroup: OwnedDescriptor) throws(RuntimeError) -> ProcessHandle {
+        do throws(Errno) {
+            let pids = CgroupDirectory.parsePids(try FileIO.read("cgroup.procs", relativeTo: cgroup.fd))
+            guard pids.count == 1 else { throw Errno.noProcess }
+            let p = try ProcessHandle.open(pid: pids[0])
+            guard (try? p.cgroupID()) == (try? cgroup.fd.inode()) else { throw Errno.noProcess }
+            return p
+        } catch {
+            throw RuntimeError(error, "cannot find the new init in its frozen cgroup")
+        }
     }
 }
