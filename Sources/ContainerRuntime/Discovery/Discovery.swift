@@ -285,10 +285,11 @@ public final class Discovery: Sendable {
             Dictionary(s.sets.values.filter { $0.container == scope.serial }.map { ($0.facts.key, $0.facts) },
                        uniquingKeysWith: { a, _ in a })
         }
-        for key in groups.keys.sorted() {
+        let keys = groups.keys.sorted()
+        let learned = learn(keys.filter { previous[$0] == nil }, groups: groups, seen: out.seen, container: scope.key)
+        for key in keys {
             let members = groups[key]!.sorted()
-            guard let facts = previous[key] ?? Self.facts(of: key, members: members, seen: out.seen, container: scope.key)
-            else { continue }
+            guard let facts = previous[key] ?? learned[key] else { continue }
             // Entered from outside (nsenter -a): every namespace the
             // container's but the pid namespace, which setns cannot change
             // for the caller itself and which is one of the container's
@@ -352,6 +353,23 @@ public final class Discovery: Sendable {
               let inodes = try? ProcessNamespaces.inodes(pid: pid),
               let parent = scope.holds(pid, p), p.isAlive || scope.serial != ContainerTree.rootSerial else { return nil }
         return Seen(tracked: Container.openBudget.take() ? Tracked(p) : nil, key: SetKey(inodes: inodes), at: now, parent: parent)
+    }
+
+    /// The facts of new sets: four syscalls each, spread over the CPUs
+    /// when there are many (the first look after 1,000 unshares).
+    private func learn(_ keys: [SetKey], groups: [SetKey: [Int32]], seen: [Int32: Seen],
+                       container: SetKey) -> [SetKey: SetFacts] {
+        let parts = keys.count < Self.parallelFrom ? 1 : min(readers.maxThreads + 1, keys.count / (Self.parallelFrom / 2))
+        let chunk = max(1, (keys.count + parts - 1) / parts)
+        let jobs: [@Sendable () -> [(SetKey, SetFacts)]] = stride(from: 0, to: keys.count, by: chunk).map { start in
+            let slice = Array(keys[start..<min(keys.count, start + chunk)])
+            return {
+                slice.compactMap { key in
+                    Self.facts(of: key, members: groups[key]!.sorted(), seen: seen, container: container).map { (key, $0) }
+                }
+            }
+        }
+        return Dictionary(readers.inParallel(jobs).flatMap { $0 }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The ids of a new set's namespaces (those its container lacks), asked
