@@ -9,12 +9,15 @@ func refusal(_ r: Result<Void, TreeError>) -> TreeError? {
     return nil
 }
 
+/// A tree with one running container, `name`, serial 1, below the root.
+func treeWithOneContainer(_ name: String) throws -> (ContainerTree, UInt64) {
+    var t = ContainerTree()
+    try t.insert(serial: 1, name: name, parent: 0)
+    return (t, 1)
+}
+
 @Suite struct LifecycleStates {
-    func tree() throws -> (ContainerTree, a: UInt64) {
-        var t = ContainerTree()
-        try t.insert(serial: 1, name: "a", parent: 0)
-        return (t, 1)
-    }
+    func tree() throws -> (ContainerTree, a: UInt64) { try treeWithOneContainer("a") }
 
     @Test func aNameBeingCreatedIsTakenButNotVisible() throws {
         var (t, a) = try tree()

@@ -98,11 +98,7 @@ import Testing
 }
 
 @Suite struct SetsInTheTree {
-    func tree() throws -> (ContainerTree, c: UInt64) {
-        var t = ContainerTree()
-        try t.insert(serial: 1, name: "c", parent: 0)
-        return (t, 1)
-    }
+    func tree() throws -> (ContainerTree, c: UInt64) { try treeWithOneContainer("c") }
 
     @Test func setNamesAreReservedForMkdirAndMv() throws {
         var (t, c) = try tree()

@@ -62,12 +62,15 @@ public final class Discovery: Sendable {
         /// creates a process, but not there). And it is recent: a process
         /// moved into the cgroup from outside, or one that unshared without
         /// forking, is seen at the next full look, within a second.
-        func isCurrent(now: Int64, usage: () -> UInt64?) -> Bool {
+        func isCurrent(now: Int64, lastPid current: Int64?, usage: () -> UInt64?) -> Bool {
             guard now - at < Discovery.recheckNanoseconds, let exits, exits.wait(timeout: 0).isEmpty else { return false }
-            if let lastPid, ProcessCreation.lastPid() == lastPid { return true }
+            if let lastPid, current == lastPid { return true }
             if let cpuUsage, usage() == cpuUsage { return true }
             return false
         }
+
+        /// What was seen, if recent enough to reuse.
+        func reusable(now: Int64) -> [Int32: Seen] { now - at < Discovery.recheckNanoseconds ? seen : [:] }
     }
 
     /// What one look at a container found.
@@ -90,7 +93,6 @@ public final class Discovery: Sendable {
         let ids: [NamespaceKind: UInt64]
         /// The pid namespaces above its own (parent first).
         let pidAncestors: [UInt64]
-        /// Is this process (held by pidfd, /proc already read) still one of it?
         /// Is this process (held by pidfd, /proc already read) still one of
         /// it? Its parent's pid if so.
         let holds: @Sendable (Int32, ProcessHandle) -> Int32?
@@ -155,19 +157,24 @@ public final class Discovery: Sendable {
         let now = SystemTime.monotonicNanoseconds()
         let previous = scans.withLock { $0[serial] }
         let container = registry.container(serial)
-        if let previous, previous.isCurrent(now: now, usage: { container?.cpuUsage }) { return false }
+        // Each read at most once: this runs on requests' path.
         let lastPid = ProcessCreation.lastPid()
-        let cpuUsage = container?.cpuUsage
+        var usage: UInt64??
+        func cpuUsage() -> UInt64? {
+            if usage == nil { usage = .some(container?.cpuUsage) }
+            return usage!
+        }
+        if let previous, previous.isCurrent(now: now, lastPid: lastPid, usage: cpuUsage) { return false }
         guard let (scope, listing) = scope(of: serial), let procs = listing() else { return false }
         if let previous, previous.procs == procs, now - previous.at < Self.recheckNanoseconds {
+            let measured = cpuUsage()
             scans.withLock { s in
                 s[serial]?.lastPid = lastPid
-                s[serial]?.cpuUsage = cpuUsage
+                s[serial]?.cpuUsage = measured
             }
             return false
         }
-        let reuse = previous.map { p in now - p.at < Self.recheckNanoseconds ? p.seen : [:] } ?? [:]
-        let survey = survey(scope, pids: CgroupDirectory.parsePids(procs), reusing: reuse, now: now)
+        let survey = survey(scope, pids: CgroupDirectory.parsePids(procs), reusing: previous?.reusable(now: now) ?? [:], now: now)
         let changed = registry.state.withLock { s -> Bool? in
             guard !s.setWork.contains(serial), serial == ContainerTree.rootSerial || s.containers[serial] != nil else { return nil }
             let before = s.tree.sets(below: serial).map { ($0, s.tree.node($0)?.parent, s.tree.node($0)?.name) }
@@ -182,7 +189,8 @@ public final class Discovery: Sendable {
         if let exits {
             for seen in survey.seen.values { if let t = seen.tracked { try? exits.add(t.process.descriptor.fd, tag: 0) } }
         }
-        scans.withLock { $0[serial] = Scan(procs: procs, at: now, seen: survey.seen, lastPid: lastPid, cpuUsage: cpuUsage, exits: exits) }
+        let measured = cpuUsage()
+        scans.withLock { $0[serial] = Scan(procs: procs, at: now, seen: survey.seen, lastPid: lastPid, cpuUsage: measured, exits: exits) }
         return changed
     }
 
@@ -190,16 +198,6 @@ public final class Discovery: Sendable {
     /// a set was named or killed, or the container is gone).
     func invalidate(_ serial: UInt64) {
         _ = scans.withLock { $0.removeValue(forKey: serial) }
-    }
-
-    /// A fresh listing of container `c`'s processes, surveyed: for naming
-    /// and killing a set. `exact`: every process read anew (the cgroup
-    /// frozen); else those seen in the last second, still alive, as seen.
-    func survey(of c: Container, exact: Bool) -> Survey? {
-        guard let (scope, _) = scope(of: c.serial), let procs = try? c.cgroup.processes() else { return nil }
-        let now = SystemTime.monotonicNanoseconds()
-        let reuse = exact ? [:] : scans.withLock { $0[c.serial] }.map { p in now - p.at < Self.recheckNanoseconds ? p.seen : [:] } ?? [:]
-        return survey(scope, pids: procs, reusing: reuse, now: now)
     }
 
     /// The processes of the sets `keys` (a set and those below it) in a
@@ -211,13 +209,8 @@ public final class Discovery: Sendable {
     func processes(of keys: Set<SetKey>, in c: Container, exact: Bool) -> [Int32] {
         guard let (scope, _) = scope(of: c.serial), let pids = try? c.cgroup.processes() else { return [] }
         let now = SystemTime.monotonicNanoseconds()
-        var seen: [Int32: Seen] = [:]
-        if !exact, let previous = scans.withLock({ $0[c.serial] }), now - previous.at < Self.recheckNanoseconds {
-            let candidates = pids.compactMap { pid in previous.seen[pid].flatMap { s in s.tracked.map { (pid, s, $0.process) } } }
-            let exited = ProcessHandle.exited(candidates.map(\.2))
-            for (i, (pid, s, _)) in candidates.enumerated() where !exited[i] { seen[pid] = s }
-        }
-        for (pid, s) in see(pids.filter { seen[$0] == nil }, in: scope, now: now) { seen[pid] = s }
+        let reuse = exact ? [:] : scans.withLock { $0[c.serial] }?.reusable(now: now) ?? [:]
+        let seen = self.seen(pids, in: scope, reusing: reuse, now: now)
         let known = registry.read { s in Set(s.sets.values.filter { $0.container == c.serial }.map(\.facts.key)) }
         var victims = Set(seen.filter { keys.contains($0.value.key) }.map(\.key))
         for (pid, s) in seen where !victims.contains(pid) && s.key != scope.key && !known.contains(s.key) {
@@ -270,12 +263,7 @@ public final class Discovery: Sendable {
 
     private func survey(_ scope: Scope, pids: [Int32], reusing cached: [Int32: Seen], now: Int64) -> Survey {
         var out = Survey()
-        // Processes seen before: one poll says which are still the same.
-        let candidates = pids.compactMap { pid in cached[pid].flatMap { s in s.tracked.map { (pid, s, $0.process) } } }
-        let exited = ProcessHandle.exited(candidates.map(\.2))
-        for (i, (pid, seen, _)) in candidates.enumerated() where !exited[i] { out.seen[pid] = seen }
-        let fresh = pids.filter { out.seen[$0] == nil }
-        for (pid, s) in see(fresh, in: scope, now: now) { out.seen[pid] = s }
+        out.seen = seen(pids, in: scope, reusing: cached, now: now)
         // Group by set; the scope's own set is no node.
         var groups: [SetKey: [Int32]] = [:]
         for (pid, s) in out.seen {
@@ -305,6 +293,17 @@ public final class Discovery: Sendable {
         out.parents = SetForest.parents(of: out.sets, containerIDs: scope.ids,
                                         processAncestors: Self.processAncestors(out.members, seen: out.seen))
         out.numbers = SetForest.numbers(of: out.sets, containerIDs: scope.ids)
+        return out
+    }
+
+    /// Each of `pids`: as seen before if its pidfd says it is the same
+    /// process (one poll for all), else read now.
+    private func seen(_ pids: [Int32], in scope: Scope, reusing cached: [Int32: Seen], now: Int64) -> [Int32: Seen] {
+        var out: [Int32: Seen] = [:]
+        let candidates = pids.compactMap { pid in cached[pid].flatMap { s in s.tracked.map { (pid, s, $0.process) } } }
+        let exited = ProcessHandle.exited(candidates.map(\.2))
+        for (i, (pid, s, _)) in candidates.enumerated() where !exited[i] { out[pid] = s }
+        for (pid, s) in see(pids.filter { out[$0] == nil }, in: scope, now: now) { out[pid] = s }
         return out
     }
 

@@ -117,31 +117,11 @@ public final class Lifecycle: Sendable {
     /// The record, the cgroup and the init of a new container.
     private func makeContainer(serial: UInt64, name: String, parent: Container?, parentID: UInt64?,
                                owner: ContainerTree.Owner) throws(RuntimeError) -> (Container, ContainerRecord) {
-        let parentCgroup = parent?.cgroup ?? rootCgroup
-        // A fresh cgroup, never reused: a random id, retried on collision.
-        // The `creating` record comes first: a crash from here on leaves
-        // a record that names what to undo.
         var record = ContainerRecord(
             id: 0, serial: serial, name: name, parent: parentID,
             created: SystemTime.realtimeNanoseconds(), initPid: 0, initStartTime: 0, pidNamespace: 0,
             cgroup: "", creating: true, ownerUID: owner.uid, ownerGID: owner.gid)
-        var cgroup = parentCgroup
-        var pending: StateStore.Pending
-        while true {
-            record.id = UInt64.random(in: 1...UInt64.max)
-            cgroup = parentCgroup.child(Self.cgroupPrefix + hex(record.id))
-            record.cgroup = String(cgroup.path.dropFirst(configuration.cgroupMount.count))
-            do throws(Errno) { pending = try store.begin(record) } catch {
-                if error == .exists { continue }
-                throw RuntimeError(error, "cannot record container \(name)")
-            }
-            crashPoint(.mkdirRecorded)
-            do throws(Errno) { try cgroup.create(); break } catch {
-                pending.abandon()
-                if error == .exists { continue }
-                throw RuntimeError(error, "cannot create cgroup \(cgroup.path)")
-            }
-        }
+        let (cgroup, pending) = try recordWithCgroup(&record, below: parent?.cgroup ?? rootCgroup, crash: .mkdirRecorded)
         crashPoint(.mkdirCgroup)
         let process: ProcessHandle
         do throws(RuntimeError) {
@@ -173,6 +153,31 @@ public final class Lifecycle: Sendable {
         }
         crashPoint(.mkdirDone)
         return (Container(record: record, initProcess: process, cgroup: cgroup), record)
+    }
+
+    /// A fresh cgroup below `parent`, never reused: a random id, retried on
+    /// collision. The `creating` record comes first: a crash from here on
+    /// leaves a record that names what to undo (`crash`: the testing crash
+    /// step between the two).
+    func recordWithCgroup(_ record: inout ContainerRecord, below parent: CgroupDirectory,
+                          crash: CrashStep? = nil) throws(RuntimeError) -> (CgroupDirectory, StateStore.Pending) {
+        while true {
+            record.id = UInt64.random(in: 1...UInt64.max)
+            let cgroup = parent.child(Self.cgroupPrefix + hex(record.id))
+            record.cgroup = String(cgroup.path.dropFirst(configuration.cgroupMount.count))
+            let pending: StateStore.Pending
+            do throws(Errno) { pending = try store.begin(record) } catch {
+                if error == .exists { continue }
+                throw RuntimeError(error, "cannot record container \(record.name)")
+            }
+            if let crash { crashPoint(crash) }
+            do throws(Errno) { try cgroup.create() } catch {
+                pending.abandon()
+                if error == .exists { continue }
+                throw RuntimeError(error, "cannot create cgroup \(cgroup.path)")
+            }
+            return (cgroup, pending)
+        }
     }
 
     // MARK: rmdir

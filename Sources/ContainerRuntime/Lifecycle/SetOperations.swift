@@ -29,10 +29,7 @@ extension Lifecycle {
             if case .failure(let e) = s.tree.beginRemove(serial) { throw RuntimeError(refused: e, "rmdir") }
         }
         defer { endSetWork(c.serial) }
-        // The set and the sets below it, as the tree knows them.
-        let keys = registry.read { s in
-            Set([key] + s.tree.subtreePostOrder(serial).compactMap { s.sets[$0]?.facts.key })
-        }
+        let keys = setAndBelow(serial, key)
         let grave = c.cgroup.child(Self.cgroupPrefix + hex(UInt64.random(in: 1...UInt64.max)))
         var made = false
         var victims = discovery.processes(of: keys, in: c, exact: false)
@@ -109,22 +106,7 @@ extension Lifecycle {
         // Both undone by the next mount if the daemon dies before the end.
         record.thawParent = true
         record.moving = true
-        var cgroup = c.cgroup
-        var pending: StateStore.Pending
-        while true {
-            record.id = UInt64.random(in: 1...UInt64.max)
-            cgroup = c.cgroup.child(Self.cgroupPrefix + hex(record.id))
-            record.cgroup = String(cgroup.path.dropFirst(configuration.cgroupMount.count))
-            do throws(Errno) { pending = try store.begin(record) } catch {
-                if error == .exists { continue }
-                throw RuntimeError(error, "cannot record container \(name)")
-            }
-            do throws(Errno) { try cgroup.create(); break } catch {
-                pending.abandon()
-                if error == .exists { continue }
-                throw RuntimeError(error, "cannot create cgroup \(cgroup.path)")
-            }
-        }
+        let (cgroup, pending) = try recordWithCgroup(&record, below: c.cgroup)
         // The init joins the kinds in which the set differs from the daemon.
         let kinds = daemonKey.map { key.differences(from: $0) } ?? NamespaceKind.allCases.filter { $0 != .user }
         let pin: ProcessHandle
@@ -151,14 +133,15 @@ extension Lifecycle {
         // in flight, see removeSet).
         let frozen = freeze(c)
         defer { thaw(c, frozen) }
-        var moving = members(of: key, in: c)
+        let keys = setAndBelow(serial, key)
+        var moving = discovery.processes(of: keys, in: c, exact: true)
         for _ in 0..<3 where !moving.isEmpty {
             for pid in moving {
                 do throws(Errno) { try cgroup.adopt(pid: pid) } catch {
                     Log.line("rename: cannot move process \(pid) into \(cgroup.path): \(error)")
                 }
             }
-            moving = members(of: key, in: c)
+            moving = discovery.processes(of: keys, in: c, exact: true)
         }
         let container = Container(record: record, initProcess: pin, cgroup: cgroup)
         let renamed = registry.state.withLock { s -> Bool in
@@ -220,25 +203,9 @@ extension Lifecycle {
         return nil
     }
 
-    /// The processes of the set `key` and of the sets below it, in a fresh
-    /// listing of the container's processes; `exact`: every one read anew,
-    /// else those seen in the last second (and still alive) as they were.
-    func members(of key: SetKey, in c: Container, exact: Bool = true) -> [Int32] {
-        guard let survey = discovery.survey(of: c, exact: exact),
-              let i = survey.sets.firstIndex(where: { $0.key == key }) else { return [] }
-        return Self.membersWithDescendants(i, survey)
-    }
-
-    /// The members of set `i` and of every set below it.
-    static func membersWithDescendants(_ i: Int, _ survey: Discovery.Survey) -> [Int32] {
-        var out: [Int32] = []
-        for j in survey.sets.indices {
-            var cur: Int? = j
-            var steps = 0
-            while let k = cur, k != i, steps <= survey.sets.count { cur = survey.parents[k]; steps += 1 }
-            if cur == i { out += survey.members[j] }
-        }
-        return out
+    /// The keys of set `serial` and of the sets below it, as the tree knows them.
+    func setAndBelow(_ serial: UInt64, _ key: SetKey) -> Set<SetKey> {
+        registry.read { s in Set([key] + s.tree.subtreePostOrder(serial).compactMap { s.sets[$0]?.facts.key }) }
     }
 
     /// Take the set's container for a set operation (one at a time per

@@ -209,12 +209,18 @@ public struct ControlFiles: Sendable {
 
     /// A namespace of a set, through one of its members that still has it.
     static func namespace(_ kind: NamespaceKind, of set: FoundSet) throws(Errno) -> OwnedDescriptor {
+        guard let (_, ns) = member(of: set, having: kind) else { throw .noEntry }
+        return ns
+    }
+
+    /// The first member (alive) that still has the set's namespace of `kind`.
+    static func member(of set: FoundSet, having kind: NamespaceKind) -> (pid: Int32, namespace: OwnedDescriptor)? {
         for pid in set.members {
             guard let p = try? ProcessHandle.open(pid: pid), let ns = try? p.namespace(kind),
-                  (try? NamespaceKind.inode(of: ns)) == set.facts.key[kind] else { continue }
-            return ns
+                  (try? NamespaceKind.inode(of: ns)) == set.facts.key[kind], p.isAlive else { continue }
+            return (pid, ns)
         }
-        throw .noEntry
+        return nil
     }
 
     /// A set's processes share their container's cgroup: `freeze` shows
@@ -253,14 +259,7 @@ public struct ControlFiles: Sendable {
     /// The init's pid (daemon's namespace), for the `ns/` links; for a set,
     /// its first member that still has the set's namespace of that kind.
     public func initPid(_ serial: UInt64, kind: NamespaceKind) -> Int32? {
-        if let set = registry.read({ $0.sets[serial] }) {
-            for pid in set.members {
-                guard let p = try? ProcessHandle.open(pid: pid), let ns = try? p.namespace(kind),
-                      (try? NamespaceKind.inode(of: ns)) == set.facts.key[kind], p.isAlive else { continue }
-                return pid
-            }
-            return nil
-        }
+        if let set = registry.read({ $0.sets[serial] }) { return Self.member(of: set, having: kind)?.pid }
         return registry.container(serial)?.initPid
     }
 }
