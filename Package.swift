@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "ContainerTree", dependencies: ["LinuxSystem"]),
         .target(name: "ContainerRuntime", dependencies: ["ContainerTree", "LinuxSystem", "CNamespaceShim"]),
         .target(name: "FuseAdapter", dependencies: ["CFuse3", "ContainerTree", "ContainerRuntime", "LinuxSystem"]),
-        .target(name: "MountOptions", dependencies: ["ContainerRuntime"]),
+        .target(name: "MountOptions", dependencies: ["ContainerRuntime", "ContainerTree"]),
         .executableTarget(name: "namespacefs", dependencies: ["FuseAdapter", "ContainerRuntime", "LinuxSystem", "MountOptions"]),
         .executableTarget(name: "nsctl", dependencies: [
             "LinuxSystem", "ContainerTree", "CNamespaceShim",

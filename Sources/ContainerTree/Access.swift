@@ -42,4 +42,15 @@ extension ContainerTree {
         }
         return false
     }
+
+    /// May the caller write the limits of `serial`? As in cgroupfs
+    /// delegation, a container's limits belong to whoever manages its
+    /// parent: never to the container itself (it must not raise its own),
+    /// nor to the user it was delegated to (chown), only to a delegation
+    /// or a privilege above it.
+    public func mayChangeLimits(of serial: UInt64, _ caller: CallerFacts) -> Bool {
+        guard serial != caller.scope, isVisible(serial, to: caller.scope),
+              let parent = nodes[serial]?.parent else { return false }
+        return mayModify(at: parent, caller)
+    }
 }

@@ -43,6 +43,10 @@ public struct ContainerTree: Sendable {
 
     public private(set) var nodes: [UInt64: Node]
     public private(set) var nextSerial: UInt64
+    /// The controllers the host gives containers: their limit entries are
+    /// listed in every container directory (not in sets: a set shares its
+    /// container's cgroup; not at the root: the host's are not the tree's).
+    public var controllers: Set<CgroupController> = []
 
     public static let rootSerial: UInt64 = 0
 
@@ -386,7 +390,9 @@ public struct ContainerTree: Sendable {
             ($0.name, Inode(serial: $0.serial, kind: .container))
         }
         out.append((EntryKind.nsDirectoryName, Inode(serial: serial, kind: .nsDirectory)))
-        for c in ControlFile.allCases { out.append((c.name, Inode(serial: serial, kind: .control(c)))) }
+        for c in ControlFile.allCases where hasEntry(c, serial) {
+            out.append((c.name, Inode(serial: serial, kind: .control(c))))
+        }
         return out
     }
 
@@ -398,12 +404,22 @@ public struct ContainerTree: Sendable {
             if let c = node.children[name] {
                 return nodes[c]?.state == .creating ? nil : Inode(serial: c, kind: .container)
             }
-            return EntryKind.controlEntry(named: name).map { Inode(serial: dir.serial, kind: $0) }
+            guard let kind = EntryKind.controlEntry(named: name) else { return nil }
+            if case .control(let c) = kind, !hasEntry(c, dir.serial) { return nil }
+            return Inode(serial: dir.serial, kind: kind)
         case .nsDirectory:
             return NamespaceKind(name: name).map { Inode(serial: dir.serial, kind: .namespace($0)) }
         default:
             return nil
         }
+    }
+
+    /// Whether the directory of `serial` has the control entry `c`: limit
+    /// entries only in containers, for the controllers the host has.
+    public func hasEntry(_ c: ControlFile, _ serial: UInt64) -> Bool {
+        guard let controller = c.controller else { return true }
+        guard serial != Self.rootSerial, nodes[serial]?.unnamed == false else { return false }
+        return controllers.contains(controller)
     }
 
     /// st_nlink of a directory: 2 + its subdirectories (child containers and ns/).

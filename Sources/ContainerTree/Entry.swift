@@ -1,9 +1,13 @@
 import LinuxSystem
 
 /// The filesystem's own entries in every container directory. Their names
-/// are reserved: no container may take them.
+/// are reserved: no container may take them. The raw value is the entry's
+/// inode slot (see `Inode`).
 public enum ControlFile: Int, CaseIterable, Sendable {
     case status = 1, procs, hostname, freeze
+    /// Limits: the container's cgroup files of the same name, read and
+    /// written through (only where the host gives containers the controller).
+    case pidsMax = 14, pidsCurrent, memoryMax, memoryHigh, memoryCurrent, cpuMax, cpuWeight
 
     public var name: String {
         switch self {
@@ -11,10 +15,52 @@ public enum ControlFile: Int, CaseIterable, Sendable {
         case .procs: "procs"
         case .hostname: "hostname"
         case .freeze: "freeze"
+        case .pidsMax: "pids.max"
+        case .pidsCurrent: "pids.current"
+        case .memoryMax: "memory.max"
+        case .memoryHigh: "memory.high"
+        case .memoryCurrent: "memory.current"
+        case .cpuMax: "cpu.max"
+        case .cpuWeight: "cpu.weight"
         }
     }
 
-    public var isWritable: Bool { self == .hostname || self == .freeze }
+    /// The cgroup controller behind a limit entry; nil for the others.
+    public var controller: CgroupController? {
+        switch self {
+        case .status, .procs, .hostname, .freeze: nil
+        case .pidsMax, .pidsCurrent: .pids
+        case .memoryMax, .memoryHigh, .memoryCurrent: .memory
+        case .cpuMax, .cpuWeight: .cpu
+        }
+    }
+
+    public var isLimit: Bool { controller != nil }
+
+    /// Its mount option for a default (`pids.max`: `-o pids_max=`).
+    public var optionName: String { String(name.map { $0 == "." ? "_" : $0 }) }
+
+    /// Entries a write changes (the current use is read-only, as in cgroupfs).
+    public var isWritable: Bool {
+        switch self {
+        case .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight: true
+        case .status, .procs, .pidsCurrent, .memoryCurrent: false
+        }
+    }
+
+    /// The limit entries, in listing order.
+    public static var limits: [ControlFile] { allCases.filter(\.isLimit) }
+}
+
+/// Names in a container's cgroup (see CgroupLayout in the runtime).
+public enum ContainerCgroup {
+    /// The leaf its own processes live in, beside its child containers'.
+    public static let leaf = "leaf"
+}
+
+/// The cgroup controllers whose limits a container directory shows.
+public enum CgroupController: String, CaseIterable, Sendable, Hashable {
+    case pids, memory, cpu
 }
 
 /// What one inode is: a container directory, one of its control files, its
@@ -50,23 +96,24 @@ public enum EntryKind: Equatable, Hashable, Sendable {
     init?(slot: UInt64) {
         switch slot {
         case 0: self = .container
-        case 1...4: self = .control(ControlFile(rawValue: Int(slot))!)
         case 5: self = .nsDirectory
         case 6..<(6 + UInt64(NamespaceKind.allCases.count)):
             self = .namespace(NamespaceKind(rawValue: Int(slot - 6))!)
-        default: return nil
+        default:
+            guard let c = ControlFile(rawValue: Int(slot)) else { return nil }
+            self = .control(c)
         }
     }
 }
 
 /// Inode numbers: a container's serial number (never reused, kept across
-/// restarts) times 16, plus the entry's slot, plus one so that the root
+/// restarts) times 32, plus the entry's slot, plus one so that the root
 /// (serial 0) is FUSE's inode 1. Stable across renames by construction.
 public struct Inode: Hashable, Sendable {
     public let serial: UInt64
     public let kind: EntryKind
 
-    public static let slotsPerContainer: UInt64 = 16
+    public static let slotsPerContainer: UInt64 = 32
     public static let root = Inode(serial: 0, kind: .container)
 
     public init(serial: UInt64, kind: EntryKind) {

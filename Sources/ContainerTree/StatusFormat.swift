@@ -16,6 +16,10 @@ public enum StatusKey: String, CaseIterable, Sendable {
     /// The namespace kinds it has of its own, and those it shares with its
     /// parent (space-separated names).
     case owns, shares
+    /// Processes the kernel's OOM killer ended in it (memory.events), where
+    /// memory is controlled. Each limit entry it has is a key too
+    /// (`pids.max: 512`).
+    case oomKills = "oom-kills"
 
     /// `ns-net: net:[4026532182]`, the identity as /proc shows it.
     public static func namespace(_ k: NamespaceKind) -> String { "ns-\(k.name)" }

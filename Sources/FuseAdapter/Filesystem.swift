@@ -145,7 +145,10 @@ public final class NamespaceFilesystem: Sendable {
     func attributes(_ inode: Inode, _ caller: Caller, handleBytes: [UInt8]? = nil) -> stat? {
         let info = runtime.registry.read { s -> (links: Int, created: Int64, owner: ContainerTree.Owner)? in
             guard let n = s.tree.visibleNode(inode.serial) else { return nil }
-            return (s.tree.linkCount(of: inode), s.containers[inode.serial]?.created ?? mountTime, n.owner)
+            // A limit belongs to whoever manages the parent (see mayChangeLimits).
+            var owner = n.owner
+            if case .control(let c) = inode.kind, c.isLimit, let p = n.parent, let pn = s.tree.node(p) { owner = pn.owner }
+            return (s.tree.linkCount(of: inode), s.containers[inode.serial]?.created ?? mountTime, owner)
         }
         guard let info else { return nil }
         var st = stat()
@@ -223,6 +226,7 @@ public final class NamespaceFilesystem: Sendable {
         case .hostname:
             do { return try files.hostname(s) } catch { Log.line("\(error)"); return nil }
         case .freeze: return files.freeze(s)
+        case let l: return files.limit(s, l)
         }
     }
 

@@ -79,6 +79,14 @@ extension NamespaceFilesystem {
         return runtime.registry.read { s in serials.allSatisfy { s.tree.mayModify(at: $0, facts) } }
     }
 
+    /// May the caller write this control entry? Limits follow their own
+    /// rule (a container never changes its own, see mayChangeLimits).
+    func mayWrite(_ caller: Caller, _ inode: Inode) -> Bool {
+        guard case .control(let c) = inode.kind, c.isLimit else { return mayModify(caller, at: inode.serial) }
+        let facts = runtime.callers.facts(caller.identity, uid: caller.uid)
+        return runtime.registry.read { $0.tree.mayChangeLimits(of: inode.serial, facts) }
+    }
+
     func reply(_ req: consuming Request, _ error: RuntimeError) -> Replied {
         // Refusals are the caller's business; anything the kernel refused is logged.
         if !error.isRefusal { Log.line("\(error)") }
@@ -141,7 +149,7 @@ extension NamespaceFilesystem {
             guard case .control(let c) = inode.kind, c.isWritable, inode.serial != ContainerTree.rootSerial else {
                 return req.reply(error: inode.kind == .container || inode.kind == .nsDirectory ? EISDIR : EACCES)
             }
-            guard mayModify(caller, at: inode.serial) else { return req.reply(error: EACCES) }
+            guard mayWrite(caller, inode) else { return req.reply(error: EACCES) }
         }
         return replyAttr(req, inode, caller, fi)
     }
@@ -279,7 +287,7 @@ extension NamespaceFilesystem {
         let writing = accessMode != O_RDONLY
         if writing {
             guard c.isWritable, inode.serial != ContainerTree.rootSerial else { return req.reply(error: EACCES) }
-            guard mayModify(caller, at: inode.serial) else { return req.reply(error: EACCES) }
+            guard mayWrite(caller, inode) else { return req.reply(error: EACCES) }
         }
         let reading = accessMode != O_WRONLY
         // The caller's own snapshot if it just stat'ed the file (tar: the
@@ -311,7 +319,7 @@ extension NamespaceFilesystem {
         guard let file = state.withLock({ $0.files[fi.pointee.fh] }), file.writable,
               case .control(let c) = file.inode.kind else { return req.reply(error: EBADF) }
         guard let writer = caller(req, seeing: file.inode) else { return req.reply(error: ENOENT) }
-        guard mayModify(writer, at: file.inode.serial) else { return req.reply(error: EACCES) }
+        guard mayWrite(writer, file.inode) else { return req.reply(error: EACCES) }
         // A value is one write at offset 0, as in sysfs: `dd bs=1` applies
         // its first byte and gets EINVAL for the next.
         guard offset == 0 else { return req.reply(error: EINVAL) }
@@ -319,6 +327,7 @@ extension NamespaceFilesystem {
             switch c {
             case .hostname: try runtime.files.setHostname(file.inode.serial, data)
             case .freeze: try runtime.files.setFrozen(file.inode.serial, data)
+            case let l where l.isWritable && l.isLimit: try runtime.files.setLimit(file.inode.serial, l, data)
             default: return req.reply(error: EACCES)
             }
         } catch {

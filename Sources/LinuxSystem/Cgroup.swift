@@ -29,6 +29,23 @@ public enum Cgroup2 {
     }
 }
 
+/// cgroup v1 hierarchies (hybrid hosts bind some controllers there).
+public enum CgroupV1 {
+    /// The mount point of the v1 hierarchy that has `controller`.
+    public static func mountPoint(of controller: String, in mounts: [MountEntry]) -> String? {
+        mounts.first { $0.fsType == "cgroup" && $0.superOptions.split(separator: ",").contains(Substring(controller)) }?.mountPoint
+    }
+
+    /// A process's path in that hierarchy ("4:pids:/path" in /proc/PID/cgroup).
+    public static func parsePath(_ text: String, controller: String) -> String? {
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            if f.count == 3, f[1].split(separator: ",").contains(Substring(controller)) { return String(f[2]) }
+        }
+        return nil
+    }
+}
+
 /// One cgroup2 directory, by absolute filesystem path.
 public struct CgroupDirectory: Sendable, Hashable {
     public let path: String
@@ -115,6 +132,21 @@ public struct CgroupDirectory: Sendable, Hashable {
     /// Pids in this cgroup itself (not below), in the daemon's pid namespace.
     public func processes() throws(Errno) -> [Int32] {
         Self.parsePids(try FileIO.read(path + "/cgroup.procs"))
+    }
+
+    /// Controllers its parent lets it use (cgroup.controllers).
+    public func controllers() throws(Errno) -> [String] {
+        try FileIO.readString(path + "/cgroup.controllers").split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+    }
+
+    /// Controllers it enables for its children (cgroup.subtree_control).
+    public func subtreeControl() throws(Errno) -> [String] {
+        try FileIO.readString(path + "/cgroup.subtree_control").split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+    }
+
+    /// Enable controllers for its children: refused (EBUSY) while it holds processes.
+    public func enable(controllers: [String]) throws(Errno) {
+        try FileIO.write(path + "/cgroup.subtree_control", controllers.map { "+" + $0 }.joined(separator: " "))
     }
 
     /// Child cgroups (cgroupfs reports each entry's type: no stat each).

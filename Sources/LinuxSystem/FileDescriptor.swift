@@ -108,6 +108,14 @@ public enum FileIO {
         try fd.write(Array(text.utf8))
     }
 
+    /// Write bytes as they are, in one write(2) (a cgroup limit: the kernel
+    /// parses it and says EINVAL or not).
+    public static func write(_ path: String, bytes: [UInt8]) throws(Errno) {
+        let fd = try FileDescriptor.open(path, O_WRONLY)
+        defer { fd.close() }
+        _ = try fd.write(bytes)
+    }
+
     /// Replace a file atomically: write a temporary sibling, rename it over.
     /// A crash of this process leaves the old or the new file, never a mix.
     /// No fsync (it cost 0.8 ms per container on ext4): what is written here

@@ -1,4 +1,5 @@
 import ContainerRuntime
+import ContainerTree
 
 /// Command line of the mount program, in the shape mount.fuse3 and fstab
 /// use: `namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPT[,OPT...]]`.
@@ -17,6 +18,8 @@ public struct MountOptions: Equatable, Sendable {
     public var allowOther: Bool?
     /// -o discover=host: the host's sets of namespaces appear at the root.
     public var discoverHost = false
+    /// -o pids_max=N and the like: limits every new container starts with.
+    public var defaultLimits: [ControlFile: String] = [:]
 
     public static let usage = """
     usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]
@@ -36,6 +39,11 @@ public struct MountOptions: Equatable, Sendable {
                          "containers"
       -o discover=host   show the host's sets of namespaces (processes outside the
                          tree that unshared something) as unnamed<N> at the top
+      -o pids_max=N      limits every new container starts with (nested ones too), in
+      -o memory_max=N    the kernel's syntax: a number or max (memory: K, M, G
+      -o memory_high=N   suffixes; cpu_max=QUOTA:PERIOD in microseconds;
+      -o cpu_max=Q[:P]   cpu_weight 1-10000). Only where the host gives containers
+      -o cpu_weight=N    the controller: else the mount fails and says so
       -o init=PATH       the container init binary (default: namespacefs-init next
                          to this program)
       -o crash_at=STEP   testing only: SIGKILL the daemon at a step of mkdir, rmdir or mv
@@ -57,6 +65,28 @@ public struct MountOptions: Equatable, Sendable {
         let standard = MountOptions().stateDirectory
         guard stateDirectory != standard else { return "namespacefs" }
         return "namespacefs" + stateDirectory.split(separator: "/").map { "-" + $0 }.joined()
+    }
+
+    /// A default limit in the kernel's syntax, or nil if it is not one.
+    static func limitValue(_ f: ControlFile, _ v: String) -> String? {
+        func number(_ s: Substring, suffixes: Bool) -> Bool {
+            var digits = s
+            if suffixes, let last = s.last, "KMGkmg".contains(last) { digits = s.dropLast() }
+            return !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
+        }
+        switch f {
+        case .pidsMax: return v == "max" || number(Substring(v), suffixes: false) ? v : nil
+        case .memoryMax, .memoryHigh: return v == "max" || number(Substring(v), suffixes: true) ? v : nil
+        case .cpuWeight:
+            guard let n = Int(v), (1...10_000).contains(n) else { return nil }
+            return v
+        case .cpuMax:
+            let parts = v.split(separator: ":", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count), parts[0] == "max" || number(parts[0], suffixes: false),
+                  parts.count == 1 || number(parts[1], suffixes: false) else { return nil }
+            return parts.joined(separator: " ")
+        default: return nil
+        }
     }
 
     public enum ParseResult: Equatable, Sendable { case run(MountOptions), help, version, error(String) }
@@ -86,6 +116,13 @@ public struct MountOptions: Equatable, Sendable {
                     case "discover":
                         guard value == "host" else { return "discover takes: host" }
                         o.discoverHost = true
+                        continue
+                    case let k where ControlFile.limits.contains(where: { $0.optionName == k && $0.isWritable }):
+                        let file = ControlFile.limits.first { $0.optionName == k }!
+                        guard let v = Self.limitValue(file, value) else {
+                            return "\(k) takes \(file == .cpuWeight ? "a number 1-10000" : file == .cpuMax ? "max or a quota in microseconds, optionally :PERIOD" : "max or a number")"
+                        }
+                        o.defaultLimits[file] = v
                         continue
                     case "crash_at":
                         guard let step = CrashStep(rawValue: value) else {

@@ -137,6 +137,7 @@ do {
     var configuration = RuntimeConfiguration(cgroupMount: cgroupMount, cgroupRoot: cgroupRoot,
                                              stateDirectory: options.stateDirectory, initPath: initPath)
     configuration.crashAt = options.crashAt
+    configuration.defaultLimits = options.defaultLimits
     runtime = try Runtime(configuration: configuration)
 } catch {
     fail("\(error)")

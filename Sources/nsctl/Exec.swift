@@ -87,6 +87,12 @@ struct Exec: ParsableCommand {
         }
         let cgroup = cgroupDirectory(c)
         defer { cgroup.map { _ = close($0) } }
+        // Where pids is on cgroup v1, the container has a mirror there: the
+        // command must be born in it (counted, limited), so nsctl stands in
+        // it for the clone and steps back out after.
+        let pidsMirror = PidsMirror(c)
+        pidsMirror?.enter()
+        defer { pidsMirror?.leave() }
 
         var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -137,11 +143,31 @@ struct Exec: ParsableCommand {
         throw NsctlError("\(path): none of its processes is visible from here")
     }
 
-    /// The container's cgroup directory, through our own cgroup2 mount.
+    /// The container's leaf cgroup (where its own processes live), through
+    /// our own cgroup2 mount.
     func cgroupDirectory(_ c: ContainerDirectory) -> Int32? {
         guard let rel = c.status.cgroup, let mounts = try? MountInfo.current(),
               let mount = Cgroup2.mountPoint(in: mounts) else { return nil }
-        let fd = open(mount + rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let fd = open(mount + rel + "/" + ContainerCgroup.leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         return fd >= 0 ? fd : nil
     }
+}
+
+/// The container's cgroup in a v1 pids hierarchy (the daemon makes one
+/// where pids is not on cgroup2), and the one nsctl came from.
+struct PidsMirror {
+    let inside: String
+    let outside: String
+
+    init?(_ c: ContainerDirectory) {
+        guard let rel = c.status.cgroup, let mounts = try? MountInfo.current(),
+              let mount = CgroupV1.mountPoint(of: "pids", in: mounts), FileIO.isDirectory(mount + rel),
+              let own = (try? FileIO.readString("/proc/self/cgroup")).flatMap({ CgroupV1.parsePath($0, controller: "pids") })
+        else { return nil }
+        inside = mount + rel
+        outside = mount + own
+    }
+
+    func enter() { try? FileIO.write(inside + "/cgroup.procs", "0") }
+    func leave() { try? FileIO.write(outside + "/cgroup.procs", "0") }
 }

@@ -93,7 +93,8 @@ case "check" where args.count == 4:
         if !FileIO.isDirectory(cgroupMount + r.cgroup) { problems.append("\(hex(r.id)): names missing cgroup \(r.cgroup)") }
         guard kill(r.initPid, 0) == 0 else { problems.append("\(hex(r.id)): names dead init \(r.initPid)"); continue }
         let actual = (try? Cgroup2.path(of: r.initPid)) ?? "?"
-        if actual != r.cgroup { problems.append("\(hex(r.id)): init \(r.initPid) is in \(actual), not \(r.cgroup)") }
+        let leaf = r.cgroup + "/" + ContainerCgroup.leaf
+        if actual != leaf { problems.append("\(hex(r.id)): init \(r.initPid) is in \(actual), not \(leaf)") }
     }
     func cgroupIDs(_ dir: String) -> [UInt64] {
         ((try? FileIO.listDirectory(dir, onlyDirectories: true)) ?? []).flatMap { name -> [UInt64] in

@@ -8,6 +8,9 @@ NSCTL=$(dirname "$NSFS_BIN")/nsctl
 fstype_of() { awk -v m="$1" '$5 == m { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 1); exit } }' /proc/self/mountinfo; }
 CGROUP2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
 TEST_ROOT_CGROUP=/nsfs-test-$$
+# The v1 hierarchy holding pids, where the host binds it there (the daemon
+# mirrors containers' cgroups in it); empty elsewhere.
+PIDS_V1=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup" && $(i + 3) ~ /(^|,)pids(,|$)/) { print $5; exit } break } }' /proc/self/mountinfo)
 TEST_TMP=$(mktemp -d /tmp/nsfs-test.XXXXXX)
 chmod 755 "$TEST_TMP"   # unprivileged callers must reach the mount points
 MOUNTS=()
@@ -104,6 +107,9 @@ cleanup_all() {
         while [ $tries -lt 100 ] && ! find "$CGROUP2$TEST_ROOT_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null; do
             sleep 0.05; tries=$((tries + 1))
         done
+    fi
+    if [ -n "$PIDS_V1" ] && [ -d "$PIDS_V1$TEST_ROOT_CGROUP" ]; then
+        find "$PIDS_V1$TEST_ROOT_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null
     fi
     rm -rf /run/nsfs-test-$$-* "$TEST_TMP"
     # the daemons' cgroup-root locks (kept by design: flock files are not removed)

@@ -165,13 +165,13 @@ test_mv_names_a_set_and_it_becomes_a_container() {
     [ "$(dirname "$cg")" = "$vscg" ] || fail "priv's cgroup $cg is not below vs's"
     # every process of the set moved, none left in vs's cgroup, even while forking
     sleep 0.2
-    for p in $(cat "$vscg/cgroup.procs"); do
+    for p in $(cat "$vscg/leaf/cgroup.procs"); do
         [ "$(ns_inode "$p" mnt 2>/dev/null)" != "$mnt" ] || fail "process $p of the set is still in vs's cgroup"
     done
-    [ "$(wc -l < "$cg/cgroup.procs")" -ge 3 ] || fail "priv's cgroup has $(wc -l < "$cg/cgroup.procs") processes"
+    [ "$(wc -l < "$cg/leaf/cgroup.procs")" -ge 3 ] || fail "priv's cgroup has $(wc -l < "$cg/leaf/cgroup.procs") processes"
     # its namespaces are pinned: they outlive its processes
     local pin; pin=$(init_pid "$MNT/vs/priv")
-    for p in $(cat "$cg/cgroup.procs"); do [ "$p" = "$pin" ] || kill -9 "$p" 2>/dev/null || true; done
+    for p in $(cat "$cg/leaf/cgroup.procs"); do [ "$p" = "$pin" ] || kill -9 "$p" 2>/dev/null || true; done
     sleep 0.3
     [ -d "$MNT/vs/priv" ] || fail "priv vanished with its processes"
     assert_eq "$(stat -L -c %i "$MNT/vs/priv/ns/mnt")" "$mnt" "the mount namespace lives on"
@@ -220,14 +220,14 @@ test_rm_rf_of_a_set_kills_exactly_it_and_what_is_below() {
     rm -rf "$victim"
     [ ! -e "$victim" ] || fail "the set is still listed"
     local vscg; vscg=$CGROUP2$(awk '/^cgroup:/ { print $2 }' "$MNT/vs/status")
-    for p in $(cat "$vscg/cgroup.procs"); do
+    for p in $(cat "$vscg/leaf/cgroup.procs"); do
         [ "$(ns_inode "$p" mnt 2>/dev/null)" != "$mnt" ] || fail "process $p of the killed set lives on"
     done
     assert_eq "$(cat "$MNT/vs/procs")" "$own_before" "vs's own processes live on"
     assert_eq "$(cat "$other/procs")" "$other_before" "the other set lives on"
     kill -0 "$keep" || fail "vs's init died"
     # no cgroup left below vs
-    assert_eq "$(find "$vscg" -mindepth 1 -type d | wc -l)" 0 "cgroups left below vs"
+    assert_eq "$(find "$vscg" -mindepth 1 -type d ! -path "$vscg/leaf" | wc -l)" 0 "cgroups left below vs"
     # the whole container, sets and all
     rm -rf "$MNT/vs"
     [ ! -d "$vscg" ] || fail "vs's cgroup left"
@@ -337,7 +337,7 @@ crash_while_naming() {
     [ -d "$MNT/vs/priv" ] || fail "priv missing after the crash at $step"
     assert_eq "$(cat "$MNT/vs/freeze")" 0 "vs thawed"
     assert_eq "$(sets_in "$MNT/vs" | wc -l)" 0 "nothing of the set left in vs"
-    for p in $(cat "$vscg/cgroup.procs"); do
+    for p in $(cat "$vscg/leaf/cgroup.procs"); do
         [ "$(ns_inode "$p" mnt 2>/dev/null)" != "$mnt" ] || fail "process $p of the set is still in vs's cgroup"
     done
     [ "$(wc -l < "$MNT/vs/priv/procs")" -ge 2 ] || fail "priv has $(wc -l < "$MNT/vs/priv/procs") processes"

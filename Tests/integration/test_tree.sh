@@ -46,7 +46,8 @@ test_nesting_is_real() {
     assert_eq "$(nsenter -t "$a" -m -p ps -e -o comm= | grep -c namespacefs-ini)" 3 "inits visible from a"
     local cga cgb
     cga=$(awk -F: '$1 == "0" { print $3 }' /proc/$a/cgroup); cgb=$(awk -F: '$1 == "0" { print $3 }' /proc/$b/cgroup)
-    case $cgb in "$cga"/ns-*) ;; *) fail "b's cgroup $cgb is not below a's $cga" ;; esac
+    # each in its container's leaf; b's container cgroup beside a's leaf
+    case $cgb in "${cga%/leaf}"/ns-*/leaf) ;; *) fail "b's cgroup $cgb is not below a's $cga" ;; esac
     assert_eq "$(nsenter -t "$b" -u hostname)" b "hostname of b"
 }
 

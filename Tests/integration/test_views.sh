@@ -11,7 +11,9 @@ test_a_container_sees_its_own_subtree_as_the_root() {
     view_ready "$MNT/a"
     local inside
     inside=$("$NSCTL" exec "$MNT/a" -- ls "$MNT")
-    assert_eq "$(echo $inside)" "b d freeze hostname ns procs status" "listing inside a"
+    # what the host lists in a: b, d and a's entries (limits where the host has them)
+    assert_eq "$(echo $inside)" "$(echo $(ls "$MNT/a"))" "listing inside a"
+    grep -qx b <<<"$inside" && grep -qx status <<<"$inside" && ! grep -qx x <<<"$inside" || fail "listing inside a: $inside"
     # /namespaces/b is /a/b
     assert_eq "$("$NSCTL" exec "$MNT/a" -- awk '/^id:/ { print $2 }' "$MNT/b/status")" \
         "$(awk '/^id:/ { print $2 }' "$MNT/a/b/status")" "b inside a is the host's a/b"
@@ -90,7 +92,7 @@ test_nsctl_exec_runs_inside_with_status_signals_and_errors() {
     assert_eq "$("$NSCTL" exec "$MNT/a" -- grep '^0::' /proc/self/cgroup)" "0::/" "cgroup (its own cgroup namespace root)"
     local cga; cga=$(awk '/^cgroup:/ { print $2 }' "$MNT/a/status")
     "$NSCTL" exec "$MNT/a" -- sleep 5 &
-    wait_for 5 sh -c "[ \$(wc -l < $CGROUP2$cga/cgroup.procs) -ge 2 ]" || fail "not in a's cgroup"
+    wait_for 5 sh -c "[ \$(wc -l < $CGROUP2$cga/leaf/cgroup.procs) -ge 2 ]" || fail "not in a's cgroup"
     wait
     # a subset: net only (hostname stays the host's)
     assert_eq "$("$NSCTL" exec --ns net "$MNT/a" -- hostname)" "$(hostname)" "uts not entered"

@@ -42,7 +42,9 @@ extension Lifecycle {
            (try? ProcStat.startTime(pid: r.initPid)) == r.initStartTime, pin.isAlive,
            let key = try? ProcessNamespaces.inodes(pid: r.initPid) {
             var members = Set<Int32>()
-            let pids = (try? parent.processes()) ?? []
+            // The parent's processes: in its leaf (or, laid out by an older
+            // daemon, in its cgroup itself).
+            let pids = ((try? CgroupLayout.leaf(of: parent).processes()) ?? []) + ((try? parent.processes()) ?? [])
             for pid in pids where (try? ProcessNamespaces.inodes(pid: pid)) == key { members.insert(pid) }
             // Their descendants (a set made inside the named one).
             var grew = true
@@ -52,7 +54,11 @@ extension Lifecycle {
                     if let up = try? ProcStat.parent(pid: pid), members.contains(up) { members.insert(pid); grew = true }
                 }
             }
-            for pid in members where (try? own.adopt(pid: pid)) != nil { moved += 1 }
+            let target = CgroupLayout.leaf(of: own).exists ? CgroupLayout.leaf(of: own) : own
+            for pid in members where (try? target.adopt(pid: pid)) != nil {
+                try? layout.placeInMirror(pid, of: own)
+                moved += 1
+            }
         }
         if r.thawParent { try? parent.setFrozen(false) }
         var done = r
@@ -95,31 +101,65 @@ extension Lifecycle {
         if r.initStartTime != 0 {
             guard let start = try? ProcStat.startTime(pid: r.initPid), start == r.initStartTime else { return .gone }
         }
-        // In its own cgroup: one ioctl where the kernel has PIDFD_GET_INFO;
+        // In its own cgroup's leaf (or, laid out by an older daemon, in the
+        // cgroup itself): one ioctl where the kernel has PIDFD_GET_INFO;
         // else /proc/PID/cgroup.
+        let leaf = CgroupLayout.leaf(of: cgroup)
         if let own = try? p.cgroupID() {
-            guard let dir = try? cgroup.identity() else { return .gone }
-            guard dir.id == own else { return .gone }
+            guard own == (try? leaf.identity())?.id || own == (try? cgroup.identity())?.id else { return .gone }
         } else {
-            guard (try? Cgroup2.path(of: r.initPid)) == r.cgroup else { return .gone }
+            let path = try? Cgroup2.path(of: r.initPid)
+            guard path == r.cgroup + "/" + CgroupLayout.leafName || path == r.cgroup else { return .gone }
         }
         guard p.isAlive else { return .gone }
         return .verified(p)
     }
 
     /// pid 1 of a pid namespace `depth` levels below the daemon's, in the
-    /// cgroup `path` itself.
+    /// leaf of the cgroup `path` (or, laid out by an older daemon, in the
+    /// cgroup itself).
     static func findInit(in path: String, mount: String, depth: Int) -> AdoptionPlan<ProcessHandle>.FoundInit? {
-        for pid in (try? CgroupDirectory(path: mount + path).processes()) ?? [] {
-            guard let nspid = try? ProcStatus.namespacePids(pid: pid), nspid.count == depth + 1, nspid.last == 1,
-                  let p = try? ProcessHandle.open(pid: pid),
-                  let start = try? ProcStat.startTime(pid: pid),
-                  let pidns = try? p.namespaceID(.pid),
-                  (try? Cgroup2.path(of: pid)) == path,
-                  p.isAlive else { continue }
-            return .init(handle: p, pid: pid, startTime: start, pidNamespace: pidns)
+        for dir in [path + "/" + CgroupLayout.leafName, path] {
+            for pid in (try? CgroupDirectory(path: mount + dir).processes()) ?? [] {
+                guard let nspid = try? ProcStatus.namespacePids(pid: pid), nspid.count == depth + 1, nspid.last == 1,
+                      let p = try? ProcessHandle.open(pid: pid),
+                      let start = try? ProcStat.startTime(pid: pid),
+                      let pidns = try? p.namespaceID(.pid),
+                      (try? Cgroup2.path(of: pid)) == dir,
+                      p.isAlive else { continue }
+                return .init(handle: p, pid: pid, startTime: start, pidNamespace: pidns)
+            }
         }
         return nil
+    }
+
+    /// A container's cgroup as this daemon lays it out (see CgroupLayout).
+    /// One laid out by an older daemon — processes in the cgroup itself —
+    /// gets its leaf and they move there; a missing v1 mirror is made and
+    /// the processes placed in it. Nothing is killed. Parents come first
+    /// (the plan's order): controllers are enabled top-down.
+    func settle(_ r: ContainerRecord) -> [String] {
+        let cgroup = CgroupDirectory(path: configuration.cgroupMount + r.cgroup)
+        let leaf = CgroupLayout.leaf(of: cgroup)
+        var lines: [String] = []
+        var moved = 0
+        if !leaf.exists { try? leaf.create() }
+        // A process forking while we move its siblings: its child is born
+        // where it was, and moved on the next pass.
+        for _ in 0..<10 {
+            let left = (try? cgroup.processes()) ?? []
+            if left.isEmpty { break }
+            for pid in left where (try? leaf.adopt(pid: pid)) != nil { moved += 1 }
+        }
+        if moved > 0 { lines.append("container \(r.name) (\(hex(r.id))): moved \(moved) process(es) into its leaf cgroup") }
+        do throws(Errno) { try layout.furnish(cgroup) } catch {
+            lines.append("container \(r.name) (\(hex(r.id))): cannot enable controllers in \(cgroup.path): \(error)")
+        }
+        // A mirror made just now (by furnish) holds nobody yet.
+        if let mirror = layout.pidsMirror(of: cgroup), ((try? mirror.processes()) ?? []).isEmpty {
+            for pid in (try? leaf.processes()) ?? [] { try? mirror.adopt(pid: pid) }
+        }
+        return lines
     }
 
     func carryOut(_ step: AdoptionPlan<ProcessHandle>.Step) -> [String] {
@@ -154,8 +194,9 @@ extension Lifecycle {
     }
 
     private func enter(_ r: ContainerRecord, _ p: ProcessHandle, parent: UInt64) -> [String] {
-        let c = Container(record: r, initProcess: p, cgroup: CgroupDirectory(path: configuration.cgroupMount + r.cgroup))
-        return registry.state.withLock { s -> [String] in
+        let settled = settle(r)
+        let c = Container(record: r, initProcess: p, layout: layout)
+        return settled + registry.state.withLock { s -> [String] in
             // The plan checked the name against a tree built the same way.
             do throws(TreeError) {
                 try s.tree.insert(serial: r.serial, name: r.name, parent: parent,

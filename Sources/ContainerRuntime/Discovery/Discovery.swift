@@ -135,7 +135,7 @@ public final class Discovery: Sendable {
             guard let info = try? p.info(), info.cgroupID == cgroupID else { return nil }
             return info.parent
         }
-        return (scope, { try? c.readCgroupFile("cgroup.procs") })
+        return (scope, { try? c.readFile(c.leaf.path + "/cgroup.procs") })
     }
 
     /// Every pid in /proc, as cgroup.procs would list them.
@@ -207,7 +207,7 @@ public final class Discovery: Sendable {
     /// those seen in the last second, still alive, as seen. Cheaper than a
     /// survey: no arranging, for each pass of a kill.
     func processes(of keys: Set<SetKey>, in c: Container, exact: Bool) -> [Int32] {
-        guard let (scope, _) = scope(of: c.serial), let pids = try? c.cgroup.processes() else { return [] }
+        guard let (scope, _) = scope(of: c.serial), let pids = try? c.leaf.processes() else { return [] }
         let now = SystemTime.monotonicNanoseconds()
         let reuse = exact ? [:] : scans.withLock { $0[c.serial] }?.reusable(now: now) ?? [:]
         let seen = self.seen(pids, in: scope, reusing: reuse, now: now)

@@ -15,7 +15,13 @@ public final class Container: Sendable {
     /// The init's pid in the daemon's pid namespace.
     public var initPid: Int32 { initProcess.pid }
     public let pidNamespace: UInt64
+    /// Its cgroup: no process of its own, its leaf and its child
+    /// containers' cgroups below (see CgroupLayout).
     public let cgroup: CgroupDirectory
+    /// Where its own processes are.
+    public let leaf: CgroupDirectory
+    /// Where its controllers are on this host.
+    let layout: CgroupLayout
     /// Relative to the cgroup2 mount, as `status` shows it.
     public let cgroupPath: String
     public let created: Int64
@@ -32,12 +38,14 @@ public final class Container: Sendable {
     /// its UTS namespace): a read is then one pread, not open+read+close.
     private let openFiles = Mutex<[String: OwnedDescriptor]>([:])
 
-    init(record r: ContainerRecord, initProcess: ProcessHandle, cgroup: CgroupDirectory) {
+    init(record r: ContainerRecord, initProcess: ProcessHandle, layout: CgroupLayout) {
         id = r.id
         serial = r.serial
         self.initProcess = initProcess
         pidNamespace = r.pidNamespace
-        self.cgroup = cgroup
+        cgroup = CgroupDirectory(path: layout.cgroupMount + r.cgroup)
+        leaf = CgroupLayout.leaf(of: cgroup)
+        self.layout = layout
         cgroupPath = r.cgroup
         created = r.created
         ownView = r.ownView
@@ -63,16 +71,22 @@ public final class Container: Sendable {
 
     /// A cgroup file of this container, read whole from offset 0.
     func readCgroupFile(_ name: String) throws(Errno) -> [UInt8] {
-        let d = try descriptor(name) { () throws(Errno) in
-            OwnedDescriptor(try FileDescriptor.open(cgroup.path + "/" + name, O_RDONLY))
+        try readFile(cgroup.path + "/" + name)
+    }
+
+    /// A file of its cgroups (any hierarchy), by path, kept open.
+    func readFile(_ path: String) throws(Errno) -> [UInt8] {
+        let d = try descriptor(path) { () throws(Errno) in
+            OwnedDescriptor(try FileDescriptor.open(path, O_RDONLY))
         }
         return try d.fd.preadAll()
     }
 
-    /// Its cgroup's id (the directory's inode), read once.
+    /// Its own processes' cgroup's id (the leaf directory's inode, as pidfd
+    /// info reports a process's cgroup), read once.
     var cgroupID: UInt64? {
         if let id = cachedCgroupID.withLock({ $0 }) { return id }
-        guard let id = try? cgroup.identity().id else { return nil }
+        guard let id = try? leaf.identity().id else { return nil }
         cachedCgroupID.withLock { $0 = id }
         return id
     }
@@ -91,13 +105,13 @@ public final class Container: Sendable {
 
     /// How many own processes (lines of cgroup.procs).
     func processCount() -> Int {
-        guard let b = try? readCgroupFile("cgroup.procs") else { return 0 }
+        guard let b = try? readFile(leaf.path + "/cgroup.procs") else { return 0 }
         return b.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
     }
 
     /// Own processes, daemon's pid namespace.
     func processes() -> [Int32] {
-        guard let b = try? readCgroupFile("cgroup.procs") else { return [] }
+        guard let b = try? readFile(leaf.path + "/cgroup.procs") else { return [] }
         return CgroupDirectory.parsePids(b)
     }
 
@@ -136,6 +150,14 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
         self.errno = errno
         self.message = message
         isRefusal = false
+    }
+
+    /// The kernel refused what the caller asked (a limit it cannot parse):
+    /// the caller's business, not the log's.
+    public init(rejected errno: Errno, _ message: String) {
+        self.errno = errno
+        self.message = message
+        isRefusal = true
     }
 
     public init(refused: TreeError, _ operation: String) {

@@ -17,6 +17,9 @@ public struct RuntimeConfiguration: Sendable {
     public var killTimeoutMilliseconds = 10_000
     /// Testing crash safety: SIGKILL the daemon at this step.
     public var crashAt: CrashStep?
+    /// Limits every new container starts with (-o pids_max=...), by entry,
+    /// in the kernel's syntax.
+    public var defaultLimits: [ControlFile: String] = [:]
 
     public init(cgroupMount: String, cgroupRoot: String, stateDirectory: String, initPath: String) {
         self.cgroupMount = cgroupMount
@@ -36,6 +39,8 @@ public final class Lifecycle: Sendable {
     let store: StateStore
     let spawner: InitSpawner
     public let rootCgroup: CgroupDirectory
+    /// Where containers' processes and controllers are (see CgroupLayout).
+    public let layout: CgroupLayout
     let teardown: Teardown
     /// Inits of live containers (tag: serial) and of removed ones still
     /// exiting (tag: reapTag | pid).
@@ -54,15 +59,22 @@ public final class Lifecycle: Sendable {
         discovery = Discovery(registry: registry)
         store = StateStore(directory: configuration.stateDirectory)
         spawner = try InitSpawner(initPath: configuration.initPath)
-        rootCgroup = CgroupDirectory(path: configuration.cgroupMount + configuration.cgroupRoot)
-        teardown = Teardown(timeoutMilliseconds: configuration.killTimeoutMilliseconds)
+        let root = CgroupDirectory(path: configuration.cgroupMount + configuration.cgroupRoot)
+        rootCgroup = root
         do throws(Errno) { watcher = try Epoll() } catch { throw RuntimeError(error, "cannot create an epoll set") }
         do throws(Errno) { try store.prepare() } catch {
             throw RuntimeError(error, "cannot create the state directory \(configuration.stateDirectory)")
         }
-        do throws(Errno) { try FileIO.makeDirectories(rootCgroup.path) } catch {
-            throw RuntimeError(error, "cannot create the cgroup \(rootCgroup.path)")
+        do throws(Errno) { try FileIO.makeDirectories(root.path) } catch {
+            throw RuntimeError(error, "cannot create the cgroup \(root.path)")
         }
+        layout = CgroupLayout.prepare(root: root, cgroupMount: configuration.cgroupMount,
+                                      mounts: (try? MountInfo.current()) ?? [])
+        for (file, _) in configuration.defaultLimits where layout.file(file, of: root) == nil {
+            throw RuntimeError(Errno(EOPNOTSUPP), "-o \(file.optionName): this host gives containers no \(file.controller!.rawValue) controller")
+        }
+        teardown = Teardown(timeoutMilliseconds: configuration.killTimeoutMilliseconds, layout: layout)
+        registry.state.withLock { $0.tree.controllers = layout.controllers }
         do throws(Errno) { try store.recordCgroupRoot(configuration.cgroupRoot) } catch {
             throw RuntimeError(error, "cannot write to the state directory \(configuration.stateDirectory)")
         }
@@ -124,18 +136,26 @@ public final class Lifecycle: Sendable {
         let (cgroup, pending) = try recordWithCgroup(&record, below: parent?.cgroup ?? rootCgroup, crash: .mkdirRecorded)
         crashPoint(.mkdirCgroup)
         let process: ProcessHandle
+        let leaf = CgroupLayout.leaf(of: cgroup)
         do throws(RuntimeError) {
             let dir: OwnedDescriptor
-            do throws(Errno) { dir = try cgroup.open() } catch { throw RuntimeError(error, "cannot open cgroup \(cgroup.path)") }
+            do throws(Errno) { dir = try leaf.open() } catch { throw RuntimeError(error, "cannot open cgroup \(leaf.path)") }
             // Below a frozen container the new cgroup is frozen too, and so
             // is a child cloned into it: the spawn must not wait for it.
-            let frozen = (try? cgroup.isFrozen()) ?? false
+            let frozen = (try? leaf.isFrozen()) ?? false
             process = try spawner.spawn(cgroup: dir, parent: parent?.initProcess,
                                         hostname: ContainerName.hostname(for: name), argv0: "nsinit", frozen: frozen)
         } catch {
-            try? cgroup.remove()
+            teardown.destroy(process: nil, cgroup: cgroup)
             pending.abandon()
             throw error
+        }
+        // Where pids is on v1: in its mirror before anything can fork (the
+        // init never does; what enters later is placed by nsctl exec).
+        do throws(Errno) { try layout.placeInMirror(process.pid, of: cgroup) } catch {
+            teardown.destroy(process: process, cgroup: cgroup, reapLater: reapLater)
+            pending.abandon()
+            throw RuntimeError(error, "cannot place the init of \(name) in its pids cgroup")
         }
         crashPoint(.mkdirSpawned)
         do throws(Errno) {
@@ -152,7 +172,7 @@ public final class Lifecycle: Sendable {
             throw RuntimeError(error, "cannot record container \(name)")
         }
         crashPoint(.mkdirDone)
-        return (Container(record: record, initProcess: process, cgroup: cgroup), record)
+        return (Container(record: record, initProcess: process, layout: layout), record)
     }
 
     /// A fresh cgroup below `parent`, never reused: a random id, retried on
@@ -176,7 +196,26 @@ public final class Lifecycle: Sendable {
                 if error == .exists { continue }
                 throw RuntimeError(error, "cannot create cgroup \(cgroup.path)")
             }
+            do throws(RuntimeError) { try furnish(cgroup) } catch {
+                teardown.destroy(process: nil, cgroup: cgroup)
+                pending.abandon()
+                throw error
+            }
             return (cgroup, pending)
+        }
+    }
+
+    /// A new container's cgroup: controllers for its children, its leaf,
+    /// its v1 mirror, and the default limits.
+    private func furnish(_ cgroup: CgroupDirectory) throws(RuntimeError) {
+        do throws(Errno) { try layout.furnish(cgroup) } catch {
+            throw RuntimeError(error, "cannot prepare cgroup \(cgroup.path)")
+        }
+        for (file, value) in configuration.defaultLimits {
+            guard let path = layout.file(file, of: cgroup) else { continue }
+            do throws(Errno) { try FileIO.write(path, value) } catch {
+                throw RuntimeError(error, "cannot set the default \(file.name) \(value)")
+            }
         }
     }
 

@@ -112,8 +112,14 @@ extension Lifecycle {
         let pin: ProcessHandle
         do throws(RuntimeError) {
             let dir: OwnedDescriptor
-            do throws(Errno) { dir = try cgroup.open() } catch { throw RuntimeError(error, "cannot open cgroup \(cgroup.path)") }
+            let leaf = CgroupLayout.leaf(of: cgroup)
+            do throws(Errno) { dir = try leaf.open() } catch { throw RuntimeError(error, "cannot open cgroup \(leaf.path)") }
             pin = try spawner.join(member, kinds: kinds, cgroup: dir, argv0: "nsinit", frozen: false)
+            do throws(Errno) { try layout.placeInMirror(pin.pid, of: cgroup) } catch {
+                teardown.destroy(process: pin, cgroup: cgroup, reapLater: reapLater)
+                pending.abandon()
+                throw RuntimeError(error, "cannot place the new init of \(name) in its pids cgroup")
+            }
             record.initPid = pin.pid
             do throws(Errno) {
                 record.pidNamespace = try pin.namespaceID(.pid)
@@ -137,13 +143,16 @@ extension Lifecycle {
         var moving = discovery.processes(of: keys, in: c, exact: true)
         for _ in 0..<3 where !moving.isEmpty {
             for pid in moving {
-                do throws(Errno) { try cgroup.adopt(pid: pid) } catch {
+                do throws(Errno) {
+                    try CgroupLayout.leaf(of: cgroup).adopt(pid: pid)
+                    try layout.placeInMirror(pid, of: cgroup)
+                } catch {
                     Log.line("rename: cannot move process \(pid) into \(cgroup.path): \(error)")
                 }
             }
             moving = discovery.processes(of: keys, in: c, exact: true)
         }
-        let container = Container(record: record, initProcess: pin, cgroup: cgroup)
+        let container = Container(record: record, initProcess: pin, layout: layout)
         let renamed = registry.state.withLock { s -> Bool in
             guard s.tree.node(serial)?.unnamed == true,
                   (try? s.tree.rename(serial, to: s.tree.node(serial)!.parent!, name: Array(name.utf8))) != nil else { return false }

@@ -9,6 +9,8 @@ import Glibc
 struct Teardown: Sendable {
     /// How long to wait for a container's processes to die.
     let timeoutMilliseconds: Int
+    /// Where the v1 mirrors are, removed after the cgroup2 ones.
+    let layout: CgroupLayout
 
     /// cgroup.kill, then remove the cgroup — and any cgroups the workload
     /// made below it (systemd or docker inside do) — as soon as it is
@@ -66,7 +68,22 @@ struct Teardown: Sendable {
         if let process, !initExited {
             if process.isAlive { reapLater(process) } else { process.reap() }
         }
+        if let mirror = layout.pidsMirror(of: cgroup) { Self.removeMirror(mirror) }
         return true
+    }
+
+    /// The v1 mirror of a removed cgroup: empty once the cgroup2 one is
+    /// (every process of it was there too), so rmdir, leaves first.
+    static func removeMirror(_ mirror: CgroupDirectory) {
+        for _ in 0..<100 {
+            _ = removeChildren(of: mirror)
+            do throws(Errno) { try mirror.remove(); return } catch {
+                if error == .noEntry { return }
+                if error != .busy { break }
+            }
+            usleep(1000)
+        }
+        Log.line("cannot remove the pids cgroup \(mirror.path): processes left there")
     }
 
     /// rmdir of every cgroup below `dir`, leaves first; how many there were.

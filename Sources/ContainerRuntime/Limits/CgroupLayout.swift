@@ -1,0 +1,101 @@
+import ContainerTree
+import LinuxSystem
+
+/// How a container's cgroups are laid out, and where the controllers behind
+/// its limit entries are on this host.
+///
+/// cgroup2 lets a cgroup enable controllers for its children only while it
+/// holds no process itself ("no internal processes"). So a container's
+/// cgroup `C` holds none: its own processes live in the leaf `C/leaf`, its
+/// child containers' cgroups beside that leaf, and `C` enables for both
+/// every controller the tree uses. The leaf is what the container's cgroup
+/// namespace is rooted at (its processes see `0::/`, as before).
+///
+/// Where `pids` is bound to a cgroup v1 hierarchy instead (hybrid hosts),
+/// each container also gets the cgroup of the same path there, `V1/C`, and
+/// its processes are placed in it too: a fork bomb must not wait for the
+/// host to be reconfigured. `memory` and `cpu` are used only on cgroup2: on
+/// v1 they belong to whatever else manages the host.
+public struct CgroupLayout: Sendable {
+    public static let leafName = ContainerCgroup.leaf
+
+    /// The cgroup2 mount point.
+    public let cgroupMount: String
+    /// Controllers enabled on cgroup2 for the containers.
+    public let v2: Set<CgroupController>
+    /// The mount point of the v1 hierarchy holding `pids`, when pids is
+    /// not on cgroup2.
+    public let pidsV1Mount: String?
+
+    public init(cgroupMount: String, v2: Set<CgroupController>, pidsV1Mount: String?) {
+        self.cgroupMount = cgroupMount
+        self.v2 = v2
+        self.pidsV1Mount = v2.contains(.pids) ? nil : pidsV1Mount
+    }
+
+    /// The controllers whose limits containers show.
+    public var controllers: Set<CgroupController> { pidsV1Mount == nil ? v2 : v2.union([.pids]) }
+
+    /// `subtree_control` text enabling the tree's cgroup2 controllers.
+    var enableText: String? {
+        v2.isEmpty ? nil : CgroupController.allCases.filter(v2.contains).map { "+" + $0.rawValue }.joined(separator: " ")
+    }
+
+    /// The leaf of a container's cgroup.
+    public static func leaf(of cgroup: CgroupDirectory) -> CgroupDirectory { cgroup.child(leafName) }
+
+    /// The v1 pids cgroup mirroring the cgroup2 directory `cgroup`.
+    public func pidsMirror(of cgroup: CgroupDirectory) -> CgroupDirectory? {
+        guard let m = pidsV1Mount, cgroup.path.hasPrefix(cgroupMount) else { return nil }
+        return CgroupDirectory(path: m + cgroup.path.dropFirst(cgroupMount.count))
+    }
+
+    /// The file behind a limit entry of the container whose cgroup is
+    /// `cgroup`; nil where the host does not have its controller.
+    public func file(_ f: ControlFile, of cgroup: CgroupDirectory) -> String? {
+        guard let controller = f.controller else { return nil }
+        if v2.contains(controller) { return cgroup.path + "/" + f.name }
+        if controller == .pids, let mirror = pidsMirror(of: cgroup) { return mirror.path + "/" + f.name }
+        return nil
+    }
+
+    /// Find the controllers for a tree whose cgroups are below `root`, and
+    /// enable them on the way there: in `root` itself and in the cgroups
+    /// between the cgroup2 mount and it that hold no process (never in the
+    /// mount's own root: that is the host's configuration). Then make the
+    /// v1 pids mirror of `root`.
+    public static func prepare(root: CgroupDirectory, cgroupMount: String, mounts: [MountEntry]) -> CgroupLayout {
+        let wanted = Set(CgroupController.allCases.map(\.rawValue))
+        var dir = cgroupMount
+        for part in root.path.dropFirst(cgroupMount.count).split(separator: "/") {
+            dir += "/" + part
+            let d = CgroupDirectory(path: dir)
+            let available = ((try? d.controllers()) ?? []).filter(wanted.contains)
+            let enabled = Set((try? d.subtreeControl()) ?? [])
+            let missing = available.filter { !enabled.contains($0) }
+            if missing.isEmpty { continue }
+            if dir != root.path, ((try? d.processes()) ?? [0]).isEmpty == false { continue }
+            try? d.enable(controllers: missing)
+        }
+        let v2 = Set(((try? root.subtreeControl()) ?? []).compactMap(CgroupController.init(rawValue:)))
+        var pidsV1 = v2.contains(.pids) ? nil : CgroupV1.mountPoint(of: "pids", in: mounts)
+        if let m = pidsV1, (try? FileIO.makeDirectories(m + root.path.dropFirst(cgroupMount.count))) == nil { pidsV1 = nil }
+        return CgroupLayout(cgroupMount: cgroupMount, v2: v2, pidsV1Mount: pidsV1)
+    }
+
+    /// Make a container's cgroup ready for processes: it enables the tree's
+    /// controllers for its children, its leaf exists, and so does its v1
+    /// mirror. `cgroup` itself must exist and hold no process.
+    func furnish(_ cgroup: CgroupDirectory) throws(Errno) {
+        if let text = enableText { try FileIO.write(cgroup.path + "/cgroup.subtree_control", text) }
+        do throws(Errno) { try Self.leaf(of: cgroup).create() } catch { if error != .exists { throw error } }
+        if let mirror = pidsMirror(of: cgroup) {
+            do throws(Errno) { try mirror.create() } catch { if error != .exists { throw error } }
+        }
+    }
+
+    /// Put `pid` (the daemon's pid namespace) in the v1 mirror of `cgroup`.
+    func placeInMirror(_ pid: Int32, of cgroup: CgroupDirectory) throws(Errno) {
+        try pidsMirror(of: cgroup)?.adopt(pid: pid)
+    }
+}
