@@ -92,13 +92,13 @@ struct Exec: ParsableCommand {
         // it for the clone and steps back out after.
         let pidsMirror = PidsMirror(c)
         pidsMirror?.enter()
-        defer { pidsMirror?.leave() }
 
         var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var childPidfd: Int32 = -1, childPid: Int32 = -1
         let rc = nsfs_exec_in(initProcess.descriptor.rawValue, flags, cgroup ?? -1, tty ? 1 : 0,
                               &argv, &childPidfd, &childPid)
+        pidsMirror?.leave()
         if rc < 0 {
             let e = Errno(-rc)
             if e.rawValue == ENOENT || e.rawValue == EACCES {
