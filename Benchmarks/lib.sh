@@ -8,6 +8,9 @@ BIN=$(swift build -c release --show-bin-path)
 WORK=$(mktemp -d /tmp/nsfs-bench.XXXXXX)
 CGROUP2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
 CG=/nsfs-bench-$$
+# The v1 hierarchy holding pids, where the host binds it there (the daemon
+# mirrors containers' cgroups in it).
+PIDS_V1=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup" && $(i + 3) ~ /(^|,)pids(,|$)/) { print $5; exit } break } }' /proc/self/mountinfo)
 MNT=$WORK/mnt
 
 bench_cleanup() {
@@ -18,6 +21,9 @@ bench_cleanup() {
         while [ $tries -lt 100 ] && ! find "$CGROUP2$CG" -depth -type d -exec rmdir {} + 2>/dev/null; do
             sleep 0.05; tries=$((tries + 1))
         done
+    fi
+    if [ -n "$PIDS_V1" ] && [ -d "$PIDS_V1$CG" ]; then
+        find "$PIDS_V1$CG" -depth -type d -exec rmdir {} + 2>/dev/null || true
     fi
     rm -rf "$WORK" "/run/nsfs-bench-$$"
     rm -f /run/lock/namespacefs/cgroup*nsfs-bench-$$*

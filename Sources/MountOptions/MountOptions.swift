@@ -40,7 +40,7 @@ public struct MountOptions: Equatable, Sendable {
       -o discover=host   show the host's sets of namespaces (processes outside the
                          tree that unshared something) as unnamed<N> at the top
       -o pids_max=N      limits every new container starts with (nested ones too), in
-      -o memory_max=N    the kernel's syntax: a number or max (memory: K, M, G
+      -o memory_max=N    the kernel's syntax: a number or max (memory: K, M, G, T
       -o memory_high=N   suffixes; cpu_max=QUOTA:PERIOD in microseconds;
       -o cpu_max=Q[:P]   cpu_weight 1-10000). Only where the host gives containers
       -o cpu_weight=N    the controller: else the mount fails and says so
@@ -71,7 +71,7 @@ public struct MountOptions: Equatable, Sendable {
     static func limitValue(_ f: ControlFile, _ v: String) -> String? {
         func number(_ s: Substring, suffixes: Bool) -> Bool {
             var digits = s
-            if suffixes, let last = s.last, "KMGkmg".contains(last) { digits = s.dropLast() }
+            if suffixes, let last = s.last, "KMGTPEkmgtpe".contains(last) { digits = s.dropLast() }
             return !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
         }
         switch f {
@@ -117,8 +117,9 @@ public struct MountOptions: Equatable, Sendable {
                         guard value == "host" else { return "discover takes: host" }
                         o.discoverHost = true
                         continue
-                    case let k where ControlFile.limits.contains(where: { $0.optionName == k && $0.isWritable }):
+                    case let k where ControlFile.limits.contains(where: { $0.optionName == k }):
                         let file = ControlFile.limits.first { $0.optionName == k }!
+                        guard file.isWritable else { return "\(k) is a reading of use, not a limit: it takes no default" }
                         guard let v = Self.limitValue(file, value) else {
                             return "\(k) takes \(file == .cpuWeight ? "a number 1-10000" : file == .cpuMax ? "max or a quota in microseconds, optionally :PERIOD" : "max or a number")"
                         }

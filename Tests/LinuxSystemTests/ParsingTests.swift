@@ -55,3 +55,19 @@ import Testing
         #expect(SystemTime.rfc3339(nanoseconds: 1_763_821_642_500_000_000) == "2025-11-22T14:27:22Z")
     }
 }
+
+@Suite struct CgroupV1Parsing {
+    @Test func pidsHierarchyAndPath() {
+        let mounts = MountInfo.parse("""
+        32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+        39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+        41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+        """)
+        #expect(CgroupV1.mountPoint(of: "pids", in: mounts) == "/sys/fs/cgroup/pids")
+        #expect(CgroupV1.mountPoint(of: "memory", in: mounts) == nil)
+        let own = "12:pids:/nsfs/ns-1\n5:cpu,cpuacct:/x\n0::/unified/path\n"
+        #expect(CgroupV1.parsePath(own, controller: "pids") == "/nsfs/ns-1")
+        #expect(CgroupV1.parsePath(own, controller: "cpuacct") == "/x")
+        #expect(CgroupV1.parsePath(own, controller: "memory") == nil)
+    }
+}

@@ -68,3 +68,22 @@ import Testing
         #expect(MountOptions.defaultCgroupName(stateDirectory: "/tmp/st2") != MountOptions.defaultCgroupName(stateDirectory: "/tmp/st3"))
     }
 }
+
+@Suite struct DefaultLimitOptions {
+    @Test func kernelSyntaxIsKept() throws {
+        guard case .run(let o) = MountOptions.parse(["/n", "-o", "pids_max=512,memory_max=1G,memory_high=max,cpu_max=50000:100000,cpu_weight=200"]) else {
+            Issue.record("refused"); return
+        }
+        #expect(o.defaultLimits[.pidsMax] == "512" && o.defaultLimits[.memoryMax] == "1G")
+        #expect(o.defaultLimits[.memoryHigh] == "max" && o.defaultLimits[.cpuMax] == "50000 100000")
+        #expect(o.defaultLimits[.cpuWeight] == "200")
+    }
+
+    @Test(arguments: ["pids_max=lots", "pids_max=-1", "pids_max=", "memory_max=1X", "cpu_weight=0",
+                      "cpu_weight=10001", "cpu_max=50000:", "cpu_max=a:b", "pids_current=5", "memory_current=1"])
+    func refused(_ option: String) {
+        guard case .error = MountOptions.parse(["/n", "-o", option]) else {
+            Issue.record("\(option) accepted"); return
+        }
+    }
+}

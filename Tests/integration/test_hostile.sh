@@ -74,6 +74,7 @@ test_one_daemon_per_state_directory_and_cgroup_root() {
     [ -d "$MNT/victim" ] || fail "the first mount lost its container"
     umount "$TEST_TMP/d1"; umount "$TEST_TMP/d2"
     rmdir "$CGROUP2${cg1%/*}" "$CGROUP2${cg2%/*}"
+    if [ -n "$PIDS_V1" ]; then rmdir "$PIDS_V1${cg1%/*}" "$PIDS_V1${cg2%/*}"; fi
     check_consistency
 }
 

@@ -1,0 +1,66 @@
+import Testing
+@testable import ContainerTree
+import LinuxSystem
+
+/// Limit entries: which directories have them, and who may write them.
+@Suite struct LimitRules {
+    /// root → a (owned by 1000) → b, and a set below a.
+    func tree(controllers: Set<CgroupController> = [.pids]) throws -> (ContainerTree, a: UInt64, b: UInt64, set: UInt64) {
+        var t = ContainerTree()
+        t.controllers = controllers
+        try t.insert(serial: 1, name: "a", parent: 0, owner: .init(uid: 1000, gid: 1000))
+        try t.insert(serial: 2, name: "b", parent: 1)
+        let set = try #require(t.arrangeSets(in: 1, [.init(name: "unnamed77", parent: nil, serial: nil)]).first ?? nil)
+        return (t, 1, 2, set)
+    }
+
+    @Test func onlyContainersHaveThemAndOnlyForTheHostsControllers() throws {
+        let (t, a, _, set) = try tree()
+        let names = t.listing(of: a).map(\.name)
+        #expect(names.contains("pids.max") && names.contains("pids.current"))
+        #expect(!names.contains("memory.max") && !names.contains("cpu.max"))
+        #expect(t.lookup("pids.max", in: Inode(serial: a, kind: .container)) == Inode(serial: a, kind: .control(.pidsMax)))
+        #expect(t.lookup("memory.max", in: Inode(serial: a, kind: .container)) == nil)
+        // a set shares its container's cgroup; the root is the host's
+        #expect(t.lookup("pids.max", in: Inode(serial: set, kind: .container)) == nil)
+        #expect(!t.listing(of: 0).contains { $0.name == "pids.max" })
+        let (all, _, _, _) = try tree(controllers: Set(CgroupController.allCases))
+        #expect(ControlFile.limits.allSatisfy { f in all.listing(of: a).contains { $0.name == f.name } })
+    }
+
+    @Test func namesAreReservedEvenWithoutTheController() throws {
+        var (t, a, _, _) = try tree(controllers: [])
+        #expect(throws: TreeError.exists) { try t.insert(serial: 9, name: "memory.max", parent: a) }
+    }
+
+    @Test func inodeSlotsRoundTrip() {
+        for f in ControlFile.allCases {
+            let ino = Inode(serial: 12, kind: .control(f))
+            #expect(Inode(number: ino.number) == ino)
+        }
+        #expect(Set(ControlFile.allCases.map { Inode(serial: 12, kind: .control($0)).number }).count == ControlFile.allCases.count)
+        #expect(ControlFile.pidsMax.optionName == "pids_max" && ControlFile.cpuWeight.optionName == "cpu_weight")
+    }
+
+    @Test func aContainerNeverWritesItsOwnLimits() throws {
+        let (t, a, b, _) = try tree()
+        let insideA = CallerFacts(scope: a, uid: 0, privileged: true)
+        #expect(!t.mayChangeLimits(of: a, insideA))
+        #expect(t.mayChangeLimits(of: b, insideA))
+        let insideB = CallerFacts(scope: b, uid: 0, privileged: true)
+        #expect(!t.mayChangeLimits(of: b, insideB) && !t.mayChangeLimits(of: a, insideB))
+        let host = CallerFacts(scope: 0, uid: 0, privileged: true)
+        #expect(t.mayChangeLimits(of: a, host) && t.mayChangeLimits(of: b, host))
+    }
+
+    @Test func delegationGivesTheLimitsBelowNotTheDelegatedContainers() throws {
+        let (t, a, b, _) = try tree()
+        let alice = CallerFacts(scope: 0, uid: 1000, privileged: false)
+        #expect(!t.mayChangeLimits(of: a, alice))
+        #expect(t.mayChangeLimits(of: b, alice))
+        let bob = CallerFacts(scope: 0, uid: 1001, privileged: false)
+        #expect(!t.mayChangeLimits(of: b, bob))
+        let fakeRoot = CallerFacts(scope: 0, uid: 0, privileged: false)
+        #expect(!t.mayChangeLimits(of: b, fakeRoot))
+    }
+}
