@@ -43,9 +43,10 @@ struct Teardown: Sendable {
         var events: FileDescriptor?
         defer { events?.close() }
         while true {
-            // One rmdir usually does it. EBUSY: processes still dying, or
-            // cgroups the workload made below, which go first (then at once
-            // again, if there were any).
+            // Two rmdirs usually do it: the leaf, then the cgroup. EBUSY:
+            // processes still dying, or cgroups the workload made below,
+            // which go first (then at once again, if there were any).
+            _ = try? CgroupLayout.leaf(of: cgroup).remove()
             do throws(Errno) { try cgroup.remove(); break } catch {
                 if error == .noEntry { break }
                 if error != .busy && error != .notEmpty { return false }
@@ -75,13 +76,15 @@ struct Teardown: Sendable {
     /// The v1 mirror of a removed cgroup: empty once the cgroup2 one is
     /// (every process of it was there too), so rmdir, leaves first.
     static func removeMirror(_ mirror: CgroupDirectory) {
-        for _ in 0..<100 {
-            _ = removeChildren(of: mirror)
+        for attempt in 0..<100 {
             do throws(Errno) { try mirror.remove(); return } catch {
                 if error == .noEntry { return }
                 if error != .busy { break }
             }
-            usleep(1000)
+            // Child cgroups (made by hand: the tree removes its own first),
+            // or the last processes still leaving.
+            _ = removeChildren(of: mirror)
+            if attempt > 0 { usleep(1000) }
         }
         Log.line("cannot remove the pids cgroup \(mirror.path): processes left there")
     }
