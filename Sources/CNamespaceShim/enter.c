@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -29,7 +30,7 @@ static void forwarded_signals(sigset_t *set) {
     sigaddset(set, SIGQUIT);
 }
 
-int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty,
+int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid, int as_gid,
                  char *const *argv, int *child_pidfd, int *child_pid) {
     // From here on the forwarded signals queue for nsfs_wait_forwarding
     // (blocked first, then un-ignored: none can be lost or kill us).
@@ -68,7 +69,16 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty,
         close(report[0]);
         int e = 0;
         int rest = nsflags & ~CLONE_NEWPID;
+        // Between the setns into a container's user namespace and the exec,
+        // this process holds the host's root uid: nobody may trace it
+        // (the container's root has CAP_SYS_PTRACE in that namespace).
+        if (rest & CLONE_NEWUSER) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (rest && syscall(SYS_setns, pidfd, rest) != 0) e = errno;
+        if (!e && as_uid >= 0) {
+            if (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setresgid, as_gid, as_gid, as_gid) != 0 ||
+                syscall(SYS_setresuid, as_uid, as_uid, as_uid) != 0)
+                e = errno;
+        }
         if (!e && use_tty) {
             // Its own process group, in the terminal's foreground before it
             // runs: an interactive shell that starts in the background

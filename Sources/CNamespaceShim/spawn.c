@@ -175,6 +175,14 @@ descriptors:
     if (sched_getscheduler(0) != SCHED_OTHER && sched_setscheduler(0, SCHED_OTHER, &normal) != 0)
         return fail(res, NSFS_STEP_EXEC, errno);
 
+    // In a user namespace of its own (or joining one): its root, which the
+    // host sees as an unprivileged id of the container's range. Until now
+    // it was the host's root with capabilities only in that namespace.
+    if ((req->join ? (req->join_namespaces & CLONE_NEWUSER) != 0 : req->userns_fd >= 0)) {
+        int e = nsfs_become_root();
+        if (e) return fail(res, NSFS_STEP_BECOME_ROOT, -e);
+    }
+
     char *const argv[] = {(char *)req->argv0, NULL};
     char *const envp[] = {NULL};
     syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
@@ -201,7 +209,9 @@ static int clone_init(struct spawn_ctx *ctx, uint64_t extra_flags) {
     args.flags = init_clone_flags(req) | extra_flags;
     args.pidfd = (uint64_t)(uintptr_t)&pidfd;
     args.cgroup = (uint64_t)req->cgroup_fd;
-    args.exit_signal = SIGCHLD;
+    // With CLONE_PARENT clone3 takes no exit signal: the child gets the
+    // caller's own (the helper's SIGCHLD), and its parent is the caller's.
+    args.exit_signal = (args.flags & CLONE_PARENT) ? 0 : SIGCHLD;
     long pid;
 #if NSFS_HAVE_VM_CLONE
     if (!req->no_wait) {
@@ -271,10 +281,24 @@ static int helper_child(void *p) {
     // A time namespace is joined only by a process whose memory is its own
     // (timens_install: EUSERS otherwise): the inner process of a join is a
     // real fork that joins it, and reports through shared memory (res).
-    uint64_t join = ctx->req->join ? ctx->req->join_namespaces : (uint64_t)(CLONE_NEWPID | CLONE_NEWNS);
+    uint64_t join = ctx->req->join ? ctx->req->join_namespaces
+                  : ctx->req->parent_pidfd >= 0 ? (uint64_t)(CLONE_NEWPID | CLONE_NEWNS) : 0;
     uint64_t later = ctx->req->join ? join & (uint64_t)CLONE_NEWTIME : 0;
     if ((join & ~later) && syscall(SYS_setns, ctx->req->parent_pidfd, (int)(join & ~later)) != 0)
         return fail(ctx->res, NSFS_STEP_SETNS_PARENT, errno);
+    // Into the container's own user namespace last: joining the parent's
+    // pid and mount namespaces needs the host's capabilities, which the
+    // helper keeps only until this setns.
+    if (!ctx->req->join && ctx->req->userns_fd >= 0) {
+        if (syscall(SYS_setns, ctx->req->userns_fd, CLONE_NEWUSER) != 0)
+            return fail(ctx->res, NSFS_STEP_SETNS_USER, errno);
+        // A top-level init needs no hop into a parent's pid namespace; it
+        // is cloned as the daemon's child (CLONE_PARENT), which reaps it.
+        if (ctx->req->parent_pidfd < 0) {
+            clone_init(ctx, CLONE_PARENT);
+            return 0;
+        }
+    }
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.exit_signal = SIGCHLD;
@@ -335,7 +359,7 @@ int nsfs_spawn_init(const struct nsfs_spawn_request *req, struct nsfs_spawn_resu
         ctx.res = shared;
     }
 
-    if (req->parent_pidfd < 0) {
+    if (req->parent_pidfd < 0 && req->userns_fd < 0) {
         clone_init(&ctx, 0);
     } else {
         struct clone_args args;

@@ -227,3 +227,7 @@ int nsfs_o_path(void) { return O_PATH; }
 int nsfs_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0) == 0 ? 0 : -errno;
 }
+
+int nsfs_forbid_tracing(void) {
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno;
+}

@@ -8,11 +8,16 @@ public struct CallerFacts: Sendable, Equatable {
     public var uid: UInt32
     /// CAP_SYS_ADMIN in the daemon's own user namespace.
     public var privileged: Bool
+    /// CAP_SYS_ADMIN in the user namespace of the container it is in (that
+    /// container's own, not the host's): root of that container, who may
+    /// change what is below it, never the container itself.
+    public var containerRoot: Bool
 
-    public init(scope: UInt64, uid: UInt32, privileged: Bool) {
+    public init(scope: UInt64, uid: UInt32, privileged: Bool, containerRoot: Bool = false) {
         self.scope = scope
         self.uid = uid
         self.privileged = privileged
+        self.containerRoot = containerRoot
     }
 }
 
@@ -33,6 +38,9 @@ extension ContainerTree {
     public func mayModify(at serial: UInt64, _ caller: CallerFacts) -> Bool {
         guard isVisible(serial, to: caller.scope) else { return false }
         if caller.privileged { return true }
+        // Root of a container's own user namespace: below it (mkdir in it
+        // is "at" it; what is at it alone, its entries, see mayChange).
+        if caller.containerRoot && caller.scope != Self.rootSerial { return true }
         guard caller.uid != 0 else { return false }
         var cur: UInt64? = serial
         while let s = cur, isAncestor(caller.scope, of: s) {
@@ -41,6 +49,14 @@ extension ContainerTree {
             cur = nodes[s]?.parent
         }
         return false
+    }
+
+    /// May the caller change the container `serial` itself (write its
+    /// control entries)? As mayModify, but a container's root (of its own
+    /// user namespace) changes only the containers below its own.
+    public func mayChange(_ serial: UInt64, _ caller: CallerFacts) -> Bool {
+        if !caller.privileged && caller.containerRoot && serial == caller.scope { return false }
+        return mayModify(at: serial, caller)
     }
 
     /// May the caller write the limits of `serial`? As in cgroupfs

@@ -20,6 +20,10 @@ public enum StatusKey: String, CaseIterable, Sendable {
     /// memory is controlled. Each limit entry it has is a key too
     /// (`pids.max: 512`).
     case oomKills = "oom-kills"
+    /// Its user namespace's id maps as the host reads /proc/PID/uid_map
+    /// and gid_map: `0 524288 65536` (inside, outside, count); the host's
+    /// own for a container that shares its user namespace.
+    case uidMap = "uid-map", gidMap = "gid-map"
 
     /// `ns-net: net:[4026532182]`, the identity as /proc shows it.
     public static func namespace(_ k: NamespaceKind) -> String { "ns-\(k.name)" }

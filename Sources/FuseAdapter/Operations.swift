@@ -82,8 +82,10 @@ extension NamespaceFilesystem {
     /// May the caller write this control entry? Limits follow their own
     /// rule (a container never changes its own, see mayChangeLimits).
     func mayWrite(_ caller: Caller, _ inode: Inode) -> Bool {
-        guard case .control(let c) = inode.kind, c.isLimit else { return mayModify(caller, at: inode.serial) }
         let facts = runtime.callers.facts(caller.identity, uid: caller.uid)
+        guard case .control(let c) = inode.kind, c.isLimit else {
+            return runtime.registry.read { $0.tree.mayChange(inode.serial, facts) }
+        }
         return runtime.registry.read { $0.tree.mayChangeLimits(of: inode.serial, facts) }
     }
 

@@ -250,3 +250,13 @@ extension ProcessHandle {
         return out
     }
 }
+
+/// Who may trace this process.
+public enum Tracing {
+    /// Only holders of CAP_SYS_PTRACE in the host's user namespace, for
+    /// this process and every child that shares its memory until it execs.
+    public static func forbid() throws(Errno) {
+        let rc = nsfs_forbid_tracing()
+        if rc < 0 { throw Errno(-rc) }
+    }
+}

@@ -20,6 +20,10 @@ public struct MountOptions: Equatable, Sendable {
     public var discoverHost = false
     /// -o pids_max=N and the like: limits every new container starts with.
     public var defaultLimits: [ControlFile: String] = [:]
+    /// -o userns=off: containers share the host's user namespace.
+    public var userNamespaces = true
+    /// -o ids=BASE:COUNT: host ids for containers' user namespaces.
+    public var idPool = IdPool()
 
     public static let usage = """
     usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]
@@ -39,6 +43,11 @@ public struct MountOptions: Equatable, Sendable {
                          "containers"
       -o discover=host   show the host's sets of namespaces (processes outside the
                          tree that unshared something) as unnamed<N> at the top
+      -o userns=off      containers share the host's user namespace: their root is the
+                         host's root (default on: each container has a user namespace
+                         of its own; its root is an unprivileged id on the host)
+      -o ids=BASE:COUNT  host uids/gids for containers' user namespaces, 65536 per
+                         top-level container (default \(IdPool.defaultBase):\(IdPool.defaultCount))
       -o pids_max=N      limits every new container starts with (nested ones too), in
       -o memory_max=N    the kernel's syntax: a number or max (memory: K, M, G, T
       -o memory_high=N   suffixes; cpu_max=QUOTA:PERIOD in microseconds;
@@ -124,6 +133,18 @@ public struct MountOptions: Equatable, Sendable {
                             return "\(k) takes \(file == .cpuWeight ? "a number 1-10000" : file == .cpuMax ? "max or a quota in microseconds, optionally :PERIOD" : "max or a number")"
                         }
                         o.defaultLimits[file] = v
+                        continue
+                    case "userns":
+                        guard value == "on" || value == "off" else { return "userns takes on or off" }
+                        o.userNamespaces = value == "on"
+                        continue
+                    case "ids":
+                        let parts = value.split(separator: ":", omittingEmptySubsequences: false)
+                        guard parts.count == 2, let b = UInt32(parts[0]), let n = UInt32(parts[1]),
+                              b > 0, n >= IdPool.blockSize, UInt64(b) + UInt64(n) <= UInt64(UInt32.max) else {
+                            return "ids takes BASE:COUNT (host ids; COUNT at least \(IdPool.blockSize), BASE above 0)"
+                        }
+                        o.idPool = IdPool(base: b, count: n)
                         continue
                     case "crash_at":
                         guard let step = CrashStep(rawValue: value) else {

@@ -30,6 +30,11 @@ guard geteuid() == 0, Capabilities.hasSysAdmin() else {
     fail("must run as root with CAP_SYS_ADMIN (containers need namespaces and cgroups): run it with sudo")
 }
 
+// Children of the daemon run on its memory until they exec, some of them in
+// a container's pid and user namespaces, whose root could otherwise trace
+// them (and so the daemon): only the host's CAP_SYS_PTRACE may.
+do throws(Errno) { try Tracing.forbid() } catch { fail("cannot make the daemon untraceable (prctl PR_SET_DUMPABLE): \(error)") }
+
 // /dev/fuse.
 let fuseFD = open("/dev/fuse", O_RDWR | O_CLOEXEC)
 guard fuseFD >= 0 else {
@@ -138,6 +143,8 @@ do {
                                              stateDirectory: options.stateDirectory, initPath: initPath)
     configuration.crashAt = options.crashAt
     configuration.defaultLimits = options.defaultLimits
+    configuration.userNamespaces = options.userNamespaces
+    configuration.idPool = options.idPool
     runtime = try Runtime(configuration: configuration)
 } catch {
     fail("\(error)")

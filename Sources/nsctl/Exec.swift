@@ -14,7 +14,10 @@ struct Exec: ParsableCommand {
         given with --ns), in its cgroup, and — when the pid namespace is \
         entered — as a process of its pid namespace. nsctl waits for it and \
         exits with its status (128+N when it was killed by signal N). \
-        SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to nsctl are passed on.
+        SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to nsctl are passed on. \
+        In a container with a user namespace of its own, CMD runs as its \
+        root (uid and gid 0 there, an unprivileged id on the host), or as \
+        --user UID[:GID] of that namespace.
 
         Examples:
           nsctl exec /namespaces/web -- ip addr
@@ -31,14 +34,30 @@ struct Exec: ParsableCommand {
     @Flag(name: .short, help: "Interactive: give CMD the terminal (its own process group, in the foreground).")
     var tty = false
 
+    @Option(name: .customLong("user"), help: ArgumentHelp(
+        "Run as this uid (and gid; default: the uid) of the container's user namespace (default 0, its root).",
+        valueName: "uid[:gid]"))
+    var user: String?
+
     @Argument(help: ArgumentHelp("The container's directory, e.g. /namespaces/web.", valueName: "path"))
     var path: String
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The program and its arguments, after --.", valueName: "cmd"))
     var command: [String] = []
 
-    /// What a container owns: every kind but the user namespace (it shares the host's).
-    static let defaultKinds = NamespaceKind.allCases.filter { $0 != .user }
+    /// Every kind (one the container shares with the host is skipped).
+    static let defaultKinds = NamespaceKind.allCases
+
+    /// --user: uid and gid inside the container's user namespace.
+    func identity() throws(NsctlError) -> (uid: Int32, gid: Int32) {
+        guard let user else { return (0, 0) }
+        let parts = user.split(separator: ":", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let u = Int32(parts[0]), u >= 0,
+              let g = parts.count == 2 ? Int32(parts[1]) : u, g >= 0 else {
+            throw NsctlError("--user takes UID or UID:GID (numbers of the container's user namespace), not '\(user)'")
+        }
+        return (u, g)
+    }
 
     func kinds() throws(NsctlError) -> [NamespaceKind] {
         guard let namespaces else { return Self.defaultKinds }
@@ -76,14 +95,19 @@ struct Exec: ParsableCommand {
             throw NsctlError("\(path) is frozen: thaw it first (echo 0 > \(c.path)/freeze)")
         }
         let initProcess = try c.status.isSet ? member(of: c) : initOf(c)
+        let (uid, gid) = try identity()
         var flags: Int32 = 0
         for k in kinds {
-            // setns into one's own user namespace is EINVAL: containers share
-            // the host's today, so there is nothing to enter.
+            // setns into one's own user namespace is EINVAL: a container
+            // that shares the host's (-o userns=off) has nothing to enter.
             if k == .user, (try? initProcess.namespaceID(.user)) == (try? ProcessHandle.open(pid: getpid()).namespaceID(.user)) {
                 continue
             }
             flags |= Int32(truncatingIfNeeded: k.cloneFlag)
+        }
+        let entersUser = flags & Int32(truncatingIfNeeded: NamespaceKind.user.cloneFlag) != 0
+        if user != nil && !entersUser {
+            throw NsctlError("--user: \(path) has no user namespace of its own to pick an id in")
         }
         let cgroup = cgroupDirectory(c)
         defer { cgroup.map { _ = close($0) } }
@@ -97,7 +121,7 @@ struct Exec: ParsableCommand {
         defer { argv.forEach { free($0) } }
         var childPidfd: Int32 = -1, childPid: Int32 = -1
         let rc = nsfs_exec_in(initProcess.descriptor.rawValue, flags, cgroup ?? -1, tty ? 1 : 0,
-                              &argv, &childPidfd, &childPid)
+                              entersUser ? uid : -1, entersUser ? gid : -1, &argv, &childPidfd, &childPid)
         pidsMirror?.leave()
         if rc < 0 {
             let e = Errno(-rc)

@@ -12,7 +12,9 @@ TEST_ROOT_CGROUP=/nsfs-test-$$
 # mirrors containers' cgroups in it); empty elsewhere.
 PIDS_V1=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup" && $(i + 3) ~ /(^|,)pids(,|$)/) { print $5; exit } break } }' /proc/self/mountinfo)
 TEST_TMP=$(mktemp -d /tmp/nsfs-test.XXXXXX)
-chmod 755 "$TEST_TMP"   # unprivileged callers must reach the mount points
+# Unprivileged callers must reach the mount points, and a container's root
+# (an unprivileged id on the host) writes the tests' markers here: like /tmp.
+chmod 1777 "$TEST_TMP"
 MOUNTS=()
 N=0
 

@@ -81,7 +81,7 @@ test_one_daemon_per_state_directory_and_cgroup_root() {
 test_writes_are_checked_against_the_writer() {
     new_mount
     mkdir "$MNT/e" "$MNT/a"
-    chmod 755 "$TEST_TMP"
+    chmod 1777 "$TEST_TMP"
     # A descriptor opened by root, inherited by nobody.
     local rc=0
     $NOBODY sh -c 'echo evil >&3' 3>"$MNT/e/hostname" 2>/dev/null || rc=$?

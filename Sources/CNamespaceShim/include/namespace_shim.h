@@ -50,6 +50,8 @@ enum nsfs_spawn_step {
     NSFS_STEP_LOOPBACK,
     NSFS_STEP_FDS,
     NSFS_STEP_EXEC,
+    NSFS_STEP_SETNS_USER,
+    NSFS_STEP_BECOME_ROOT,
 };
 
 struct nsfs_spawn_request {
@@ -66,6 +68,10 @@ struct nsfs_spawn_request {
                           // process and skips every setup step (it only pins
                           // a set of namespaces someone else made)
     uint64_t join_namespaces;
+    int userns_fd;        // -1: the daemon's user namespace; else the init is
+                          // born into this one (nsfs_make_userns), which then
+                          // owns its other namespaces, and runs as its root
+                          // (uid and gid 0 inside, no supplementary groups)
     int no_wait;          // the cgroup is frozen: a child cloned into it stops at
                           // once, so do not wait for its exec (fork-like clone;
                           // its setup completes, unreported, when it is thawed).
@@ -87,6 +93,20 @@ struct nsfs_spawn_result {
 int nsfs_spawn_init(const struct nsfs_spawn_request *_Nonnull req,
                     struct nsfs_spawn_result *_Nonnull res);
 
+// A new user namespace, child of the daemon's (parent_pidfd -1) or of the
+// user namespace of the process behind parent_pidfd, with these id maps
+// (as /proc/PID/uid_map takes them, in the parent namespace's ids).
+// init_fd: O_PATH fd of the init binary (a nested namespace's placeholder
+// runs it). Returns an nsfs fd of it (the caller closes), or -errno.
+int nsfs_make_userns(int parent_pidfd, int init_fd, const char *_Nonnull uid_map, const char *_Nonnull gid_map);
+// In a process that joined a user namespace: become its root (uid and gid
+// 0 there, no supplementary groups). Raw syscalls: safe in a CLONE_VM child.
+int nsfs_become_root(void);
+// Forbid ptrace and /proc/PID/mem of this process (and of every child that
+// shares its memory) to anyone without CAP_SYS_PTRACE in the host's user
+// namespace. The daemon's children run on its memory until they exec,
+// some of them in a container's pid and user namespaces.
+int nsfs_forbid_tracing(void);
 // CLONE_NEW* flags for every namespace kind a container gets by default.
 uint64_t nsfs_default_namespaces(void);
 
@@ -139,7 +159,9 @@ int nsfs_attach_view(int pidfd, const char *_Nonnull source, const char *_Nonnul
 // process behind pidfd, in the cgroup cgroup_fd (-1: stay), in its own
 // process group if use_tty. 0 with *child_pidfd/*child_pid set, or -errno
 // (of setns, clone3, or the exec in the child).
-int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty,
+// With CLONE_NEWUSER in nsflags the child becomes uid/gid as_uid/as_gid of
+// that user namespace (0: its root) before it runs CMD; as_uid -1: no change.
+int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid, int as_gid,
                  char *_Nullable const *_Nonnull argv, int *_Nonnull child_pidfd, int *_Nonnull child_pid);
 // Wait for the child, forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT to it (and
 // with use_tty, lending it the terminal's foreground). Returns its exit

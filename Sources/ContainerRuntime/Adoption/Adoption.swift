@@ -16,8 +16,14 @@ extension Lifecycle {
             report += lines
             return done
         }
-        // Serials of records not adopted now stay taken: they may be later.
-        registry.state.withLock { s in for r in loaded.records { s.tree.reserveSerials(through: r.serial) } }
+        // Serials of records not adopted now stay taken: they may be later;
+        // so do their id blocks (released with the record).
+        registry.state.withLock { s in
+            for r in loaded.records {
+                s.tree.reserveSerials(through: r.serial)
+                if r.parent == nil, let b = r.idBase { s.idPool.reserve(b) }
+            }
+        }
         let mount = configuration.cgroupMount
         let plan = AdoptionPlan<ProcessHandle>(
             records: loaded.records, root: scan(rootCgroup),
@@ -98,6 +104,10 @@ extension Lifecycle {
         // The pid namespace decides (see mkdir); a start time, where an older
         // daemon recorded one, must match too.
         guard let ns = try? p.namespaceID(.pid), ns == r.pidNamespace else { return .gone }
+        // And its user namespace, where one was recorded.
+        if r.userNamespace != 0 {
+            guard let u = try? p.namespaceID(.user), u == r.userNamespace else { return .gone }
+        }
         if r.initStartTime != 0 {
             guard let start = try? ProcStat.startTime(pid: r.initPid), start == r.initStartTime else { return .gone }
         }
@@ -167,7 +177,8 @@ extension Lifecycle {
         switch step {
         case .adopt(let r, let p, let parent):
             return enter(r, p, parent: parent)
-        case .rebuild(let r, let p, let parent, let why):
+        case .rebuild(var r, let p, let parent, let why):
+            recoverIds(&r, p)
             do throws(Errno) { try store.save(r) } catch {
                 return ["container \(r.name) (\(hex(r.id))): cannot record it (\(error)); not adopted"]
             }
@@ -179,9 +190,11 @@ extension Lifecycle {
                 if dir.exists { teardown.destroy(process: nil, cgroup: dir) }
             }
             for r in records { store.delete(id: r.id) }
+            releaseIds(records)
             return ["container \(top.name) (\(hex(top.id))): \(why); cleaning up"]
         case .forget(let r):
             store.delete(id: r.id)
+            releaseIds([r])
             return ["container \(r.name) (\(hex(r.id))): its cgroup is gone; forgetting it"]
         case .removeCgroup(let path):
             teardown.destroy(process: nil, cgroup: CgroupDirectory(path: mount + path))
@@ -190,6 +203,24 @@ extension Lifecycle {
             return ["cgroup \(mount + path): \(why); left alone"]
         case .keep(let records, let why):
             return records.map { "container \($0.name) (\(hex($0.id))): \(why); its record is kept, not adopted now" }
+        }
+    }
+
+    /// A record rebuilt from its init: the user namespace and id block the
+    /// init has (its uid_map as the host reads it: "0 BASE 65536").
+    func recoverIds(_ r: inout ContainerRecord, _ p: ProcessHandle) {
+        guard let u = try? p.namespaceID(.user), u != DaemonNamespaces.own.user else { return }
+        r.userNamespace = u
+        guard let map = try? FileIO.readString("/proc/\(r.initPid)/uid_map") else { return }
+        let f = map.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard f.count == 3, f[0] == "0", let b = UInt32(f[1]), UInt32(f[2]) == IdPool.blockSize else { return }
+        r.idBase = b
+        if r.parent == nil { registry.state.withLock { $0.idPool.reserve(b) } }
+    }
+
+    func releaseIds(_ records: [ContainerRecord]) {
+        registry.state.withLock { s in
+            for r in records where r.parent == nil { if let b = r.idBase { s.idPool.release(b) } }
         }
     }
 

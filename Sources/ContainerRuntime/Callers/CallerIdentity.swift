@@ -24,7 +24,7 @@ public final class Callers: Sendable {
     }
 
     let registry: Registry
-    let daemonNamespaces = DaemonNamespaces.current()
+    let daemonNamespaces = DaemonNamespaces.own
     private let recent = Mutex<[Int32: Identity]>([:])
     /// Threads identified recently (find, ls -R and tar make thousands of
     /// requests from one thread). Bounded: cleared when full.
@@ -89,9 +89,20 @@ public final class Callers: Sendable {
         return userns == daemonNamespaces.user && Capabilities.hasSysAdmin(pid: caller.thread.pid)
     }
 
+    /// CAP_SYS_ADMIN in the user namespace of the container it is in,
+    /// that container's own (not the host's: see isPrivileged).
+    public func isContainerRoot(_ caller: Identity) -> Bool {
+        guard caller.container != ContainerTree.rootSerial,
+              let own = registry.read({ $0.records[caller.container]?.userNamespace }), own != 0,
+              let userns = try? caller.thread.namespaceID(.user) else { return false }
+        return userns == own && Capabilities.hasSysAdmin(pid: caller.thread.pid)
+    }
+
     /// The facts the access rules (ContainerTree.mayModify) decide on.
     public func facts(_ caller: Identity, uid: UInt32) -> CallerFacts {
-        CallerFacts(scope: caller.container, uid: uid, privileged: isPrivileged(caller))
+        let privileged = isPrivileged(caller)
+        return CallerFacts(scope: caller.container, uid: uid, privileged: privileged,
+                           containerRoot: !privileged && isContainerRoot(caller))
     }
 }
 
@@ -99,6 +110,9 @@ public final class Callers: Sendable {
 public struct DaemonNamespaces: Sendable {
     public let pid: UInt64
     public let user: UInt64
+
+    /// Read once: a daemon never changes them.
+    static let own = current()
 
     static func current() -> DaemonNamespaces {
         DaemonNamespaces(pid: id(.pid), user: id(.user))

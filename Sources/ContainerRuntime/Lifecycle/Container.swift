@@ -29,6 +29,8 @@ public final class Container: Sendable {
     public let ownView: Bool
     /// A set named by mv: its init only pins the namespaces.
     public let fromSet: Bool
+    /// The host ids its user namespace maps from (nil: the host's namespace).
+    public let idBase: UInt32?
 
     let cachedNamespaces = Mutex<[NamespaceKind: NamespaceIdentity]?>(nil)
     private let cachedCgroupID = Mutex<UInt64?>(nil)
@@ -50,6 +52,7 @@ public final class Container: Sendable {
         created = r.created
         ownView = r.ownView
         fromSet = r.fromSet
+        idBase = r.idBase
     }
 
     func descriptor(_ key: String, _ open: () throws(Errno) -> OwnedDescriptor) throws(Errno) -> OwnedDescriptor {

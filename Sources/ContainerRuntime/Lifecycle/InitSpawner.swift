@@ -31,15 +31,29 @@ public struct InitSpawner: Sendable {
         Int32(NSFS_STEP_LOOPBACK.rawValue): "bringing up loopback",
         Int32(NSFS_STEP_FDS.rawValue): "descriptors",
         Int32(NSFS_STEP_EXEC.rawValue): "exec of the init",
+        Int32(NSFS_STEP_SETNS_USER.rawValue): "entering its user namespace",
+        Int32(NSFS_STEP_BECOME_ROOT.rawValue): "becoming root of its user namespace",
     ]
 
     /// Start an init in `cgroup`, nested in `parent`'s pid and mnt namespaces
     /// when given. Returns once the init runs — or, into a frozen cgroup,
     /// once it exists (it finishes its setup when thawed).
-    public func spawn(cgroup: OwnedDescriptor, parent: ProcessHandle?, hostname: String,
+    /// `userNamespace`: an nsfs descriptor of the user namespace it is
+    /// born into (nsfs_make_userns) and becomes root of; nil: the daemon's.
+    public func spawn(cgroup: OwnedDescriptor, parent: ProcessHandle?, userNamespace: OwnedDescriptor?, hostname: String,
                       argv0: String, frozen: Bool) throws(RuntimeError) -> ProcessHandle {
-        try run(parent: parent, cgroup: cgroup, hostname: hostname, argv0: argv0, frozen: frozen,
+        try run(parent: parent, cgroup: cgroup, userNamespace: userNamespace, hostname: hostname, argv0: argv0, frozen: frozen,
                 newNamespaces: nsfs_default_namespaces(), join: nil, failure: "container init failed")
+    }
+
+    /// A new user namespace mapping `IdPool.blockSize` ids from `first`
+    /// (ids of the parent's user namespace) to 0... inside: a child of the
+    /// daemon's (parent nil) or of `parent`'s user namespace.
+    public func makeUserNamespace(parent: ProcessHandle?, first: UInt32) throws(RuntimeError) -> OwnedDescriptor {
+        let map = "0 \(first) \(IdPool.blockSize)\n"
+        let fd = nsfs_make_userns(parent?.descriptor.rawValue ?? -1, initBinary.rawValue, map, map)
+        guard fd >= 0 else { throw RuntimeError(Errno(-fd), "cannot make a user namespace") }
+        return OwnedDescriptor(FileDescriptor(rawValue: fd))
     }
 
     /// Start an init that joins `kinds` of `member`'s namespaces (a set
@@ -48,11 +62,12 @@ public struct InitSpawner: Sendable {
     /// exists (it execs when thawed).
     public func join(_ member: ProcessHandle, kinds: [NamespaceKind], cgroup: OwnedDescriptor,
                      argv0: String, frozen: Bool) throws(RuntimeError) -> ProcessHandle {
-        try run(parent: member, cgroup: cgroup, hostname: "", argv0: argv0, frozen: frozen, newNamespaces: 0,
+        try run(parent: member, cgroup: cgroup, userNamespace: nil, hostname: "", argv0: argv0, frozen: frozen, newNamespaces: 0,
                 join: kinds.reduce(UInt64(0)) { $0 | $1.cloneFlag }, failure: "pinning the set failed")
     }
 
-    private func run(parent: ProcessHandle?, cgroup: OwnedDescriptor, hostname: String, argv0: String, frozen: Bool,
+    private func run(parent: ProcessHandle?, cgroup: OwnedDescriptor, userNamespace: OwnedDescriptor?,
+                     hostname: String, argv0: String, frozen: Bool,
                      newNamespaces: UInt64, join: UInt64?, failure: String) throws(RuntimeError) -> ProcessHandle {
         var res = nsfs_spawn_result()
         let rc: Int32 = hostname.withCString { host in
@@ -66,6 +81,7 @@ public struct InitSpawner: Sendable {
                     argv0: a0,
                     new_namespaces: newNamespaces,
                     join: join == nil ? 0 : 1, join_namespaces: join ?? 0,
+                    userns_fd: userNamespace?.rawValue ?? -1,
                     no_wait: frozen ? 1 : 0)
                 return nsfs_spawn_init(&req, &res)
             }

@@ -20,6 +20,11 @@ public struct RuntimeConfiguration: Sendable {
     /// Limits every new container starts with (-o pids_max=...), by entry,
     /// in the kernel's syntax.
     public var defaultLimits: [ControlFile: String] = [:]
+    /// Each container gets a user namespace of its own (-o userns=off: they
+    /// share the host's, and their root is the host's root).
+    public var userNamespaces = true
+    /// Where their host ids come from (-o ids=BASE:COUNT).
+    public var idPool = IdPool()
 
     public init(cgroupMount: String, cgroupRoot: String, stateDirectory: String, initPath: String) {
         self.cgroupMount = cgroupMount
@@ -74,7 +79,11 @@ public final class Lifecycle: Sendable {
             throw RuntimeError(Errno(EOPNOTSUPP), "-o \(file.optionName): this host gives containers no \(file.controller!.rawValue) controller")
         }
         teardown = Teardown(timeoutMilliseconds: configuration.killTimeoutMilliseconds, layout: layout)
-        registry.state.withLock { $0.tree.controllers = layout.controllers }
+        let pool = configuration.idPool
+        registry.state.withLock {
+            $0.tree.controllers = layout.controllers
+            $0.idPool = pool
+        }
         do throws(Errno) { try store.recordCgroupRoot(configuration.cgroupRoot) } catch {
             throw RuntimeError(error, "cannot write to the state directory \(configuration.stateDirectory)")
         }
@@ -91,21 +100,40 @@ public final class Lifecycle: Sendable {
     /// Create and start a container named `name` below `parent`, owned by
     /// `owner`. Returns its serial once its init runs.
     public func create(parent: UInt64, name bytes: [UInt8], owner: ContainerTree.Owner = .root) throws(RuntimeError) -> UInt64 {
-        // 1. Take the name.
-        let (serial, name, parentContainer, parentID) = try registry.state.withLock {
-            (s) throws(RuntimeError) -> (UInt64, String, Container?, UInt64?) in
+        // 1. Take the name (and, for a new user namespace below the host's,
+        // a block of host ids).
+        let userNamespaces = configuration.userNamespaces
+        let (serial, name, parentContainer, parentID, ids) = try registry.state.withLock {
+            (s) throws(RuntimeError) -> (UInt64, String, Container?, UInt64?, IdChoice?) in
+            var ids: IdChoice?
+            if userNamespaces {
+                if let b = s.records[parent]?.idBase {
+                    ids = .parents(b)
+                } else {
+                    guard let b = s.idPool.take() else {
+                        throw RuntimeError(Errno(ENOSPC), "mkdir: every id range of the pool is in use")
+                    }
+                    ids = .taken(b)
+                }
+            }
             switch s.tree.beginCreate(parent: parent, name: bytes, owner: owner) {
-            case .failure(let e): throw RuntimeError(refused: e, "mkdir")
+            case .failure(let e):
+                if case .taken(let b) = ids { s.idPool.release(b) }
+                throw RuntimeError(refused: e, "mkdir")
             case .success(let (serial, name)):
-                return (serial, name, s.containers[parent], s.records[parent]?.id)
+                return (serial, name, s.containers[parent], s.records[parent]?.id, ids)
             }
         }
         // 2. The kernel work, no lock held.
         let made: (Container, ContainerRecord)
         do throws(RuntimeError) {
-            made = try makeContainer(serial: serial, name: name, parent: parentContainer, parentID: parentID, owner: owner)
+            made = try makeContainer(serial: serial, name: name, parent: parentContainer, parentID: parentID,
+                                     owner: owner, ids: ids)
         } catch {
-            registry.state.withLock { $0.tree.abandonCreate(serial) }
+            registry.state.withLock {
+                $0.tree.abandonCreate(serial)
+                if case .taken(let b) = ids { $0.idPool.release(b) }
+            }
             throw error
         }
         let (c, record) = made
@@ -119,31 +147,60 @@ public final class Lifecycle: Sendable {
         guard entered else {
             teardown.destroy(process: c.initProcess, cgroup: c.cgroup, reapLater: reapLater)
             store.delete(id: record.id)
-            registry.state.withLock { $0.tree.finishRemove(serial) }
+            registry.state.withLock {
+                $0.tree.finishRemove(serial)
+                if case .taken(let b) = ids { $0.idPool.release(b) }
+            }
             throw RuntimeError(.noEntry, "mkdir: the parent of \(name) died meanwhile")
         }
         watch(c)
         return serial
     }
 
+    /// Where a new container's user namespace takes its ids from.
+    enum IdChoice {
+        /// A block of the pool, taken for it: mapped from the host's ids.
+        case taken(UInt32)
+        /// Its parent's block: mapped 1:1 from the parent's namespace.
+        case parents(UInt32)
+
+        var hostBase: UInt32 {
+            switch self { case .taken(let b), .parents(let b): b }
+        }
+    }
+
     /// The record, the cgroup and the init of a new container.
     private func makeContainer(serial: UInt64, name: String, parent: Container?, parentID: UInt64?,
-                               owner: ContainerTree.Owner) throws(RuntimeError) -> (Container, ContainerRecord) {
+                               owner: ContainerTree.Owner, ids: IdChoice?) throws(RuntimeError) -> (Container, ContainerRecord) {
         var record = ContainerRecord(
             id: 0, serial: serial, name: name, parent: parentID,
             created: SystemTime.realtimeNanoseconds(), initPid: 0, initStartTime: 0, pidNamespace: 0,
             cgroup: "", creating: true, ownerUID: owner.uid, ownerGID: owner.gid)
+        record.idBase = ids?.hostBase
         let (cgroup, pending) = try recordWithCgroup(&record, below: parent?.cgroup ?? rootCgroup, crash: .mkdirRecorded)
         crashPoint(.mkdirCgroup)
         let process: ProcessHandle
         let leaf = CgroupLayout.leaf(of: cgroup)
         do throws(RuntimeError) {
+            var userns: OwnedDescriptor?
+            if let ids {
+                switch ids {
+                case .taken(let b): userns = try spawner.makeUserNamespace(parent: nil, first: b)
+                case .parents: userns = try spawner.makeUserNamespace(parent: parent?.initProcess, first: 0)
+                }
+                do throws(Errno) {
+                    record.userNamespace = try NamespaceKind.id(of: userns!)
+                    // Its root manages the cgroups below its leaf (systemd or
+                    // docker inside), and nothing above.
+                    try layout.delegate(leaf, to: ids.hostBase)
+                } catch { throw RuntimeError(error, "cannot prepare the user namespace of \(name)") }
+            }
             let dir: OwnedDescriptor
             do throws(Errno) { dir = try leaf.open() } catch { throw RuntimeError(error, "cannot open cgroup \(leaf.path)") }
             // Below a frozen container the new cgroup is frozen too, and so
             // is a child cloned into it: the spawn must not wait for it.
             let frozen = (try? leaf.isFrozen()) ?? false
-            process = try spawner.spawn(cgroup: dir, parent: parent?.initProcess,
+            process = try spawner.spawn(cgroup: dir, parent: parent?.initProcess, userNamespace: userns,
                                         hostname: ContainerName.hostname(for: name), argv0: "nsinit", frozen: frozen)
         } catch {
             teardown.destroy(process: nil, cgroup: cgroup)

@@ -27,6 +27,8 @@ public final class Registry: Sendable {
         /// Containers whose sets are being named or killed: discovery
         /// leaves their part of the tree alone meanwhile.
         var setWork: Set<UInt64> = []
+        /// Host id blocks for containers' user namespaces.
+        var idPool = IdPool()
 
         /// Enter a running container (new or adopted). Callers in its pid
         /// namespace see its view, unless it shares that namespace with its
@@ -40,7 +42,9 @@ public final class Registry: Sendable {
         /// Drop a dead container from the tree and the indexes.
         mutating func forget(_ serial: UInt64) {
             tree.finishRemove(serial)
-            records.removeValue(forKey: serial)
+            // A top-level container's id block is free again (a nested one
+            // maps its parent's).
+            if let r = records.removeValue(forKey: serial), r.parent == nil, let b = r.idBase { idPool.release(b) }
             if let c = containers.removeValue(forKey: serial), byPidNamespace[c.pidNamespace] == serial {
                 byPidNamespace.removeValue(forKey: c.pidNamespace)
             }

@@ -75,6 +75,7 @@ extension Lifecycle {
     public func nameSet(_ serial: UInt64, name bytes: [UInt8]) throws(RuntimeError) -> Bool {
         var name = ""
         var parentID: UInt64?
+        var parentIDs: UInt32?
         var owner = ContainerTree.Owner.root
         let (c, key) = try beginSetWork(serial, operation: "rename") { (s) throws(RuntimeError) in
             guard let node = s.tree.node(serial), let parent = node.parent else { throw RuntimeError(.noEntry, "rename: no such set") }
@@ -83,6 +84,7 @@ extension Lifecycle {
             case .success(let n): name = n
             }
             parentID = s.records[parent]?.id
+            parentIDs = s.records[parent]?.idBase
             owner = node.owner
         }
         defer { endSetWork(c.serial) }
@@ -123,6 +125,10 @@ extension Lifecycle {
             record.initPid = pin.pid
             do throws(Errno) {
                 record.pidNamespace = try pin.namespaceID(.pid)
+                // In its container's user namespace (its ids), or one of its own.
+                record.userNamespace = try pin.namespaceID(.user)
+                if key[.user] == containerKey[.user] { record.idBase = parentIDs }
+                if record.userNamespace == DaemonNamespaces.own.user { record.userNamespace = 0 }
                 // Not pid 1 of its pid namespace: the start time tells it apart.
                 record.initStartTime = try ProcStat.startTime(pid: pin.pid)
             } catch { throw RuntimeError(error, "cannot read the new init of \(name)") }

@@ -1,5 +1,8 @@
 import ContainerTree
 import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How a container's cgroups are laid out, and where the controllers behind
 /// its limit entries are on this host.
@@ -91,6 +94,17 @@ public struct CgroupLayout: Sendable {
         do throws(Errno) { try Self.leaf(of: cgroup).create() } catch { if error != .exists { throw error } }
         if let mirror = pidsMirror(of: cgroup) {
             do throws(Errno) { try mirror.create() } catch { if error != .exists { throw error } }
+        }
+    }
+
+    /// Hand a leaf to a container's root (host id `owner`), as cgroup2
+    /// delegation does: the directory and the files that move processes
+    /// and make controllers available below. Its processes can then make
+    /// and use cgroups below it, and still not leave it: moving a process
+    /// out needs write access to an ancestor's cgroup.procs.
+    func delegate(_ leaf: CgroupDirectory, to owner: UInt32) throws(Errno) {
+        for name in ["", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control"] {
+            guard chown(leaf.path + name, owner, owner) == 0 else { throw Errno(errno) }
         }
     }
 

@@ -30,7 +30,8 @@ struct StatusTemplate: Sendable {
     /// name, path, id.
     let head: [UInt8]
     let created: [UInt8]
-    let cgroup: [UInt8]
+    /// The cgroup and the user namespace's id maps.
+    let cgroupAndIds: [UInt8]
     let namespaces: [UInt8]
 
     /// `parent`: the parent container's set (the daemon's for a top-level one).
@@ -38,7 +39,8 @@ struct StatusTemplate: Sendable {
         self.key = key
         head = Array("\(StatusKey.name.rawValue): \(name)\n\(StatusKey.path.rawValue): /\(path.joined(separator: "/"))\n\(StatusKey.id.rawValue): \(hex(c.id))\n\(StatusKey.kind.rawValue): container\n".utf8)
         created = Array("\(StatusKey.created.rawValue): \(SystemTime.rfc3339(nanoseconds: c.created))\n".utf8)
-        cgroup = Array("\(StatusKey.cgroup.rawValue): \(c.cgroupPath)\n".utf8)
+        let map = c.idBase.map { "0 \($0) \(IdPool.blockSize)" } ?? "0 0 4294967295"
+        cgroupAndIds = Array("\(StatusKey.cgroup.rawValue): \(c.cgroupPath)\n\(StatusKey.uidMap.rawValue): \(map)\n\(StatusKey.gidMap.rawValue): \(map)\n".utf8)
         let own = c.setKey
         let owned = parent.map { own.differences(from: $0) } ?? NamespaceKind.allCases
         var ns = "\(StatusKey.owns.rawValue): \(owned.map(\.name).joined(separator: " "))\n"
@@ -52,7 +54,7 @@ struct StatusTemplate: Sendable {
     }
 
     /// Room for the whole text with its variable lines.
-    var capacity: Int { head.count + created.count + cgroup.count + namespaces.count + 64 }
+    var capacity: Int { head.count + created.count + cgroupAndIds.count + namespaces.count + 64 }
 }
 
 /// Containers presented as files: the contents of `status`, `procs`,
@@ -94,7 +96,7 @@ public struct ControlFiles: Sendable {
         out += "\(StatusKey.initPid.rawValue): ".utf8
         if let p = view.translate(c.initPid) { out += String(p).utf8 } else { out.append(UInt8(ascii: "-")) }
         out.append(UInt8(ascii: "\n"))
-        out += t.cgroup
+        out += t.cgroupAndIds
         out += "\(StatusKey.processes.rawValue): ".utf8
         // Its own: the members of its sets count there.
         out += String(registry.read { $0.ownProcesses[serial]?.count } ?? c.processCount()).utf8

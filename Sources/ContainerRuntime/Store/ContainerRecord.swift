@@ -40,6 +40,10 @@ import Glibc
 ///                                       mv in progress; the next mount thaws it)
 ///     moving: 1                        (optional: an mv that named a set had not moved
 ///                                       all its processes yet; the next mount does)
+///     ids: 524288 65536                (optional: the host uids and gids its user
+///                                       namespace maps to 0..65535 inside; absent: it
+///                                       shares the host's user namespace)
+///     userns: 4026532301               (optional: NS_GET_ID of its user namespace)
 ///
 /// mkdir writes a `creating` record (init fields 0) before it makes the
 /// cgroup and the init, then overwrites the same slot with the `running`
@@ -70,6 +74,11 @@ public struct ContainerRecord: Sendable, Equatable {
     public var thawParent = false
     /// An mv had not moved all of the set's processes yet.
     public var moving = false
+    /// The first host id its user namespace maps (uid and gid 0 inside),
+    /// `IdPool.blockSize` of them; nil: the host's user namespace.
+    public var idBase: UInt32?
+    /// NS_GET_ID of its user namespace (0: not recorded).
+    public var userNamespace: UInt64 = 0
 
     public static let header = "namespacefs-container 1"
 
@@ -89,7 +98,7 @@ public struct ContainerRecord: Sendable, Equatable {
         owner: \(ownerUID):\(ownerGID)
         origin: \(fromSet ? "set" : "mkdir")
         view: \(ownView ? "own" : "parent")
-        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")
+        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")
         """
     }
 
@@ -150,6 +159,16 @@ public struct ContainerRecord: Sendable, Equatable {
         }
         r.thawParent = f["thaw-parent"] == "1"
         r.moving = f["moving"] == "1"
+        if let ids = f["ids"] {
+            let parts = ids.split(separator: " ")
+            guard parts.count == 2, let b = UInt32(parts[0]), UInt32(parts[1]) == IdPool.blockSize,
+                  b <= UInt32.max - IdPool.blockSize else { throw .bad("ids") }
+            r.idBase = b
+        }
+        if let u = f["userns"] {
+            guard let v = UInt64(u) else { throw .bad("userns") }
+            r.userNamespace = v
+        }
         return r
     }
 }

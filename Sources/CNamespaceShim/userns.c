@@ -1,0 +1,215 @@
+// A container's user namespace, made before its init.
+//
+// Its id map must be written by a process with CAP_SETUID in the parent
+// user namespace and living there (the kernel refuses a writer from any
+// other namespace), while some process of the new namespace exists. So a
+// placeholder is cloned into a new user namespace; the map is written; the
+// namespace is kept by an open nsfs descriptor; the placeholder goes. The
+// init is then born into the namespace (setns before its clone: see
+// spawn.c), so that every namespace it creates is owned by it.
+//
+// Nested (a child of a container's user namespace): a helper joins the
+// parent's user namespace and becomes its root (the kernel makes a user
+// namespace only for a creator whose uid is mapped in the current one).
+// As that uid the helper may open the placeholder's /proc files only if
+// the placeholder is dumpable, which a child running on the daemon's
+// memory is not: so the placeholder execs the (static, tiny) init binary
+// first and waits there, as itself. Every path opened here is the daemon's
+// own /proc (no mount namespace is joined): a container cannot steer them.
+#define _GNU_SOURCE
+#include "namespace_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_execveat
+#define SYS_execveat 322
+#endif
+
+long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
+
+enum { STACK_SIZE = 64 * 1024 };
+
+struct userns_ctx {
+    int parent_pidfd;
+    int init_fd;
+    const char *uid_map;
+    const char *gid_map;
+    int hold[2];          // the placeholder waits for hold[1] to close
+    char *stack_top;      // two stacks: helper, placeholder
+    int fd;               // result: nsfs fd of the namespace
+    int error;
+};
+
+static int placeholder(void *p) {
+    struct userns_ctx *ctx = p;
+    char c;
+    while (read(ctx->hold[0], &c, 1) < 0 && errno == EINTR) {}
+    return 0;
+}
+
+// "/proc/PID/leaf" without stdio: this also runs in children that share
+// the daemon's memory, where only plain syscalls are safe.
+static void proc_path(char *out, long pid, const char *leaf) {
+    char digits[24];
+    int n = 0;
+    do { digits[n++] = (char)('0' + pid % 10); pid /= 10; } while (pid > 0);
+    char *p = out;
+    for (const char *s = "/proc/"; *s; s++) *p++ = *s;
+    while (n > 0) *p++ = digits[--n];
+    *p++ = '/';
+    for (const char *s = leaf; *s; s++) *p++ = *s;
+    *p = 0;
+}
+
+static int write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    size_t n = strlen(text);
+    int e = write(fd, text, n) == (ssize_t)n ? 0 : (errno ? errno : EIO);
+    close(fd);
+    return e;
+}
+
+// In the parent user namespace: clone the placeholder, map, keep, release.
+static int make_here(struct userns_ctx *ctx, char *stack_top) {
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    // CLONE_FILES: closing hold[1] here closes it for the placeholder too.
+    args.flags = CLONE_NEWUSER | CLONE_VM | CLONE_FILES;
+    args.exit_signal = SIGCHLD;
+    args.stack = (uint64_t)(uintptr_t)(stack_top - STACK_SIZE);
+    args.stack_size = STACK_SIZE;
+    long pid = nsfs_clone3_run(&args, sizeof args, placeholder, ctx);
+    if (pid < 0) return (int)-pid;
+    char path[64];
+    int e = 0;
+    proc_path(path, pid, "uid_map");
+    e = write_file(path, ctx->uid_map);
+    if (!e) {
+        proc_path(path, pid, "gid_map");
+        e = write_file(path, ctx->gid_map);
+    }
+    if (!e) {
+        proc_path(path, pid, "ns/user");
+        ctx->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (ctx->fd < 0) e = errno;
+    }
+    close(ctx->hold[1]);
+    ctx->hold[1] = -1;
+    int status;
+    while (waitpid((pid_t)pid, &status, __WALL) < 0 && errno == EINTR) {}
+    return e;
+}
+
+// The nested placeholder: a new user namespace, then exec of the init
+// binary (an own, dumpable memory) with no descriptor but that binary.
+static int exec_placeholder(void *p) {
+    struct userns_ctx *ctx = p;
+    int keep = ctx->init_fd;
+    if (keep > 0) syscall(SYS_close_range, 0U, (unsigned int)keep - 1, 0U);
+    syscall(SYS_close_range, (unsigned int)keep + 1, ~0U, 0U);
+    char *const argv[] = {(char *)"nsinit-userns", NULL};
+    char *const envp[] = {NULL};
+    syscall(SYS_execveat, keep, "", argv, envp, AT_EMPTY_PATH);
+    return 127;
+}
+
+static int helper(void *p) {
+    struct userns_ctx *ctx = p;
+    if (syscall(SYS_setns, ctx->parent_pidfd, CLONE_NEWUSER) != 0) {
+        ctx->error = errno;
+        return 0;
+    }
+    int e = nsfs_become_root();
+    if (e) { ctx->error = -e; return 0; }
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_NEWUSER | CLONE_VM | CLONE_VFORK;
+    args.exit_signal = SIGCHLD;
+    args.stack = (uint64_t)(uintptr_t)(ctx->stack_top - 2 * STACK_SIZE);
+    args.stack_size = STACK_SIZE;
+    long pid = nsfs_clone3_run(&args, sizeof args, exec_placeholder, ctx);
+    if (pid < 0) { ctx->error = (int)-pid; return 0; }
+    char path[64];
+    proc_path(path, pid, "uid_map");
+    e = write_file(path, ctx->uid_map);
+    if (!e) {
+        proc_path(path, pid, "gid_map");
+        e = write_file(path, ctx->gid_map);
+    }
+    if (!e) {
+        proc_path(path, pid, "ns/user");
+        ctx->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (ctx->fd < 0) e = errno;
+    }
+    kill((pid_t)pid, SIGKILL);
+    int status;
+    while (waitpid((pid_t)pid, &status, __WALL) < 0 && errno == EINTR) {}
+    ctx->error = e;
+    return 0;
+}
+
+int nsfs_make_userns(int parent_pidfd, int init_fd, const char *uid_map, const char *gid_map) {
+    struct userns_ctx ctx = {parent_pidfd, init_fd, uid_map, gid_map, {-1, -1}, NULL, -1, 0};
+    if (pipe2(ctx.hold, O_CLOEXEC) != 0) return -errno;
+    char *stacks = mmap(NULL, 3 * STACK_SIZE, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stacks == MAP_FAILED) {
+        int e = errno;
+        close(ctx.hold[0]);
+        close(ctx.hold[1]);
+        return -e;
+    }
+    ctx.stack_top = stacks + 3 * STACK_SIZE;
+    // No signal handler of the daemon may run in a child sharing its memory.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (parent_pidfd < 0) {
+        ctx.error = make_here(&ctx, ctx.stack_top);
+    } else {
+        struct clone_args args;
+        memset(&args, 0, sizeof args);
+        args.flags = CLONE_VM | CLONE_VFORK | CLONE_FILES;
+        args.exit_signal = SIGCHLD;
+        args.stack = (uint64_t)(uintptr_t)(ctx.stack_top - STACK_SIZE);
+        args.stack_size = STACK_SIZE;
+        long h = nsfs_clone3_run(&args, sizeof args, helper, &ctx);
+        if (h < 0) {
+            ctx.error = (int)-h;
+        } else {
+            int status;
+            while (waitpid((pid_t)h, &status, __WALL) < 0 && errno == EINTR) {}
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stacks, 3 * STACK_SIZE);
+    close(ctx.hold[0]);
+    if (ctx.hold[1] >= 0) close(ctx.hold[1]);
+    if (ctx.error) {
+        if (ctx.fd >= 0) close(ctx.fd);
+        return -ctx.error;
+    }
+    return ctx.fd;
+}
+
+int nsfs_become_root(void) {
+    // Raw syscalls: glibc's set*id would signal every thread sharing our
+    // memory (the daemon's, in a CLONE_VM child).
+    if (syscall(SYS_setgroups, 0, NULL) != 0) return -errno;
+    if (syscall(SYS_setresgid, 0, 0, 0) != 0) return -errno;
+    if (syscall(SYS_setresuid, 0, 0, 0) != 0) return -errno;
+    return 0;
+}
