@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SYS_close_range
@@ -144,7 +145,13 @@ static int helper(void *p) {
     if (pid < 0) { ctx->error = (int)-pid; return 0; }
     char path[64];
     proc_path(path, pid, "uid_map");
-    e = write_file(path, ctx->uid_map);
+    // The vfork returns while the exec is still under way, before the new
+    // memory is marked dumpable: until then the placeholder's /proc files
+    // belong to the host's root. Wait for that, briefly.
+    for (int tries = 0; (e = write_file(path, ctx->uid_map)) == EACCES && tries < 2000; tries++) {
+        struct timespec pause = {0, 50 * 1000};
+        nanosleep(&pause, NULL);
+    }
     if (!e) {
         proc_path(path, pid, "gid_map");
         e = write_file(path, ctx->gid_map);

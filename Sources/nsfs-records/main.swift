@@ -23,7 +23,7 @@ func fail(_ message: String) -> Never {
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
-guard args.count >= 2 else { fail("usage: nsfs-records count|dump|put|set|check STATE_DIR ...") }
+guard args.count >= 2 else { fail("usage: nsfs-records count|dump|put|set|unset|check STATE_DIR ...") }
 let store = StateStore(directory: args[1])
 
 /// (slot, text) of every non-empty slot.
@@ -64,6 +64,15 @@ case "put" where args.count == 4:
     guard let slot = Int(args[2]), slot > 0 else { fail("bad slot \(args[2])") }
     guard let bytes = try? FileIO.read(args[3]) else { fail("cannot read \(args[3])") }
     writeSlot(slot, bytes)
+
+case "unset" where args.count == 4:
+    // Drop an optional field (as an older daemon, or a damaged store, has it).
+    guard let (slot, record, text) = records().first(where: { $0.record.map { hex($0.id) } == args[2] }),
+          record != nil else { fail("no record with id \(args[2])") }
+    let kept = text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix(args[3] + ": ") }
+    let edited = kept.joined(separator: "\n")
+    guard (try? ContainerRecord.parse(edited)) != nil else { fail("the edited record would not parse") }
+    writeSlot(slot, Array(edited.utf8))
 
 case "set" where args.count == 5:
     guard let (slot, record, text) = records().first(where: { $0.record.map { hex($0.id) } == args[2] }),
@@ -118,5 +127,5 @@ case "check" where args.count == 4:
     exit(problems.isEmpty ? 0 : 1)
 
 default:
-    fail("usage: nsfs-records count|dump|put|set|check STATE_DIR ...")
+    fail("usage: nsfs-records count|dump|put|set|unset|check STATE_DIR ...")
 }

@@ -175,7 +175,13 @@ extension Lifecycle {
     func carryOut(_ step: AdoptionPlan<ProcessHandle>.Step) -> [String] {
         let mount = configuration.cgroupMount
         switch step {
-        case .adopt(let r, let p, let parent):
+        case .adopt(var r, let p, let parent):
+            // A record without its user namespace (written by an older
+            // daemon, or damaged): read back from the init, kept.
+            if r.idBase == nil && r.userNamespace == 0 {
+                recoverIds(&r, p)
+                if r.userNamespace != 0 { try? store.save(r) }
+            }
             return enter(r, p, parent: parent)
         case .rebuild(var r, let p, let parent, let why):
             recoverIds(&r, p)

@@ -1,0 +1,160 @@
+# User namespaces: each container's own, root inside is nobody outside,
+# delegation to a container's root, ids that survive restarts.
+# shellcheck shell=bash
+
+uid_base_of() { awk '/^uid-map:/ { print $3 }' "$1/status"; }
+host_uid_of() { awk '/^Uid:/ { print $3 }' "/proc/$1/status"; }
+# The inode of the parent user namespace of the namespace handle $1.
+userns_parent() {
+    python3 - "$1" <<'PY'
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print(os.fstat(fcntl.ioctl(fd, 0xb702)).st_ino)   # NS_GET_PARENT
+PY
+}
+
+test_each_container_has_a_user_namespace_of_its_own() {
+    new_mount
+    mkdir -p "$MNT/a/b" "$MNT/c"
+    local a b c
+    a=$(uid_base_of "$MNT/a"); b=$(uid_base_of "$MNT/a/b"); c=$(uid_base_of "$MNT/c")
+    [ -n "$a" ] && [ "$a" -gt 0 ] || fail "a's uid-map: $(grep map "$MNT/a/status")"
+    grep -qx "uid-map: 0 $a 65536" "$MNT/a/status" && grep -qx "gid-map: 0 $a 65536" "$MNT/a/status" || fail "maps of a"
+    # top-level containers: disjoint blocks; a nested one: its parent's ids
+    [ $(( a > c ? a - c : c - a )) -ge 65536 ] || fail "a ($a) and c ($c) overlap"
+    assert_eq "$b" "$a" "b maps a's ids"
+    # the init runs as the range's first id on the host, root inside
+    assert_eq "$(host_uid_of "$(init_pid "$MNT/a")")" "$a" "a's init on the host"
+    assert_eq "$(cat /proc/$(init_pid "$MNT/a")/uid_map | awk '{ print $1, $2, $3 }')" "0 $a 65536" "the kernel's map"
+    # its own user namespace, owning the others; b's is a child of a's
+    [ "$(stat -L -c %i "$MNT/a/ns/user")" != "$(stat -L -c %i /proc/self/ns/user)" ] || fail "a shares the host's user namespace"
+    grep -q "^owns: .*user" "$MNT/a/status" || fail "owns: $(grep owns "$MNT/a/status")"
+    assert_eq "$(userns_parent "$MNT/a/b/ns/user")" "$(stat -L -c %i "$MNT/a/ns/user")" "b's user namespace's parent"
+    assert_eq "$(userns_parent "$MNT/a/ns/user")" "$(stat -L -c %i /proc/self/ns/user)" "a's user namespace's parent"
+    # nsctl exec: root inside by default, --user for another id
+    assert_eq "$("$NSCTL" exec "$MNT/a" -- id -u)" 0 "uid inside"
+    "$NSCTL" exec "$MNT/a" -- sleep 1000 &
+    wait_for 5 sh -c "[ \$(wc -l < '$MNT/a/procs') -ge 2 ]"
+    local p; p=$(tail -1 "$MNT/a/procs")
+    assert_eq "$(host_uid_of "$p")" "$a" "an entered process on the host"
+    assert_eq "$("$NSCTL" exec --user 1000:1001 "$MNT/a" -- sh -c 'echo $(id -u) $(id -g)')" "1000 1001" "--user inside"
+    "$NSCTL" exec --user 1000 "$MNT/a" -- sleep 1000 &
+    wait_for 5 sh -c "[ \$(wc -l < '$MNT/a/procs') -ge 3 ]"
+    grep -qx "Uid:.$((a + 1000)).*" /proc/"$(tail -1 "$MNT/a/procs")"/status || fail "--user 1000 is not $((a + 1000)) on the host"
+    assert_errno "takes UID" "$NSCTL" exec --user nobody "$MNT/a" -- true
+    # a freed block is reused
+    rm -rf "$MNT/c"
+    mkdir "$MNT/e"
+    assert_eq "$(uid_base_of "$MNT/e")" "$c" "e reuses c's block"
+}
+
+test_ids_and_user_namespaces_survive_restarts() {
+    new_mount
+    mkdir -p "$MNT/a/b" "$MNT/c"
+    local a c ns
+    a=$(uid_base_of "$MNT/a"); c=$(uid_base_of "$MNT/c"); ns=$(stat -L -c %i "$MNT/a/ns/user")
+    remount
+    assert_eq "$(uid_base_of "$MNT/a") $(uid_base_of "$MNT/a/b") $(uid_base_of "$MNT/c")" "$a $a $c" "blocks after a remount"
+    assert_eq "$(stat -L -c %i "$MNT/a/ns/user")" "$ns" "a's user namespace after a remount"
+    crash_and_remount
+    assert_eq "$(uid_base_of "$MNT/a") $(uid_base_of "$MNT/c")" "$a $c" "blocks after a SIGKILL"
+    # the blocks in use stay taken: a new container gets another
+    mkdir "$MNT/d"
+    local d; d=$(uid_base_of "$MNT/d")
+    [ "$d" != "$a" ] && [ "$d" != "$c" ] || fail "d got a block in use: $d"
+    # a record that lost its ids is rebuilt with them from the init
+    local id; id=$(awk '/^id:/ { print $2 }' "$MNT/a/status")
+    umount "$MNT"
+    "$RECORDS" unset "$STATE" "$id" ids
+    "$RECORDS" unset "$STATE" "$id" userns
+    "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" 2>"$TEST_TMP/adopt.log"
+    assert_eq "$(uid_base_of "$MNT/a")" "$a" "a's block, read back from its init"
+    mkdir "$MNT/f"
+    [ "$(uid_base_of "$MNT/f")" != "$a" ] || fail "f got a's block"
+    check_consistency
+}
+
+test_userns_off_shares_the_hosts() {
+    new_mount userns=off
+    mkdir "$MNT/a"
+    assert_eq "$(stat -L -c %i "$MNT/a/ns/user")" "$(stat -L -c %i /proc/self/ns/user)" "a's user namespace"
+    grep -qx "uid-map: 0 0 4294967295" "$MNT/a/status" || fail "map: $(grep uid-map "$MNT/a/status")"
+    assert_eq "$(host_uid_of "$(init_pid "$MNT/a")")" 0 "a's init is the host's root"
+    assert_errno "no user namespace of its own" "$NSCTL" exec --user 5 "$MNT/a" -- true
+}
+
+test_root_inside_is_nobody_outside() {
+    new_mount
+    mkdir -p "$MNT/a" "$MNT/sib"
+    view_ready "$MNT/a"
+    local sib; sib=$(init_pid "$MNT/sib")
+    local sibcg; sibcg=$CGROUP2$(awk '/^cgroup:/ { print $2 }' "$MNT/sib/status")
+    local acg; acg=$CGROUP2$(awk '/^cgroup:/ { print $2 }' "$MNT/a/status")
+    # (its output, whatever its exit status: each attempt is expected to fail)
+    inside() { "$NSCTL" exec "$MNT/a" -- sh -c "$1" 2>&1 || true; }
+    # cgroup files outside its delegated leaf (owned by the host's root)
+    case $(inside "echo 1 > $sibcg/cgroup.kill") in *"Permission denied"*) ;; *) fail "killing a sibling through cgroupfs" ;; esac
+    is_running "$sib" || fail "the sibling died"
+    echo "    stopped by: user namespace (cgroupfs files belong to the host's root)"
+    case $(inside "echo \$\$ > $CGROUP2/cgroup.procs") in *"Permission denied"*) ;; *) fail "moving itself to the root cgroup" ;; esac
+    case $(inside "echo \$\$ > $acg/cgroup.procs") in *"Permission denied"*) ;; *) fail "moving itself to its container's cgroup" ;; esac
+    # ...while its own leaf is its to divide (as systemd inside would)
+    "$NSCTL" exec "$MNT/a" -- sh -c "mkdir $acg/leaf/sub && echo \$\$ > $acg/leaf/sub/cgroup.procs" || fail "its leaf is not delegated"
+    # the host's /proc uncovered under its own, then a host process's memory
+    local out
+    out=$(inside "unshare --mount sh -c 'umount -l /proc && cat /proc/1/comm >/dev/null && echo x > /proc/1/mem'")
+    case $out in *"Permission denied"*|*"Operation not permitted"*) ;; *) fail "writing the host's pid 1 memory: $out" ;; esac
+    echo "    stopped by: user namespace (ptrace access to the host's processes: $out)"
+    out=$(inside "unshare --mount sh -c 'umount -l /proc && nsenter -t 1 -n -m -u -i true'")
+    case $out in *"Permission denied"*|*"Operation not permitted"*) ;; *) fail "joining the host's namespaces: $out" ;; esac
+    # host files
+    case $(inside "cat /etc/shadow") in *"Permission denied"*) ;; *) fail "reading /etc/shadow" ;; esac
+    echo original > "$TEST_TMP/rootfile"; chmod 644 "$TEST_TMP/rootfile"
+    case $(inside "echo changed > $TEST_TMP/rootfile") in *"Permission denied"*) ;; *) fail "writing a root-owned host file" ;; esac
+    assert_eq "$(cat "$TEST_TMP/rootfile")" original "the host file"
+    # a kernel module, a host block device
+    if [ -e /proc/modules ]; then
+        out=$(inside "python3 -c 'import ctypes, os; l = ctypes.CDLL(None, use_errno=True); fd = os.open(\"/dev/null\", os.O_RDONLY); r = l.syscall(313, fd, b\"\", 0); print(os.strerror(ctypes.get_errno()) if r else \"loaded\")'")
+        case $out in *"Operation not permitted"*) ;; *) fail "finit_module: $out" ;; esac
+    else
+        echo "    skipped: loading a module (this kernel has no module support: finit_module is ENOSYS for everyone)"
+    fi
+    local dev; dev=$(awk '$5 == "/" { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 2); exit } }' /proc/self/mountinfo)
+    mkdir -p "$TEST_TMP/mp"
+    out=$(inside "mount -o ro $dev $TEST_TMP/mp")
+    case $out in *"ermission denied"*|*"not permitted"*) ;; *) fail "mounting $dev: $out" ;; esac
+    is_mounted "$TEST_TMP/mp" && fail "the host's $dev got mounted"
+    # a process outside, by pid (uncovered host /proc or not): not its to signal
+    sleep 1000 & local host=$!
+    out=$(inside "unshare --mount sh -c 'umount -l /proc; kill -9 $host'")
+    is_running "$host" || fail "a host process was killed from inside"
+    kill "$host"
+    # the tree's handles it can reach are its own
+    assert_eq "$("$NSCTL" exec "$MNT/a" -- stat -L -c %i "$MNT/ns/net")" "$(stat -L -c %i "$MNT/a/ns/net")" "ns/net at its view's root"
+}
+
+test_a_containers_root_manages_what_is_below_it() {
+    new_mount
+    mkdir -p "$MNT/a/b"
+    view_ready "$MNT/a"
+    local base; base=$(uid_base_of "$MNT/a")
+    # root of a's user namespace: below a, as the host's root would
+    "$NSCTL" exec "$MNT/a" -- mkdir "$MNT/x" || fail "mkdir below a"
+    [ -d "$MNT/a/x" ] || fail "x is not a/x"
+    assert_eq "$(userns_parent "$MNT/a/x/ns/user")" "$(stat -L -c %i "$MNT/a/ns/user")" "x's user namespace is a child of a's"
+    assert_eq "$(uid_base_of "$MNT/a/x")" "$base" "x maps a's ids"
+    assert_eq "$(host_uid_of "$(init_pid "$MNT/a/x")")" "$base" "x's init on the host"
+    "$NSCTL" exec "$MNT/a" -- sh -c "echo renamed > $MNT/x/hostname" || fail "x's hostname from a"
+    "$NSCTL" exec "$MNT/a" -- mv "$MNT/x" "$MNT/y" || fail "mv below a"
+    "$NSCTL" exec "$MNT/a" -- rm -rf "$MNT/y" "$MNT/b" || fail "rm -rf below a"
+    [ ! -e "$MNT/a/y" ] && [ ! -e "$MNT/a/b" ] || fail "still there"
+    # never a itself
+    assert_errno "Permission denied" "$NSCTL" exec "$MNT/a" -- sh -c "echo other > $MNT/hostname"
+    assert_errno "Permission denied" "$NSCTL" exec "$MNT/a" -- sh -c "echo 1 > $MNT/freeze"
+    assert_eq "$(cat "$MNT/a/hostname")" a "a's hostname"
+    # a non-root id of a's namespace, root of another user namespace: nothing
+    assert_errno "Permission denied" "$NSCTL" exec --user 1000 "$MNT/a" -- mkdir "$MNT/z"
+    assert_errno "Permission denied" "$NSCTL" exec "$MNT/a" -- unshare --user --map-root-user mkdir "$MNT/z"
+    [ ! -e "$MNT/a/z" ] || fail "z made"
+    check_consistency
+}
