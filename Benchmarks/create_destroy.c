@@ -39,15 +39,29 @@ static double unshare_once(void) {
 
 
 struct direct { int pidfd; char cg[512]; };
+// DIRECT_USERNS=0: the direct path without a user namespace (-o userns=off).
+static int with_userns = 1;
 
 static int direct_create(const char *root, int i, int init_fd, int devnull, struct direct *d) {
     snprintf(d->cg, sizeof d->cg, "%s/direct%d", root, i);
     if (mkdir(d->cg, 0755) != 0) return -errno;
     int cgfd = open(d->cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct nsfs_spawn_request req = {-1, cgfd, init_fd, devnull, "direct", "nsinit", nsfs_default_namespaces()};
+    // As namespacefs does by default: a user namespace of its own first,
+    // mapping a block of host ids (above namespacefs's default pool).
+    int userns = -1;
+    if (with_userns) {
+        char map[64];
+        snprintf(map, sizeof map, "0 %u 65536\n", 0x70000000u + (unsigned)(i % 64) * 65536u);
+        userns = nsfs_make_userns(-1, init_fd, map, map);
+        if (userns < 0) { close(cgfd); return userns; }
+    }
+    struct nsfs_spawn_request req = {.parent_pidfd = -1, .cgroup_fd = cgfd, .init_fd = init_fd, .devnull_fd = devnull,
+                                     .hostname = "direct", .argv0 = "nsinit",
+                                     .new_namespaces = nsfs_default_namespaces(), .userns_fd = userns};
     struct nsfs_spawn_result res;
     int rc = nsfs_spawn_init(&req, &res);
     close(cgfd);
+    if (userns >= 0) close(userns);
     d->pidfd = res.pidfd;
     return rc;
 }
@@ -75,6 +89,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *mnt = argv[1], *cgroot = argv[2];
+    const char *u = getenv("DIRECT_USERNS");
+    with_userns = !(u && strcmp(u, "0") == 0);
     int n = atoi(argv[4]);
     int init_fd = open(argv[3], O_PATH | O_CLOEXEC);
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -30,7 +31,7 @@ static void forwarded_signals(sigset_t *set) {
     sigaddset(set, SIGQUIT);
 }
 
-int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid, int as_gid,
+int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid, int as_gid, uint64_t nproc,
                  char *const *argv, int *child_pidfd, int *child_pid) {
     // From here on the forwarded signals queue for nsfs_wait_forwarding
     // (blocked first, then un-ignored: none can be lost or kill us).
@@ -74,6 +75,10 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
         // (the container's root has CAP_SYS_PTRACE in that namespace).
         if (rest & CLONE_NEWUSER) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (rest && syscall(SYS_setns, pidfd, rest) != 0) e = errno;
+        if (!e && nproc) {
+            struct rlimit lim = {nproc, nproc};
+            if (syscall(SYS_prlimit64, 0, RLIMIT_NPROC, &lim, NULL) != 0) e = errno;
+        }
         if (!e && as_uid >= 0) {
             if (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setresgid, as_gid, as_gid, as_gid) != 0 ||
                 syscall(SYS_setresuid, as_uid, as_uid, as_uid) != 0)

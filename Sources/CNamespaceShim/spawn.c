@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -178,6 +179,12 @@ descriptors:
     // In a user namespace of its own (or joining one): its root, which the
     // host sees as an unprivileged id of the container's range. Until now
     // it was the host's root with capabilities only in that namespace.
+    // The process limit of the container's root (counted per user, in its
+    // user namespace): a second stop for a fork bomb after pids.max.
+    if (req->nproc) {
+        struct rlimit lim = {req->nproc, req->nproc};
+        if (syscall(SYS_prlimit64, 0, RLIMIT_NPROC, &lim, NULL) != 0) return fail(res, NSFS_STEP_EXEC, errno);
+    }
     if ((req->join ? (req->join_namespaces & CLONE_NEWUSER) != 0 : req->userns_fd >= 0)) {
         int e = nsfs_become_root();
         if (e) return fail(res, NSFS_STEP_BECOME_ROOT, -e);

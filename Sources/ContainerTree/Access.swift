@@ -51,22 +51,30 @@ extension ContainerTree {
         return false
     }
 
-    /// May the caller change the container `serial` itself (write its
-    /// control entries)? As mayModify, but a container's root (of its own
-    /// user namespace) changes only the containers below its own.
+    /// May the caller change the container `serial` itself: write its
+    /// control entries (freeze, hostname, limits)? As in cgroupfs
+    /// delegation, a container's own knobs belong to whoever manages its
+    /// parent: not to the container (its root changes the containers below
+    /// it), nor to the user it was delegated to (chown: the subtree below
+    /// is theirs). The host's privileged callers may change anything they see.
     public func mayChange(_ serial: UInt64, _ caller: CallerFacts) -> Bool {
-        if !caller.privileged && caller.containerRoot && serial == caller.scope { return false }
-        return mayModify(at: serial, caller)
-    }
-
-    /// May the caller write the limits of `serial`? As in cgroupfs
-    /// delegation, a container's limits belong to whoever manages its
-    /// parent: never to the container itself (it must not raise its own),
-    /// nor to the user it was delegated to (chown), only to a delegation
-    /// or a privilege above it.
-    public func mayChangeLimits(of serial: UInt64, _ caller: CallerFacts) -> Bool {
+        if caller.privileged { return isVisible(serial, to: caller.scope) }
         guard serial != caller.scope, isVisible(serial, to: caller.scope),
               let parent = nodes[serial]?.parent else { return false }
         return mayModify(at: parent, caller)
+    }
+
+    /// May the caller write the limits of `serial`? As mayChange, and never
+    /// from inside the container itself, privileged or not: it must not
+    /// raise its own.
+    public func mayChangeLimits(of serial: UInt64, _ caller: CallerFacts) -> Bool {
+        serial != caller.scope && mayChange(serial, caller)
+    }
+
+    /// Who may write the entries of `serial` (what `stat` shows as their
+    /// owner): the owner of its parent, by the rule of mayChange.
+    public func entryOwner(of serial: UInt64) -> Owner? {
+        guard let n = nodes[serial] else { return nil }
+        return n.parent.flatMap { nodes[$0]?.owner } ?? n.owner
     }
 }

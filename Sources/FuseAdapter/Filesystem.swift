@@ -145,9 +145,10 @@ public final class NamespaceFilesystem: Sendable {
     func attributes(_ inode: Inode, _ caller: Caller, handleBytes: [UInt8]? = nil) -> stat? {
         let info = runtime.registry.read { s -> (links: Int, created: Int64, owner: ContainerTree.Owner)? in
             guard let n = s.tree.visibleNode(inode.serial) else { return nil }
-            // A limit belongs to whoever manages the parent (see mayChangeLimits).
+            // A writable entry belongs to whoever manages the parent (see
+            // ContainerTree.mayChange); the rest, to the container's owner.
             var owner = n.owner
-            if case .control(let c) = inode.kind, c.isLimit, let p = n.parent, let pn = s.tree.node(p) { owner = pn.owner }
+            if case .control(let c) = inode.kind, c.isWritable, let o = s.tree.entryOwner(of: inode.serial) { owner = o }
             return (s.tree.linkCount(of: inode), s.containers[inode.serial]?.created ?? mountTime, owner)
         }
         guard let info else { return nil }

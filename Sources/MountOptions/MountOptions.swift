@@ -24,6 +24,8 @@ public struct MountOptions: Equatable, Sendable {
     public var userNamespaces = true
     /// -o ids=BASE:COUNT: host ids for containers' user namespaces.
     public var idPool = IdPool()
+    /// -o nproc=N: RLIMIT_NPROC of containers' processes.
+    public var processLimit: UInt64?
 
     public static let usage = """
     usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]
@@ -48,6 +50,9 @@ public struct MountOptions: Equatable, Sendable {
                          of its own; its root is an unprivileged id on the host)
       -o ids=BASE:COUNT  host uids/gids for containers' user namespaces, 65536 per
                          top-level container (default \(IdPool.defaultBase):\(IdPool.defaultCount))
+      -o nproc=N         the process limit (RLIMIT_NPROC) of every container's processes:
+                         with user namespaces, its root's per-user count, a second
+                         stop behind pids.max
       -o pids_max=N      limits every new container starts with (nested ones too), in
       -o memory_max=N    the kernel's syntax: a number or max (memory: K, M, G, T
       -o memory_high=N   suffixes; cpu_max=QUOTA:PERIOD in microseconds;
@@ -133,6 +138,10 @@ public struct MountOptions: Equatable, Sendable {
                             return "\(k) takes \(file == .cpuWeight ? "a number 1-10000" : file == .cpuMax ? "max or a quota in microseconds, optionally :PERIOD" : "max or a number")"
                         }
                         o.defaultLimits[file] = v
+                        continue
+                    case "nproc":
+                        guard let n = UInt64(value), n > 0 else { return "nproc takes a number above 0" }
+                        o.processLimit = n
                         continue
                     case "userns":
                         guard value == "on" || value == "off" else { return "userns takes on or off" }

@@ -145,6 +145,7 @@ do {
     configuration.defaultLimits = options.defaultLimits
     configuration.userNamespaces = options.userNamespaces
     configuration.idPool = options.idPool
+    configuration.processLimit = options.processLimit
     runtime = try Runtime(configuration: configuration)
 } catch {
     fail("\(error)")

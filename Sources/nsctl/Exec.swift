@@ -121,7 +121,8 @@ struct Exec: ParsableCommand {
         defer { argv.forEach { free($0) } }
         var childPidfd: Int32 = -1, childPid: Int32 = -1
         let rc = nsfs_exec_in(initProcess.descriptor.rawValue, flags, cgroup ?? -1, tty ? 1 : 0,
-                              entersUser ? uid : -1, entersUser ? gid : -1, &argv, &childPidfd, &childPid)
+                              entersUser ? uid : -1, entersUser ? gid : -1, processLimit(of: initProcess),
+                              &argv, &childPidfd, &childPid)
         pidsMirror?.leave()
         if rc < 0 {
             let e = Errno(-rc)
@@ -131,6 +132,16 @@ struct Exec: ParsableCommand {
             throw NsctlError("cannot enter \(path) (\(kinds.map(\.name).joined(separator: ","))): \(e)")
         }
         return nsfs_wait_forwarding(childPidfd, childPid, tty ? 1 : 0)
+    }
+
+    /// The init's process limit (RLIMIT_NPROC), which what enters takes
+    /// too: 0 to leave ours (no limit, or unreadable).
+    func processLimit(of p: ProcessHandle) -> UInt64 {
+        guard let text = try? FileIO.readString("/proc/\(p.pid)/limits"),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max processes") }) else { return 0 }
+        let f = line.dropFirst("Max processes".count).split(separator: " ")
+        guard f.count >= 2, let soft = UInt64(f[0]), UInt64(f[1]) == soft else { return 0 }
+        return soft
     }
 
     /// The container's init, proven by its pid-namespace id.

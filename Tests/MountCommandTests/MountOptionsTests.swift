@@ -87,3 +87,22 @@ import Testing
         }
     }
 }
+
+@Suite struct UserNamespaceOptions {
+    @Test func onByDefaultWithThePoolAndNoProcessLimit() throws {
+        guard case .run(let o) = MountOptions.parse(["/n"]) else { Issue.record("refused"); return }
+        #expect(o.userNamespaces && o.idPool == IdPool() && o.processLimit == nil)
+    }
+
+    @Test func offPoolAndProcessLimit() throws {
+        guard case .run(let o) = MountOptions.parse(["/n", "-o", "userns=off,ids=100000:131072,nproc=300"]) else {
+            Issue.record("refused"); return
+        }
+        #expect(!o.userNamespaces && o.idPool == IdPool(base: 100_000, count: 131_072) && o.processLimit == 300)
+    }
+
+    @Test(arguments: ["userns=maybe", "ids=100000", "ids=0:65536", "ids=100000:10", "ids=4294900000:131072", "nproc=0", "nproc=x"])
+    func refused(_ option: String) {
+        guard case .error = MountOptions.parse(["/n", "-o", option]) else { Issue.record("\(option) accepted"); return }
+    }
+}

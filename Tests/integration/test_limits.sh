@@ -287,3 +287,27 @@ test_cpu_limits_read_and_write() {
     assert_eq "$(cat "$MNT/c/cpu.weight")" 200 "cpu.weight"
     assert_eq "$(write_errno "$MNT/c/cpu.weight" 0)" "Invalid argument" "cpu.weight 0"
 }
+
+test_the_process_limit_of_a_containers_root_is_a_second_stop() {
+    # pids.max left at max: only the per-user limit of the container's root
+    # (in its own user namespace, counted apart from every other) stops it.
+    new_mount nproc=150
+    mkdir "$MNT/bomb"
+    assert_eq "$(awk '/^Max processes/ { print $3, $4 }' /proc/"$(init_pid "$MNT/bomb")"/limits)" "150 150" "the init's limit"
+    "$NSCTL" exec "$MNT/bomb" -- bash -c ':(){ :|:& };:' >/dev/null 2>&1 &
+    local n=0 last=-1 stable=0
+    # until the count stops growing (the bomb is at its limit)
+    while [ $stable -lt 10 ]; do
+        n=$(wc -l < "$MNT/bomb/procs")
+        if [ "$n" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
+        last=$n; sleep 0.1
+    done
+    echo "    the bomb stopped at $n processes (nproc 150, pids.max $(cat "$MNT/bomb/pids.max" 2>/dev/null || echo -))"
+    [ "$n" -ge 100 ] && [ "$n" -le 151 ] || fail "$n processes"
+    local i
+    for i in $(seq 100); do /bin/true || fail "the host could not fork ($i)"; done
+    local t0; t0=$(date +%s%N)
+    rm -rf "$MNT/bomb"
+    echo "    rm -rf took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+    [ ! -e "$MNT/bomb" ] || fail "the bomb is left"
+}

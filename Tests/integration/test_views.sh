@@ -80,6 +80,10 @@ test_chown_delegates_a_subtree() {
     assert_errno "Permission denied" $NOBODY mkdir "$MNT/other/x"
     assert_errno "Permission denied" $NOBODY rmdir "$MNT/mine"
     assert_errno "Permission denied" $NOBODY mv "$MNT/mine" "$MNT/m2"
+    # its own entries are its parent's manager's (as in cgroupfs delegation)
+    assert_errno "Permission denied" sh -c "echo 1 | $NOBODY tee $MNT/mine/freeze"
+    assert_errno "Permission denied" sh -c "echo x | $NOBODY tee $MNT/mine/hostname"
+    assert_eq "$(stat -c %u "$MNT/mine/freeze") $(stat -c %u "$MNT/mine/status")" "0 65534" "owners of mine's entries"
     # the delegation survives a remount
     remount
     assert_eq "$(stat -c %u "$MNT/mine")" 65534 "owner after remount"

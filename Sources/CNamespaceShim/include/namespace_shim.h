@@ -72,6 +72,8 @@ struct nsfs_spawn_request {
                           // born into this one (nsfs_make_userns), which then
                           // owns its other namespaces, and runs as its root
                           // (uid and gid 0 inside, no supplementary groups)
+    uint64_t nproc;       // 0: inherit; else RLIMIT_NPROC (soft and hard) of the
+                          // init, which every process entering takes too
     int no_wait;          // the cgroup is frozen: a child cloned into it stops at
                           // once, so do not wait for its exec (fork-like clone;
                           // its setup completes, unreported, when it is thawed).
@@ -161,7 +163,8 @@ int nsfs_attach_view(int pidfd, const char *_Nonnull source, const char *_Nonnul
 // (of setns, clone3, or the exec in the child).
 // With CLONE_NEWUSER in nsflags the child becomes uid/gid as_uid/as_gid of
 // that user namespace (0: its root) before it runs CMD; as_uid -1: no change.
-int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid, int as_gid,
+// nproc: 0, or RLIMIT_NPROC (soft and hard) for the child (its container's).
+int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid, int as_gid, uint64_t nproc,
                  char *_Nullable const *_Nonnull argv, int *_Nonnull child_pidfd, int *_Nonnull child_pid);
 // Wait for the child, forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT to it (and
 // with use_tty, lending it the terminal's foreground). Returns its exit

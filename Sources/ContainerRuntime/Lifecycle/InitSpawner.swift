@@ -40,10 +40,11 @@ public struct InitSpawner: Sendable {
     /// once it exists (it finishes its setup when thawed).
     /// `userNamespace`: an nsfs descriptor of the user namespace it is
     /// born into (nsfs_make_userns) and becomes root of; nil: the daemon's.
+    /// `processLimit`: RLIMIT_NPROC of the init (nil: the daemon's).
     public func spawn(cgroup: OwnedDescriptor, parent: ProcessHandle?, userNamespace: OwnedDescriptor?, hostname: String,
-                      argv0: String, frozen: Bool) throws(RuntimeError) -> ProcessHandle {
+                      argv0: String, frozen: Bool, processLimit: UInt64? = nil) throws(RuntimeError) -> ProcessHandle {
         try run(parent: parent, cgroup: cgroup, userNamespace: userNamespace, hostname: hostname, argv0: argv0, frozen: frozen,
-                newNamespaces: nsfs_default_namespaces(), join: nil, failure: "container init failed")
+                newNamespaces: nsfs_default_namespaces(), join: nil, processLimit: processLimit, failure: "container init failed")
     }
 
     /// A new user namespace mapping `IdPool.blockSize` ids from `first`
@@ -63,12 +64,12 @@ public struct InitSpawner: Sendable {
     public func join(_ member: ProcessHandle, kinds: [NamespaceKind], cgroup: OwnedDescriptor,
                      argv0: String, frozen: Bool) throws(RuntimeError) -> ProcessHandle {
         try run(parent: member, cgroup: cgroup, userNamespace: nil, hostname: "", argv0: argv0, frozen: frozen, newNamespaces: 0,
-                join: kinds.reduce(UInt64(0)) { $0 | $1.cloneFlag }, failure: "pinning the set failed")
+                join: kinds.reduce(UInt64(0)) { $0 | $1.cloneFlag }, processLimit: nil, failure: "pinning the set failed")
     }
 
     private func run(parent: ProcessHandle?, cgroup: OwnedDescriptor, userNamespace: OwnedDescriptor?,
                      hostname: String, argv0: String, frozen: Bool,
-                     newNamespaces: UInt64, join: UInt64?, failure: String) throws(RuntimeError) -> ProcessHandle {
+                     newNamespaces: UInt64, join: UInt64?, processLimit: UInt64?, failure: String) throws(RuntimeError) -> ProcessHandle {
         var res = nsfs_spawn_result()
         let rc: Int32 = hostname.withCString { host in
             argv0.withCString { a0 in
@@ -82,6 +83,7 @@ public struct InitSpawner: Sendable {
                     new_namespaces: newNamespaces,
                     join: join == nil ? 0 : 1, join_namespaces: join ?? 0,
                     userns_fd: userNamespace?.rawValue ?? -1,
+                    nproc: processLimit ?? 0,
                     no_wait: frozen ? 1 : 0)
                 return nsfs_spawn_init(&req, &res)
             }

@@ -25,6 +25,9 @@ public struct RuntimeConfiguration: Sendable {
     public var userNamespaces = true
     /// Where their host ids come from (-o ids=BASE:COUNT).
     public var idPool = IdPool()
+    /// RLIMIT_NPROC of every container's processes (-o nproc=N): with user
+    /// namespaces, counted per container (its root's uid in its namespace).
+    public var processLimit: UInt64?
 
     public init(cgroupMount: String, cgroupRoot: String, stateDirectory: String, initPath: String) {
         self.cgroupMount = cgroupMount
@@ -201,7 +204,8 @@ public final class Lifecycle: Sendable {
             // is a child cloned into it: the spawn must not wait for it.
             let frozen = (try? leaf.isFrozen()) ?? false
             process = try spawner.spawn(cgroup: dir, parent: parent?.initProcess, userNamespace: userns,
-                                        hostname: ContainerName.hostname(for: name), argv0: "nsinit", frozen: frozen)
+                                        hostname: ContainerName.hostname(for: name), argv0: "nsinit", frozen: frozen,
+                                        processLimit: configuration.processLimit)
         } catch {
             teardown.destroy(process: nil, cgroup: cgroup)
             pending.abandon()
