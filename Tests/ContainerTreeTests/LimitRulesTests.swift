@@ -68,25 +68,23 @@ import LinuxSystem
 /// Who may change a container itself (its freeze, hostname, limits) and
 /// what is below it: its root (of its own user namespace) and delegations.
 @Suite struct ContainerRootRules {
-    /// root → a (owned by 1000) → b → c
+    /// AccessRules' tree (/ ─ a (owned by 1000) ─ b ; / ─ c) and d below b (4).
     func tree() throws -> ContainerTree {
-        var t = ContainerTree()
-        try t.insert(serial: 1, name: "a", parent: 0, owner: .init(uid: 1000, gid: 1000))
-        try t.insert(serial: 2, name: "b", parent: 1)
-        try t.insert(serial: 3, name: "c", parent: 2)
+        var t = try AccessRules().tree()
+        try t.insert(serial: 4, name: "d", parent: 2)
         return t
     }
 
     @Test func aContainersRootManagesBelowNeverItself() throws {
         let t = try tree()
         let rootOfB = CallerFacts(scope: 2, uid: 589_824, privileged: false, containerRoot: true)
-        #expect(t.mayModify(at: 2, rootOfB) && t.mayModify(at: 3, rootOfB))   // mkdir in b, below
+        #expect(t.mayModify(at: 2, rootOfB) && t.mayModify(at: 4, rootOfB))   // mkdir in b, below
         #expect(!t.mayChange(2, rootOfB))                                    // b's own entries
-        #expect(t.mayChange(3, rootOfB) && t.mayChangeLimits(of: 3, rootOfB))
+        #expect(t.mayChange(4, rootOfB) && t.mayChangeLimits(of: 4, rootOfB))
         #expect(!t.mayModify(at: 1, rootOfB) && !t.mayChange(1, rootOfB))     // outside its view
         // a non-root id of b's namespace, or root of another namespace inside b
         let userInB = CallerFacts(scope: 2, uid: 590_824, privileged: false, containerRoot: false)
-        #expect(!t.mayModify(at: 2, userInB) && !t.mayChange(3, userInB))
+        #expect(!t.mayModify(at: 2, userInB) && !t.mayChange(4, userInB))
     }
 
     @Test func aDelegatedContainersOwnEntriesAreItsParentsManagers() throws {
@@ -97,6 +95,6 @@ import LinuxSystem
         #expect(t.mayChange(2, alice))          // b's: hers
         #expect(t.entryOwner(of: 1) == .root && t.entryOwner(of: 2) == .init(uid: 1000, gid: 1000))
         let host = CallerFacts(scope: 0, uid: 0, privileged: true)
-        #expect(t.mayChange(1, host) && t.mayChange(3, host))
+        #expect(t.mayChange(1, host) && t.mayChange(4, host))
     }
 }
