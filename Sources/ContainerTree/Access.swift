@@ -4,8 +4,9 @@ public struct CallerFacts: Sendable, Equatable {
     /// The container the caller is in (the root for the host): it never
     /// sees outside it.
     public var scope: UInt64
-    /// Its fsuid as the request carries it.
+    /// Its fsuid and fsgid as the request carries them.
     public var uid: UInt32
+    public var gid: UInt32
     /// CAP_SYS_ADMIN in the daemon's own user namespace.
     public var privileged: Bool
     /// CAP_SYS_ADMIN in the user namespace of the container it is in (that
@@ -13,9 +14,10 @@ public struct CallerFacts: Sendable, Equatable {
     /// change what is below it, never the container itself.
     public var containerRoot: Bool
 
-    public init(scope: UInt64, uid: UInt32, privileged: Bool, containerRoot: Bool = false) {
+    public init(scope: UInt64, uid: UInt32, gid: UInt32? = nil, privileged: Bool, containerRoot: Bool = false) {
         self.scope = scope
         self.uid = uid
+        self.gid = gid ?? uid
         self.privileged = privileged
         self.containerRoot = containerRoot
     }
@@ -29,26 +31,39 @@ extension ContainerTree {
         return scope == Self.rootSerial || isAncestor(scope, of: serial)
     }
 
-    /// May the caller change things at or below `serial` (mkdir, rmdir and
-    /// mv in it, its writable control files)? CAP_SYS_ADMIN in the daemon's
-    /// user namespace, or a delegation: a container at or above `serial`,
-    /// inside the caller's own container, chown'ed to the caller's uid.
-    /// Owner 0 is the default, not a delegation: uid 0 without the
-    /// capability (root of an unprivileged user namespace) gets nothing.
+    /// May the caller create, remove and rename in the directory of
+    /// `serial` (mkdir in it; rmdir and mv of its children, see mayRemove)?
+    /// CAP_SYS_ADMIN in the daemon's user namespace; root of the caller's
+    /// container (its own user namespace) below it; else the directory's
+    /// mode, as for any POSIX directory: write and search permission for its
+    /// owner, group (the caller's fsgid: supplementary groups are not
+    /// consulted) or others. uid 0 without the capability (root whose
+    /// privileges were dropped) gets nothing: the default owner is root.
     public func mayModify(at serial: UInt64, _ caller: CallerFacts) -> Bool {
-        guard isVisible(serial, to: caller.scope) else { return false }
+        guard isVisible(serial, to: caller.scope), let n = nodes[serial] else { return false }
         if caller.privileged { return true }
         // Root of a container's own user namespace: below it (mkdir in it
         // is "at" it; what is at it alone, its entries, see mayChange).
         if caller.containerRoot && caller.scope != Self.rootSerial { return true }
         guard caller.uid != 0 else { return false }
-        var cur: UInt64? = serial
-        while let s = cur, isAncestor(caller.scope, of: s) {
-            if s != Self.rootSerial, nodes[s]?.owner.uid == caller.uid { return true }
-            if s == caller.scope { break }
-            cur = nodes[s]?.parent
-        }
-        return false
+        let bits: UInt16 = caller.uid == n.owner.uid ? n.mode >> 6 : caller.gid == n.owner.gid ? n.mode >> 3 : n.mode
+        return bits & 0o3 == 0o3
+    }
+
+    /// rmdir or mv of `child` out of its directory: mayModify there and,
+    /// where the directory has the sticky bit, owning the child or the
+    /// directory (as /tmp). The privileged and a container's root below it
+    /// are not held by the sticky bit.
+    public func mayRemove(_ child: UInt64, _ caller: CallerFacts) -> Bool {
+        guard let c = nodes[child], let p = c.parent, let dir = nodes[p], mayModify(at: p, caller) else { return false }
+        if caller.privileged || (caller.containerRoot && caller.scope != Self.rootSerial) { return true }
+        return dir.mode & 0o1000 == 0 || c.owner.uid == caller.uid || dir.owner.uid == caller.uid
+    }
+
+    /// chmod of `serial`: its owner, or the privileged (CAP_FOWNER's rule).
+    public func mayChangeMode(_ serial: UInt64, _ caller: CallerFacts) -> Bool {
+        guard serial != Self.rootSerial, isVisible(serial, to: caller.scope), let n = nodes[serial] else { return false }
+        return caller.privileged || (caller.uid != 0 && n.owner.uid == caller.uid)
     }
 
     /// May the caller change the container `serial` itself: write its
@@ -60,8 +75,10 @@ extension ContainerTree {
     public func mayChange(_ serial: UInt64, _ caller: CallerFacts) -> Bool {
         if caller.privileged { return isVisible(serial, to: caller.scope) }
         guard serial != caller.scope, isVisible(serial, to: caller.scope),
-              let parent = nodes[serial]?.parent else { return false }
-        return mayModify(at: parent, caller)
+              let parent = nodes[serial]?.parent, isVisible(parent, to: caller.scope) else { return false }
+        if caller.containerRoot && caller.scope != Self.rootSerial { return true }
+        // What stat shows: 0644, owned by the parent's owner.
+        return caller.uid != 0 && nodes[parent]?.owner.uid == caller.uid
     }
 
     /// May the caller write the limits of `serial`? As mayChange, and never

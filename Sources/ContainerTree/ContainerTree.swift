@@ -27,12 +27,20 @@ public struct ContainerTree: Sendable {
         public var state: State
         /// chown of a container delegates its subtree to the owner.
         public var owner = Owner.root
+        /// Permission bits of its directory (mkdir's mode less the umask,
+        /// chmod): who may create, remove and rename in it (see Access).
+        public var mode: UInt16 = Self.defaultMode
         /// A set of namespaces that processes of a container made for
         /// themselves (found, not made by mkdir): named `unnamed<N>`, its
         /// processes in its container's cgroup (see SetForest).
         public var unnamed = false
         public var children: [String: UInt64] = [:]
+
+        public static let defaultMode = ContainerTree.defaultMode
     }
+
+    /// The mode of a container directory made without one (and the root's).
+    public static let defaultMode: UInt16 = 0o755
 
     public struct Owner: Sendable, Equatable {
         public var uid: UInt32
@@ -99,13 +107,13 @@ public struct ContainerTree: Sendable {
 
     /// mkdir's first step: take the name (state `creating`). Returns the
     /// new container's serial.
-    public mutating func beginCreate(parent: UInt64, name bytes: some Collection<UInt8>,
-                                     owner: Owner = .root) -> Result<(serial: UInt64, name: String), TreeError> {
+    public mutating func beginCreate(parent: UInt64, name bytes: some Collection<UInt8>, owner: Owner = .root,
+                                     mode: UInt16 = defaultMode) -> Result<(serial: UInt64, name: String), TreeError> {
         switch checkCreate(parent: parent, name: bytes) {
         case .failure(let e): return .failure(e)
         case .success(let name):
             let serial = allocateSerial()
-            add(Node(serial: serial, name: name, parent: parent, state: .creating, owner: owner))
+            add(Node(serial: serial, name: name, parent: parent, state: .creating, owner: owner, mode: mode & 0o7777))
             return .success((serial, name))
         }
     }
@@ -125,11 +133,12 @@ public struct ContainerTree: Sendable {
     }
 
     /// Record a running container (re-adopted at startup with its old serial).
-    public mutating func insert(serial: UInt64, name: String, parent: UInt64, owner: Owner = .root) throws(TreeError) {
+    public mutating func insert(serial: UInt64, name: String, parent: UInt64, owner: Owner = .root,
+                                mode: UInt16 = defaultMode) throws(TreeError) {
         guard nodes[parent] != nil else { throw .notFound }
         guard nodes[serial] == nil, serial != Self.rootSerial else { throw .exists }
         if EntryKind.reservedNames.contains(name) || nodes[parent]!.children[name] != nil { throw .exists }
-        add(Node(serial: serial, name: name, parent: parent, state: .running, owner: owner))
+        add(Node(serial: serial, name: name, parent: parent, state: .running, owner: owner, mode: mode & 0o7777))
         if serial >= nextSerial { nextSerial = serial + 1 }
     }
 
@@ -335,6 +344,11 @@ public struct ContainerTree: Sendable {
     /// chown.
     public mutating func setOwner(_ serial: UInt64, _ owner: Owner) {
         if nodes[serial] != nil { nodes[serial]!.owner = owner }
+    }
+
+    /// chmod.
+    public mutating func setMode(_ serial: UInt64, _ mode: UInt16) {
+        if nodes[serial] != nil { nodes[serial]!.mode = mode & 0o7777 }
     }
 
     // MARK: reading

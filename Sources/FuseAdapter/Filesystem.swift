@@ -143,13 +143,13 @@ public final class NamespaceFilesystem: Sendable {
 
     /// Attributes of an inode, or nil when it no longer exists.
     func attributes(_ inode: Inode, _ caller: Caller, handleBytes: [UInt8]? = nil) -> stat? {
-        let info = runtime.registry.read { s -> (links: Int, created: Int64, owner: ContainerTree.Owner)? in
+        let info = runtime.registry.read { s -> (links: Int, created: Int64, owner: ContainerTree.Owner, mode: UInt16)? in
             guard let n = s.tree.visibleNode(inode.serial) else { return nil }
             // A writable entry belongs to whoever manages the parent (see
             // ContainerTree.mayChange); the rest, to the container's owner.
             var owner = n.owner
             if case .control(let c) = inode.kind, c.isWritable, let o = s.tree.entryOwner(of: inode.serial) { owner = o }
-            return (s.tree.linkCount(of: inode), s.containers[inode.serial]?.created ?? mountTime, owner)
+            return (s.tree.linkCount(of: inode), s.containers[inode.serial]?.created ?? mountTime, owner, n.mode)
         }
         guard let info else { return nil }
         var st = stat()
@@ -165,7 +165,7 @@ public final class NamespaceFilesystem: Sendable {
         st.st_ctim = t
         switch inode.kind {
         case .container:
-            st.st_mode = inode.kind.fileType | 0o755
+            st.st_mode = inode.kind.fileType | mode_t(info.mode)
         case .nsDirectory:
             st.st_mode = inode.kind.fileType | 0o555
         case .namespace:
@@ -256,6 +256,7 @@ struct SessionPointer: @unchecked Sendable {
 /// which container it is in.
 struct Caller: Sendable {
     let uid: uid_t
+    let gid: gid_t
     let identity: Callers.Identity
 
     var tid: Int32 { identity.thread.pid }

@@ -28,7 +28,7 @@ nonisolated func makeOperationTable() -> fuse_lowlevel_ops {
     ops.getattr = { req, ino, fi in _ = filesystem(req).getattr(Request(req!, "getattr"), ino, fi) }
     ops.setattr = { req, ino, attr, toSet, fi in _ = filesystem(req).setattr(Request(req!, "setattr"), ino, attr!, toSet, fi) }
     ops.readlink = { req, ino in _ = filesystem(req).readlink(Request(req!, "readlink"), ino) }
-    ops.mkdir = { req, parent, name, _ in _ = filesystem(req).mkdir(Request(req!, "mkdir"), parent, name!.nameBytes) }
+    ops.mkdir = { req, parent, name, mode in _ = filesystem(req).mkdir(Request(req!, "mkdir"), parent, name!.nameBytes, mode) }
     ops.unlink = { req, parent, name in _ = filesystem(req).unlink(Request(req!, "unlink"), parent, name!.nameBytes) }
     ops.rmdir = { req, parent, name in _ = filesystem(req).rmdir(Request(req!, "rmdir"), parent, name!.nameBytes) }
     ops.rename = { req, parent, name, newParent, newName, flags in

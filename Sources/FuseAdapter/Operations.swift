@@ -68,25 +68,32 @@ extension NamespaceFilesystem {
         // Remembering it (and closing the host's pid namespace descriptor)
         // can wait for the reply: the caller's next request comes after it.
         if isNew { afterReply { [runtime] in runtime.callers.remember(id) } }
-        return Caller(uid: ctx.uid, identity: id)
+        return Caller(uid: ctx.uid, gid: ctx.gid, identity: id)
     }
 
     /// May the caller change things at or below each of these containers?
     /// (ContainerTree.mayModify: CAP_SYS_ADMIN in the daemon's user
     /// namespace, asked once, or a delegation.)
     func mayModify(_ caller: Caller, at serials: UInt64...) -> Bool {
-        let facts = runtime.callers.facts(caller.identity, uid: caller.uid)
+        let facts = runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
         return runtime.registry.read { s in serials.allSatisfy { s.tree.mayModify(at: $0, facts) } }
     }
 
     /// May the caller write this control entry? Limits follow their own
     /// rule (a container never changes its own, see mayChangeLimits).
     func mayWrite(_ caller: Caller, _ inode: Inode) -> Bool {
-        let facts = runtime.callers.facts(caller.identity, uid: caller.uid)
+        let facts = runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
         guard case .control(let c) = inode.kind, c.isLimit else {
             return runtime.registry.read { $0.tree.mayChange(inode.serial, facts) }
         }
         return runtime.registry.read { $0.tree.mayChangeLimits(of: inode.serial, facts) }
+    }
+
+    /// May the caller remove or rename `child` out of its directory
+    /// (ContainerTree.mayRemove: the directory's mode, its sticky bit)?
+    func mayRemove(_ caller: Caller, _ child: UInt64) -> Bool {
+        let facts = runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
+        return runtime.registry.read { $0.tree.mayRemove(child, facts) }
     }
 
     func reply(_ req: consuming Request, _ error: RuntimeError) -> Replied {
@@ -128,7 +135,15 @@ extension NamespaceFilesystem {
         guard let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode) else {
             return req.reply(error: ENOENT)
         }
-        if toSet & FUSE_SET_ATTR_MODE != 0 { return req.reply(error: EPERM) }
+        if toSet & FUSE_SET_ATTR_MODE != 0 {
+            // chmod of a container directory: its owner, or the privileged.
+            guard inode.kind == .container, !isSet(inode.serial) else { return req.reply(error: EPERM) }
+            let facts = runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
+            guard runtime.registry.read({ $0.tree.mayChangeMode(inode.serial, facts) }) else { return req.reply(error: EPERM) }
+            do { try runtime.lifecycle.setMode(inode.serial, UInt16(truncatingIfNeeded: attr.pointee.st_mode & 0o7777)) } catch {
+                return reply(req, error)
+            }
+        }
         // Times are the creation time, not the filesystem's to change:
         // touch gets EPERM rather than a success that changes nothing.
         let times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME
@@ -167,7 +182,9 @@ extension NamespaceFilesystem {
 
     /// Answered from a worker: the spawn takes a millisecond, and below a
     /// frozen container its parent's kernel objects may be slow to answer.
-    func mkdir(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
+    /// The new container's directory gets `mode` (the kernel has applied the
+    /// umask) and the caller's fsuid and fsgid as its owner.
+    func mkdir(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8], _ mode: mode_t) -> Replied {
         guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir) else {
             return req.reply(error: ENOENT)
         }
@@ -175,7 +192,11 @@ extension NamespaceFilesystem {
         guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
         return workers.answer(req) { [self] req in
             let serial: UInt64
-            do throws(RuntimeError) { serial = try runtime.lifecycle.create(parent: dir.serial, name: name) } catch { return reply(req, error) }
+            let owner = ContainerTree.Owner(uid: UInt32(caller.uid), gid: UInt32(caller.gid))
+            do throws(RuntimeError) {
+                serial = try runtime.lifecycle.create(parent: dir.serial, name: name, owner: owner,
+                                                      mode: UInt16(truncatingIfNeeded: mode & 0o7777))
+            } catch { return reply(req, error) }
             let replied = replyEntry(req, Inode(serial: serial, kind: .container), caller)
             // The view needs the new directory, which this mkdir held until now.
             runtime.views.attach(serial)
@@ -211,6 +232,8 @@ extension NamespaceFilesystem {
         // Only containers strictly below the caller's own are reachable here:
         // its own container is the root of its view, with no parent it can name.
         guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
+        // The sticky bit: only the child's or the directory's owner.
+        if inode.kind == .container, !mayRemove(caller, inode.serial) { return req.reply(error: EPERM) }
         switch inode.kind {
         case .control, .namespace:
             return req.reply(error: ENOTDIR)
@@ -253,6 +276,7 @@ extension NamespaceFilesystem {
         guard mayModify(caller, at: dir.serial, target.serial) else { return req.reply(error: EACCES) }
         if flags & 2 /* RENAME_EXCHANGE */ != 0 { return req.reply(error: EINVAL) }
         guard inode.kind == .container else { return req.reply(error: EPERM) }
+        guard mayRemove(caller, inode.serial) else { return req.reply(error: EPERM) }
         guard target.kind == .container else { return req.reply(error: target.kind == .nsDirectory ? EPERM : ENOTDIR) }
         if isSet(inode.serial) {
             guard target.serial == dir.serial else { return req.reply(error: EPERM) }

@@ -111,13 +111,19 @@ func treeWithOneContainer(_ name: String) throws -> (ContainerTree, UInt64) {
         #expect(!t.mayModify(at: 3, inside))   // outside its container
     }
 
-    @Test func delegationReachesBelowTheChownedContainerOnly() throws {
-        let t = try tree()
+    @Test func delegationIsTheChownedDirectorysNotItsSubtrees() throws {
+        var t = try tree()
         let alice = CallerFacts(scope: 0, uid: 1000, privileged: false)
-        #expect(t.mayModify(at: 1, alice) && t.mayModify(at: 2, alice))
+        // a is hers: she creates, removes and renames in it...
+        #expect(t.mayModify(at: 1, alice) && t.mayRemove(2, alice))
+        // ...but b, made there by root (755, root's), is not: as on a POSIX
+        // directory (what she makes below a is hers, owned by her).
+        #expect(!t.mayModify(at: 2, alice))
+        t.setOwner(2, .init(uid: 1000, gid: 1000))
+        #expect(t.mayModify(at: 2, alice))
         #expect(!t.mayModify(at: 0, alice) && !t.mayModify(at: 3, alice))
         let bob = CallerFacts(scope: 0, uid: 1001, privileged: false)
-        #expect(!t.mayModify(at: 2, bob))
+        #expect(!t.mayModify(at: 1, bob) && !t.mayModify(at: 2, bob))
     }
 
     @Test func uidZeroWithoutTheCapabilityGetsNothing() throws {

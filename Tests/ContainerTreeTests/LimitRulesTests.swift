@@ -98,3 +98,36 @@ import LinuxSystem
         #expect(t.mayChange(1, host) && t.mayChange(4, host))
     }
 }
+
+/// Modes and the sticky bit, as on a POSIX directory.
+@Suite struct ModeRules {
+    /// / ─ p (root, 1777) ─ n (1000, 755), u (1001, 755)
+    func tree() throws -> ContainerTree {
+        var t = ContainerTree()
+        try t.insert(serial: 1, name: "p", parent: 0, mode: 0o1777)
+        try t.insert(serial: 2, name: "n", parent: 1, owner: .init(uid: 1000, gid: 1000))
+        try t.insert(serial: 3, name: "u", parent: 1, owner: .init(uid: 1001, gid: 1001))
+        return t
+    }
+
+    @Test func writeAndSearchBitsDecide() throws {
+        var t = try tree()
+        let alice = CallerFacts(scope: 0, uid: 1000, privileged: false)
+        #expect(t.mayModify(at: 1, alice) && t.mayModify(at: 2, alice) && !t.mayModify(at: 3, alice))
+        #expect(!t.mayModify(at: 0, alice))              // the root: 755, root's
+        t.setMode(3, 0o775)
+        let group = CallerFacts(scope: 0, uid: 2000, gid: 1001, privileged: false)
+        #expect(t.mayModify(at: 3, group) && !t.mayModify(at: 2, group))
+        t.setMode(3, 0o705)                              // others: r-x, no write
+        #expect(!t.mayModify(at: 3, CallerFacts(scope: 0, uid: 3000, privileged: false)))
+        #expect(!t.mayModify(at: 1, CallerFacts(scope: 0, uid: 0, privileged: false)))   // dropped root
+    }
+
+    @Test func theStickyBitKeepsOthersChildren() throws {
+        let t = try tree()
+        let alice = CallerFacts(scope: 0, uid: 1000, privileged: false)
+        #expect(t.mayRemove(2, alice) && !t.mayRemove(3, alice))
+        #expect(t.mayRemove(3, CallerFacts(scope: 0, uid: 0, privileged: true)))
+        #expect(t.mayChangeMode(2, alice) && !t.mayChangeMode(3, alice) && !t.mayChangeMode(0, alice))
+    }
+}

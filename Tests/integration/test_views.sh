@@ -287,3 +287,40 @@ test_views_come_back_after_a_restart_and_a_crash() {
     view_ready "$MNT/a/b"
     assert_eq "$("$NSCTL" exec "$MNT/a/b" -- awk '/^path:/ { print $2 }' "$MNT/status")" / "b's view after a crash"
 }
+
+test_modes_owners_and_the_sticky_bit_as_on_a_posix_directory() {
+    new_mount
+    local u1001="setpriv --reuid=1001 --regid=1001 --clear-groups"
+    (umask 027; mkdir "$MNT/p")
+    assert_eq "$(stat -c '%a %u:%g' "$MNT/p")" "750 0:0" "mkdir's mode less the umask, the creator as owner"
+    chmod 1777 "$MNT/p"
+    assert_eq "$(stat -c %a "$MNT/p")" 1777 "after chmod"
+    # anyone may create in it; the new container is its creator's
+    (umask 022; $NOBODY mkdir "$MNT/p/n1")
+    assert_eq "$(stat -c '%a %u:%g' "$MNT/p/n1")" "755 65534:65534" "nobody's container"
+    $u1001 mkdir "$MNT/p/u1"
+    # the sticky bit: only the child's or the directory's owner removes or renames it
+    assert_errno "Operation not permitted" $u1001 rmdir "$MNT/p/n1"
+    assert_errno "Operation not permitted" $u1001 mv "$MNT/p/n1" "$MNT/p/x"
+    $NOBODY mv "$MNT/p/n1" "$MNT/p/n2"
+    $NOBODY mkdir "$MNT/p/n2/inner"
+    assert_errno "Permission denied" $u1001 mkdir "$MNT/p/n2/x"
+    # chmod: the owner's (or root's); nobody else's
+    assert_errno "Operation not permitted" $u1001 chmod 777 "$MNT/p/n2"
+    $NOBODY chmod 700 "$MNT/p/n2"
+    assert_eq "$(stat -c %a "$MNT/p/n2")" 700 "chmod by the owner"
+    assert_errno "Operation not permitted" chmod 600 "$MNT/p/n2/status"
+    # a container's writable entries are its parent's owner's, as stat says
+    assert_eq "$(stat -c '%a %u' "$MNT/p/n2/freeze" "$MNT/p/n2/status" | tr '\n' ' ')" "644 0 444 65534 " "entries' modes and owners"
+    assert_errno "Permission denied" sh -c "echo 1 | $NOBODY tee $MNT/p/n2/freeze"
+    echo 1 | $NOBODY tee "$MNT/p/n2/inner/freeze" >/dev/null || fail "nobody cannot freeze its own child"
+    echo 0 | $NOBODY tee "$MNT/p/n2/inner/freeze" >/dev/null
+    # modes and owners survive a remount and a crash
+    remount
+    assert_eq "$(stat -c '%a %u' "$MNT/p" "$MNT/p/n2" | tr '\n' ' ')" "1777 0 700 65534 " "after a remount"
+    crash_and_remount
+    assert_eq "$(stat -c '%a %u' "$MNT/p" "$MNT/p/n2" | tr '\n' ' ')" "1777 0 700 65534 " "after a crash"
+    $NOBODY rm -rf "$MNT/p/n2"
+    rmdir "$MNT/p/u1"
+    check_consistency
+}

@@ -237,7 +237,7 @@ extension Lifecycle {
             // The plan checked the name against a tree built the same way.
             do throws(TreeError) {
                 try s.tree.insert(serial: r.serial, name: r.name, parent: parent,
-                                  owner: ContainerTree.Owner(uid: r.ownerUID, gid: r.ownerGID))
+                                  owner: ContainerTree.Owner(uid: r.ownerUID, gid: r.ownerGID), mode: r.mode)
             } catch {
                 return ["container \(r.name) (\(hex(r.id))): \(error); not adopted"]
             }

@@ -99,9 +99,9 @@ public final class Callers: Sendable {
     }
 
     /// The facts the access rules (ContainerTree.mayModify) decide on.
-    public func facts(_ caller: Identity, uid: UInt32) -> CallerFacts {
+    public func facts(_ caller: Identity, uid: UInt32, gid: UInt32? = nil) -> CallerFacts {
         let privileged = isPrivileged(caller)
-        return CallerFacts(scope: caller.container, uid: uid, privileged: privileged,
+        return CallerFacts(scope: caller.container, uid: uid, gid: gid, privileged: privileged,
                            containerRoot: !privileged && isContainerRoot(caller))
     }
 }

@@ -102,7 +102,8 @@ public final class Lifecycle: Sendable {
 
     /// Create and start a container named `name` below `parent`, owned by
     /// `owner`. Returns its serial once its init runs.
-    public func create(parent: UInt64, name bytes: [UInt8], owner: ContainerTree.Owner = .root) throws(RuntimeError) -> UInt64 {
+    public func create(parent: UInt64, name bytes: [UInt8], owner: ContainerTree.Owner = .root,
+                       mode: UInt16 = ContainerTree.defaultMode) throws(RuntimeError) -> UInt64 {
         // 1. Take the name (and, for a new user namespace below the host's,
         // a block of host ids).
         let userNamespaces = configuration.userNamespaces
@@ -119,7 +120,7 @@ public final class Lifecycle: Sendable {
                     ids = .taken(b)
                 }
             }
-            switch s.tree.beginCreate(parent: parent, name: bytes, owner: owner) {
+            switch s.tree.beginCreate(parent: parent, name: bytes, owner: owner, mode: mode) {
             case .failure(let e):
                 if case .taken(let b) = ids { s.idPool.release(b) }
                 throw RuntimeError(refused: e, "mkdir")
@@ -131,7 +132,7 @@ public final class Lifecycle: Sendable {
         let made: (Container, ContainerRecord)
         do throws(RuntimeError) {
             made = try makeContainer(serial: serial, name: name, parent: parentContainer, parentID: parentID,
-                                     owner: owner, ids: ids)
+                                     owner: owner, mode: mode, ids: ids)
         } catch {
             registry.state.withLock {
                 $0.tree.abandonCreate(serial)
@@ -174,12 +175,13 @@ public final class Lifecycle: Sendable {
 
     /// The record, the cgroup and the init of a new container.
     private func makeContainer(serial: UInt64, name: String, parent: Container?, parentID: UInt64?,
-                               owner: ContainerTree.Owner, ids: IdChoice?) throws(RuntimeError) -> (Container, ContainerRecord) {
+                               owner: ContainerTree.Owner, mode: UInt16, ids: IdChoice?) throws(RuntimeError) -> (Container, ContainerRecord) {
         var record = ContainerRecord(
             id: 0, serial: serial, name: name, parent: parentID,
             created: SystemTime.realtimeNanoseconds(), initPid: 0, initStartTime: 0, pidNamespace: 0,
             cgroup: "", creating: true, ownerUID: owner.uid, ownerGID: owner.gid)
         record.idBase = ids?.hostBase
+        record.mode = mode & 0o7777
         let (cgroup, pending) = try recordWithCgroup(&record, below: parent?.cgroup ?? rootCgroup, crash: .mkdirRecorded)
         crashPoint(.mkdirCgroup)
         let process: ProcessHandle
@@ -353,6 +355,21 @@ public final class Lifecycle: Sendable {
             s.records[serial] = r
             try! s.tree.rename(serial, to: newParent, name: Array(name.utf8))
             s.renames += 1
+        }
+    }
+
+    // MARK: chmod
+
+    /// Record a new mode of a container's directory.
+    public func setMode(_ serial: UInt64, _ mode: UInt16) throws(RuntimeError) {
+        try registry.state.withLock { (s) throws(RuntimeError) in
+            guard var r = s.records[serial], s.tree.node(serial)?.state == .running else {
+                throw RuntimeError(.noEntry, "no such container")
+            }
+            r.mode = mode & 0o7777
+            do throws(Errno) { try store.save(r) } catch { throw RuntimeError(error, "cannot record the mode") }
+            s.records[serial] = r
+            s.tree.setMode(serial, r.mode)
         }
     }
 

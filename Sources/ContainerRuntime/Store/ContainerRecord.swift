@@ -44,6 +44,8 @@ import Glibc
 ///                                       namespace maps to 0..65535 inside; absent: it
 ///                                       shares the host's user namespace)
 ///     userns: 4026532301               (optional: NS_GET_ID of its user namespace)
+///     mode: 1777                       (optional, octal: its directory's permission
+///                                       bits; 755 when absent)
 ///
 /// mkdir writes a `creating` record (init fields 0) before it makes the
 /// cgroup and the init, then overwrites the same slot with the `running`
@@ -79,6 +81,8 @@ public struct ContainerRecord: Sendable, Equatable {
     public var idBase: UInt32?
     /// NS_GET_ID of its user namespace (0: not recorded).
     public var userNamespace: UInt64 = 0
+    /// Its directory's permission bits.
+    public var mode: UInt16 = ContainerTree.defaultMode
 
     public static let header = "namespacefs-container 1"
 
@@ -98,7 +102,7 @@ public struct ContainerRecord: Sendable, Equatable {
         owner: \(ownerUID):\(ownerGID)
         origin: \(fromSet ? "set" : "mkdir")
         view: \(ownView ? "own" : "parent")
-        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")
+        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")\(mode != ContainerTree.defaultMode ? "mode: \(String(mode, radix: 8))\n" : "")
         """
     }
 
@@ -164,6 +168,10 @@ public struct ContainerRecord: Sendable, Equatable {
             guard parts.count == 2, let b = UInt32(parts[0]), UInt32(parts[1]) == IdPool.blockSize,
                   b <= UInt32.max - IdPool.blockSize else { throw .bad("ids") }
             r.idBase = b
+        }
+        if let m = f["mode"] {
+            guard let v = UInt16(m, radix: 8), v <= 0o7777 else { throw .bad("mode") }
+            r.mode = v
         }
         if let u = f["userns"] {
             guard let v = UInt64(u) else { throw .bad("userns") }
