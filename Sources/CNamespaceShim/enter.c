@@ -45,13 +45,23 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return -errno;
 
+    // The user namespace first, here in the (single-threaded) parent: its
+    // capabilities are what lets the owner of a container's user namespace
+    // (a delegated user, unprivileged on the host) join the rest. From then
+    // on this process holds its host uid inside the container's namespace:
+    // nobody there may trace it.
+    int e0 = 0;
+    if (nsflags & CLONE_NEWUSER) {
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (syscall(SYS_setns, pidfd, CLONE_NEWUSER) != 0) e0 = errno;
+    }
     // Joining the pid namespace changes where our children are born, not
-    // where we are: done here, in the (single-threaded) parent.
-    if ((nsflags & CLONE_NEWPID) && syscall(SYS_setns, pidfd, CLONE_NEWPID) != 0) {
-        int e = errno;
+    // where we are: done here too.
+    if (!e0 && (nsflags & CLONE_NEWPID) && syscall(SYS_setns, pidfd, CLONE_NEWPID) != 0) e0 = errno;
+    if (e0) {
         close(report[0]);
         close(report[1]);
-        return -e;
+        return -e0;
     }
     struct clone_args args;
     memset(&args, 0, sizeof args);
@@ -60,6 +70,13 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
     args.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
     args.exit_signal = SIGCHLD;
     long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0 && errno == EACCES && cgroup_fd >= 0) {
+        // Not allowed to move a process into the container's cgroup (an
+        // unprivileged owner of its user namespace): it stays in ours.
+        args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+        args.cgroup = 0;
+        pid = syscall(SYS_clone3, &args, sizeof args);
+    }
     if (pid < 0) {
         int e = errno;
         close(report[0]);
@@ -69,11 +86,9 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
     if (pid == 0) {
         close(report[0]);
         int e = 0;
-        int rest = nsflags & ~CLONE_NEWPID;
-        // Between the setns into a container's user namespace and the exec,
-        // this process holds the host's root uid: nobody may trace it
-        // (the container's root has CAP_SYS_PTRACE in that namespace).
-        if (rest & CLONE_NEWUSER) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        // (The user and pid namespaces are the parent's already; it is not
+        // dumpable, nor is this copy of it until the exec.)
+        int rest = nsflags & ~(CLONE_NEWPID | CLONE_NEWUSER);
         if (rest && syscall(SYS_setns, pidfd, rest) != 0) e = errno;
         if (!e && nproc) {
             struct rlimit lim = {nproc, nproc};

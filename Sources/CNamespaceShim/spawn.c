@@ -288,8 +288,8 @@ static int helper_child(void *p) {
     // A time namespace is joined only by a process whose memory is its own
     // (timens_install: EUSERS otherwise): the inner process of a join is a
     // real fork that joins it, and reports through shared memory (res).
-    uint64_t join = ctx->req->join ? ctx->req->join_namespaces
-                  : ctx->req->parent_pidfd >= 0 ? (uint64_t)(CLONE_NEWPID | CLONE_NEWNS) : 0;
+    uint64_t nested = ctx->req->parent_namespaces ? ctx->req->parent_namespaces : (uint64_t)(CLONE_NEWPID | CLONE_NEWNS);
+    uint64_t join = ctx->req->join ? ctx->req->join_namespaces : ctx->req->parent_pidfd >= 0 ? nested : 0;
     uint64_t later = ctx->req->join ? join & (uint64_t)CLONE_NEWTIME : 0;
     if ((join & ~later) && syscall(SYS_setns, ctx->req->parent_pidfd, (int)(join & ~later)) != 0)
         return fail(ctx->res, NSFS_STEP_SETNS_PARENT, errno);
@@ -299,9 +299,10 @@ static int helper_child(void *p) {
     if (!ctx->req->join && ctx->req->userns_fd >= 0) {
         if (syscall(SYS_setns, ctx->req->userns_fd, CLONE_NEWUSER) != 0)
             return fail(ctx->res, NSFS_STEP_SETNS_USER, errno);
-        // A top-level init needs no hop into a parent's pid namespace; it
-        // is cloned as the daemon's child (CLONE_PARENT), which reaps it.
-        if (ctx->req->parent_pidfd < 0) {
+        // An init that joins no parent's pid namespace needs no hop into
+        // it; it is cloned as the daemon's child (CLONE_PARENT), which
+        // reaps it.
+        if (ctx->req->parent_pidfd < 0 || !(nested & CLONE_NEWPID)) {
             clone_init(ctx, CLONE_PARENT);
             return 0;
         }
@@ -410,7 +411,8 @@ int nsfs_spawn_init(const struct nsfs_spawn_request *req, struct nsfs_spawn_resu
     }
 
     // A nested init's clone3 returned its pid in the parent container's pid
-    // namespace; the daemon's view of it comes from the pidfd.
+    // namespace; the daemon's view of it comes from the pidfd (harmless
+    // when it is the daemon's own).
     if (res->error == 0 && req->parent_pidfd >= 0 && res->pidfd >= 0) {
         int pid = nsfs_pidfd_pid(res->pidfd);
         if (pid > 0) res->pid = pid;

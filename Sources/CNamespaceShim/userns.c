@@ -45,6 +45,10 @@ enum { STACK_SIZE = 64 * 1024 };
 struct userns_ctx {
     int parent_pidfd;
     int init_fd;
+    int owner_uid;        // -1: the daemon (root) owns the new namespace
+    int owner_gid;
+    int ready[2];         // an owner's placeholder says it has unshared
+    int child_error;
     const char *uid_map;
     const char *gid_map;
     int hold[2];          // the placeholder waits for hold[1] to close
@@ -58,6 +62,21 @@ static int placeholder(void *p) {
     char c;
     while (read(ctx->hold[0], &c, 1) < 0 && errno == EINTR) {}
     return 0;
+}
+
+// A namespace owned by a host user (a delegated user's container): the
+// placeholder becomes that user, then makes the namespace (its owner is
+// its creator's uid), says so, and waits like the other.
+static int placeholder_as_owner(void *p) {
+    struct userns_ctx *ctx = p;
+    if (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setresgid, ctx->owner_gid, ctx->owner_gid, ctx->owner_gid) != 0 ||
+        syscall(SYS_setresuid, ctx->owner_uid, ctx->owner_uid, ctx->owner_uid) != 0 ||
+        syscall(SYS_unshare, CLONE_NEWUSER) != 0)
+        ctx->child_error = errno;
+    char c = 1;
+    (void)!write(ctx->ready[1], &c, 1);
+    if (ctx->child_error) return 0;
+    return placeholder(p);
 }
 
 // "/proc/PID/leaf" without stdio: this also runs in children that share
@@ -88,14 +107,27 @@ static int make_here(struct userns_ctx *ctx, char *stack_top) {
     struct clone_args args;
     memset(&args, 0, sizeof args);
     // CLONE_FILES: closing hold[1] here closes it for the placeholder too.
-    args.flags = CLONE_NEWUSER | CLONE_VM | CLONE_FILES;
+    int owned = ctx->owner_uid >= 0;
+    args.flags = (owned ? 0 : CLONE_NEWUSER) | CLONE_VM | CLONE_FILES;
     args.exit_signal = SIGCHLD;
     args.stack = (uint64_t)(uintptr_t)(stack_top - STACK_SIZE);
     args.stack_size = STACK_SIZE;
-    long pid = nsfs_clone3_run(&args, sizeof args, placeholder, ctx);
+    long pid = nsfs_clone3_run(&args, sizeof args, owned ? placeholder_as_owner : placeholder, ctx);
     if (pid < 0) return (int)-pid;
     char path[64];
     int e = 0;
+    if (owned) {
+        char c;
+        while (read(ctx->ready[0], &c, 1) < 0 && errno == EINTR) {}
+        e = ctx->child_error;
+    }
+    if (e) {
+        close(ctx->hold[1]);
+        ctx->hold[1] = -1;
+        int status;
+        while (waitpid((pid_t)pid, &status, __WALL) < 0 && errno == EINTR) {}
+        return e;
+    }
     proc_path(path, pid, "uid_map");
     e = write_file(path, ctx->uid_map);
     if (!e) {
@@ -168,9 +200,16 @@ static int helper(void *p) {
     return 0;
 }
 
-int nsfs_make_userns(int parent_pidfd, int init_fd, const char *uid_map, const char *gid_map) {
-    struct userns_ctx ctx = {parent_pidfd, init_fd, uid_map, gid_map, {-1, -1}, NULL, -1, 0};
+int nsfs_make_userns(int parent_pidfd, int init_fd, int owner_uid, int owner_gid, const char *uid_map, const char *gid_map) {
+    struct userns_ctx ctx = {parent_pidfd, init_fd, owner_uid, owner_gid, {-1, -1}, 0, uid_map, gid_map, {-1, -1}, NULL, -1, 0};
+    if (owner_uid >= 0 && parent_pidfd >= 0) return -EINVAL;
     if (pipe2(ctx.hold, O_CLOEXEC) != 0) return -errno;
+    if (owner_uid >= 0 && pipe2(ctx.ready, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(ctx.hold[0]);
+        close(ctx.hold[1]);
+        return -e;
+    }
     char *stacks = mmap(NULL, 3 * STACK_SIZE, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stacks == MAP_FAILED) {
@@ -205,6 +244,7 @@ int nsfs_make_userns(int parent_pidfd, int init_fd, const char *uid_map, const c
     munmap(stacks, 3 * STACK_SIZE);
     close(ctx.hold[0]);
     if (ctx.hold[1] >= 0) close(ctx.hold[1]);
+    if (ctx.ready[0] >= 0) { close(ctx.ready[0]); close(ctx.ready[1]); }
     if (ctx.error) {
         if (ctx.fd >= 0) close(ctx.fd);
         return -ctx.error;

@@ -82,11 +82,9 @@ struct Exec: ParsableCommand {
     func execute() throws(NsctlError) -> Int32 {
         guard !command.isEmpty else { throw NsctlError("missing command: nsctl exec PATH -- CMD [ARGS...]") }
         let kinds = try kinds()
-        // Entering another process's namespaces needs CAP_SYS_ADMIN: say so
-        // rather than fail later with a misleading reason.
-        guard Capabilities.hasSysAdmin() else {
-            throw NsctlError("entering a container needs root (CAP_SYS_ADMIN): run nsctl exec with sudo")
-        }
+        // Entering needs CAP_SYS_ADMIN over the container's namespaces: root,
+        // or (without privileges) the owner of its user namespace, as a
+        // delegated user is of the containers it made.
         let c = try ContainerDirectory(path)
         guard !c.isRoot else { throw NsctlError("\(path) is the top of the tree, not a container") }
         // A process cloned into a frozen cgroup stops at once: nsctl would
@@ -129,6 +127,9 @@ struct Exec: ParsableCommand {
             if e.rawValue == ENOENT || e.rawValue == EACCES {
                 throw NsctlError("cannot run \(command[0]) in \(path): \(e)")
             }
+            if e.rawValue == EPERM && !Capabilities.hasSysAdmin() {
+                throw NsctlError("cannot enter \(path): it takes root, or owning its user namespace (a container you made in a directory delegated to you)")
+            }
             throw NsctlError("cannot enter \(path) (\(kinds.map(\.name).joined(separator: ","))): \(e)")
         }
         return nsfs_wait_forwarding(childPidfd, childPid, tty ? 1 : 0)
@@ -157,6 +158,9 @@ struct Exec: ParsableCommand {
         }
         let actual: UInt64
         do throws(Errno) { actual = try initProcess.namespaceID(.pid) } catch {
+            if (error == .accessDenied || error == .notPermitted) && !Capabilities.hasSysAdmin() {
+                throw NsctlError("cannot enter \(path): it takes root, or owning its user namespace (a container you made in a directory delegated to you)")
+            }
             throw NsctlError("\(path): cannot read its init's pid namespace (\(error))")
         }
         guard let want = c.status.namespaceID(.pid), actual == want else {

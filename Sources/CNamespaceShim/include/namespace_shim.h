@@ -68,6 +68,12 @@ struct nsfs_spawn_request {
                           // process and skips every setup step (it only pins
                           // a set of namespaces someone else made)
     uint64_t join_namespaces;
+    uint64_t parent_namespaces; // with parent_pidfd (not join): which of the
+                          // parent's namespaces the init is made in (0: its pid
+                          // and mnt; CLONE_NEWNS alone: a pid namespace below
+                          // the host's, for a user namespace that is not a
+                          // descendant of the parent's: the kernel nests pid
+                          // namespaces only along user namespaces)
     int userns_fd;        // -1: the daemon's user namespace; else the init is
                           // born into this one (nsfs_make_userns), which then
                           // owns its other namespaces, and runs as its root
@@ -99,8 +105,12 @@ int nsfs_spawn_init(const struct nsfs_spawn_request *_Nonnull req,
 // user namespace of the process behind parent_pidfd, with these id maps
 // (as /proc/PID/uid_map takes them, in the parent namespace's ids).
 // init_fd: O_PATH fd of the init binary (a nested namespace's placeholder
-// runs it). Returns an nsfs fd of it (the caller closes), or -errno.
-int nsfs_make_userns(int parent_pidfd, int init_fd, const char *_Nonnull uid_map, const char *_Nonnull gid_map);
+// runs it). owner_uid/gid >= 0 (only with parent_pidfd -1): the namespace
+// is that host user's (made by a process with those ids), who may then
+// enter it without privileges. Returns an nsfs fd of it (the caller
+// closes), or -errno.
+int nsfs_make_userns(int parent_pidfd, int init_fd, int owner_uid, int owner_gid,
+                     const char *_Nonnull uid_map, const char *_Nonnull gid_map);
 // In a process that joined a user namespace: become its root (uid and gid
 // 0 there, no supplementary groups). Raw syscalls: safe in a CLONE_VM child.
 int nsfs_become_root(void);

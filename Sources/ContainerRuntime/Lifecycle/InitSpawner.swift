@@ -1,4 +1,5 @@
 import CNamespaceShim
+import ContainerTree
 import LinuxSystem
 #if canImport(Glibc)
 import Glibc
@@ -41,18 +42,26 @@ public struct InitSpawner: Sendable {
     /// `userNamespace`: an nsfs descriptor of the user namespace it is
     /// born into (nsfs_make_userns) and becomes root of; nil: the daemon's.
     /// `processLimit`: RLIMIT_NPROC of the init (nil: the daemon's).
+    /// `parentMountOnly`: made in the parent's mount namespace but with a
+    /// pid namespace below the host's (a user namespace that is not a
+    /// descendant of the parent's cannot own one nested in the parent's).
     public func spawn(cgroup: OwnedDescriptor, parent: ProcessHandle?, userNamespace: OwnedDescriptor?, hostname: String,
-                      argv0: String, frozen: Bool, processLimit: UInt64? = nil) throws(RuntimeError) -> ProcessHandle {
+                      argv0: String, frozen: Bool, processLimit: UInt64? = nil,
+                      parentMountOnly: Bool = false) throws(RuntimeError) -> ProcessHandle {
         try run(parent: parent, cgroup: cgroup, userNamespace: userNamespace, hostname: hostname, argv0: argv0, frozen: frozen,
-                newNamespaces: nsfs_default_namespaces(), join: nil, processLimit: processLimit, failure: "container init failed")
+                newNamespaces: nsfs_default_namespaces(), join: nil, processLimit: processLimit,
+                parentNamespaces: parentMountOnly ? NamespaceKind.mnt.cloneFlag : 0, failure: "container init failed")
     }
 
     /// A new user namespace mapping `IdPool.blockSize` ids from `first`
     /// (ids of the parent's user namespace) to 0... inside: a child of the
     /// daemon's (parent nil) or of `parent`'s user namespace.
-    public func makeUserNamespace(parent: ProcessHandle?, first: UInt32) throws(RuntimeError) -> OwnedDescriptor {
+    /// `owner`: a host user who owns it (only a child of the daemon's).
+    public func makeUserNamespace(parent: ProcessHandle?, first: UInt32,
+                                  owner: ContainerTree.Owner? = nil) throws(RuntimeError) -> OwnedDescriptor {
         let map = "0 \(first) \(IdPool.blockSize)\n"
-        let fd = nsfs_make_userns(parent?.descriptor.rawValue ?? -1, initBinary.rawValue, map, map)
+        let fd = nsfs_make_userns(parent?.descriptor.rawValue ?? -1, initBinary.rawValue,
+                                  owner.map { Int32(bitPattern: $0.uid) } ?? -1, owner.map { Int32(bitPattern: $0.gid) } ?? -1, map, map)
         guard fd >= 0 else { throw RuntimeError(Errno(-fd), "cannot make a user namespace") }
         return OwnedDescriptor(FileDescriptor(rawValue: fd))
     }
@@ -64,12 +73,14 @@ public struct InitSpawner: Sendable {
     public func join(_ member: ProcessHandle, kinds: [NamespaceKind], cgroup: OwnedDescriptor,
                      argv0: String, frozen: Bool) throws(RuntimeError) -> ProcessHandle {
         try run(parent: member, cgroup: cgroup, userNamespace: nil, hostname: "", argv0: argv0, frozen: frozen, newNamespaces: 0,
-                join: kinds.reduce(UInt64(0)) { $0 | $1.cloneFlag }, processLimit: nil, failure: "pinning the set failed")
+                join: kinds.reduce(UInt64(0)) { $0 | $1.cloneFlag }, processLimit: nil, parentNamespaces: 0,
+                failure: "pinning the set failed")
     }
 
     private func run(parent: ProcessHandle?, cgroup: OwnedDescriptor, userNamespace: OwnedDescriptor?,
                      hostname: String, argv0: String, frozen: Bool,
-                     newNamespaces: UInt64, join: UInt64?, processLimit: UInt64?, failure: String) throws(RuntimeError) -> ProcessHandle {
+                     newNamespaces: UInt64, join: UInt64?, processLimit: UInt64?, parentNamespaces: UInt64,
+                     failure: String) throws(RuntimeError) -> ProcessHandle {
         var res = nsfs_spawn_result()
         let rc: Int32 = hostname.withCString { host in
             argv0.withCString { a0 in
@@ -82,6 +93,7 @@ public struct InitSpawner: Sendable {
                     argv0: a0,
                     new_namespaces: newNamespaces,
                     join: join == nil ? 0 : 1, join_namespaces: join ?? 0,
+                    parent_namespaces: parentNamespaces,
                     userns_fd: userNamespace?.rawValue ?? -1,
                     nproc: processLimit ?? 0,
                     no_wait: frozen ? 1 : 0)

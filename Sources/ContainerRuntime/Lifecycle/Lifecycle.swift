@@ -102,8 +102,12 @@ public final class Lifecycle: Sendable {
 
     /// Create and start a container named `name` below `parent`, owned by
     /// `owner`. Returns its serial once its init runs.
+    /// `forUser`: made on behalf of a host user through a delegation (not
+    /// privileged, not a container's root): its user namespace is that
+    /// user's, a child of the host's mapping the parent's ids (the
+    /// delegated range), so the user can enter it without privileges.
     public func create(parent: UInt64, name bytes: [UInt8], owner: ContainerTree.Owner = .root,
-                       mode: UInt16 = ContainerTree.defaultMode) throws(RuntimeError) -> UInt64 {
+                       mode: UInt16 = ContainerTree.defaultMode, forUser: Bool = false) throws(RuntimeError) -> UInt64 {
         // 1. Take the name (and, for a new user namespace below the host's,
         // a block of host ids).
         let userNamespaces = configuration.userNamespaces
@@ -111,7 +115,9 @@ public final class Lifecycle: Sendable {
             (s) throws(RuntimeError) -> (UInt64, String, Container?, UInt64?, IdChoice?) in
             var ids: IdChoice?
             if userNamespaces {
-                if let b = s.records[parent]?.idBase {
+                if forUser, let b = s.records[parent]?.idBase {
+                    ids = .delegated(b, owner)
+                } else if let b = s.records[parent]?.idBase {
                     ids = .parents(b)
                 } else {
                     guard let b = s.idPool.take() else {
@@ -167,9 +173,12 @@ public final class Lifecycle: Sendable {
         case taken(UInt32)
         /// Its parent's block: mapped 1:1 from the parent's namespace.
         case parents(UInt32)
+        /// Its parent's block, mapped from the host's ids, in a namespace
+        /// the host user it was made for owns.
+        case delegated(UInt32, ContainerTree.Owner)
 
         var hostBase: UInt32 {
-            switch self { case .taken(let b), .parents(let b): b }
+            switch self { case .taken(let b), .parents(let b), .delegated(let b, _): b }
         }
     }
 
@@ -192,6 +201,7 @@ public final class Lifecycle: Sendable {
                 switch ids {
                 case .taken(let b): userns = try spawner.makeUserNamespace(parent: nil, first: b)
                 case .parents: userns = try spawner.makeUserNamespace(parent: parent?.initProcess, first: 0)
+                case .delegated(let b, let user): userns = try spawner.makeUserNamespace(parent: nil, first: b, owner: user)
                 }
                 do throws(Errno) {
                     record.userNamespace = try NamespaceKind.id(of: userns!)
@@ -205,9 +215,14 @@ public final class Lifecycle: Sendable {
             // Below a frozen container the new cgroup is frozen too, and so
             // is a child cloned into it: the spawn must not wait for it.
             let frozen = (try? leaf.isFrozen()) ?? false
+            var delegated = false
+            if case .delegated = ids { delegated = true }
+            if delegated && frozen {
+                throw RuntimeError(.busy, "mkdir: \(parent.map { hex($0.id) } ?? "the parent") is frozen; thaw it first")
+            }
             process = try spawner.spawn(cgroup: dir, parent: parent?.initProcess, userNamespace: userns,
                                         hostname: ContainerName.hostname(for: name), argv0: "nsinit", frozen: frozen,
-                                        processLimit: configuration.processLimit)
+                                        processLimit: configuration.processLimit, parentMountOnly: delegated)
         } catch {
             teardown.destroy(process: nil, cgroup: cgroup)
             pending.abandon()
