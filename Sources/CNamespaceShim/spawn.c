@@ -30,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -281,6 +282,41 @@ static int inner_child(void *p) {
     return 0;
 }
 
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+struct nsfs_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+
+// A private copy of the current mount namespace in which the host's
+// mounts are read-only and /tmp, /var/tmp, /dev/shm are fresh tmpfs.
+static int private_filesystem(void) {
+    if (syscall(SYS_unshare, CLONE_NEWNS) != 0) return errno;
+    // Nothing done here may propagate back to the host.
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) return errno;
+    struct nsfs_mount_attr ro = {MOUNT_ATTR_RDONLY, 0, 0, 0};
+    if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) != 0) return errno;
+    // Except the kernel's own: the container mounts a proc (and maybe a
+    // sysfs) of its own, which the kernel allows only where an existing
+    // one is at least as writable; their files keep their own permissions.
+    struct nsfs_mount_attr rw = {0, MOUNT_ATTR_RDONLY, 0, 0};
+    const char *kernels[] = {"/proc", "/sys"};
+    for (int i = 0; i < 2; i++)
+        if (syscall(SYS_mount_setattr, AT_FDCWD, kernels[i], AT_RECURSIVE, &rw, sizeof rw) != 0 && errno != ENOENT) return errno;
+    const char *scratch[] = {"/tmp", "/var/tmp", "/dev/shm"};
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        if (stat(scratch[i], &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        if (mount("tmpfs", scratch[i], "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) return errno;
+    }
+    return 0;
+}
+
 // Runs as the helper of a nested spawn: joins the parent container's pid and
 // mnt namespaces, then starts the inner process that clones the init.
 static int helper_child(void *p) {
@@ -293,6 +329,15 @@ static int helper_child(void *p) {
     uint64_t later = ctx->req->join ? join & (uint64_t)CLONE_NEWTIME : 0;
     if ((join & ~later) && syscall(SYS_setns, ctx->req->parent_pidfd, (int)(join & ~later)) != 0)
         return fail(ctx->res, NSFS_STEP_SETNS_PARENT, errno);
+    // The filesystem the container will see, made while the helper still
+    // has the host's capabilities: the init's mount namespace is a copy of
+    // this one owned by the container's user namespace, so every mount here
+    // is locked there (none can be unmounted to uncover what is below, nor
+    // made writable again).
+    if (!ctx->req->join && ctx->req->userns_fd >= 0 && ctx->req->private_fs) {
+        int e = private_filesystem();
+        if (e) return fail(ctx->res, NSFS_STEP_PRIVATE_FS, e);
+    }
     // Into the container's own user namespace last: joining the parent's
     // pid and mount namespaces needs the host's capabilities, which the
     // helper keeps only until this setns.

@@ -26,6 +26,8 @@ public struct MountOptions: Equatable, Sendable {
     public var idPool = IdPool()
     /// -o nproc=N: RLIMIT_NPROC of containers' processes.
     public var processLimit: UInt64?
+    /// -o hostfs=private|shared (nil: what the state directory recorded).
+    public var hostFilesystem: HostFilesystem?
 
     public static let usage = """
     usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]
@@ -50,6 +52,11 @@ public struct MountOptions: Equatable, Sendable {
                          of its own; its root is an unprivileged id on the host)
       -o ids=BASE:COUNT  host uids/gids for containers' user namespaces, 65536 per
                          top-level container (default \(IdPool.defaultBase):\(IdPool.defaultCount))
+      -o hostfs=private  what containers with a user namespace see of the host's files:
+                         private (default) makes every host mount read-only for them,
+                         with a tmpfs of their own on /tmp, /var/tmp and /dev/shm;
+                         shared leaves the host's as they are. Remembered by the
+                         state directory, like cgroup=
       -o nproc=N         the process limit (RLIMIT_NPROC) of every container's processes:
                          with user namespaces, its root's per-user count, a second
                          stop behind pids.max
@@ -138,6 +145,10 @@ public struct MountOptions: Equatable, Sendable {
                             return "\(k) takes \(file == .cpuWeight ? "a number 1-10000" : file == .cpuMax ? "max or a quota in microseconds, optionally :PERIOD" : "max or a number")"
                         }
                         o.defaultLimits[file] = v
+                        continue
+                    case "hostfs":
+                        guard let h = HostFilesystem(rawValue: value) else { return "hostfs takes private or shared" }
+                        o.hostFilesystem = h
                         continue
                     case "nproc":
                         guard let n = UInt64(value), n > 0 else { return "nproc takes a number above 0" }

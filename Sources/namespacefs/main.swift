@@ -146,6 +146,7 @@ do {
     configuration.userNamespaces = options.userNamespaces
     configuration.idPool = options.idPool
     configuration.processLimit = options.processLimit
+    configuration.hostFilesystem = options.hostFilesystem ?? store.recordedHostFilesystem() ?? .private
     runtime = try Runtime(configuration: configuration)
 } catch {
     fail("\(error)")

@@ -106,3 +106,13 @@ import Testing
         guard case .error = MountOptions.parse(["/n", "-o", option]) else { Issue.record("\(option) accepted"); return }
     }
 }
+
+@Suite struct HostFilesystemOption {
+    @Test func privateSharedOrRecorded() {
+        guard case .run(let none) = MountOptions.parse(["/n"]),
+              case .run(let shared) = MountOptions.parse(["/n", "-o", "hostfs=shared"]),
+              case .run(let priv) = MountOptions.parse(["/n", "-o", "hostfs=private"]) else { Issue.record("refused"); return }
+        #expect(none.hostFilesystem == nil && shared.hostFilesystem == .shared && priv.hostFilesystem == .private)
+        guard case .error = MountOptions.parse(["/n", "-o", "hostfs=rw"]) else { Issue.record("hostfs=rw accepted"); return }
+    }
+}

@@ -19,6 +19,9 @@ MOUNTS=()
 N=0
 
 # new_mount [extra -o options]: mount a fresh namespacefs; sets MNT, STATE, CG, CGDIR.
+# Containers share the host's filesystem (-o hostfs=shared, then remembered
+# by the state directory) unless the options say otherwise: the tests'
+# mount points and markers are below /tmp, which a private one hides.
 new_mount() {
     N=$(( $(cat "$TEST_TMP/counter" 2>/dev/null || echo 0) + 1 ))
     echo $N > "$TEST_TMP/counter"
@@ -28,6 +31,7 @@ new_mount() {
     CGDIR=$CGROUP2$CG
     mkdir -p "$MNT"
     local extra=${1:+,$1}
+    case ${1:-} in *hostfs=*) ;; *) extra="$extra,hostfs=shared" ;; esac
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG$extra" || { echo "mount failed"; return 1; }
     MOUNTS+=("$MNT")
 }

@@ -183,3 +183,35 @@ job" "inside job, as alice"
     pgrep -u "$base" -x sleep >/dev/null && fail "its program lives on"
     check_consistency
 }
+
+test_the_hosts_files_are_read_only_and_tmp_is_private() {
+    new_mount hostfs=private
+    mkdir -p "$MNT/a/b"
+    grep -qx "host-filesystem: private" "$STATE/namespacefs.conf" || fail "not remembered: $(cat "$STATE/namespacefs.conf")"
+    local w=/run/nsfs-test-$$-world
+    mkdir -p "$w"; chmod 1777 "$w"
+    rm -f /tmp/nsfs-escape-$$
+    inside() { "$NSCTL" exec "$1" -- sh -c "$2" 2>&1 || true; }
+    # the issue's first attack: /tmp is the container's own
+    inside "$MNT/a" "echo x > /tmp/nsfs-escape-$$ && cat /tmp/nsfs-escape-$$" | grep -qx x || fail "a cannot use its /tmp"
+    [ ! -e /tmp/nsfs-escape-$$ ] || fail "a's /tmp file landed on the host"
+    echo "    stopped by: a private tmpfs on /tmp, /var/tmp, /dev/shm"
+    # anywhere else on the host, even world-writable: read-only
+    case $(inside "$MNT/a" "touch $w/file") in *"Read-only file system"*) ;; *) fail "writing a world-writable host directory" ;; esac
+    [ ! -e "$w/file" ] || fail "the file landed on the host"
+    echo "    stopped by: the host's mounts read-only, locked"
+    # locked: neither made writable again nor unmounted to uncover the host's /tmp
+    case $(inside "$MNT/a" "mount -o remount,rw /") in *"ermission denied"*|*"not permitted"*) ;; *) fail "remounting / read-write" ;; esac
+    case $(inside "$MNT/a" "unshare --mount sh -c 'umount /tmp && touch /tmp/nsfs-escape-$$'") in *"not mounted"*|*"Invalid argument"*|*"not permitted"*) ;; *) fail "unmounting /tmp" ;; esac
+    [ ! -e /tmp/nsfs-escape-$$ ] || fail "uncovered the host's /tmp"
+    # a nested container has a /tmp of its own too; its own proc, user namespaces inside still work
+    inside "$MNT/a/b" "ls -A /tmp" | grep -q . && fail "b sees a's /tmp"
+    assert_eq "$(inside "$MNT/a" "unshare --user --map-root-user id -u")" 0 "a user namespace inside a"
+    # shared, remembered across a remount
+    rm -rf "$MNT/a"
+    remount_with hostfs=shared
+    mkdir "$MNT/s"
+    inside "$MNT/s" "touch $w/file"
+    [ -e "$w/file" ] || fail "hostfs=shared: no file on the host"
+    rm -rf "$w"
+}

@@ -52,6 +52,7 @@ enum nsfs_spawn_step {
     NSFS_STEP_EXEC,
     NSFS_STEP_SETNS_USER,
     NSFS_STEP_BECOME_ROOT,
+    NSFS_STEP_PRIVATE_FS,
 };
 
 struct nsfs_spawn_request {
@@ -78,6 +79,10 @@ struct nsfs_spawn_request {
                           // born into this one (nsfs_make_userns), which then
                           // owns its other namespaces, and runs as its root
                           // (uid and gid 0 inside, no supplementary groups)
+    int private_fs;       // with userns_fd: the host's mounts read-only and, on
+                          // /tmp, /var/tmp and /dev/shm, fresh tmpfs of its own,
+                          // set up in a mount namespace of the host's user
+                          // namespace and copied: locked for the container
     uint64_t nproc;       // 0: inherit; else RLIMIT_NPROC (soft and hard) of the
                           // init, which every process entering takes too
     int no_wait;          // the cgroup is frozen: a child cloned into it stops at

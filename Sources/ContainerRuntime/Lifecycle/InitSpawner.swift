@@ -34,6 +34,7 @@ public struct InitSpawner: Sendable {
         Int32(NSFS_STEP_EXEC.rawValue): "exec of the init",
         Int32(NSFS_STEP_SETNS_USER.rawValue): "entering its user namespace",
         Int32(NSFS_STEP_BECOME_ROOT.rawValue): "becoming root of its user namespace",
+        Int32(NSFS_STEP_PRIVATE_FS.rawValue): "its read-only view of the host's filesystem",
     ]
 
     /// Start an init in `cgroup`, nested in `parent`'s pid and mnt namespaces
@@ -47,10 +48,11 @@ public struct InitSpawner: Sendable {
     /// descendant of the parent's cannot own one nested in the parent's).
     public func spawn(cgroup: OwnedDescriptor, parent: ProcessHandle?, userNamespace: OwnedDescriptor?, hostname: String,
                       argv0: String, frozen: Bool, processLimit: UInt64? = nil,
-                      parentMountOnly: Bool = false) throws(RuntimeError) -> ProcessHandle {
+                      parentMountOnly: Bool = false, privateFilesystem: Bool = false) throws(RuntimeError) -> ProcessHandle {
         try run(parent: parent, cgroup: cgroup, userNamespace: userNamespace, hostname: hostname, argv0: argv0, frozen: frozen,
                 newNamespaces: nsfs_default_namespaces(), join: nil, processLimit: processLimit,
-                parentNamespaces: parentMountOnly ? NamespaceKind.mnt.cloneFlag : 0, failure: "container init failed")
+                parentNamespaces: parentMountOnly ? NamespaceKind.mnt.cloneFlag : 0,
+                privateFilesystem: privateFilesystem, failure: "container init failed")
     }
 
     /// A new user namespace mapping `IdPool.blockSize` ids from `first`
@@ -74,13 +76,13 @@ public struct InitSpawner: Sendable {
                      argv0: String, frozen: Bool) throws(RuntimeError) -> ProcessHandle {
         try run(parent: member, cgroup: cgroup, userNamespace: nil, hostname: "", argv0: argv0, frozen: frozen, newNamespaces: 0,
                 join: kinds.reduce(UInt64(0)) { $0 | $1.cloneFlag }, processLimit: nil, parentNamespaces: 0,
-                failure: "pinning the set failed")
+                privateFilesystem: false, failure: "pinning the set failed")
     }
 
     private func run(parent: ProcessHandle?, cgroup: OwnedDescriptor, userNamespace: OwnedDescriptor?,
                      hostname: String, argv0: String, frozen: Bool,
                      newNamespaces: UInt64, join: UInt64?, processLimit: UInt64?, parentNamespaces: UInt64,
-                     failure: String) throws(RuntimeError) -> ProcessHandle {
+                     privateFilesystem: Bool, failure: String) throws(RuntimeError) -> ProcessHandle {
         var res = nsfs_spawn_result()
         let rc: Int32 = hostname.withCString { host in
             argv0.withCString { a0 in
@@ -95,6 +97,7 @@ public struct InitSpawner: Sendable {
                     join: join == nil ? 0 : 1, join_namespaces: join ?? 0,
                     parent_namespaces: parentNamespaces,
                     userns_fd: userNamespace?.rawValue ?? -1,
+                    private_fs: privateFilesystem ? 1 : 0,
                     nproc: processLimit ?? 0,
                     no_wait: frozen ? 1 : 0)
                 return nsfs_spawn_init(&req, &res)

@@ -5,6 +5,16 @@ import Synchronization
 import Glibc
 #endif
 
+/// What a container with a user namespace sees of the host's files.
+public enum HostFilesystem: String, Sendable {
+    /// Every host mount read-only (locked so), and a tmpfs of its own on
+    /// /tmp, /var/tmp and /dev/shm: nothing it writes reaches the host.
+    case `private`
+    /// The host's mounts as they are: it writes where any unprivileged
+    /// user may (a world-writable /tmp).
+    case shared
+}
+
 /// Where containers live and what starts them.
 public struct RuntimeConfiguration: Sendable {
     /// cgroup2 mount point, e.g. /sys/fs/cgroup.
@@ -25,6 +35,9 @@ public struct RuntimeConfiguration: Sendable {
     public var userNamespaces = true
     /// Where their host ids come from (-o ids=BASE:COUNT).
     public var idPool = IdPool()
+    /// What containers with a user namespace see of the host's files
+    /// (-o hostfs=private|shared, remembered by the state directory).
+    public var hostFilesystem = HostFilesystem.private
     /// RLIMIT_NPROC of every container's processes (-o nproc=N): with user
     /// namespaces, counted per container (its root's uid in its namespace).
     public var processLimit: UInt64?
@@ -87,7 +100,7 @@ public final class Lifecycle: Sendable {
             $0.tree.controllers = layout.controllers
             $0.idPool = pool
         }
-        do throws(Errno) { try store.recordCgroupRoot(configuration.cgroupRoot) } catch {
+        do throws(Errno) { try store.recordConfiguration(cgroupRoot: configuration.cgroupRoot, hostFilesystem: configuration.hostFilesystem) } catch {
             throw RuntimeError(error, "cannot write to the state directory \(configuration.stateDirectory)")
         }
     }
@@ -222,7 +235,8 @@ public final class Lifecycle: Sendable {
             }
             process = try spawner.spawn(cgroup: dir, parent: parent?.initProcess, userNamespace: userns,
                                         hostname: ContainerName.hostname(for: name), argv0: "nsinit", frozen: frozen,
-                                        processLimit: configuration.processLimit, parentMountOnly: delegated)
+                                        processLimit: configuration.processLimit, parentMountOnly: delegated,
+                                        privateFilesystem: configuration.hostFilesystem == .private)
         } catch {
             teardown.destroy(process: nil, cgroup: cgroup)
             pending.abandon()

@@ -201,15 +201,23 @@ public final class StateStore: Sendable {
         try FileIO.replaceAtomically(hostSetNamesPath, with: Array(text.utf8))
     }
 
-    public func recordedCgroupRoot() -> String? {
+    public func recordedCgroupRoot() -> String? { recorded("cgroup-root") }
+
+    /// -o hostfs as the state directory remembers it.
+    public func recordedHostFilesystem() -> HostFilesystem? { recorded("host-filesystem").flatMap(HostFilesystem.init(rawValue:)) }
+
+    /// A `key: value` line of namespacefs.conf.
+    func recorded(_ key: String) -> String? {
         guard let text = try? FileIO.readString(configPath) else { return nil }
         let lines = text.split(separator: "\n")
         guard lines.first == "namespacefs-state 1" else { return nil }
-        for l in lines where l.hasPrefix("cgroup-root: ") { return String(l.dropFirst("cgroup-root: ".count)) }
+        for l in lines where l.hasPrefix(key + ": ") { return String(l.dropFirst(key.count + 2)) }
         return nil
     }
 
-    public func recordCgroupRoot(_ root: String) throws(Errno) {
-        try FileIO.replaceAtomically(configPath, with: Array("namespacefs-state 1\ncgroup-root: \(root)\n".utf8))
+    /// What the next mount of this state directory starts from, unless told otherwise.
+    public func recordConfiguration(cgroupRoot: String, hostFilesystem: HostFilesystem) throws(Errno) {
+        try FileIO.replaceAtomically(configPath, with: Array(
+            "namespacefs-state 1\ncgroup-root: \(cgroupRoot)\nhost-filesystem: \(hostFilesystem.rawValue)\n".utf8))
     }
 }
