@@ -52,7 +52,7 @@ static int direct_create(const char *root, int i, int init_fd, int devnull, stru
     if (with_userns) {
         char map[64];
         snprintf(map, sizeof map, "0 %u 65536\n", 0x70000000u + (unsigned)(i % 64) * 65536u);
-        userns = nsfs_make_userns(-1, init_fd, -1, -1, map, map);
+        userns = nsfs_make_userns(-1, init_fd, -1, -1, 0, map, map);
         if (userns < 0) { close(cgfd); return userns; }
     }
     struct nsfs_spawn_request req = {.parent_pidfd = -1, .cgroup_fd = cgfd, .init_fd = init_fd, .devnull_fd = devnull,

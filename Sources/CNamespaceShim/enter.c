@@ -90,7 +90,10 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
         // dumpable, nor is this copy of it until the exec.)
         int rest = nsflags & ~(CLONE_NEWPID | CLONE_NEWUSER);
         if (rest && syscall(SYS_setns, pidfd, rest) != 0) e = errno;
-        if (!e && nproc) {
+        // The container's process limit, where it is lower than ours (a
+        // caller without privileges cannot raise its own).
+        struct rlimit cur;
+        if (!e && nproc && syscall(SYS_prlimit64, 0, RLIMIT_NPROC, NULL, &cur) == 0 && nproc < cur.rlim_max) {
             struct rlimit lim = {nproc, nproc};
             if (syscall(SYS_prlimit64, 0, RLIMIT_NPROC, &lim, NULL) != 0) e = errno;
         }

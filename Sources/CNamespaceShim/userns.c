@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,6 +48,7 @@ struct userns_ctx {
     int init_fd;
     int owner_uid;        // -1: the daemon (root) owns the new namespace
     int owner_gid;
+    uint64_t owner_nproc; // the owner's RLIMIT_NPROC (0: the daemon's)
     int ready[2];         // an owner's placeholder says it has unshared
     int child_error;
     const char *uid_map;
@@ -69,10 +71,17 @@ static int placeholder(void *p) {
 // its creator's uid), says so, and waits like the other.
 static int placeholder_as_owner(void *p) {
     struct userns_ctx *ctx = p;
-    if (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setresgid, ctx->owner_gid, ctx->owner_gid, ctx->owner_gid) != 0 ||
+    // The kernel caps the processes of a user namespace, all of them,
+    // together with its owner's own, at its creator's process limit: the
+    // owner's, so that what the namespace runs counts against it.
+    struct rlimit lim = {ctx->owner_nproc, ctx->owner_nproc};
+    if (ctx->owner_nproc && syscall(SYS_prlimit64, 0, RLIMIT_NPROC, &lim, NULL) != 0) ctx->child_error = errno;
+    if (ctx->child_error ||
+        syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setresgid, ctx->owner_gid, ctx->owner_gid, ctx->owner_gid) != 0 ||
         syscall(SYS_setresuid, ctx->owner_uid, ctx->owner_uid, ctx->owner_uid) != 0 ||
-        syscall(SYS_unshare, CLONE_NEWUSER) != 0)
-        ctx->child_error = errno;
+        syscall(SYS_unshare, CLONE_NEWUSER) != 0) {
+        if (!ctx->child_error) ctx->child_error = errno;
+    }
     char c = 1;
     (void)!write(ctx->ready[1], &c, 1);
     if (ctx->child_error) return 0;
@@ -200,8 +209,10 @@ static int helper(void *p) {
     return 0;
 }
 
-int nsfs_make_userns(int parent_pidfd, int init_fd, int owner_uid, int owner_gid, const char *uid_map, const char *gid_map) {
-    struct userns_ctx ctx = {parent_pidfd, init_fd, owner_uid, owner_gid, {-1, -1}, 0, uid_map, gid_map, {-1, -1}, NULL, -1, 0};
+int nsfs_make_userns(int parent_pidfd, int init_fd, int owner_uid, int owner_gid, uint64_t owner_nproc,
+                     const char *uid_map, const char *gid_map) {
+    struct userns_ctx ctx = {parent_pidfd, init_fd, owner_uid, owner_gid, owner_nproc, {-1, -1}, 0,
+                             uid_map, gid_map, {-1, -1}, NULL, -1, 0};
     if (owner_uid >= 0 && parent_pidfd >= 0) return -EINVAL;
     if (pipe2(ctx.hold, O_CLOEXEC) != 0) return -errno;
     if (owner_uid >= 0 && pipe2(ctx.ready, O_CLOEXEC) != 0) {

@@ -194,10 +194,11 @@ extension NamespaceFilesystem {
             let serial: UInt64
             let owner = ContainerTree.Owner(uid: UInt32(caller.uid), gid: UInt32(caller.gid))
             let facts = runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
+            let forUser = !facts.privileged && !facts.containerRoot
             do throws(RuntimeError) {
                 serial = try runtime.lifecycle.create(parent: dir.serial, name: name, owner: owner,
-                                                      mode: UInt16(truncatingIfNeeded: mode & 0o7777),
-                                                      forUser: !facts.privileged && !facts.containerRoot)
+                                                      mode: UInt16(truncatingIfNeeded: mode & 0o7777), forUser: forUser,
+                                                      userProcessLimit: forUser ? ResourceLimits.processes(of: caller.tid) : nil)
             } catch { return reply(req, error) }
             let replied = replyEntry(req, Inode(serial: serial, kind: .container), caller)
             // The view needs the new directory, which this mkdir held until now.

@@ -162,6 +162,19 @@ public enum ProcStat {
 
 /// Resource limits of this process.
 public enum ResourceLimits {
+    /// The process limit (RLIMIT_NPROC, soft) of another process, from
+    /// /proc/PID/limits; nil when unlimited or unreadable.
+    public static func processes(of pid: Int32) -> UInt64? {
+        guard let text = try? FileIO.readString("/proc/\(pid)/limits") else { return nil }
+        return parseProcesses(text)
+    }
+
+    /// The soft "Max processes" value of a /proc/PID/limits text.
+    public static func parseProcesses(_ text: String) -> UInt64? {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max processes") }) else { return nil }
+        return line.dropFirst("Max processes".count).split(separator: " ").first.flatMap { UInt64($0) }
+    }
+
     /// The open-file limit in force (soft).
     public static func openFiles() -> Int {
         var l = rlimit()

@@ -138,11 +138,7 @@ struct Exec: ParsableCommand {
     /// The init's process limit (RLIMIT_NPROC), which what enters takes
     /// too: 0 to leave ours (no limit, or unreadable).
     func processLimit(of p: ProcessHandle) -> UInt64 {
-        guard let text = try? FileIO.readString("/proc/\(p.pid)/limits"),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max processes") }) else { return 0 }
-        let f = line.dropFirst("Max processes".count).split(separator: " ")
-        guard f.count >= 2, let soft = UInt64(f[0]), UInt64(f[1]) == soft else { return 0 }
-        return soft
+        ResourceLimits.processes(of: p.pid) ?? 0
     }
 
     /// The container's init, proven by its pid-namespace id.

@@ -71,3 +71,16 @@ import Testing
         #expect(CgroupV1.parsePath(own, controller: "memory") == nil)
     }
 }
+
+@Suite struct LimitsParsing {
+    @Test func maxProcesses() {
+        let text = """
+        Limit                     Soft Limit           Hard Limit           Units
+        Max cpu time              unlimited            unlimited            seconds
+        Max processes             150                  300                  processes
+        """
+        #expect(ResourceLimits.parseProcesses(text) == 150)
+        #expect(ResourceLimits.parseProcesses("Max processes             unlimited            unlimited            processes") == nil)
+        #expect(ResourceLimits.parseProcesses("Max open files 10 10 files") == nil)
+    }
+}

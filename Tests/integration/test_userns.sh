@@ -128,6 +128,9 @@ test_root_inside_is_nobody_outside() {
     sleep 1000 & local host=$!
     out=$(inside "unshare --mount sh -c 'umount -l /proc; kill -9 $host'")
     is_running "$host" || fail "a host process was killed from inside"
+    out=$(inside "python3 -c 'import ctypes, os; l = ctypes.CDLL(None, use_errno=True); r = l.ptrace(16, $host, 0, 0); print(os.strerror(ctypes.get_errno()) if r else \"attached\")'")
+    case $out in *"No such process"*|*"not permitted"*) ;; *) fail "ptrace of a host process: $out" ;; esac
+    echo "    stopped by: pid namespace (a host process has no pid inside: $out)"
     kill "$host"
     # the tree's handles it can reach are its own
     assert_eq "$("$NSCTL" exec "$MNT/a" -- stat -L -c %i "$MNT/ns/net")" "$(stat -L -c %i "$MNT/a/ns/net")" "ns/net at its view's root"
@@ -214,4 +217,36 @@ test_the_hosts_files_are_read_only_and_tmp_is_private() {
     inside "$MNT/s" "touch $w/file"
     [ -e "$w/file" ] || fail "hostfs=shared: no file on the host"
     rm -rf "$w"
+}
+
+test_a_delegated_users_containers_count_against_the_users_process_limit() {
+    new_mount
+    mkdir "$MNT/alice"
+    chown 1000:1000 "$MNT/alice"
+    # alice, limited to LIMIT processes, runs 8 herself, then makes a
+    # container and tries to start 20 in it: her limit bounds them all together.
+    run_as_alice() {
+        setpriv --reuid=1000 --regid=1000 --clear-groups bash -c "
+            ulimit -u $1
+            for i in 1 2 3 4 5 6 7 8; do sleep 1000 >/dev/null 2>&1 & done
+            mkdir $MNT/alice/$2
+            $NSCTL exec $MNT/alice/$2 -- sh -c 'for i in \$(seq 20); do sleep 1000 & done 2>/dev/null; sleep 1' >/dev/null 2>&1
+            kill \$(jobs -p)
+        " 2>/dev/null || true
+        # what she entered stays in her own cgroup: count its pid namespace
+        local ns p count=0; ns=$(stat -L -c %i "$MNT/alice/$2/ns/pid") || { echo "no $2"; return; }
+        for p in /proc/[0-9]*; do [ "$(stat -L -c %i "$p/ns/pid" 2>/dev/null)" = "$ns" ] && count=$((count + 1)); done
+        echo "$count"
+    }
+    local n
+    n=$(run_as_alice 200 roomy)
+    [ "$n" -ge 21 ] || fail "with room for them, only $n processes in the container"
+    # (roomy's processes count against her too, while they live)
+    rm -rf "$MNT/alice/roomy"
+    n=$(run_as_alice 12 job)
+    echo "    $n processes in alice's container (her limit 12, 8 of her own running; 200: all 21)"
+    [ "$n" -ge 1 ] && [ "$n" -le 4 ] || fail "$n processes in the container: her limit did not bound them"
+    assert_eq "$(awk '/^Max processes/ { print $3 }' /proc/"$(init_pid "$MNT/alice/job")"/limits)" "$(awk '/^Max processes/ { print $3 }' /proc/self/limits)" \
+        "the container's init keeps the daemon's own limit (the user's applies to the namespace)"
+    rm -rf "$MNT/alice/job"
 }

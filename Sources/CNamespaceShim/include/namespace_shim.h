@@ -112,9 +112,11 @@ int nsfs_spawn_init(const struct nsfs_spawn_request *_Nonnull req,
 // init_fd: O_PATH fd of the init binary (a nested namespace's placeholder
 // runs it). owner_uid/gid >= 0 (only with parent_pidfd -1): the namespace
 // is that host user's (made by a process with those ids), who may then
-// enter it without privileges. Returns an nsfs fd of it (the caller
-// closes), or -errno.
-int nsfs_make_userns(int parent_pidfd, int init_fd, int owner_uid, int owner_gid,
+// enter it without privileges; owner_nproc (0: the daemon's) is the
+// process limit the kernel then applies to the namespace's processes and
+// the owner's together. Returns an nsfs fd of it (the caller closes), or
+// -errno.
+int nsfs_make_userns(int parent_pidfd, int init_fd, int owner_uid, int owner_gid, uint64_t owner_nproc,
                      const char *_Nonnull uid_map, const char *_Nonnull gid_map);
 // In a process that joined a user namespace: become its root (uid and gid
 // 0 there, no supplementary groups). Raw syscalls: safe in a CLONE_VM child.

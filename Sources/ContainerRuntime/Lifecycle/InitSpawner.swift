@@ -58,12 +58,14 @@ public struct InitSpawner: Sendable {
     /// A new user namespace mapping `IdPool.blockSize` ids from `first`
     /// (ids of the parent's user namespace) to 0... inside: a child of the
     /// daemon's (parent nil) or of `parent`'s user namespace.
-    /// `owner`: a host user who owns it (only a child of the daemon's).
-    public func makeUserNamespace(parent: ProcessHandle?, first: UInt32,
-                                  owner: ContainerTree.Owner? = nil) throws(RuntimeError) -> OwnedDescriptor {
+    /// `owner`: a host user who owns it (only a child of the daemon's),
+    /// with that user's process limit (`ownerProcessLimit`, nil: none).
+    public func makeUserNamespace(parent: ProcessHandle?, first: UInt32, owner: ContainerTree.Owner? = nil,
+                                  ownerProcessLimit: UInt64? = nil) throws(RuntimeError) -> OwnedDescriptor {
         let map = "0 \(first) \(IdPool.blockSize)\n"
         let fd = nsfs_make_userns(parent?.descriptor.rawValue ?? -1, initBinary.rawValue,
-                                  owner.map { Int32(bitPattern: $0.uid) } ?? -1, owner.map { Int32(bitPattern: $0.gid) } ?? -1, map, map)
+                                  owner.map { Int32(bitPattern: $0.uid) } ?? -1, owner.map { Int32(bitPattern: $0.gid) } ?? -1,
+                                  ownerProcessLimit ?? 0, map, map)
         guard fd >= 0 else { throw RuntimeError(Errno(-fd), "cannot make a user namespace") }
         return OwnedDescriptor(FileDescriptor(rawValue: fd))
     }

@@ -119,8 +119,11 @@ public final class Lifecycle: Sendable {
     /// privileged, not a container's root): its user namespace is that
     /// user's, a child of the host's mapping the parent's ids (the
     /// delegated range), so the user can enter it without privileges.
+    /// `userProcessLimit`: that user's RLIMIT_NPROC (the caller's), which
+    /// then bounds the container's processes and the user's own together.
     public func create(parent: UInt64, name bytes: [UInt8], owner: ContainerTree.Owner = .root,
-                       mode: UInt16 = ContainerTree.defaultMode, forUser: Bool = false) throws(RuntimeError) -> UInt64 {
+                       mode: UInt16 = ContainerTree.defaultMode, forUser: Bool = false,
+                       userProcessLimit: UInt64? = nil) throws(RuntimeError) -> UInt64 {
         // 1. Take the name (and, for a new user namespace below the host's,
         // a block of host ids).
         let userNamespaces = configuration.userNamespaces
@@ -151,7 +154,7 @@ public final class Lifecycle: Sendable {
         let made: (Container, ContainerRecord)
         do throws(RuntimeError) {
             made = try makeContainer(serial: serial, name: name, parent: parentContainer, parentID: parentID,
-                                     owner: owner, mode: mode, ids: ids)
+                                     owner: owner, mode: mode, ids: ids, userProcessLimit: userProcessLimit)
         } catch {
             registry.state.withLock {
                 $0.tree.abandonCreate(serial)
@@ -197,7 +200,8 @@ public final class Lifecycle: Sendable {
 
     /// The record, the cgroup and the init of a new container.
     private func makeContainer(serial: UInt64, name: String, parent: Container?, parentID: UInt64?,
-                               owner: ContainerTree.Owner, mode: UInt16, ids: IdChoice?) throws(RuntimeError) -> (Container, ContainerRecord) {
+                               owner: ContainerTree.Owner, mode: UInt16, ids: IdChoice?,
+                               userProcessLimit: UInt64?) throws(RuntimeError) -> (Container, ContainerRecord) {
         var record = ContainerRecord(
             id: 0, serial: serial, name: name, parent: parentID,
             created: SystemTime.realtimeNanoseconds(), initPid: 0, initStartTime: 0, pidNamespace: 0,
@@ -214,7 +218,8 @@ public final class Lifecycle: Sendable {
                 switch ids {
                 case .taken(let b): userns = try spawner.makeUserNamespace(parent: nil, first: b)
                 case .parents: userns = try spawner.makeUserNamespace(parent: parent?.initProcess, first: 0)
-                case .delegated(let b, let user): userns = try spawner.makeUserNamespace(parent: nil, first: b, owner: user)
+                case .delegated(let b, let user):
+                    userns = try spawner.makeUserNamespace(parent: nil, first: b, owner: user, ownerProcessLimit: userProcessLimit)
                 }
                 do throws(Errno) {
                     record.userNamespace = try NamespaceKind.id(of: userns!)
