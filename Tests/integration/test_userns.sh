@@ -69,6 +69,15 @@ test_ids_and_user_namespaces_survive_restarts() {
     "$RECORDS" unset "$STATE" "$id" userns
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" 2>"$TEST_TMP/adopt.log"
     assert_eq "$(uid_base_of "$MNT/a")" "$a" "a's block, read back from its init"
+    # a record whose user namespace is not the init's: that init is not
+    # trusted as the recorded one (rebuilt from its cgroup, nothing killed)
+    local init; init=$(init_pid "$MNT/a")
+    umount "$MNT"
+    "$RECORDS" set "$STATE" "$id" userns 12345
+    "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" 2>"$TEST_TMP/adopt.log"
+    grep -q "rebuilt" "$TEST_TMP/adopt.log" || fail "a was adopted despite another user namespace: $(cat "$TEST_TMP/adopt.log")"
+    assert_eq "$(init_pid "$MNT/a")" "$init" "a's init, kept"
+    assert_eq "$(uid_base_of "$MNT/a")" "$a" "a's block after the rebuild"
     mkdir "$MNT/f"
     [ "$(uid_base_of "$MNT/f")" != "$a" ] || fail "f got a's block"
     check_consistency
