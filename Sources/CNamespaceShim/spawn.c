@@ -18,6 +18,7 @@
 //   orphan. CLONE_FILES on both hops puts the pidfd in the daemon's table.
 #define _GNU_SOURCE
 #include "namespace_shim.h"
+#include "shim_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,20 +38,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef SYS_clone3
-#define SYS_clone3 435
-#endif
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef SYS_execveat
-#define SYS_execveat 322
 #endif
 
 // clone3 whose child runs fn(arg) on the stack given in args, then exits
@@ -241,10 +233,6 @@ static int clone_init(struct spawn_ctx *ctx, uint64_t extra_flags) {
     return 0;
 }
 
-static void reap_pid(long pid) {
-    int status;
-    while (waitpid((pid_t)pid, &status, __WALL) < 0 && errno == EINTR) {}
-}
 
 // Runs in the parent container's pid namespace: clones the init there.
 // Close every descriptor but the `n` in `keep` (sorted here).
@@ -365,7 +353,7 @@ static int helper_child(void *p) {
             _exit(inner_child(ctx));
         }
         if (inner < 0) return fail(ctx->res, NSFS_STEP_CLONE_HELPER, errno);
-        reap_pid(inner);
+        nsfs_reap(inner);
         return 0;
     }
 #if NSFS_HAVE_VM_CLONE
@@ -380,7 +368,7 @@ static int helper_child(void *p) {
     if (inner == 0) _exit(inner_child(ctx));
     if (inner < 0) return fail(ctx->res, NSFS_STEP_CLONE_HELPER, errno);
 #endif
-    reap_pid(inner);
+    nsfs_reap(inner);
     return 0;
 }
 
@@ -426,7 +414,7 @@ int nsfs_spawn_init(const struct nsfs_spawn_request *req, struct nsfs_spawn_resu
         if (helper < 0) {
             fail(res, NSFS_STEP_CLONE_HELPER, (int)-helper);
         } else {
-            reap_pid(helper);
+            nsfs_reap(helper);
         }
 #else
         // Without a VM-sharing clone the helper reports over shared memory.
@@ -441,7 +429,7 @@ int nsfs_spawn_init(const struct nsfs_spawn_request *req, struct nsfs_spawn_resu
             long helper = syscall(SYS_clone3, &args, sizeof args);
             if (helper == 0) _exit(helper_child(&ctx));
             if (helper < 0) fail(shared, NSFS_STEP_CLONE_HELPER, errno);
-            else reap_pid(helper);
+            else nsfs_reap(helper);
             *res = *shared;
             munmap(shared, sizeof *shared);
         }
@@ -472,7 +460,7 @@ int nsfs_spawn_init(const struct nsfs_spawn_request *req, struct nsfs_spawn_resu
     }
     if (res->error != 0 && res->pid > 0) {
         // The init's setup failed after clone: it has exited; reap it.
-        reap_pid(res->pid);
+        nsfs_reap(res->pid);
         if (res->pidfd >= 0) close(res->pidfd);
         res->pid = -1;
         res->pidfd = -1;

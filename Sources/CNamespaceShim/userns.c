@@ -18,6 +18,7 @@
 // own /proc (no mount namespace is joined): a container cannot steer them.
 #define _GNU_SOURCE
 #include "namespace_shim.h"
+#include "shim_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,15 +32,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef SYS_execveat
-#define SYS_execveat 322
-#endif
-
-long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
 
 enum { STACK_SIZE = 64 * 1024 };
 
@@ -111,6 +103,26 @@ static int write_file(const char *path, const char *text) {
     return e;
 }
 
+// Write the placeholder's id maps, keep its namespace (ctx->fd). With
+// after_exec, the placeholder is exec'ing: the vfork returns before the
+// exec marks the new memory dumpable, and until then its /proc files
+// belong to the host's root (EACCES for the helper): wait, briefly.
+static int map_and_keep(struct userns_ctx *ctx, long pid, int after_exec) {
+    char path[64];
+    proc_path(path, pid, "uid_map");
+    int e;
+    for (int tries = 0; (e = write_file(path, ctx->uid_map)) == EACCES && after_exec && tries < 2000; tries++) {
+        struct timespec pause = {0, 50 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    if (e) return e;
+    proc_path(path, pid, "gid_map");
+    if ((e = write_file(path, ctx->gid_map))) return e;
+    proc_path(path, pid, "ns/user");
+    ctx->fd = open(path, O_RDONLY | O_CLOEXEC);
+    return ctx->fd < 0 ? errno : 0;
+}
+
 // In the parent user namespace: clone the placeholder, map, keep, release.
 static int make_here(struct userns_ctx *ctx, char *stack_top) {
     struct clone_args args;
@@ -123,35 +135,16 @@ static int make_here(struct userns_ctx *ctx, char *stack_top) {
     args.stack_size = STACK_SIZE;
     long pid = nsfs_clone3_run(&args, sizeof args, owned ? placeholder_as_owner : placeholder, ctx);
     if (pid < 0) return (int)-pid;
-    char path[64];
     int e = 0;
     if (owned) {
         char c;
         while (read(ctx->ready[0], &c, 1) < 0 && errno == EINTR) {}
         e = ctx->child_error;
     }
-    if (e) {
-        close(ctx->hold[1]);
-        ctx->hold[1] = -1;
-        int status;
-        while (waitpid((pid_t)pid, &status, __WALL) < 0 && errno == EINTR) {}
-        return e;
-    }
-    proc_path(path, pid, "uid_map");
-    e = write_file(path, ctx->uid_map);
-    if (!e) {
-        proc_path(path, pid, "gid_map");
-        e = write_file(path, ctx->gid_map);
-    }
-    if (!e) {
-        proc_path(path, pid, "ns/user");
-        ctx->fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (ctx->fd < 0) e = errno;
-    }
+    if (!e) e = map_and_keep(ctx, pid, 0);
     close(ctx->hold[1]);
     ctx->hold[1] = -1;
-    int status;
-    while (waitpid((pid_t)pid, &status, __WALL) < 0 && errno == EINTR) {}
+    nsfs_reap(pid);
     return e;
 }
 
@@ -184,27 +177,9 @@ static int helper(void *p) {
     args.stack_size = STACK_SIZE;
     long pid = nsfs_clone3_run(&args, sizeof args, exec_placeholder, ctx);
     if (pid < 0) { ctx->error = (int)-pid; return 0; }
-    char path[64];
-    proc_path(path, pid, "uid_map");
-    // The vfork returns while the exec is still under way, before the new
-    // memory is marked dumpable: until then the placeholder's /proc files
-    // belong to the host's root. Wait for that, briefly.
-    for (int tries = 0; (e = write_file(path, ctx->uid_map)) == EACCES && tries < 2000; tries++) {
-        struct timespec pause = {0, 50 * 1000};
-        nanosleep(&pause, NULL);
-    }
-    if (!e) {
-        proc_path(path, pid, "gid_map");
-        e = write_file(path, ctx->gid_map);
-    }
-    if (!e) {
-        proc_path(path, pid, "ns/user");
-        ctx->fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (ctx->fd < 0) e = errno;
-    }
+    e = map_and_keep(ctx, pid, 1);
     kill((pid_t)pid, SIGKILL);
-    int status;
-    while (waitpid((pid_t)pid, &status, __WALL) < 0 && errno == EINTR) {}
+    nsfs_reap(pid);
     ctx->error = e;
     return 0;
 }
@@ -247,8 +222,7 @@ int nsfs_make_userns(int parent_pidfd, int init_fd, int owner_uid, int owner_gid
         if (h < 0) {
             ctx.error = (int)-h;
         } else {
-            int status;
-            while (waitpid((pid_t)h, &status, __WALL) < 0 && errno == EINTR) {}
+            nsfs_reap(h);
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -2,6 +2,7 @@
 // mount point, inside its mount namespace.
 #define _GNU_SOURCE
 #include "namespace_shim.h"
+#include "shim_internal.h"
 
 #include <errno.h>
 #include <linux/sched.h>
@@ -79,8 +80,7 @@ int nsfs_attach_view(int pidfd, const char *source, const char *mountpoint) {
     if (pid < 0) {
         rc = (int)pid;
     } else {
-        int status;
-        while (waitpid((pid_t)pid, &status, __WALL) < 0 && errno == EINTR) {}
+        nsfs_reap(pid);
         rc = -ctx.error;
     }
     munmap(stack, STACK);

@@ -71,18 +71,21 @@ extension NamespaceFilesystem {
         return Caller(uid: ctx.uid, gid: ctx.gid, identity: id)
     }
 
+    /// What the access rules decide on (ContainerTree.mayModify and its
+    /// kin): asked of the kernel once per request (its capabilities and
+    /// user namespace may change between requests, not within one).
+    func facts(_ caller: Caller) -> CallerFacts {
+        runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
+    }
+
     /// May the caller change things at or below each of these containers?
-    /// (ContainerTree.mayModify: CAP_SYS_ADMIN in the daemon's user
-    /// namespace, asked once, or a delegation.)
-    func mayModify(_ caller: Caller, at serials: UInt64...) -> Bool {
-        let facts = runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
-        return runtime.registry.read { s in serials.allSatisfy { s.tree.mayModify(at: $0, facts) } }
+    func mayModify(_ facts: CallerFacts, at serials: UInt64...) -> Bool {
+        runtime.registry.read { s in serials.allSatisfy { s.tree.mayModify(at: $0, facts) } }
     }
 
     /// May the caller write this control entry? Limits follow their own
     /// rule (a container never changes its own, see mayChangeLimits).
-    func mayWrite(_ caller: Caller, _ inode: Inode) -> Bool {
-        let facts = runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
+    func mayWrite(_ facts: CallerFacts, _ inode: Inode) -> Bool {
         guard case .control(let c) = inode.kind, c.isLimit else {
             return runtime.registry.read { $0.tree.mayChange(inode.serial, facts) }
         }
@@ -91,9 +94,8 @@ extension NamespaceFilesystem {
 
     /// May the caller remove or rename `child` out of its directory
     /// (ContainerTree.mayRemove: the directory's mode, its sticky bit)?
-    func mayRemove(_ caller: Caller, _ child: UInt64) -> Bool {
-        let facts = runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
-        return runtime.registry.read { $0.tree.mayRemove(child, facts) }
+    func mayRemove(_ facts: CallerFacts, _ child: UInt64) -> Bool {
+        runtime.registry.read { $0.tree.mayRemove(child, facts) }
     }
 
     func reply(_ req: consuming Request, _ error: RuntimeError) -> Replied {
@@ -138,7 +140,7 @@ extension NamespaceFilesystem {
         if toSet & FUSE_SET_ATTR_MODE != 0 {
             // chmod of a container directory: its owner, or the privileged.
             guard inode.kind == .container, !isSet(inode.serial) else { return req.reply(error: EPERM) }
-            let facts = runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
+            let facts = facts(caller)
             guard runtime.registry.read({ $0.tree.mayChangeMode(inode.serial, facts) }) else { return req.reply(error: EPERM) }
             do { try runtime.lifecycle.setMode(inode.serial, UInt16(truncatingIfNeeded: attr.pointee.st_mode & 0o7777)) } catch {
                 return reply(req, error)
@@ -166,7 +168,7 @@ extension NamespaceFilesystem {
             guard case .control(let c) = inode.kind, c.isWritable, inode.serial != ContainerTree.rootSerial else {
                 return req.reply(error: inode.kind == .container || inode.kind == .nsDirectory ? EISDIR : EACCES)
             }
-            guard mayWrite(caller, inode) else { return req.reply(error: EACCES) }
+            guard mayWrite(facts(caller), inode) else { return req.reply(error: EACCES) }
         }
         return replyAttr(req, inode, caller, fi)
     }
@@ -189,11 +191,11 @@ extension NamespaceFilesystem {
             return req.reply(error: ENOENT)
         }
         guard dir.kind == .container else { return req.reply(error: EPERM) }
-        guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
+        let facts = facts(caller)
+        guard mayModify(facts, at: dir.serial) else { return req.reply(error: EACCES) }
         return workers.answer(req) { [self] req in
             let serial: UInt64
             let owner = ContainerTree.Owner(uid: UInt32(caller.uid), gid: UInt32(caller.gid))
-            let facts = runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
             let forUser = !facts.privileged && !facts.containerRoot
             do throws(RuntimeError) {
                 serial = try runtime.lifecycle.create(parent: dir.serial, name: name, owner: owner,
@@ -212,7 +214,7 @@ extension NamespaceFilesystem {
     /// entry for a moment (see OpenState.unlinked).
     func unlink(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
         guard let (dir, caller, inode) = entry(req, parent, name) else { return req.reply(error: ENOENT) }
-        guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
+        guard mayModify(facts(caller), at: dir.serial) else { return req.reply(error: EACCES) }
         switch inode.kind {
         case .container, .nsDirectory: return req.reply(error: EISDIR)
         case .control, .namespace:
@@ -234,9 +236,10 @@ extension NamespaceFilesystem {
         guard let (dir, caller, inode) = entry(req, parent, name) else { return req.reply(error: ENOENT) }
         // Only containers strictly below the caller's own are reachable here:
         // its own container is the root of its view, with no parent it can name.
-        guard mayModify(caller, at: dir.serial) else { return req.reply(error: EACCES) }
+        let facts = facts(caller)
+        guard mayModify(facts, at: dir.serial) else { return req.reply(error: EACCES) }
         // The sticky bit: only the child's or the directory's owner.
-        if inode.kind == .container, !mayRemove(caller, inode.serial) { return req.reply(error: EPERM) }
+        if inode.kind == .container, !mayRemove(facts, inode.serial) { return req.reply(error: EPERM) }
         switch inode.kind {
         case .control, .namespace:
             return req.reply(error: ENOTDIR)
@@ -276,10 +279,11 @@ extension NamespaceFilesystem {
               let target = Inode(number: UInt64(newParent)), isVisible(target, in: caller.scope) else {
             return req.reply(error: ENOENT)
         }
-        guard mayModify(caller, at: dir.serial, target.serial) else { return req.reply(error: EACCES) }
+        let facts = facts(caller)
+        guard mayModify(facts, at: dir.serial, target.serial) else { return req.reply(error: EACCES) }
         if flags & 2 /* RENAME_EXCHANGE */ != 0 { return req.reply(error: EINVAL) }
         guard inode.kind == .container else { return req.reply(error: EPERM) }
-        guard mayRemove(caller, inode.serial) else { return req.reply(error: EPERM) }
+        guard mayRemove(facts, inode.serial) else { return req.reply(error: EPERM) }
         guard target.kind == .container else { return req.reply(error: target.kind == .nsDirectory ? EPERM : ENOTDIR) }
         if isSet(inode.serial) {
             guard target.serial == dir.serial else { return req.reply(error: EPERM) }
@@ -316,7 +320,7 @@ extension NamespaceFilesystem {
         let writing = accessMode != O_RDONLY
         if writing {
             guard c.isWritable, inode.serial != ContainerTree.rootSerial else { return req.reply(error: EACCES) }
-            guard mayWrite(caller, inode) else { return req.reply(error: EACCES) }
+            guard mayWrite(facts(caller), inode) else { return req.reply(error: EACCES) }
         }
         let reading = accessMode != O_WRONLY
         // The caller's own snapshot if it just stat'ed the file (tar: the
@@ -348,7 +352,7 @@ extension NamespaceFilesystem {
         guard let file = state.withLock({ $0.files[fi.pointee.fh] }), file.writable,
               case .control(let c) = file.inode.kind else { return req.reply(error: EBADF) }
         guard let writer = caller(req, seeing: file.inode) else { return req.reply(error: ENOENT) }
-        guard mayWrite(writer, file.inode) else { return req.reply(error: EACCES) }
+        guard mayWrite(facts(writer), file.inode) else { return req.reply(error: EACCES) }
         // A value is one write at offset 0, as in sysfs: `dd bs=1` applies
         // its first byte and gets EINVAL for the next.
         guard offset == 0 else { return req.reply(error: EINVAL) }

@@ -144,29 +144,34 @@ extension Lifecycle {
     }
 
     /// A container's cgroup as this daemon lays it out (see CgroupLayout).
-    /// One laid out by an older daemon — processes in the cgroup itself —
-    /// gets its leaf and they move there; a missing v1 mirror is made and
-    /// the processes placed in it. Nothing is killed. Parents come first
-    /// (the plan's order): controllers are enabled top-down.
+    /// One laid out by an older daemon — no leaf, processes in the cgroup
+    /// itself — gets its leaf and they move there; a missing v1 mirror is
+    /// made and the processes placed in it. Nothing is killed. Parents come
+    /// first (the plan's order): controllers are enabled top-down. For a
+    /// cgroup this daemon made, two stats.
     func settle(_ r: ContainerRecord) -> [String] {
         let cgroup = CgroupDirectory(path: configuration.cgroupMount + r.cgroup)
         let leaf = CgroupLayout.leaf(of: cgroup)
+        let mirror = layout.pidsMirror(of: cgroup)
+        let hadLeaf = leaf.exists, hadMirror = mirror?.exists ?? true
+        if hadLeaf && hadMirror { return [] }
         var lines: [String] = []
-        var moved = 0
-        if !leaf.exists { try? leaf.create() }
-        // A process forking while we move its siblings: its child is born
-        // where it was, and moved on the next pass.
-        for _ in 0..<10 {
-            let left = (try? cgroup.processes()) ?? []
-            if left.isEmpty { break }
-            for pid in left where (try? leaf.adopt(pid: pid)) != nil { moved += 1 }
+        if !hadLeaf {
+            try? leaf.create()
+            // A process forking while its siblings move: its child is born
+            // where it was, and moved on the next pass.
+            var moved = 0
+            for _ in 0..<10 {
+                let left = (try? cgroup.processes()) ?? []
+                if left.isEmpty { break }
+                for pid in left where (try? leaf.adopt(pid: pid)) != nil { moved += 1 }
+            }
+            if moved > 0 { lines.append("container \(r.name) (\(hex(r.id))): moved \(moved) process(es) into its leaf cgroup") }
         }
-        if moved > 0 { lines.append("container \(r.name) (\(hex(r.id))): moved \(moved) process(es) into its leaf cgroup") }
         do throws(Errno) { try layout.furnish(cgroup) } catch {
             lines.append("container \(r.name) (\(hex(r.id))): cannot enable controllers in \(cgroup.path): \(error)")
         }
-        // A mirror made just now (by furnish) holds nobody yet.
-        if let mirror = layout.pidsMirror(of: cgroup), ((try? mirror.processes()) ?? []).isEmpty {
+        if !hadMirror, let mirror {
             for pid in (try? leaf.processes()) ?? [] { try? mirror.adopt(pid: pid) }
         }
         return lines

@@ -20,8 +20,11 @@ public final class Container: Sendable {
     public let cgroup: CgroupDirectory
     /// Where its own processes are.
     public let leaf: CgroupDirectory
-    /// Where its controllers are on this host.
-    let layout: CgroupLayout
+    /// Its limit entries and the kernel files behind them, in listing
+    /// order (only those this host has): found once, read on every `status`.
+    let limitFiles: [(entry: ControlFile, path: String)]
+    /// Its memory.events, where memory is controlled (OOM kills in `status`).
+    let memoryEvents: String?
     /// Relative to the cgroup2 mount, as `status` shows it.
     public let cgroupPath: String
     public let created: Int64
@@ -47,7 +50,9 @@ public final class Container: Sendable {
         pidNamespace = r.pidNamespace
         cgroup = CgroupDirectory(path: layout.cgroupMount + r.cgroup)
         leaf = CgroupLayout.leaf(of: cgroup)
-        self.layout = layout
+        let cg = cgroup
+        limitFiles = ControlFile.limits.compactMap { f in layout.file(f, of: cg).map { (f, $0) } }
+        memoryEvents = layout.v2.contains(.memory) ? cgroup.path + "/memory.events" : nil
         cgroupPath = r.cgroup
         created = r.created
         ownView = r.ownView
@@ -76,6 +81,9 @@ public final class Container: Sendable {
     func readCgroupFile(_ name: String) throws(Errno) -> [UInt8] {
         try readFile(cgroup.path + "/" + name)
     }
+
+    /// The kernel file behind one of its limit entries.
+    func limitFile(_ f: ControlFile) -> String? { limitFiles.first { $0.entry == f }?.path }
 
     /// A file of its cgroups (any hierarchy), by path, kept open.
     func readFile(_ path: String) throws(Errno) -> [UInt8] {

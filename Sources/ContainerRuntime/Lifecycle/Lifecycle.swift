@@ -144,7 +144,7 @@ public final class Lifecycle: Sendable {
             }
             switch s.tree.beginCreate(parent: parent, name: bytes, owner: owner, mode: mode) {
             case .failure(let e):
-                if case .taken(let b) = ids { s.idPool.release(b) }
+                if let b = ids?.takenBlock { s.idPool.release(b) }
                 throw RuntimeError(refused: e, "mkdir")
             case .success(let (serial, name)):
                 return (serial, name, s.containers[parent], s.records[parent]?.id, ids)
@@ -158,7 +158,7 @@ public final class Lifecycle: Sendable {
         } catch {
             registry.state.withLock {
                 $0.tree.abandonCreate(serial)
-                if case .taken(let b) = ids { $0.idPool.release(b) }
+                if let b = ids?.takenBlock { $0.idPool.release(b) }
             }
             throw error
         }
@@ -175,7 +175,7 @@ public final class Lifecycle: Sendable {
             store.delete(id: record.id)
             registry.state.withLock {
                 $0.tree.finishRemove(serial)
-                if case .taken(let b) = ids { $0.idPool.release(b) }
+                if let b = ids?.takenBlock { $0.idPool.release(b) }
             }
             throw RuntimeError(.noEntry, "mkdir: the parent of \(name) died meanwhile")
         }
@@ -195,6 +195,17 @@ public final class Lifecycle: Sendable {
 
         var hostBase: UInt32 {
             switch self { case .taken(let b), .parents(let b), .delegated(let b, _): b }
+        }
+
+        /// The block taken from the pool for it (to give back on failure).
+        var takenBlock: UInt32? {
+            if case .taken(let b) = self { return b }
+            return nil
+        }
+
+        var isDelegated: Bool {
+            if case .delegated = self { return true }
+            return false
         }
     }
 
@@ -233,8 +244,7 @@ public final class Lifecycle: Sendable {
             // Below a frozen container the new cgroup is frozen too, and so
             // is a child cloned into it: the spawn must not wait for it.
             let frozen = (try? leaf.isFrozen()) ?? false
-            var delegated = false
-            if case .delegated = ids { delegated = true }
+            let delegated = ids?.isDelegated ?? false
             if delegated && frozen {
                 throw RuntimeError(.busy, "mkdir: \(parent.map { hex($0.id) } ?? "the parent") is frozen; thaw it first")
             }

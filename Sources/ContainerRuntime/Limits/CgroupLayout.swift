@@ -77,7 +77,7 @@ public struct CgroupLayout: Sendable {
             let enabled = Set((try? d.subtreeControl()) ?? [])
             let missing = available.filter { !enabled.contains($0) }
             if missing.isEmpty { continue }
-            if dir != root.path, ((try? d.processes()) ?? [0]).isEmpty == false { continue }
+            if dir != root.path, (try? d.processes())?.isEmpty != true { continue }
             try? d.enable(controllers: missing)
         }
         let v2 = Set(((try? root.subtreeControl()) ?? []).compactMap(CgroupController.init(rawValue:)))

@@ -110,15 +110,15 @@ public struct ControlFiles: Sendable {
     /// has, and the OOM kills where memory is controlled.
     func limitLines(_ c: Container) -> [UInt8] {
         var out: [UInt8] = []
-        for f in ControlFile.limits {
-            guard let path = c.layout.file(f, of: c.cgroup), var v = try? c.readFile(path) else { continue }
+        for (f, path) in c.limitFiles {
+            guard var v = try? c.readFile(path) else { continue }
             if v.last == 10 { v.removeLast() }
             out += f.name.utf8
             out += ": ".utf8
             out += v
             out.append(10)
         }
-        if c.layout.v2.contains(.memory), let events = try? c.readCgroupFile("memory.events") {
+        if let path = c.memoryEvents, let events = try? c.readFile(path) {
             out += "\(StatusKey.oomKills.rawValue): \(CgroupDirectory.parseStat(events, key: "oom_kill") ?? 0)\n".utf8
         }
         return out
@@ -127,14 +127,14 @@ public struct ControlFiles: Sendable {
     /// A limit entry: the kernel's file, read through; nil if the
     /// container is gone.
     public func limit(_ serial: UInt64, _ f: ControlFile) -> [UInt8]? {
-        guard let c = registry.container(serial), let path = c.layout.file(f, of: c.cgroup) else { return nil }
+        guard let c = registry.container(serial), let path = c.limitFile(f) else { return nil }
         return try? c.readFile(path)
     }
 
     /// Written through as it is: the kernel's syntax, the kernel's errors
     /// (`max`, a number, EINVAL for anything else); nothing changes on error.
     public func setLimit(_ serial: UInt64, _ f: ControlFile, _ bytes: [UInt8]) throws(RuntimeError) {
-        guard let c = runningContainer(serial), let path = c.layout.file(f, of: c.cgroup) else {
+        guard let c = runningContainer(serial), let path = c.limitFile(f) else {
             throw RuntimeError(.noEntry, "no such container")
         }
         do throws(Errno) { try FileIO.write(path, bytes: bytes) } catch {

@@ -1,0 +1,29 @@
+// What the shim's C files share and Swift never sees (outside include/).
+#ifndef NSFS_SHIM_INTERNAL_H
+#define NSFS_SHIM_INTERNAL_H
+#include <errno.h>
+#include <linux/sched.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_execveat
+#define SYS_execveat 322
+#endif
+
+// clone3 whose child runs fn(arg) on the stack given in args (spawn.c).
+long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
+
+// Wait for a child of ours (any kind, __WALL) to end and reap it.
+static inline void nsfs_reap(long pid) {
+    int status;
+    while (waitpid((pid_t)pid, &status, __WALL) < 0 && errno == EINTR) {}
+}
+#endif
