@@ -155,10 +155,10 @@ public struct CgroupDirectory: Sendable, Hashable {
     }
 
     /// One stat: the cgroup id (its directory's inode number, as pidfd
-    /// info reports a process's cgroup) and whether it has child cgroups
+    /// info reports a process's cgroup) and how many child cgroups it has
     /// (cgroupfs counts them in the directory's link count, 2 + children).
-    public func identity() throws(Errno) -> (id: UInt64, hasChildren: Bool) {
+    public func identity() throws(Errno) -> (id: UInt64, children: Int) {
         let st = try FileIO.status(path)
-        return (UInt64(st.st_ino), st.st_nlink > 2)
+        return (UInt64(st.st_ino), Int(st.st_nlink) - 2)
     }
 }

@@ -20,19 +20,20 @@ start_slow_exit() {
 
 # others_answer_while SLOWPID CGROUPDIR: repeat cat of another container's
 # status, ls of the root and mkdir + rmdir of an unrelated container until
-# SLOWPID exits; count the rounds that completed while it still ran and its
-# cgroup still existed (the kill still under way). Expects $MNT/c, $MNT/d.
+# SLOWPID exits; count the requests that completed while it still ran and
+# its cgroup still existed (the kill still under way). Each request counts,
+# not only whole rounds: a kill can end within the first round (mkdir alone
+# takes tens of ms here). Expects $MNT/c, $MNT/d.
 others_answer_while() {
-    local slow=$1 cg=$2 during=0 rounds=0
+    local slow=$1 cg=$2 during=0 done=0 op
     while kill -0 "$slow" 2>/dev/null; do
-        cat "$MNT/c/status" >/dev/null
-        ls "$MNT" >/dev/null
-        mkdir "$MNT/d/x"
-        rmdir "$MNT/d/x"
-        rounds=$((rounds + 1))
-        if kill -0 "$slow" 2>/dev/null && [ -d "$cg" ]; then during=$((during + 1)); fi
+        for op in "cat $MNT/c/status" "ls $MNT" "mkdir $MNT/d/x" "rmdir $MNT/d/x"; do
+            $op >/dev/null
+            done=$((done + 1))
+            if kill -0 "$slow" 2>/dev/null && [ -d "$cg" ]; then during=$((during + 1)); fi
+        done
     done
-    echo "    $during of $rounds rounds completed while the kill ran"
+    echo "    $during of $done requests completed while the kill ran"
     [ "$during" -ge 1 ] || fail "no request completed while the kill was running"
 }
 

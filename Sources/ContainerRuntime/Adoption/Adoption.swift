@@ -84,12 +84,14 @@ extension Lifecycle {
             let c = dir.child(name)
             let idText = String(name.dropFirst(Self.cgroupPrefix.count))
             let id = UInt64(idText, radix: 16).flatMap { hex($0) == idText ? $0 : nil }
-            // One stat: whether any child cgroup is below (most have none).
-            let hasChildren = (try? c.identity().hasChildren) ?? true
+            // A stat or two, not a listing: most have no child cgroup but
+            // their leaf (a listing of cgroupfs costs several stats).
+            let children = (try? c.identity().children) ?? 2
+            let onlyLeaf = children == 1 && CgroupLayout.leaf(of: c).exists
             return AdoptionPlan.Cgroup(
                 path: String(c.path.dropFirst(configuration.cgroupMount.count)), id: id,
                 populated: try? c.isPopulated(),
-                children: hasChildren ? scan(c) : .success([]))
+                children: children == 0 || onlyLeaf ? .success([]) : scan(c))
         })
     }
 
