@@ -1,6 +1,7 @@
-# namespacefs build and install. `make` builds the daemon (SwiftPM) and the
+# namespacefs build and install. `make` builds the daemon (SwiftPM), the
 # container init (a libc-free static C program: it must not carry a Swift
-# runtime, so SwiftPM does not link it).
+# runtime, so SwiftPM does not link it) and the connection holder (plain C,
+# no Swift runtime either: it outlives daemons of any build).
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 CONFIG ?= release
@@ -9,9 +10,11 @@ INIT_CFLAGS := -static -nostdlib -nostartfiles -ffreestanding -fno-stack-protect
 	-fno-asynchronous-unwind-tables -fno-pie -no-pie -Os -Wall -Wextra -Werror \
 	-Wl,--build-id=none -Wl,-z,noexecstack
 
-.PHONY: all build init install uninstall test clean
+HOLDER_CFLAGS := -O2 -Wall -Wextra -Werror
 
-all: build init
+.PHONY: all build init holder install uninstall test clean
+
+all: build init holder
 
 build:
 	swift build -c $(CONFIG)
@@ -23,16 +26,23 @@ $(BUILD)/namespacefs-init: Sources/ContainerInit/nsinit.c
 	$(CC) $(INIT_CFLAGS) -o $@ $<
 	strip $@
 
+holder: $(BUILD)/namespacefs-holder
+
+$(BUILD)/namespacefs-holder: Sources/ConnectionHolder/holder.c
+	mkdir -p $(BUILD)
+	$(CC) $(HOLDER_CFLAGS) -o $@ $<
+
 # mount(8) looks for helpers in a sanitized PATH that has /usr/local/sbin.
 install: all
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(BUILD)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs
 	install -m 0755 $(BUILD)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-init
+	install -m 0755 $(BUILD)/namespacefs-holder $(DESTDIR)$(SBINDIR)/namespacefs-holder
 	install -m 0755 $(BUILD)/nsctl $(DESTDIR)$(SBINDIR)/nsctl
 	install -m 0755 $(BUILD)/nsfs-records $(DESTDIR)$(SBINDIR)/nsfs-records
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init $(DESTDIR)$(SBINDIR)/nsctl $(DESTDIR)$(SBINDIR)/nsfs-records
+	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-holder $(DESTDIR)$(SBINDIR)/nsctl $(DESTDIR)$(SBINDIR)/nsfs-records
 
 clean:
 	swift package clean

@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "LinuxSystem", dependencies: ["CNamespaceShim", "CCap"]),
         .target(name: "ContainerTree", dependencies: ["LinuxSystem"]),
         .target(name: "ContainerRuntime", dependencies: ["ContainerTree", "LinuxSystem", "CNamespaceShim"]),
-        .target(name: "FuseAdapter", dependencies: ["CFuse3", "ContainerTree", "ContainerRuntime", "LinuxSystem"]),
+        .target(name: "FuseAdapter", dependencies: ["CFuse3", "CNamespaceShim", "ContainerTree", "ContainerRuntime", "LinuxSystem"]),
         .target(name: "MountOptions", dependencies: ["ContainerRuntime", "ContainerTree"]),
         .executableTarget(name: "namespacefs", dependencies: ["FuseAdapter", "ContainerRuntime", "LinuxSystem", "MountOptions"]),
         .executableTarget(name: "nsctl", dependencies: [

@@ -20,6 +20,10 @@ static inline struct fuse_args cfuse3_args_empty(void) {
 }
 
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -31,6 +35,35 @@ static inline long cfuse3_now_ns(void) {
     return t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
+// What the loop shares with the request handlers, which run on its thread:
+// the request being handled (libfuse 3.14 does not show a handler its
+// request's unique id) and whether a handover signal ended the loop.
+struct cfuse3_loop_state {
+    uint64_t unique;
+    uint32_t opcode;
+};
+
+// The kernel's header of every request (linux/fuse.h, struct fuse_in_header).
+struct cfuse3_in_header {
+    uint32_t len, opcode;
+    uint64_t unique, nodeid;
+    uint32_t uid, gid, pid;
+    uint16_t total_extlen, padding;
+};
+enum { CFUSE3_OPCODE_INIT = 26 };
+// Set by the kernel (6.9+) on a request it sends again (FUSE_NOTIFY_RESEND).
+#define CFUSE3_UNIQUE_RESEND (1ULL << 63)
+
+static inline void cfuse3_note_request(struct cfuse3_loop_state *_Nonnull st, const struct fuse_buf *_Nonnull buf) {
+    st->unique = 0;
+    st->opcode = 0;
+    if (!(buf->flags & FUSE_BUF_IS_FD) && buf->size >= sizeof(struct cfuse3_in_header)) {
+        const struct cfuse3_in_header *h = (const struct cfuse3_in_header *)buf->mem;
+        st->unique = h->unique;
+        st->opcode = h->opcode;
+    }
+}
+
 // fuse_session_loop, except that after each request the thread keeps reading
 // (non-blocking) for `spin_ns` before it sleeps in poll: a request that
 // follows within that time (cat's read after its open) is picked up without
@@ -39,6 +72,7 @@ static inline long cfuse3_now_ns(void) {
 // itself, on a busy machine) goes first. `after(ctx)` runs after each
 // request has been answered: work its caller need not wait for.
 static inline int cfuse3_session_loop_spinning(struct fuse_session *_Nonnull se, long spin_ns,
+                                               struct cfuse3_loop_state *_Nonnull st,
                                                void (*_Nonnull after)(void *_Nullable),
                                                void *_Nullable ctx) {
     int fd = fuse_session_fd(se);
@@ -58,11 +92,72 @@ static inline int cfuse3_session_loop_spinning(struct fuse_session *_Nonnull se,
         }
         if (res == -EINTR) continue;
         if (res <= 0) break;
+        cfuse3_note_request(st, &buf);
         fuse_session_process_buf(se, &buf);
+        st->unique = 0;
         after(ctx);
         idle_since = cfuse3_now_ns();
     }
     free(buf.mem);
     fuse_session_reset(se);
     return res < 0 ? res : 0;
+}
+
+// The first request of a new connection, read (blocking) and answered
+// here: the kernel's INIT. Its bytes go to `copy` (up to `cap`), for the
+// daemons that take the connection over later. Returns their length, or
+// -errno.
+static inline long cfuse3_handshake(struct fuse_session *_Nonnull se, uint8_t *_Nonnull copy, size_t cap) {
+    struct fuse_buf buf = { .mem = NULL };
+    int res;
+    do { res = fuse_session_receive_buf(se, &buf); } while (res == -EINTR);
+    if (res <= 0) { free(buf.mem); return res < 0 ? res : -ENODEV; }
+    long n = -EPROTO;
+    if (!(buf.flags & FUSE_BUF_IS_FD) && buf.size >= sizeof(struct cfuse3_in_header) && buf.size <= cap
+        && ((const struct cfuse3_in_header *)buf.mem)->opcode == CFUSE3_OPCODE_INIT) {
+        memcpy(copy, buf.mem, buf.size);
+        n = (long)buf.size;
+    }
+    fuse_session_process_buf(se, &buf);
+    free(buf.mem);
+    return n;
+}
+
+// A session that starts on a connection another daemon opened: libfuse
+// answers nothing but INIT until it has seen one, so it is handed the INIT
+// the kernel sent that daemon. Its reply goes to a request id no request
+// has (the kernel answers ENOENT, which libfuse takes for an interrupted
+// request and ignores): the kernel keeps what it agreed with the first one.
+static inline int cfuse3_replay_init(struct fuse_session *_Nonnull se, const uint8_t *_Nonnull bytes, size_t len) {
+    if (len < sizeof(struct cfuse3_in_header)) return -EINVAL;
+    uint8_t *copy = (uint8_t *)malloc(len);
+    if (!copy) return -ENOMEM;
+    memcpy(copy, bytes, len);
+    struct cfuse3_in_header *h = (struct cfuse3_in_header *)copy;
+    if (h->opcode != CFUSE3_OPCODE_INIT || h->len != len) { free(copy); return -EINVAL; }
+    h->unique = 1ULL << 62;  // the kernel's ids count up by 2 from 2
+    struct fuse_buf buf = { .size = len, .mem = copy };
+    fuse_session_process_buf(se, &buf);
+    free(copy);
+    return fuse_session_exited(se) ? -EPROTO : 0;
+}
+
+// FUSE_NOTIFY_RESEND (kernel 6.9+, which libfuse 3.14 does not know): the
+// kernel puts every request a daemon had read but not answered back in the
+// queue, marked CFUSE3_UNIQUE_RESEND.
+static inline int cfuse3_notify_resend(struct fuse_session *_Nonnull se) {
+    struct { uint32_t len; int32_t error; uint64_t unique; } out = { sizeof out, 7 /* FUSE_NOTIFY_RESEND */, 0 };
+    ssize_t n;
+    do { n = write(fuse_session_fd(se), &out, sizeof out); } while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof out ? 0 : -errno;
+}
+
+// Does the kernel that sent this INIT know FUSE_NOTIFY_RESEND (FUSE_HAS_RESEND)?
+static inline int cfuse3_init_has_resend(const uint8_t *_Nonnull bytes, size_t len) {
+    // fuse_in_header, then fuse_init_in: major, minor, max_readahead, flags, flags2.
+    if (len < sizeof(struct cfuse3_in_header) + 20) return 0;
+    uint32_t flags, flags2;
+    memcpy(&flags, bytes + sizeof(struct cfuse3_in_header) + 12, 4);
+    memcpy(&flags2, bytes + sizeof(struct cfuse3_in_header) + 16, 4);
+    return (flags & (1u << 30)) /* FUSE_INIT_EXT */ && (flags2 & (1u << (39 - 32))) /* FUSE_HAS_RESEND */;
 }

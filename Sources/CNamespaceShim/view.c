@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,6 +51,12 @@ static int attach_child(void *p) {
     int tree_fd = (int)syscall(SYS_open_tree, AT_FDCWD, c->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree_fd < 0) { c->error = errno; return 1; }
     if (syscall(SYS_setns, keep, CLONE_NEWNS) != 0) { c->error = errno; return 1; }
+    // Already there (a daemon that took the mount over from another: the
+    // same superblock, its views alive): left untouched.
+    struct stat want, have;
+    if (fstat(tree_fd, &want) == 0 && stat(c->mountpoint, &have) == 0 && want.st_dev == have.st_dev
+        && want.st_ino == have.st_ino)
+        return 0;
     // The copy of the full mount (or an older view, or a dead one left by a
     // previous daemon): detach them all. EINVAL: nothing mounted there now.
     for (int i = 0; i < 16 && umount2(c->mountpoint, MNT_DETACH) == 0; i++) {}

@@ -35,6 +35,17 @@ public final class NamespaceFilesystem: Sendable {
     let upkeep = Mutex<[@Sendable () -> Void]>([])
     /// The thread that reads requests (set when it starts serving).
     let loopThread = Mutex<UInt?>(nil)
+    /// What the request loop shares with the handlers on its thread.
+    let loop = LoopState()
+    /// The connection's token (see RequestTag) and how many daemons served
+    /// it before this one, counting it.
+    let connectionToken: UInt64
+    let generation: UInt64
+
+    /// File handles carry the daemon generation that made them in their
+    /// top bits: a handle the kernel got from a daemon before this one (an
+    /// open descriptor across a restart) is never mistaken for one of ours.
+    static let handleGenerationShift: UInt64 = 40
 
     struct OpenState: Sendable {
         var nextHandle: UInt64 = 1
@@ -78,11 +89,30 @@ public final class NamespaceFilesystem: Sendable {
         let inode: Inode
     }
 
+    /// `connectionToken`, `generation`: see the properties.
     /// `dropWorkerReplies`: testing only (see Workers).
-    public init(runtime: Runtime, dropWorkerReplies: Bool = false) {
+    public init(runtime: Runtime, connectionToken: UInt64, generation: UInt64, dropWorkerReplies: Bool = false) {
         self.runtime = runtime
+        self.connectionToken = connectionToken
+        self.generation = generation
         workers = Workers(dropReplies: dropWorkerReplies)
+        let first = generation << Self.handleGenerationShift | 1
+        state.withLock { $0.nextHandle = first }
     }
+
+    /// The request being handled on the loop thread (see Request.unique).
+    var currentUnique: UInt64 { loop.pointer.pointee.unique }
+
+    /// The name records keep of a request (without the resend mark).
+    func tag(_ unique: UInt64) -> RequestTag {
+        RequestTag(connection: connectionToken, unique: unique & ~Request.resendMark)
+    }
+
+    /// Was this handle made by a daemon before this one?
+    func isInherited(_ handle: UInt64) -> Bool { handle >> Self.handleGenerationShift != generation }
+
+    /// Wait for the requests workers still answer (a handover), up to `milliseconds`.
+    public func drainWorkers(milliseconds: Int) -> Bool { workers.drain(milliseconds: milliseconds) }
 
     // MARK: the loop thread
 
@@ -244,6 +274,14 @@ public final class NamespaceFilesystem: Sendable {
         guard let seen = caller.identity.pidView.translate(target) else { return nil }
         return "/proc/\(seen)/ns/\(kind.name)"
     }
+}
+
+/// The loop's shared state (cfuse3_loop_state), for the life of the
+/// filesystem. Unchecked Sendable: only the loop thread writes and reads it.
+final class LoopState: @unchecked Sendable {
+    let pointer = UnsafeMutablePointer<cfuse3_loop_state>.allocate(capacity: 1)
+    init() { pointer.initialize(to: cfuse3_loop_state()) }
+    deinit { pointer.deallocate() }
 }
 
 /// libfuse's session pointer. Unchecked Sendable: it wraps a C pointer that

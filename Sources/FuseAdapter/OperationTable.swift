@@ -28,11 +28,23 @@ nonisolated func makeOperationTable() -> fuse_lowlevel_ops {
     ops.getattr = { req, ino, fi in _ = filesystem(req).getattr(Request(req!, "getattr"), ino, fi) }
     ops.setattr = { req, ino, attr, toSet, fi in _ = filesystem(req).setattr(Request(req!, "setattr"), ino, attr!, toSet, fi) }
     ops.readlink = { req, ino in _ = filesystem(req).readlink(Request(req!, "readlink"), ino) }
-    ops.mkdir = { req, parent, name, mode in _ = filesystem(req).mkdir(Request(req!, "mkdir"), parent, name!.nameBytes, mode) }
-    ops.unlink = { req, parent, name in _ = filesystem(req).unlink(Request(req!, "unlink"), parent, name!.nameBytes) }
-    ops.rmdir = { req, parent, name in _ = filesystem(req).rmdir(Request(req!, "rmdir"), parent, name!.nameBytes) }
+    // The requests that change the tree carry their id: one the kernel sends
+    // again after a daemon died may have been done already.
+    ops.mkdir = { req, parent, name, mode in
+        let fs = filesystem(req)
+        _ = fs.mkdir(Request(req!, "mkdir", unique: fs.currentUnique), parent, name!.nameBytes, mode)
+    }
+    ops.unlink = { req, parent, name in
+        let fs = filesystem(req)
+        _ = fs.unlink(Request(req!, "unlink", unique: fs.currentUnique), parent, name!.nameBytes)
+    }
+    ops.rmdir = { req, parent, name in
+        let fs = filesystem(req)
+        _ = fs.rmdir(Request(req!, "rmdir", unique: fs.currentUnique), parent, name!.nameBytes)
+    }
     ops.rename = { req, parent, name, newParent, newName, flags in
-        _ = filesystem(req).rename(Request(req!, "rename"), parent, name!.nameBytes, newParent, newName!.nameBytes, flags)
+        let fs = filesystem(req)
+        _ = fs.rename(Request(req!, "rename", unique: fs.currentUnique), parent, name!.nameBytes, newParent, newName!.nameBytes, flags)
     }
     // Only containers may be created, and only with mkdir: tar x, cp -r,
     // rsync and install get EPERM for every file they try to make.
@@ -41,14 +53,14 @@ nonisolated func makeOperationTable() -> fuse_lowlevel_ops {
     ops.link = { req, _, _, _ in fuse_reply_err(req, EPERM) }
     ops.create = { req, _, _, _, _ in fuse_reply_err(req, EPERM) }
     ops.open = { req, ino, fi in _ = filesystem(req).open(Request(req!, "open"), ino, fi!) }
-    ops.read = { req, _, size, off, fi in _ = filesystem(req).read(Request(req!, "read"), size, off, fi!) }
-    ops.write = { req, _, buf, size, off, fi in
+    ops.read = { req, ino, size, off, fi in _ = filesystem(req).read(Request(req!, "read"), ino, size, off, fi!) }
+    ops.write = { req, ino, buf, size, off, fi in
         let data = buf!.withMemoryRebound(to: UInt8.self, capacity: size) { Array(UnsafeBufferPointer(start: $0, count: size)) }
-        _ = filesystem(req).write(Request(req!, "write"), data, off, fi!)
+        _ = filesystem(req).write(Request(req!, "write"), ino, data, off, fi!)
     }
     ops.release = { req, _, fi in _ = filesystem(req).release(Request(req!, "release"), fi!) }
     ops.opendir = { req, ino, fi in _ = filesystem(req).opendir(Request(req!, "opendir"), ino, fi!) }
-    ops.readdir = { req, _, size, off, fi in _ = filesystem(req).readdir(Request(req!, "readdir"), size, off, fi!) }
+    ops.readdir = { req, ino, size, off, fi in _ = filesystem(req).readdir(Request(req!, "readdir"), ino, size, off, fi!) }
     ops.releasedir = { req, _, fi in _ = filesystem(req).releasedir(Request(req!, "releasedir"), fi!) }
     return ops
 }

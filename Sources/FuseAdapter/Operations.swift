@@ -191,6 +191,12 @@ extension NamespaceFilesystem {
             return req.reply(error: ENOENT)
         }
         guard dir.kind == .container else { return req.reply(error: EPERM) }
+        // Sent again after a daemon died: done already if the container of
+        // that name is the one this request made (its record says so).
+        let request = tag(req.unique)
+        if req.isResent, let done = runtime.lifecycle.doneBy(request, parent: dir.serial, name: name) {
+            return replyEntry(req, Inode(serial: done, kind: .container), caller)
+        }
         let facts = facts(caller)
         guard mayModify(facts, at: dir.serial) else { return req.reply(error: EACCES) }
         return workers.answer(req) { [self] req in
@@ -200,7 +206,8 @@ extension NamespaceFilesystem {
             do throws(RuntimeError) {
                 serial = try runtime.lifecycle.create(parent: dir.serial, name: name, owner: owner,
                                                       mode: UInt16(truncatingIfNeeded: mode & 0o7777), forUser: forUser,
-                                                      userProcessLimit: forUser ? ResourceLimits.processes(of: caller.tid) : nil)
+                                                      userProcessLimit: forUser ? ResourceLimits.processes(of: caller.tid) : nil,
+                                                      request: request)
             } catch { return reply(req, error) }
             let replied = replyEntry(req, Inode(serial: serial, kind: .container), caller)
             // The view needs the new directory, which this mkdir held until now.
@@ -213,7 +220,7 @@ extension NamespaceFilesystem {
     /// before it removes the directory) and changes nothing but hiding the
     /// entry for a moment (see OpenState.unlinked).
     func unlink(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
-        guard let (dir, caller, inode) = entry(req, parent, name) else { return req.reply(error: ENOENT) }
+        guard let (dir, caller, inode) = entry(req, parent, name) else { return req.reply(error: req.isResent ? 0 : ENOENT) }
         guard mayModify(facts(caller), at: dir.serial) else { return req.reply(error: EACCES) }
         switch inode.kind {
         case .container, .nsDirectory: return req.reply(error: EISDIR)
@@ -233,7 +240,9 @@ extension NamespaceFilesystem {
     /// thousands of processes takes tens of milliseconds, a stuck one up to
     /// the timeout.
     func rmdir(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
-        guard let (dir, caller, inode) = entry(req, parent, name) else { return req.reply(error: ENOENT) }
+        // Sent again and gone: removed by this request before its daemon
+        // died (or by another since: either way what the caller asked for).
+        guard let (dir, caller, inode) = entry(req, parent, name) else { return req.reply(error: req.isResent ? 0 : ENOENT) }
         // Only containers strictly below the caller's own are reachable here:
         // its own container is the root of its view, with no parent it can name.
         let facts = facts(caller)
@@ -275,8 +284,14 @@ extension NamespaceFilesystem {
 
     func rename(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8], _ newParent: fuse_ino_t,
                 _ newName: [UInt8], _ flags: UInt32) -> Replied {
+        let request = tag(req.unique)
         guard let (dir, caller, inode) = entry(req, parent, name),
               let target = Inode(number: UInt64(newParent)), isVisible(target, in: caller.scope) else {
+            // Sent again: done already if the new name is what this request named.
+            if req.isResent, let target = Inode(number: UInt64(newParent)),
+               runtime.lifecycle.doneBy(request, parent: target.serial, name: newName) != nil {
+                return req.replyOK()
+            }
             return req.reply(error: ENOENT)
         }
         let facts = facts(caller)
@@ -296,7 +311,7 @@ extension NamespaceFilesystem {
             // Naming a set makes it a container: freeze, pin, move (a worker).
             return workers.answer(req) { [self] req in
                 let ownView: Bool
-                do throws(RuntimeError) { ownView = try runtime.lifecycle.nameSet(inode.serial, name: newName) } catch {
+                do throws(RuntimeError) { ownView = try runtime.lifecycle.nameSet(inode.serial, name: newName, request: request) } catch {
                     return reply(req, error)
                 }
                 forgetSnapshots(serial: inode.serial)
@@ -305,7 +320,7 @@ extension NamespaceFilesystem {
                 return replied
             }
         }
-        do { try runtime.lifecycle.rename(inode.serial, to: target.serial, name: newName) } catch { return reply(req, error) }
+        do { try runtime.lifecycle.rename(inode.serial, to: target.serial, name: newName, request: request) } catch { return reply(req, error) }
         forgetSnapshots(serial: inode.serial)
         return req.replyOK()
     }
@@ -337,9 +352,11 @@ extension NamespaceFilesystem {
         return replied
     }
 
-    func read(_ req: consuming Request, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
+    func read(_ req: consuming Request, _ ino: fuse_ino_t, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
         assertOnLoopThread()
-        guard let file = state.withLock({ $0.files[fi.pointee.fh] }) else { return req.reply(error: EBADF) }
+        guard let file = state.withLock({ $0.files[fi.pointee.fh] }) ?? inheritedFile(req, ino, fi.pointee.fh) else {
+            return req.reply(error: EBADF)
+        }
         // No snapshot: the container was gone by the time it was taken.
         guard let bytes = file.bytes else { return req.reply(error: ENOENT) }
         let start = min(Int(offset), bytes.count)
@@ -348,8 +365,8 @@ extension NamespaceFilesystem {
 
     /// Each write is checked against its writer, not against whoever opened
     /// the file: a descriptor may be inherited or passed on.
-    func write(_ req: consuming Request, _ data: [UInt8], _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
-        guard let file = state.withLock({ $0.files[fi.pointee.fh] }), file.writable,
+    func write(_ req: consuming Request, _ ino: fuse_ino_t, _ data: [UInt8], _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
+        guard let file = state.withLock({ $0.files[fi.pointee.fh] }) ?? inheritedFile(req, ino, fi.pointee.fh), file.writable,
               case .control(let c) = file.inode.kind else { return req.reply(error: EBADF) }
         guard let writer = caller(req, seeing: file.inode) else { return req.reply(error: ENOENT) }
         guard mayWrite(facts(writer), file.inode) else { return req.reply(error: EACCES) }
@@ -379,6 +396,14 @@ extension NamespaceFilesystem {
         guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
         discover(inode)
         guard let caller = caller(req, seeing: inode) else { return req.reply(error: ENOENT) }
+        guard let entries = listing(inode, caller) else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
+        let handle = newHandle { $0.directories[$1] = OpenDirectory(inode: inode, entries: entries) }
+        return req.reply(open: handle, directIO: false, flags: fi)
+    }
+
+    /// A directory's entries as `caller` sees them now; nil if it is gone
+    /// or not a directory.
+    func listing(_ inode: Inode, _ caller: Caller) -> [DirectoryEntry]? {
         let entries: [DirectoryEntry]? = runtime.registry.read { s in
             guard let node = s.tree.visibleNode(inode.serial) else { return nil }
             let parentSerial = node.parent ?? inode.serial
@@ -397,7 +422,7 @@ extension NamespaceFilesystem {
                 return nil
             }
         }
-        guard var entries else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
+        guard var entries else { return nil }
         let now = SystemTime.monotonicNanoseconds()
         state.withLock { st in
             entries.removeAll {
@@ -405,12 +430,38 @@ extension NamespaceFilesystem {
                     && st.unlinked.value(for: SnapshotKey(inode: $0.inode.number, pid: caller.tid), now: now) != nil
             }
         }
-        let handle = newHandle { $0.directories[$1] = OpenDirectory(inode: inode, entries: entries) }
-        return req.reply(open: handle, directIO: false, flags: fi)
+        return entries
     }
 
-    func readdir(_ req: consuming Request, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
-        guard let dir = state.withLock({ $0.directories[fi.pointee.fh] }) else { return req.reply(error: EBADF) }
+    // MARK: handles of an earlier daemon
+
+    /// A file opened while an earlier daemon served the mount: its handle is
+    /// the kernel's, its contents are gone with that daemon. Taken anew for
+    /// this reader and kept under the same handle, so later reads at higher
+    /// offsets see the same bytes. Writable as far as we know: the kernel
+    /// itself refuses writes through a descriptor opened read-only.
+    func inheritedFile(_ req: borrowing Request, _ ino: fuse_ino_t, _ handle: UInt64) -> OpenFile? {
+        guard isInherited(handle), let inode = Inode(number: UInt64(ino)), case .control = inode.kind,
+              let caller = caller(req, seeing: inode) else { return nil }
+        let file = OpenFile(inode: inode, bytes: generate(inode, caller), writable: inode.serial != ContainerTree.rootSerial)
+        state.withLock { $0.files[handle] = file }
+        return file
+    }
+
+    /// A directory opened while an earlier daemon served the mount: listed
+    /// anew (a listing in progress goes on from its offset).
+    func inheritedDirectory(_ req: borrowing Request, _ ino: fuse_ino_t, _ handle: UInt64) -> OpenDirectory? {
+        guard isInherited(handle), let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode),
+              let entries = listing(inode, caller) else { return nil }
+        let dir = OpenDirectory(inode: inode, entries: entries)
+        state.withLock { $0.directories[handle] = dir }
+        return dir
+    }
+
+    func readdir(_ req: consuming Request, _ ino: fuse_ino_t, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
+        guard let dir = state.withLock({ $0.directories[fi.pointee.fh] }) ?? inheritedDirectory(req, ino, fi.pointee.fh) else {
+            return req.reply(error: EBADF)
+        }
         // Checked on every read, not only at opendir: a descriptor opened on
         // the host lists nothing once its process has entered a container
         // (directory attributes are cached, so no getattr would stop it).

@@ -24,11 +24,21 @@ struct Request: ~Copyable, @unchecked Sendable {
     let raw: fuse_req_t
     /// The operation, for the log line of a dropped request.
     let operation: StaticString
+    /// The kernel's id of the request (0 where the handler does not need
+    /// it), with CFUSE3_UNIQUE_RESEND if the kernel sends it again: a daemon
+    /// died after reading it, before answering it.
+    let unique: UInt64
 
-    init(_ raw: fuse_req_t, _ operation: StaticString) {
+    init(_ raw: fuse_req_t, _ operation: StaticString, unique: UInt64 = 0) {
         self.raw = raw
         self.operation = operation
+        self.unique = unique
     }
+
+    static let resendMark: UInt64 = 1 << 63
+
+    /// Sent again: it may have been done already (see NamespaceFilesystem.resent).
+    var isResent: Bool { unique & Self.resendMark != 0 }
 
     deinit {
         Log.line("\(operation) request dropped without a reply; answered EIO")
@@ -107,15 +117,34 @@ final class Workers: Sendable {
 
     init(dropReplies: Bool) { self.dropReplies = dropReplies }
 
+    /// Requests handed to workers and not answered yet.
+    private let inFlight = InFlight()
+
+    private final class InFlight: Sendable {
+        let count = Mutex(0)
+    }
+
     /// Hand `request` to a worker; `body` answers it there.
     func answer(_ request: consuming Request, _ body: @escaping @Sendable (consuming Request) -> Replied) -> Replied {
         let parked = Parked(request)
-        pool.submit { [dropReplies] in
+        inFlight.count.withLock { $0 += 1 }
+        pool.submit { [dropReplies, inFlight] in
+            defer { inFlight.count.withLock { $0 -= 1 } }
             guard let r = parked.take() else { return }
             if dropReplies { return }
             _ = body(r)
         }
         return Replied()
+    }
+
+    /// Wait until every request handed to a worker is answered, up to
+    /// `milliseconds`; whether they all were.
+    func drain(milliseconds: Int) -> Bool {
+        for _ in 0..<max(1, milliseconds) {
+            if inFlight.count.withLock({ $0 }) == 0 { return true }
+            usleep(1000)
+        }
+        return inFlight.count.withLock { $0 } == 0
     }
 
     /// A request between threads (closures cannot capture a non-copyable value).

@@ -1,4 +1,5 @@
 import CFuse3
+import CNamespaceShim
 import LinuxSystem
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +16,9 @@ public final class FuseSession: @unchecked Sendable {
     private let filesystem: Unmanaged<NamespaceFilesystem>
     private var operations = makeOperationTable()
     private var mounted = false
+    /// Serving a connection another daemon mounted (libfuse does not know
+    /// its mount point, so cannot unmount it).
+    private var adopted = false
 
     /// Largest READ request, in bytes (see the init callback).
     static let maxRead: UInt32 = 4096
@@ -45,6 +49,49 @@ public final class FuseSession: @unchecked Sendable {
         mounted = true
     }
 
+    /// Serve the connection behind `descriptor` (/dev/fuse of a mount that
+    /// another daemon made) instead of mounting anew.
+    public func adopt(descriptor: Int32) throws(Failure) {
+        guard fuse_session_mount(session, "/dev/fd/\(descriptor)") == 0 else {
+            throw Failure(description: "cannot serve the connection of descriptor \(descriptor)")
+        }
+        adopted = true
+    }
+
+    /// The connection's /dev/fuse descriptor.
+    public var descriptor: Int32 { fuse_session_fd(session) }
+
+    /// The largest INIT request we keep (the kernel's is 104 bytes today).
+    static let initCapacity = 4096
+
+    /// Read and answer the kernel's INIT on a new mount; its bytes, for
+    /// the daemons that take the connection over.
+    public func handshake() throws(Failure) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Self.initCapacity)
+        let n = bytes.withUnsafeMutableBufferPointer { cfuse3_handshake(session, $0.baseAddress!, $0.count) }
+        guard n > 0 else { throw Failure(description: "the kernel's INIT failed (\(Errno(Int32(-n))))") }
+        return Array(bytes[0..<Int(n)])
+    }
+
+    /// On an adopted connection: let libfuse answer requests as if it had
+    /// seen the INIT (`bytes`: the one the first daemon got).
+    public func replay(initRequest bytes: [UInt8]) throws(Failure) {
+        let rc = bytes.withUnsafeBufferPointer { cfuse3_replay_init(session, $0.baseAddress!, $0.count) }
+        guard rc == 0 else { throw Failure(description: "cannot take over the connection: its INIT does not replay (\(Errno(-rc)))") }
+    }
+
+    /// Does the kernel that sent this INIT re-send unanswered requests?
+    public static func kernelResends(initRequest bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { cfuse3_init_has_resend($0.baseAddress!, $0.count) } != 0
+    }
+
+    /// Ask the kernel to send again every request a dead daemon had read
+    /// and not answered (FUSE_NOTIFY_RESEND).
+    public func requestResend() throws(Errno) {
+        let rc = cfuse3_notify_resend(session)
+        if rc != 0 { throw Errno(-rc) }
+    }
+
     /// Detach from the terminal. Must run before any thread exists (it forks).
     public func daemonize(foreground: Bool) -> Bool { fuse_daemonize(foreground ? 1 : 0) == 0 }
 
@@ -53,7 +100,7 @@ public final class FuseSession: @unchecked Sendable {
     /// which keep the FUSE connection alive after the host's umount: exiting
     /// closes /dev/fuse, which aborts it everywhere, and the next daemon
     /// attaches fresh views.
-    public func exitWhenUnmounted(_ mountPoint: String) {
+    public func exitWhenUnmounted(_ mountPoint: String, first: @escaping @Sendable () -> Void) {
         // Our mount's device, from the mount table: a stat of the mount point
         // would be a request to ourselves, before the loop runs.
         guard let device = (try? MountInfo.current())?.last(where: {
@@ -68,17 +115,37 @@ public final class FuseSession: @unchecked Sendable {
                     let f = line.split(separator: " ", maxSplits: 3)
                     return f.count > 2 && f[2] == device
                 }
-                if !present { exit(0) }
+                if !present {
+                    first()
+                    exit(0)
+                }
                 var p = pollfd(fd: fd, events: Int16(POLLPRI | POLLERR), revents: 0)
                 _ = poll(&p, 1, -1)
             }
         }
     }
 
+    /// How serving ended.
+    public enum Ending: Sendable {
+        /// SIGTERM, SIGINT, SIGHUP: unmount.
+        case stopped
+        /// SIGUSR1: a next daemon takes the connection over; leave it mounted.
+        case handover
+        /// The connection ended (aborted, unmounted everywhere).
+        case failed
+    }
+
+    /// The signal that hands the connection over to a next daemon.
+    public static let handoverSignal = SIGUSR1
+
     /// Serve requests on this thread until unmounted or signalled.
-    public func run() -> Int32 {
+    public func run() -> Ending {
         fuse_set_signal_handlers(session)
         defer { fuse_remove_signal_handlers(session) }
+        // The handover ends the loop as libfuse's SIGTERM handler does.
+        let exitSession: @convention(c) (OpaquePointer?) -> Void = fuse_session_exit
+        _ = nsfs_on_signal(Self.handoverSignal, unsafeBitCast(exitSession, to: (@convention(c) (UnsafeMutableRawPointer?) -> Void).self),
+                           UnsafeMutableRawPointer(session))
         let fs = filesystem.takeUnretainedValue()
         fs.loopThread.withLock { $0 = BackgroundThread.currentID }
         // Every reader on the host waits on this one thread: when a kill
@@ -95,14 +162,19 @@ public final class FuseSession: @unchecked Sendable {
         // pause took 164 µs instead of 92, back to back 67 instead of 45
         // (control-files.sh, real-time both ways); ls -lR and find showed
         // no difference beyond this VM's noise.
-        return cfuse3_session_loop_spinning(session, 50_000, { ctx in
+        let status = cfuse3_session_loop_spinning(session, 50_000, fs.loop.pointer, { ctx in
             Unmanaged<NamespaceFilesystem>.fromOpaque(ctx!).takeUnretainedValue().runUpkeep()
         }, filesystem.toOpaque())
+        if nsfs_signal_seen() == Self.handoverSignal { return .handover }
+        return status == 0 ? .stopped : .failed
     }
 
-    public func unmount() {
+    public func unmount(at mountPoint: String) {
         if mounted { fuse_session_unmount(session) }
+        // Lazily, as libfuse does for root.
+        if adopted { _ = umount2(mountPoint, Int32(MNT_DETACH)) }
         mounted = false
+        adopted = false
     }
 
     deinit {

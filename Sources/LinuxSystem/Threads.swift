@@ -68,12 +68,13 @@ public enum ThreadPriority {
     }
 }
 
-/// SIGINT, SIGTERM, SIGHUP and SIGQUIT, which end the daemon's request loop.
+/// SIGINT, SIGTERM, SIGHUP and SIGQUIT, which end the daemon's request loop,
+/// and SIGUSR1, which hands its mount over to a next daemon.
 public enum TerminationSignals {
     static var set: sigset_t {
         var s = sigset_t()
         sigemptyset(&s)
-        for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&s, sig) }
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1] { sigaddset(&s, sig) }
         return s
     }
 

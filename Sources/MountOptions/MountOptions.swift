@@ -28,14 +28,23 @@ public struct MountOptions: Equatable, Sendable {
     public var processLimit: UInt64?
     /// -o hostfs=private|shared (nil: what the state directory recorded).
     public var hostFilesystem: HostFilesystem?
+    /// -o hold=SECONDS: how long the connection holder keeps a mount whose
+    /// daemon died waiting for the next one (0: no holder).
+    public var holdSeconds = 30
+    /// --restart: hand the mount over from the daemon serving it to this one.
+    public var restart = false
 
     public static let usage = """
-    usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]
+    usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [--restart] [-o OPTION[,OPTION...]]
 
     Mounts a tree in which every directory is a Linux container: mkdir
-    creates one, rmdir kills it, mv renames it.
+    creates one, rmdir kills it, mv renames it. Run again on a mount whose
+    daemon died, it takes the mount over: same mount, nothing lost.
 
       -f                 stay in the foreground
+      --restart          the mount is served: this program (a new build, say) takes
+                         it over from the daemon serving it, which hands it over
+                         and exits; users see a pause, never an error
       -d                 FUSE debug output (implies -f)
       -o state_dir=DIR   where the daemon remembers containers (default /run/namespacefs)
       -o cgroup=PATH     cgroup2 directory, relative to the cgroup2 mount, that holds
@@ -65,6 +74,10 @@ public struct MountOptions: Equatable, Sendable {
       -o memory_high=N   suffixes; cpu_max=QUOTA:PERIOD in microseconds;
       -o cpu_max=Q[:P]   cpu_weight 1-10000). Only where the host gives containers
       -o cpu_weight=N    the controller: else the mount fails and says so
+      -o hold=SECONDS    how long the mount waits for a next daemon after its daemon
+                         died (default 30): requests wait meanwhile, then the
+                         connection is aborted (ENOTCONN). 0: no wait, as a plain
+                         FUSE mount
       -o init=PATH       the container init binary (default: namespacefs-init next
                          to this program)
       -o crash_at=STEP   testing only: SIGKILL the daemon at a step of mkdir, rmdir or mv
@@ -166,6 +179,10 @@ public struct MountOptions: Equatable, Sendable {
                         }
                         o.idPool = IdPool(base: b, count: n)
                         continue
+                    case "hold":
+                        guard let n = Int(value), n >= 0, n <= 86_400 else { return "hold takes seconds, 0 to 86400" }
+                        o.holdSeconds = n
+                        continue
                     case "crash_at":
                         guard let step = CrashStep(rawValue: value) else {
                             return "crash_at takes one of: \(CrashStep.allCases.map(\.rawValue).joined(separator: ", "))"
@@ -190,6 +207,7 @@ public struct MountOptions: Equatable, Sendable {
             case "-h", "--help": return .help
             case "-V", "--version": return .version
             case "-f": o.foreground = true
+            case "--restart": o.restart = true
             case "-d", "-odebug": o.debug = true; o.foreground = true
             case "-o":
                 i += 1

@@ -12,6 +12,10 @@ import Glibc
 
 let version = "0.1.0"
 
+/// The exit status of a daemon that handed its mount over (systemd:
+/// RestartForceExitStatus= starts the next one).
+let handoverExitStatus: Int32 = 75
+
 func fail(_ message: String, code: Int32 = 1) -> Never {
     StandardError.line("namespacefs: \(message)")
     exit(code)
@@ -49,21 +53,39 @@ guard let cgroupMount = Cgroup2.mountPoint(in: mounts) else {
     fail("no cgroup2 filesystem is mounted: mount one with 'mount -t cgroup2 none /sys/fs/cgroup'")
 }
 
-// The mount point.
-var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-guard realpath(options.mountPoint, &resolved) != nil else {
-    let e = Errno.current
-    if e.rawValue == ENOTCONN {
-        fail("\(options.mountPoint) is the mount of a daemon that died: run 'fusermount3 -u -z \(options.mountPoint)' first")
+// The mount point. A namespacefs mount there may be one whose daemon died
+// while its holder keeps the connection: any stat of it would wait for a
+// daemon — this one. So its parent is resolved, and the mount table read.
+func realPath(_ path: String) -> String? {
+    var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard realpath(path, &resolved) != nil else { return nil }
+    return resolved.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}
+func pathWithoutEntering(_ path: String) -> String? {
+    var p = path
+    while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+    guard let slash = p.lastIndex(of: "/") else { return realPath(".").map { ($0 == "/" ? "" : $0) + "/" + p } }
+    let last = String(p[p.index(after: slash)...])
+    guard !last.isEmpty, last != ".", last != ".." else { return realPath(p) }
+    let parent = slash == p.startIndex ? "/" : String(p[..<slash])
+    return realPath(parent).map { ($0 == "/" ? "" : $0) + "/" + last }
+}
+let ourMount = pathWithoutEntering(options.mountPoint).flatMap { path in
+    mounts.last(where: { $0.mountPoint == path && $0.fsType == "fuse.namespacefs" })
+}
+let mountPoint: String
+if let ourMount {
+    mountPoint = ourMount.mountPoint
+} else {
+    guard let resolved = realPath(options.mountPoint) else {
+        let e = Errno.current
+        fail("mount point \(options.mountPoint) does not exist (\(e)): create it with 'mkdir -p \(options.mountPoint)'")
     }
-    fail("mount point \(options.mountPoint) does not exist (\(e)): create it with 'mkdir -p \(options.mountPoint)'")
-}
-let mountPoint = resolved.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-guard FileIO.isDirectory(mountPoint) else {
-    fail("mount point \(mountPoint) is not a directory: choose a directory")
-}
-if mounts.contains(where: { $0.mountPoint == mountPoint && $0.fsType.hasPrefix("fuse") && $0.fsType.contains("namespacefs") }) {
-    fail("\(mountPoint) is already mounted: unmount it first with 'umount \(mountPoint)'")
+    mountPoint = resolved
+    guard FileIO.isDirectory(mountPoint) else {
+        fail("mount point \(mountPoint) is not a directory: choose a directory")
+    }
+    if options.restart { fail("--restart: nothing is mounted on \(mountPoint); mount it without --restart") }
 }
 
 // The init binary.
@@ -94,10 +116,78 @@ func takeLock(_ path: String, _ what: String) -> OwnedDescriptor {
 do throws(Errno) { try FileIO.makeDirectories(options.stateDirectory, mode: 0o700) } catch {
     fail("cannot create the state directory \(options.stateDirectory) (\(error))")
 }
-let stateLock = takeLock(options.stateDirectory + "/lock", "the state directory \(options.stateDirectory)")
+let stateDirectory = options.stateDirectory
+let holdSeconds = options.holdSeconds
+
+// --restart: the serving daemon hands over (it stops reading requests,
+// lets its workers answer theirs, exits) and lets go of the locks.
+if options.restart {
+    switch ConnectionHolder.ask("who", stateDirectory: stateDirectory) {
+    case .serving(let pid) where pid > 0:
+        guard kill(pid, FuseSession.handoverSignal) == 0 else { fail("--restart: cannot signal daemon \(pid) (\(Errno.current))") }
+        Log.line("asked daemon \(pid) to hand \(mountPoint) over")
+    case .none: break
+    case .unreachable:
+        fail("--restart: no connection holder for \(stateDirectory) (was \(mountPoint) mounted with -o hold=0, or with another state_dir?)")
+    case let other: fail("--restart: \(other)")
+    }
+}
+let stateLock: OwnedDescriptor = {
+    let path = stateDirectory + "/lock"
+    do throws(HolderLock.Failure) {
+        return try HolderLock.acquire(path, holder: holder, patienceMilliseconds: options.restart ? 10_000 : 2_000)
+    } catch {
+        switch error {
+        case .held(let other):
+            if ourMount != nil {
+                fail("\(mountPoint) is mounted and served (\(other)): to restart its daemon, run this with --restart")
+            }
+            fail("the state directory \(stateDirectory) is in use by another daemon: \(other)")
+        case .failed(let e): fail("cannot lock \(path) (\(e))")
+        }
+    }
+}()
+
+// Take over the mount, if there is one: its connection comes from
+// systemd's descriptor store or from the holder; its INIT from the record.
+struct Takeover {
+    let descriptor: Int32
+    let record: ConnectionRecord
+}
+func releaseHeld(_ reason: String) {
+    // Nobody can serve it: end it, and start afresh.
+    _ = ConnectionHolder.ask("end", stateDirectory: stateDirectory)
+    if let m = ourMount {
+        Log.line("\(reason): \(m.mountPoint) is unmounted and mounted again")
+        _ = umount2(m.mountPoint, Int32(MNT_DETACH))
+    }
+    ConnectionRecord.remove(from: stateDirectory)
+}
+var takeover: Takeover?
+if let ourMount {
+    var fd = SystemdNotify.storedDescriptor(named: "fuse")
+    switch ConnectionHolder.ask("take", stateDirectory: stateDirectory) {
+    case .descriptor(let d): if fd == nil { fd = d } else { close(d) }
+    case .busy(let pid): fail("\(mountPoint) is served by daemon \(pid): to restart it, run this with --restart")
+    default: break
+    }
+    let record = ConnectionRecord.load(from: stateDirectory)
+    if let fd, let record, record.device == ourMount.device, record.mountPoint == mountPoint {
+        takeover = Takeover(descriptor: fd, record: record)
+    } else if record?.device == ourMount.device {
+        // Ours, and nothing holds its connection: it is dead (ENOTCONN).
+        releaseHeld("the connection of \(mountPoint) is gone with its daemon")
+    } else if fd != nil || record != nil {
+        fd.map { _ = close($0) }
+        releaseHeld("the mount on \(mountPoint) is not the one \(stateDirectory) recorded")
+    } else {
+        fail("\(mountPoint) is already mounted, by a daemon of another state directory: unmount it first with 'umount \(mountPoint)'")
+    }
+    if takeover == nil, options.restart { fail("--restart: the connection of \(mountPoint) could not be taken over (see above)") }
+}
 
 // Where containers live: what an earlier mount recorded, else below our own cgroup.
-let store = StateStore(directory: options.stateDirectory)
+let store = StateStore(directory: stateDirectory)
 // A delegated cgroup (systemd Delegate=yes): the daemon lives in a leaf of
 // its own, so that the containers' cgroups are never beside a process.
 var delegatedRoot: String?
@@ -125,7 +215,7 @@ if let c = options.cgroupRoot {
 } else {
     let own: String
     do { own = try Cgroup2.ownPath() } catch { fail("cannot read /proc/self/cgroup: \(error)") }
-    cgroupRoot = (own == "/" ? "" : own) + "/" + MountOptions.defaultCgroupName(stateDirectory: options.stateDirectory)
+    cgroupRoot = (own == "/" ? "" : own) + "/" + MountOptions.defaultCgroupName(stateDirectory: stateDirectory)
 }
 
 // One daemon per cgroup root: a second one would adopt, and kill, the
@@ -140,7 +230,7 @@ ResourceLimits.raiseOpenFiles()
 let runtime: Runtime
 do {
     var configuration = RuntimeConfiguration(cgroupMount: cgroupMount, cgroupRoot: cgroupRoot,
-                                             stateDirectory: options.stateDirectory, initPath: initPath)
+                                             stateDirectory: stateDirectory, initPath: initPath)
     configuration.crashAt = options.crashAt
     configuration.defaultLimits = options.defaultLimits
     configuration.userNamespaces = options.userNamespaces
@@ -157,15 +247,76 @@ if options.discoverHost { runtime.lifecycle.discoverHost() }
 var fuseOptions = ["fsname=namespacefs", "subtype=namespacefs"] + options.fuseOptions
 if options.allowOther ?? true { fuseOptions.append("allow_other") }
 
-let filesystem = NamespaceFilesystem(runtime: runtime, dropWorkerReplies: options.dropWorkerReplies)
+// The connection: taken over (a generation more), or a new mount whose
+// INIT is recorded at once, for the daemons after this one.
+let connection: ConnectionRecord
+let token = takeover?.record.token ?? UInt64.random(in: 1...UInt64.max)
+let generation = (takeover?.record.generation ?? 0) + 1
+let filesystem = NamespaceFilesystem(runtime: runtime, connectionToken: token, generation: generation,
+                                     dropWorkerReplies: options.dropWorkerReplies)
 let session: FuseSession
 do {
     session = try FuseSession(filesystem: filesystem, options: fuseOptions, debug: options.debug)
-    try session.mount(at: mountPoint)
+    if let takeover {
+        try session.adopt(descriptor: takeover.descriptor)
+        try session.replay(initRequest: takeover.record.initRequest)
+        connection = ConnectionRecord(token: token, device: takeover.record.device, mountPoint: mountPoint,
+                                      generation: generation, initRequest: takeover.record.initRequest)
+    } else {
+        try session.mount(at: mountPoint)
+        let initRequest = try session.handshake()
+        guard let device = (try? MountInfo.current())?.last(where: {
+            $0.mountPoint == mountPoint && $0.fsType == "fuse.namespacefs"
+        })?.device else { fail("the new mount on \(mountPoint) is not in the mount table") }
+        connection = ConnectionRecord(token: token, device: device, mountPoint: mountPoint, generation: 1, initRequest: initRequest)
+    }
 } catch {
     fail("\(error)")
 }
+do throws(Errno) { try connection.save(in: stateDirectory) } catch {
+    Log.line("cannot record the connection in \(stateDirectory) (\(error)): a next daemon cannot take it over")
+}
+let kernelResends = FuseSession.kernelResends(initRequest: connection.initRequest)
+let tookOver = takeover != nil
+if tookOver {
+    Log.line("took over \(mountPoint) (connection \(connection.connectionNumber), daemon \(generation) to serve it)")
+}
 guard session.daemonize(foreground: options.foreground) else { fail("cannot detach from the terminal") }
+
+// Something that outlives this process holds the connection: the holder
+// (started once per mount, told who serves now), and systemd's descriptor
+// store where systemd runs us. Without FUSE_NOTIFY_RESEND a next daemon
+// could not answer what this one read, so nothing holds it.
+let holderBinary = initPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/namespacefs-holder"
+func registerWithHolder() {
+    // A holder of an earlier connection of this state directory (one
+    // unmounted by hand while it held it) lets go of it: a new mount is served.
+    if !tookOver { _ = ConnectionHolder.ask("end", stateDirectory: stateDirectory) }
+    guard holdSeconds > 0, kernelResends else { return }
+    if tookOver, case .ok = ConnectionHolder.ask("serve \(getpid())", stateDirectory: stateDirectory) { return }
+    do throws(RuntimeError) {
+        try ConnectionHolder.start(binary: holderBinary, fuse: session.descriptor, mountPoint: mountPoint,
+                                   connection: connection.connectionNumber, holdSeconds: holdSeconds,
+                                   stateDirectory: stateDirectory)
+        guard case .ok = ConnectionHolder.ask("serve \(getpid())", stateDirectory: stateDirectory) else {
+            Log.line("the connection holder does not answer: a crash of this daemon will abort the mount")
+            return
+        }
+    } catch {
+        Log.line("\(error): a crash of this daemon will abort the mount")
+    }
+}
+if !kernelResends && holdSeconds > 0 {
+    Log.line("this kernel does not send requests again (FUSE_NOTIFY_RESEND, Linux 6.9): nothing holds the mount across a crash")
+}
+registerWithHolder()
+if kernelResends { SystemdNotify.send("FDSTORE=1\nFDNAME=fuse", descriptor: session.descriptor) }
+/// The mount ends on purpose: nothing may keep its connection.
+@Sendable func endConnection() {
+    _ = ConnectionHolder.ask("end", stateDirectory: stateDirectory)
+    SystemdNotify.send("FDSTOREREMOVE=1\nFDNAME=fuse")
+    ConnectionRecord.remove(from: stateDirectory)
+}
 // Threads only from here on: daemonizing forks. And not on this thread:
 // after the fork its cached thread id (which Mutex stores as the owner) is
 // its parent's, so a contended lock taken here would trap. It only waits.
@@ -175,13 +326,33 @@ BackgroundThread.start(name: "nsfs-requests") {
     do { try runtime.lifecycle.startWatching { removals in filesystem.notifyRemoved(removals) } } catch {
         Log.line("cannot watch container inits: \(error)")
     }
-    session.exitWhenUnmounted(mountPoint)
+    session.exitWhenUnmounted(mountPoint, first: endConnection)
     runtime.views.attachAll()
-    // The one thread that takes SIGTERM/SIGINT/SIGHUP: they end the loop.
+    // What the daemon before this one had read and not answered comes again,
+    // ahead of what waited meanwhile.
+    if tookOver && kernelResends {
+        do throws(Errno) { try session.requestResend() } catch { Log.line("FUSE_NOTIFY_RESEND failed: \(error)") }
+    }
+    SystemdNotify.send("READY=1\nMAINPID=\(getpid())")
+    // The one thread that takes SIGTERM/SIGINT/SIGHUP (they end the loop)
+    // and SIGUSR1 (the handover).
     TerminationSignals.unblock()
-    let status = session.run()
-    // Unmount, leave the containers running.
-    session.unmount()
-    exit(status == 0 ? 0 : 1)
+    switch session.run() {
+    case .handover:
+        // Requests on workers are answered first; any left, a next daemon
+        // gets again. The mount, the holder and the containers stay.
+        _ = filesystem.drainWorkers(milliseconds: 2_000)
+        Log.line("handing \(mountPoint) over to the next daemon")
+        exit(handoverExitStatus)
+    case .stopped:
+        // Unmount, leave the containers running.
+        session.unmount(at: mountPoint)
+        endConnection()
+        exit(0)
+    case .failed:
+        session.unmount(at: mountPoint)
+        endConnection()
+        exit(1)
+    }
 }
 while true { pause() }

@@ -50,7 +50,11 @@ remount_with() {
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG,$1" || return 1
 }
 
-daemon_pid() { pgrep -f -x "$NSFS_BIN $MNT -o state_dir=$STATE,cgroup=$CG.*" | head -1; }
+# The oldest process with the daemon's command line: its children that
+# have not exec'd (view helpers) have it too.
+daemon_pid() { pgrep -o -f -x "$NSFS_BIN $MNT -o state_dir=$STATE,cgroup=$CG.*"; }
+# is_gone PID: exited (a zombie counts: PID 1 here never reaps).
+is_gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.Z' "/proc/$1/status" 2>/dev/null; }
 
 is_mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
 
@@ -87,7 +91,10 @@ in_container() {
 
 # What one test made: its mounts (containers removed through them first).
 cleanup_test() {
-    local rc=$? m
+    local rc=$? m errexit=
+    # Also called between the cases of one test: errexit must come back on
+    # (off, every later failure of the test would pass unseen).
+    case $- in *e*) errexit=1 ;; esac
     set +e
     # background jobs of the test (sleepers, fork loops outside containers)
     kill $(jobs -p) 2>/dev/null
@@ -96,16 +103,26 @@ cleanup_test() {
             rm -rf "${m:?}"/* 2>/dev/null
             umount "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null
         fi
+        # a holder whose daemon a test killed (it would wait out its hold)
+        end_holder "$m"
     done
     MOUNTS=()
+    [ -z "$errexit" ] || set -e
     return $rc
 }
+
+# end_holder MOUNTPOINT: end the connection holder of that mount, if any
+# (by its command line, which names the mount point).
+HOLDER=$(dirname "$NSFS_BIN")/namespacefs-holder
+holder_pid() { pgrep -f -x "$HOLDER $1 [0-9]+ [0-9]+" | head -1; }
+end_holder() { local p; p=$(holder_pid "$1"); [ -z "$p" ] || kill "$p" 2>/dev/null; }
 
 # What the whole run made: any process left in our cgroups, the cgroups, state.
 cleanup_all() {
     local m
     for m in "$TEST_TMP"/mnt*; do
         is_mounted "$m" && { umount "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null; }
+        end_holder "$m"
     done
     if [ -d "$CGROUP2$TEST_ROOT_CGROUP" ]; then
         echo 1 > "$CGROUP2$TEST_ROOT_CGROUP/cgroup.kill" 2>/dev/null

@@ -325,7 +325,7 @@ test_the_hosts_sets_appear_at_the_root_with_discover_host() {
 # (the set's processes moved, its container thawed), never loses a process.
 crash_while_naming() {
     local step=$1
-    new_mount "crash_at=$step"
+    new_mount "crash_at=$step,hold=0"
     mkdir "$MNT/vs"
     start_in "$MNT/vs" "$TEST_TMP/n" "exec unshare --mount --fork sh -c 'touch $TEST_TMP/n; while :; do sleep 0.001 & wait; done'"
     local s; s=$(sets_in "$MNT/vs")

@@ -202,6 +202,29 @@ int nsfs_pidfds_exited(const int *_Nonnull pidfds, int count, uint8_t *_Nonnull 
 // Name the calling thread (ps -L -o comm; 15 bytes kept). prctl is variadic.
 int nsfs_set_thread_name(const char *_Nonnull name);
 
+// The connection holder and its socket (handover.c). All return -errno.
+// A SOCK_SEQPACKET socket listening at `path` (a stale file there is
+// replaced), or connected to it.
+int nsfs_seqpacket_listen(const char *_Nonnull path);
+int nsfs_seqpacket_connect(const char *_Nonnull path);
+// One message, with a descriptor (fd >= 0) riding along as SCM_RIGHTS.
+long nsfs_send_with_fd(int sock, const void *_Nonnull data, size_t len, int fd);
+// One message; *fd is the descriptor that came with it (close-on-exec), or -1.
+long nsfs_receive_with_fd(int sock, void *_Nonnull buf, size_t cap, int *_Nonnull fd);
+int nsfs_set_receive_timeout(int sock, int milliseconds);
+// One datagram to $NOTIFY_SOCKET (systemd's sd_notify), with fd if >= 0
+// (FDSTORE=1). 0 without the variable: nobody listens.
+int nsfs_sd_notify(const char *_Nonnull text, int fd);
+// Start the holder `path` with `argv`, fuse_fd as its fd 3 and listen_fd
+// as its fd 4, nothing else; a sibling of the caller (CLONE_PARENT) in a
+// session of its own. Returns its pid once it has exec'd.
+int nsfs_spawn_holder(const char *_Nonnull path, char *_Nullable const *_Nonnull argv, int fuse_fd, int listen_fd);
+
+// On signal `sig`: remember it, and call fn(ctx) from the handler (it must
+// be async-signal-safe). nsfs_signal_seen: the last such signal, or 0.
+int nsfs_on_signal(int sig, void (*_Nonnull fn)(void *_Nullable), void *_Nullable ctx);
+int nsfs_signal_seen(void);
+
 // Internal to the shim: clone3 whose child runs fn(arg) on the stack given
 // in args (CLONE_VM-safe), then exits with fn's result.
 struct clone_args;

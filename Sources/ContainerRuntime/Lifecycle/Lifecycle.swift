@@ -123,7 +123,7 @@ public final class Lifecycle: Sendable {
     /// then bounds the container's processes and the user's own together.
     public func create(parent: UInt64, name bytes: [UInt8], owner: ContainerTree.Owner = .root,
                        mode: UInt16 = ContainerTree.defaultMode, forUser: Bool = false,
-                       userProcessLimit: UInt64? = nil) throws(RuntimeError) -> UInt64 {
+                       userProcessLimit: UInt64? = nil, request: RequestTag? = nil) throws(RuntimeError) -> UInt64 {
         // 1. Take the name (and, for a new user namespace below the host's,
         // a block of host ids).
         let userNamespaces = configuration.userNamespaces
@@ -154,7 +154,7 @@ public final class Lifecycle: Sendable {
         let made: (Container, ContainerRecord)
         do throws(RuntimeError) {
             made = try makeContainer(serial: serial, name: name, parent: parentContainer, parentID: parentID,
-                                     owner: owner, mode: mode, ids: ids, userProcessLimit: userProcessLimit)
+                                     owner: owner, mode: mode, ids: ids, userProcessLimit: userProcessLimit, request: request)
         } catch {
             registry.state.withLock {
                 $0.tree.abandonCreate(serial)
@@ -212,13 +212,14 @@ public final class Lifecycle: Sendable {
     /// The record, the cgroup and the init of a new container.
     private func makeContainer(serial: UInt64, name: String, parent: Container?, parentID: UInt64?,
                                owner: ContainerTree.Owner, mode: UInt16, ids: IdChoice?,
-                               userProcessLimit: UInt64?) throws(RuntimeError) -> (Container, ContainerRecord) {
+                               userProcessLimit: UInt64?, request: RequestTag?) throws(RuntimeError) -> (Container, ContainerRecord) {
         var record = ContainerRecord(
             id: 0, serial: serial, name: name, parent: parentID,
             created: SystemTime.realtimeNanoseconds(), initPid: 0, initStartTime: 0, pidNamespace: 0,
             cgroup: "", creating: true, ownerUID: owner.uid, ownerGID: owner.gid)
         record.idBase = ids?.hostBase
         record.mode = mode & 0o7777
+        record.request = request
         let (cgroup, pending) = try recordWithCgroup(&record, below: parent?.cgroup ?? rootCgroup, crash: .mkdirRecorded)
         crashPoint(.mkdirCgroup)
         let process: ProcessHandle
@@ -381,10 +382,24 @@ public final class Lifecycle: Sendable {
         discovery.invalidate(r.serial)
     }
 
+    // MARK: requests sent again
+
+    /// The container `name` in `parent` if `request` made it or renamed it
+    /// to that name last: a request the kernel sends again, after a daemon
+    /// died before answering it, that was done already.
+    public func doneBy(_ request: RequestTag, parent: UInt64, name bytes: [UInt8]) -> UInt64? {
+        registry.read { s in
+            guard let name = String(validating: bytes, as: UTF8.self),
+                  let inode = s.tree.lookup(name, in: Inode(serial: parent, kind: .container)),
+                  inode.kind == .container, s.records[inode.serial]?.request == request else { return nil }
+            return inode.serial
+        }
+    }
+
     // MARK: mv
 
     /// Rename within the same parent; no process, namespace or cgroup is touched.
-    public func rename(_ serial: UInt64, to newParent: UInt64, name bytes: [UInt8]) throws(RuntimeError) {
+    public func rename(_ serial: UInt64, to newParent: UInt64, name bytes: [UInt8], request: RequestTag? = nil) throws(RuntimeError) {
         try registry.state.withLock { (s) throws(RuntimeError) in
             let name: String
             switch s.tree.checkRename(serial, to: newParent, name: bytes) {
@@ -394,6 +409,7 @@ public final class Lifecycle: Sendable {
             guard var r = s.records[serial] else { throw RuntimeError(.noEntry, "rename: no such container") }
             if r.name == name { return }
             r.name = name
+            r.request = request
             do throws(Errno) { try store.save(r) } catch { throw RuntimeError(error, "cannot record the new name") }
             crashPoint(.mvRecorded)
             s.records[serial] = r

@@ -72,7 +72,7 @@ extension Lifecycle {
     /// moved there, a record in the store. Returns whether callers in it
     /// see its view (it has its own pid and mount namespaces).
     @discardableResult
-    public func nameSet(_ serial: UInt64, name bytes: [UInt8]) throws(RuntimeError) -> Bool {
+    public func nameSet(_ serial: UInt64, name bytes: [UInt8], request: RequestTag? = nil) throws(RuntimeError) -> Bool {
         var name = ""
         var parentID: UInt64?
         var parentIDs: UInt32?
@@ -105,6 +105,7 @@ extension Lifecycle {
             cgroup: "", creating: true, ownerUID: owner.uid, ownerGID: owner.gid)
         record.fromSet = true
         record.ownView = ownView
+        record.request = request
         // Both undone by the next mount if the daemon dies before the end.
         record.thawParent = true
         record.moving = true

@@ -46,6 +46,10 @@ import Glibc
 ///     userns: 4026532301               (optional: NS_GET_ID of its user namespace)
 ///     mode: 1777                       (optional, octal: its directory's permission
 ///                                       bits; 755 when absent)
+///     request: 5b0e… 8812              (optional: the FUSE connection and request id
+///                                       of the mkdir or mv that wrote it last: a
+///                                       request the kernel sends again after a daemon
+///                                       crash is answered as done, see RequestTag)
 ///
 /// mkdir writes a `creating` record (init fields 0) before it makes the
 /// cgroup and the init, then overwrites the same slot with the `running`
@@ -83,6 +87,8 @@ public struct ContainerRecord: Sendable, Equatable {
     public var userNamespace: UInt64 = 0
     /// Its directory's permission bits.
     public var mode: UInt16 = ContainerTree.defaultMode
+    /// The request that made or renamed it last.
+    public var request: RequestTag?
 
     public static let header = "namespacefs-container 1"
 
@@ -102,7 +108,7 @@ public struct ContainerRecord: Sendable, Equatable {
         owner: \(ownerUID):\(ownerGID)
         origin: \(fromSet ? "set" : "mkdir")
         view: \(ownView ? "own" : "parent")
-        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")\(mode != ContainerTree.defaultMode ? "mode: \(String(mode, radix: 8))\n" : "")
+        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")\(mode != ContainerTree.defaultMode ? "mode: \(String(mode, radix: 8))\n" : "")\(request.map { "request: \(hex($0.connection)) \($0.unique)\n" } ?? "")
         """
     }
 
@@ -173,11 +179,29 @@ public struct ContainerRecord: Sendable, Equatable {
             guard let v = UInt16(m, radix: 8), v <= 0o7777 else { throw .bad("mode") }
             r.mode = v
         }
+        if let q = f["request"] {
+            let parts = q.split(separator: " ")
+            guard parts.count == 2, let c = UInt64(parts[0], radix: 16), let u = UInt64(parts[1]) else { throw .bad("request") }
+            r.request = RequestTag(connection: c, unique: u)
+        }
         if let u = f["userns"] {
             guard let v = UInt64(u) else { throw .bad("userns") }
             r.userNamespace = v
         }
         return r
+    }
+}
+
+/// A FUSE request, named for as long as its connection lives: the
+/// connection's token (random, made when it was mounted) and the kernel's
+/// id of the request (unique per connection; without the mark the kernel
+/// adds when it sends a request again).
+public struct RequestTag: Sendable, Equatable, Hashable {
+    public let connection: UInt64
+    public let unique: UInt64
+    public init(connection: UInt64, unique: UInt64) {
+        self.connection = connection
+        self.unique = unique
     }
 }
 

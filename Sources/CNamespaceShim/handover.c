@@ -1,0 +1,188 @@
+// What keeps a mount's FUSE connection across daemons: starting the holder,
+// passing the /dev/fuse descriptor over a unix socket (SCM_RIGHTS), and
+// systemd's notification socket (READY, FDSTORE). sockaddr_un and cmsg are
+// macros and unions that Swift cannot spell.
+#define _GNU_SOURCE
+#include "namespace_shim.h"
+#include "shim_internal.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int unix_address(const char *path, struct sockaddr_un *a, socklen_t *len) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof a->sun_path) return -ENAMETOOLONG;
+    memcpy(a->sun_path, path, n);
+    // systemd's "@name": an abstract address (leading NUL, no terminator).
+    if (path[0] == '@') a->sun_path[0] = 0;
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '@' ? 0 : 1));
+    return 0;
+}
+
+int nsfs_seqpacket_listen(const char *path) {
+    struct sockaddr_un a;
+    socklen_t len;
+    int rc = unix_address(path, &a, &len);
+    if (rc < 0) return rc;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0) return -errno;
+    unlink(path);
+    if (bind(s, (struct sockaddr *)&a, len) != 0 || listen(s, 16) != 0) {
+        int e = errno;
+        close(s);
+        return -e;
+    }
+    return s;
+}
+
+int nsfs_seqpacket_connect(const char *path) {
+    struct sockaddr_un a;
+    socklen_t len;
+    int rc = unix_address(path, &a, &len);
+    if (rc < 0) return rc;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0) return -errno;
+    while (connect(s, (struct sockaddr *)&a, len) != 0) {
+        if (errno == EINTR) continue;
+        int e = errno;
+        close(s);
+        return -e;
+    }
+    return s;
+}
+
+long nsfs_send_with_fd(int sock, const void *data, size_t len, int fd) {
+    struct iovec iov = {(void *)data, len};
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (fd >= 0) {
+        memset(&u, 0, sizeof u);
+        m.msg_control = u.buf;
+        m.msg_controllen = sizeof u.buf;
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &fd, sizeof(int));
+    }
+    ssize_t n;
+    while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+    return n < 0 ? -errno : n;
+}
+
+long nsfs_receive_with_fd(int sock, void *buf, size_t cap, int *fd) {
+    struct iovec iov = {buf, cap};
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.buf;
+    m.msg_controllen = sizeof u.buf;
+    *fd = -1;
+    ssize_t n;
+    while ((n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+    if (n < 0) return -errno;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) memcpy(fd, CMSG_DATA(h), sizeof(int));
+    return n;
+}
+
+int nsfs_set_receive_timeout(int sock, int milliseconds) {
+    struct timeval tv = {milliseconds / 1000, (milliseconds % 1000) * 1000};
+    return setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 ? 0 : -errno;
+}
+
+int nsfs_sd_notify(const char *text, int fd) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || !*path) return 0;
+    struct sockaddr_un a;
+    socklen_t len;
+    int rc = unix_address(path, &a, &len);
+    if (rc < 0) return rc;
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -errno;
+    rc = 0;
+    if (connect(s, (struct sockaddr *)&a, len) != 0) rc = -errno;
+    else if (nsfs_send_with_fd(s, text, strlen(text), fd) < 0) rc = -errno;
+    close(s);
+    return rc;
+}
+
+struct holder_ctx { const char *path; char *const *argv; int fuse_fd; int listen_fd; int error; };
+
+// CLONE_VM|CLONE_VFORK child: only syscalls until exec.
+static int holder_child(void *p) {
+    struct holder_ctx *c = p;
+    // To 3 and 4 through descriptors above both (either may be 3 or 4 now).
+    int f = fcntl(c->fuse_fd, F_DUPFD, 10), l = fcntl(c->listen_fd, F_DUPFD, 10);
+    if (f < 0 || l < 0 || dup2(f, 3) < 0 || dup2(l, 4) < 0) { c->error = errno; return 1; }
+    syscall(SYS_close_range, 5U, ~0U, 0U);
+    // Its own session: a terminal's ^C for a foreground daemon is not its.
+    setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(c->path, c->argv, environ);
+    c->error = errno;
+    return 127;
+}
+
+int nsfs_spawn_holder(const char *path, char *const *argv, int fuse_fd, int listen_fd) {
+    enum { STACK = 64 * 1024 };
+    char *stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -errno;
+    struct holder_ctx ctx = {path, argv, fuse_fd, listen_fd, 0};
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    // A sibling of the daemon, not its child: whoever reaps the daemon
+    // (systemd, a shell) reaps it too, and a daemon's death orphans nothing.
+    args.flags = CLONE_VM | CLONE_VFORK | CLONE_PARENT;
+    args.exit_signal = 0;
+    args.stack = (uint64_t)(uintptr_t)stack;
+    args.stack_size = STACK;
+    long pid = nsfs_clone3_run(&args, sizeof args, holder_child, &ctx);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, STACK);
+    if (pid < 0) return (int)pid;
+    return ctx.error ? -ctx.error : (int)pid;
+}
+
+// The handover signal: noted, and fn(ctx) called (libfuse's
+// fuse_session_exit: it only sets a flag, as libfuse's own handlers do).
+static volatile sig_atomic_t signal_seen;
+static void (*signal_fn)(void *);
+static void *signal_ctx;
+
+static void on_signal(int sig) {
+    signal_seen = sig;
+    if (signal_fn) signal_fn(signal_ctx);
+}
+
+int nsfs_on_signal(int sig, void (*fn)(void *), void *ctx) {
+    signal_fn = fn;
+    signal_ctx = ctx;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL) == 0 ? 0 : -errno;
+}
+
+int nsfs_signal_seen(void) { return signal_seen; }
