@@ -28,7 +28,7 @@ $(BUILD)/namespacefs-init: Sources/ContainerInit/nsinit.c
 
 holder: $(BUILD)/namespacefs-holder
 
-$(BUILD)/namespacefs-holder: Sources/ConnectionHolder/holder.c
+$(BUILD)/namespacefs-holder: Sources/ConnectionHolder/holder.c Sources/CNamespaceShim/fd_passing.h
 	mkdir -p $(BUILD)
 	$(CC) $(HOLDER_CFLAGS) -o $@ $<
 

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "namespace_shim.h"
 #include "shim_internal.h"
+#include "fd_passing.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,58 +30,32 @@ static int unix_address(const char *path, struct sockaddr_un *a, socklen_t *len)
     return 0;
 }
 
-int nsfs_seqpacket_listen(const char *path) {
+// A SOCK_SEQPACKET socket bound and listening at `path`, or connected to it.
+static int seqpacket(const char *path, int listening) {
     struct sockaddr_un a;
     socklen_t len;
     int rc = unix_address(path, &a, &len);
     if (rc < 0) return rc;
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (s < 0) return -errno;
-    unlink(path);
-    if (bind(s, (struct sockaddr *)&a, len) != 0 || listen(s, 16) != 0) {
-        int e = errno;
-        close(s);
-        return -e;
+    if (listening) unlink(path);
+    for (;;) {
+        if (listening ? bind(s, (struct sockaddr *)&a, len) == 0 && listen(s, 16) == 0
+                      : connect(s, (struct sockaddr *)&a, len) == 0)
+            return s;
+        if (errno != EINTR || listening) break;
     }
-    return s;
+    int e = errno;
+    close(s);
+    return -e;
 }
 
-int nsfs_seqpacket_connect(const char *path) {
-    struct sockaddr_un a;
-    socklen_t len;
-    int rc = unix_address(path, &a, &len);
-    if (rc < 0) return rc;
-    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (s < 0) return -errno;
-    while (connect(s, (struct sockaddr *)&a, len) != 0) {
-        if (errno == EINTR) continue;
-        int e = errno;
-        close(s);
-        return -e;
-    }
-    return s;
-}
+int nsfs_seqpacket_listen(const char *path) { return seqpacket(path, 1); }
+
+int nsfs_seqpacket_connect(const char *path) { return seqpacket(path, 0); }
 
 long nsfs_send_with_fd(int sock, const void *data, size_t len, int fd) {
-    struct iovec iov = {(void *)data, len};
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    if (fd >= 0) {
-        memset(&u, 0, sizeof u);
-        m.msg_control = u.buf;
-        m.msg_controllen = sizeof u.buf;
-        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-        h->cmsg_level = SOL_SOCKET;
-        h->cmsg_type = SCM_RIGHTS;
-        h->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(h), &fd, sizeof(int));
-    }
-    ssize_t n;
-    while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-    return n < 0 ? -errno : n;
+    return nsfs_sendmsg_with_fd(sock, data, len, fd);
 }
 
 long nsfs_receive_with_fd(int sock, void *buf, size_t cap, int *fd) {

@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../CNamespaceShim/fd_passing.h"
+
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -66,24 +68,7 @@ static long now_ms(void) {
     return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
 }
 
-static void reply(int c, const char *text, int fd) {
-    struct iovec iov = {(void *)text, strlen(text)};
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-    struct msghdr m = {0};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    if (fd >= 0) {
-        memset(&u, 0, sizeof u);
-        m.msg_control = u.buf;
-        m.msg_controllen = sizeof u.buf;
-        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-        h->cmsg_level = SOL_SOCKET;
-        h->cmsg_type = SCM_RIGHTS;
-        h->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(h), &fd, sizeof(int));
-    }
-    while (sendmsg(c, &m, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
-}
+static void reply(int c, const char *text, int fd) { nsfs_sendmsg_with_fd(c, text, strlen(text), fd); }
 
 static int alive(int pidfd) {
     struct pollfd p = {pidfd, POLLIN, 0};

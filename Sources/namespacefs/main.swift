@@ -10,7 +10,13 @@ import MountOptions
 import Glibc
 #endif
 
+// The upgrade test builds this a second time with NSFS_SECOND_BUILD, to
+// tell the two builds apart.
+#if NSFS_SECOND_BUILD
+let version = "0.1.0+second-build"
+#else
 let version = "0.1.0"
+#endif
 
 /// The exit status of a daemon that handed its mount over (systemd:
 /// RestartForceExitStatus= starts the next one).

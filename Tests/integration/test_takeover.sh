@@ -15,6 +15,11 @@ kill_daemon() {
     wait_for 5 is_gone "$pid"
 }
 
+# assert_disconnected OUTPUT: an error of a connection that is gone.
+assert_disconnected() {
+    case $1 in *"not connected"*|*"connection abort"*) ;; *) fail "expected ENOTCONN or ECONNABORTED, got: $1" ;; esac
+}
+
 mount_id() { awk -v m="$MNT" '$5 == m { print $1 }' /proc/self/mountinfo | tail -1; }
 
 test_a_killed_daemon_is_taken_over_and_nobody_notices() {
@@ -176,7 +181,7 @@ test_a_mount_nobody_takes_over_is_aborted_after_its_hold() {
     local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
     echo "    a request without a daemon ended after $ms ms: $out"
     [ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "expected an error after the hold, got rc $rc: $out"
-    case $out in *"not connected"*|*"connection abort"*) ;; *) fail "expected ENOTCONN or ECONNABORTED, got: $out" ;; esac
+    assert_disconnected "$out"
     [ "$ms" -ge 300 ] && [ "$ms" -le 5000 ] || fail "ended after $ms ms with a hold of 1 s"
     wait_for 5 is_gone "$holder" || fail "the holder stayed"
     grep -q "namespacefs-holder: no daemon served $MNT for 1 s: connection [0-9]* aborted" "$TEST_TMP/daemon.log" \
@@ -190,15 +195,15 @@ test_a_mount_nobody_takes_over_is_aborted_after_its_hold() {
 test_when_the_holder_dies_too_the_next_mount_recovers() {
     new_mount
     mkdir "$MNT/a"
-    local mid; mid=$(mount_id)
+    local token; token=$(grep '^token:' "$STATE/connection")
     kill -9 "$(holder_pid "$MNT")"
     kill_daemon
     local out rc=0
     out=$(timeout 5 stat "$MNT/a" 2>&1) || rc=$?
     [ "$rc" != 124 ] || fail "the mount hangs with neither daemon nor holder"
-    case $out in *"not connected"*|*"connection abort"*) ;; *) fail "expected ENOTCONN, got: $out" ;; esac
+    assert_disconnected "$out"
     mount_again 2>"$TEST_TMP/adopt.log" || fail "mount again: $(cat "$TEST_TMP/adopt.log")"
-    assert_ne "$(mount_id)" "$mid" "a new mount"
+    assert_ne "$(grep '^token:' "$STATE/connection")" "$token" "the connection (a new one)"
     assert_eq "$(cat "$MNT/a/hostname")" a "a after the next mount"
     check_consistency
 }
@@ -233,7 +238,7 @@ test_an_upgrade_keeps_the_mount_containers_and_descriptors() {
     MOUNTS+=("$MNT")
     mkdir -p "$MNT/a/b"
     view_ready "$MNT/a"
-    local before; before=$(tree_snapshot) mid; mid=$(mount_id)
+    local before mid; before=$(tree_snapshot); mid=$(mount_id)
     local pid; pid=$(pgrep -o -f -x "$sbin/namespacefs $MNT -o .*")
     exec 7< "$MNT/a/b/status"
     head -c 5 <&7 > /dev/null
@@ -248,7 +253,7 @@ test_an_upgrade_keeps_the_mount_containers_and_descriptors() {
         || fail "--restart: $(cat "$TEST_TMP/restart.log")"
     wait_for 5 is_gone "$pid" || fail "the old daemon stayed"
     sleep 0.2
-    kill "$reader"; wait "$reader" 2>/dev/null
+    kill "$reader"; wait "$reader" 2>/dev/null || true
     local newpid; newpid=$(pgrep -o -f -x "$sbin/namespacefs --restart $MNT -o .*")
     [ -n "$newpid" ] || fail "no new daemon"
     assert_eq "$(readlink "/proc/$newpid/exe")" "$sbin/namespacefs" "the new daemon's binary"
@@ -271,6 +276,7 @@ test_systemds_descriptor_store_keeps_the_connection() {
     python3 - "$NSFS_BIN" "$MNT" "state_dir=$STATE,cgroup=$CG,hold=0" "$TEST_TMP/sd" <<'EOF' > "$TEST_TMP/sd/out" 2>&1 &
 import os, socket, subprocess, sys, time, array
 nsfs, mnt, opts, d = sys.argv[1:5]
+placeholder = os.open("/dev/null", os.O_RDONLY)  # fd 3: where a stored descriptor goes
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 path = d + "/notify"
 sock.bind(path)
@@ -310,6 +316,12 @@ open(d + "/ready2", "w").close()
 while not os.path.exists(d + "/stop"):
     time.sleep(0.02)
 print("exit", p2.wait(), flush=True)
+sock.setblocking(False)
+while True:
+    try:
+        print("notify:", " ".join(sock.recv(4096).decode().split("\n")), flush=True)
+    except BlockingIOError:
+        break
 EOF
     local fake=$!
     wait_for 10 test -e "$TEST_TMP/sd/ready1" || fail "not ready: $(cat "$TEST_TMP/sd/out" "$TEST_TMP/sd/log")"
