@@ -125,6 +125,11 @@ do throws(Errno) { try FileIO.makeDirectories(options.stateDirectory, mode: 0o70
 let stateDirectory = options.stateDirectory
 let holdSeconds = options.holdSeconds
 
+// Served already: said at once (the lock below would wait for its holder).
+if ourMount != nil, !options.restart, case .serving(let pid) = ConnectionHolder.ask("who", stateDirectory: stateDirectory) {
+    fail("\(mountPoint) is already mounted and served by daemon \(pid): to restart its daemon, run this with --restart")
+}
+
 // --restart: the serving daemon hands over (it stops reading requests,
 // lets its workers answer theirs, exits) and lets go of the locks.
 if options.restart {
@@ -146,7 +151,7 @@ let stateLock: OwnedDescriptor = {
         switch error {
         case .held(let other):
             if ourMount != nil {
-                fail("\(mountPoint) is mounted and served (\(other)): to restart its daemon, run this with --restart")
+                fail("\(mountPoint) is already mounted and served (\(other)): to restart its daemon, run this with --restart")
             }
             fail("the state directory \(stateDirectory) is in use by another daemon: \(other)")
         case .failed(let e): fail("cannot lock \(path) (\(e))")
@@ -174,7 +179,7 @@ if let ourMount {
     var fd = SystemdNotify.storedDescriptor(named: "fuse")
     switch ConnectionHolder.ask("take", stateDirectory: stateDirectory) {
     case .descriptor(let d): if fd == nil { fd = d } else { close(d) }
-    case .busy(let pid): fail("\(mountPoint) is served by daemon \(pid): to restart it, run this with --restart")
+    case .busy(let pid): fail("\(mountPoint) is already mounted and served by daemon \(pid): to restart it, run this with --restart")
     default: break
     }
     let record = ConnectionRecord.load(from: stateDirectory)

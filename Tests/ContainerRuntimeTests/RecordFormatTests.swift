@@ -13,6 +13,16 @@ import Testing
         #expect(try ContainerRecord.parse(top.text) == top)
     }
 
+    @Test func theRequestThatWroteARecordLast() throws {
+        var r = sample
+        #expect(!r.text.contains("request:"))
+        r.request = RequestTag(connection: 0x5b0e1f, unique: 8812)
+        #expect(r.text.contains("request: 00000000005b0e1f 8812\n"))
+        #expect(try ContainerRecord.parse(r.text) == r)
+        let bad = r.text.replacing("request: 00000000005b0e1f 8812", with: "request: 8812")
+        #expect(throws: ContainerRecord.ParseError.bad("request")) { try ContainerRecord.parse(bad) }
+    }
+
     @Test func aNamedSetRecordsItsOriginViewAndAFreezeToUndo() throws {
         var named = sample
         named.fromSet = true

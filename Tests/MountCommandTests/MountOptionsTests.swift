@@ -47,6 +47,8 @@ import Testing
         (["/m", "-o", "crash_at=nowhere"], "crash_at takes one of: mkdir-recorded"),
         (["/m", "-o", "discover=everything"], "discover takes: host"),
         (["/m", "-o"], "-o needs an argument"),
+        (["/m", "-o", "hold=-1"], "hold takes seconds"),
+        (["/m", "-o", "hold=soon"], "hold takes seconds"),
         (["/m", "--bogus"], "unknown option --bogus"),
         ([], "missing mount point"),
         (["a", "b", "c"], "too many arguments"),
@@ -54,6 +56,14 @@ import Testing
     func refusals(_ argv: [String], _ expected: String) throws {
         let e = try #require(error(argv))
         #expect(e.hasPrefix(expected))
+    }
+
+    @Test func holdAndRestart() throws {
+        let d = try #require(run(["/m"]))
+        #expect(d.holdSeconds == 30 && !d.restart)
+        let o = try #require(run(["--restart", "/m", "-o", "hold=0"]))
+        #expect(o.holdSeconds == 0 && o.restart && o.mountPoint == "/m")
+        #expect(o.fuseOptions.isEmpty)
     }
 
     @Test func helpAndVersion() {
