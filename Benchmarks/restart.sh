@@ -44,9 +44,10 @@ EOF
     for k in $(seq "$kills"); do
         sleep 0.5
         p=$(daemon_pid)
-        python3 -c 'import time; print(f"{time.monotonic():.6f}")' >> "$WORK/kills.$mode"
         kill -9 "$p"
         while kill -0 "$p" 2>/dev/null && ! grep -q '^State:.Z' "/proc/$p/status" 2>/dev/null; do sleep 0.001; done
+        # the moment it is dead: requests started from here wait for the next daemon
+        python3 -c 'import time; print(f"{time.monotonic():.6f}")' >> "$WORK/kills.$mode"
         if [ "$mode" = remount ]; then fusermount3 -u -z "$MNT"; fi
         "$BIN/namespacefs" "$MNT" -o "state_dir=/run/nsfs-bench-$$,cgroup=$CG/nsfs${NSFS_OPTIONS:+,$NSFS_OPTIONS}" 2>/dev/null
     done
@@ -64,7 +65,7 @@ reqs = [(float(a), float(b), e) for a, b, e in reqs]
 ks = [float(l) for l in open(kills).read().split()]
 failed = [r for r in reqs if r[2]]
 worst = max(b - a for a, b, e in reqs)
-# serving again: the first request started after the kill that succeeded
+# serving again: the first request started after the daemon died that succeeded
 gaps = []
 for k in ks:
     after = [b for a, b, e in reqs if a >= k and not e]
