@@ -12,7 +12,15 @@ set -euo pipefail
 kills=${1:-10} containers=${2:-100}
 echo "SIGKILL + restart $kills times with $containers containers, $(nproc) cores, kernel $(uname -r)"
 
-daemon_pid() { pgrep -o -f -x "$BIN/namespacefs $MNT -o .*"; }
+# The daemon: of the processes with its command line, the one holding /dev/fuse.
+daemon_pid() {
+    local p
+    for p in $(pgrep -f -x "$BIN/namespacefs $MNT -o .*"); do
+        # (grep -c reads it all: with -q, ls could die of SIGPIPE, and pipefail say no)
+        if [ "$(ls -l "/proc/$p/fd" 2>/dev/null | grep -c ' -> /dev/fuse$')" != 0 ]; then echo "$p"; return 0; fi
+    done
+    return 1
+}
 
 # run MODE: one series of kills; MODE is "takeover" or "remount".
 run() {

@@ -126,8 +126,20 @@ let stateDirectory = options.stateDirectory
 let holdSeconds = options.holdSeconds
 
 // Served already: said at once (the lock below would wait for its holder).
+// Unless that daemon is dying (SIGKILLed a moment ago, its threads still
+// exiting): then this one waits for it, and takes over.
+func isExiting(_ pid: Int32) -> Bool {
+    guard let stat = try? FileIO.read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: UInt8(ascii: ")")),
+          close + 2 < stat.count else { return true }
+    let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "))
+    guard fields.count > 6, let flags = UInt64(String(decoding: fields[6], as: UTF8.self)) else { return false }
+    // Z: a zombie; PF_EXITING (0x4): in do_exit
+    return fields[0].first == UInt8(ascii: "Z") || flags & 0x4 != 0
+}
 if ourMount != nil, !options.restart, case .serving(let pid) = ConnectionHolder.ask("who", stateDirectory: stateDirectory) {
-    fail("\(mountPoint) is already mounted and served by daemon \(pid): to restart its daemon, run this with --restart")
+    guard isExiting(pid), let dying = try? ProcessHandle.open(pid: pid), dying.waitForExit(timeoutMilliseconds: 5_000) else {
+        fail("\(mountPoint) is already mounted and served by daemon \(pid): to restart its daemon, run this with --restart")
+    }
 }
 
 // --restart: the serving daemon hands over (it stops reading requests,

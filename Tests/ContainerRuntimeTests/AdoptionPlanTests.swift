@@ -96,4 +96,13 @@ import Testing
                           record(0xc, serial: 3, name: "c", cgroup: "/nsfs/ns-000000000000000c")], .success([]))
         #expect(steps == ["undo a: unfinished mkdir", "forget c"])
     }
+
+    @Test func theInitOfAnUnfinishedMkdirIsNotAdoptedAsALostRecords() {
+        // A crash after the spawn, before the record said `running`: the
+        // cgroup holds the init; it is undone, never also rebuilt.
+        let steps = plan([record(0xa, serial: 1, name: "a", cgroup: a, creating: true)],
+                         .success([cgroup(a)]),
+                         find: { c, _ in Plan.FoundInit(handle: 99, pid: 99, startTime: 1, pidNamespace: 5) })
+        #expect(steps == ["undo a: unfinished mkdir"])
+    }
 }

@@ -50,9 +50,29 @@ remount_with() {
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG,$1" || return 1
 }
 
-# The oldest process with the daemon's command line: its children that
-# have not exec'd (view helpers) have it too.
-daemon_pid() { pgrep -o -f -x "$NSFS_BIN $MNT -o state_dir=$STATE,cgroup=$CG.*"; }
+# The daemon serving MNT: the one its connection holder names, else (no
+# holder: -o hold=0) the process with the daemon's command line that holds
+# /dev/fuse. Not the oldest with that command line: its children that have
+# not exec'd (view helpers, inits being set up) have it too, and pids wrap.
+daemon_pid() {
+    local p
+    p=$(python3 - "$STATE/holder.sock" 2>/dev/null <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.send(b"who")
+w = s.recv(64).decode().split()
+if w[0] == "serving": print(w[1])
+EOF
+    ) || true
+    if [ -n "$p" ]; then echo "$p"; return 0; fi
+    for p in $(pgrep -f -x "$NSFS_BIN $MNT -o state_dir=$STATE,cgroup=$CG.*"); do
+        # (grep -c reads it all: with -q, ls could die of SIGPIPE, and pipefail say no)
+        if [ "$(ls -l "/proc/$p/fd" 2>/dev/null | grep -c ' -> /dev/fuse$')" != 0 ]; then echo "$p"; return 0; fi
+    done
+    return 1
+}
 # is_gone PID: exited (a zombie counts: PID 1 here never reaps).
 is_gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.Z' "/proc/$1/status" 2>/dev/null; }
 

@@ -95,17 +95,19 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
                 now: Int64) {
         var tree = ContainerTree()
         var byCgroup: [String: ContainerRecord] = [:]
+        var undone = Set<String>()
         for r in records {
             tree.reserveSerials(through: r.serial)
             if r.creating || !r.cgroup.hasPrefix(cgroupRoot + "/") {
                 steps.append(.undo([r], why: r.creating ? "unfinished mkdir" : "cgroup outside the root"))
+                undone.insert(r.cgroup)
             } else {
                 byCgroup[r.cgroup] = r
             }
         }
         let planner = withoutActuallyEscaping(checkInit) { checkInit in
             withoutActuallyEscaping(findInit) { findInit in
-                var p = Planner(byCgroup: byCgroup, tree: tree, checkInit: checkInit, findInit: findInit, now: now)
+                var p = Planner(byCgroup: byCgroup, undone: undone, tree: tree, checkInit: checkInit, findInit: findInit, now: now)
                 p.visit(root, path: cgroupRoot, parent: ContainerTree.rootSerial, parentID: nil)
                 return (steps: p.steps, seen: p.seen, unreadable: p.unreadable)
             }
@@ -124,6 +126,9 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
 
     private struct Planner {
         let byCgroup: [String: ContainerRecord]
+        /// Cgroups of records undone above: a crash inside mkdir may leave
+        /// an init there, which must not be adopted as a lost record's.
+        let undone: Set<String>
         var tree: ContainerTree
         let checkInit: (ContainerRecord) -> InitCheck
         let findInit: (Cgroup, Int) -> FoundInit?
@@ -142,7 +147,7 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
                 return
             case .success(let c): children = c
             }
-            for c in children.sorted(by: { $0.path < $1.path }) {
+            for c in children.sorted(by: { $0.path < $1.path }) where !undone.contains(c.path) {
                 let record = byCgroup[c.path]
                 if let r = record { seen.insert(r.id) }
                 let check = record.map(checkInit)
