@@ -20,6 +20,7 @@
 //   "serve PID"  PID serves from now on: its death starts the hold.
 //   "end"        the mount ended on purpose: exit (closing the descriptor).
 //   "who"        "serving PID" or "none".
+//   "pid"        "pid PID": its own (the daemon starts another if it dies).
 // With nobody serving for HOLD_MS, the connection is aborted
 // (/sys/fs/fuse/connections/N/abort) and the holder exits, saying so in one
 // line: the mount then answers ENOTCONN and the next mount recovers.
@@ -182,6 +183,9 @@ int main(int argc, char **argv) {
         } else if (strcmp(msg, "end") == 0) {
             reply(c, "ok", -1);
             return 0;
+        } else if (strcmp(msg, "pid") == 0) {
+            snprintf(text, sizeof text, "pid %d", (int)getpid());
+            reply(c, text, -1);
         } else if (strcmp(msg, "who") == 0) {
             if (serving >= 0) snprintf(text, sizeof text, "serving %ld", serving_pid);
             else snprintf(text, sizeof text, "none");

@@ -98,6 +98,8 @@ public enum ConnectionHolder {
         /// A live daemon serves it.
         case busy(pid: Int32)
         case serving(pid: Int32)
+        /// The holder's own pid.
+        case pid(Int32)
         case none
         /// No holder answers (none was started, or it is gone).
         case unreachable
@@ -123,6 +125,7 @@ public enum ConnectionHolder {
         case "ok": return .ok
         case "busy": return .busy(pid: Int32(words.last ?? "") ?? 0)
         case "serving": return .serving(pid: Int32(words.last ?? "") ?? 0)
+        case "pid": return .pid(Int32(words.last ?? "") ?? 0)
         case "none": return .none
         default: return .failed("the connection holder answered \(text)")
         }
@@ -144,6 +147,25 @@ public enum ConnectionHolder {
         defer { for p in cargs { free(p) } }
         let pid = nsfs_spawn_holder(binary, &cargs, fuse, listening)
         guard pid > 0 else { throw RuntimeError(Errno(-pid), "cannot start the connection holder \(binary)") }
+    }
+}
+
+extension ConnectionHolder {
+    /// While `serving()`, start a holder again (`start`) whenever this
+    /// state directory's holder dies: a crash of the daemon afterwards
+    /// still finds its mount held. Only both dying together aborts it.
+    public static func keepAlive(stateDirectory: String, serving: @escaping @Sendable () -> Bool,
+                                 start: @escaping @Sendable () -> Void) {
+        BackgroundThread.start(name: "nsfs-holder") {
+            while serving() {
+                guard case .pid(let pid) = ask("pid", stateDirectory: stateDirectory), pid > 0,
+                      let holder = try? ProcessHandle.open(pid: pid) else { return }
+                _ = holder.waitForExit(timeoutMilliseconds: -1)
+                guard serving() else { return }
+                Log.line("the connection holder (pid \(pid)) died; starting another")
+                start()
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@ import ContainerRuntime
 import LinuxSystem
 import FuseAdapter
 import MountOptions
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -317,6 +318,9 @@ func registerWithHolder() {
     if !tookOver { _ = ConnectionHolder.ask("end", stateDirectory: stateDirectory) }
     guard holdSeconds > 0, kernelResends else { return }
     if tookOver, case .ok = ConnectionHolder.ask("serve \(getpid())", stateDirectory: stateDirectory) { return }
+    startHolder()
+}
+@Sendable func startHolder() {
     do throws(RuntimeError) {
         try ConnectionHolder.start(binary: holderBinary, fuse: session.descriptor, mountPoint: mountPoint,
                                    connection: connection.connectionNumber, holdSeconds: holdSeconds,
@@ -333,9 +337,15 @@ if !kernelResends && holdSeconds > 0 {
     Log.line("this kernel does not send requests again (FUSE_NOTIFY_RESEND, Linux 6.9): nothing holds the mount across a crash")
 }
 registerWithHolder()
+/// Set once the mount ends on purpose: no holder is started after that.
+let ending = Mutex(false)
+if holdSeconds > 0 && kernelResends {
+    ConnectionHolder.keepAlive(stateDirectory: stateDirectory, serving: { !ending.withLock { $0 } }, start: startHolder)
+}
 if kernelResends { SystemdNotify.send("FDSTORE=1\nFDNAME=fuse", descriptor: session.descriptor) }
 /// The mount ends on purpose: nothing may keep its connection.
 @Sendable func endConnection() {
+    ending.withLock { $0 = true }
     _ = ConnectionHolder.ask("end", stateDirectory: stateDirectory)
     SystemdNotify.send("FDSTOREREMOVE=1\nFDNAME=fuse")
     ConnectionRecord.remove(from: stateDirectory)

@@ -198,8 +198,10 @@ test_when_the_holder_dies_too_the_next_mount_recovers() {
     new_mount
     mkdir "$MNT/a"
     local token; token=$(grep '^token:' "$STATE/connection")
-    kill -9 "$(holder_pid "$MNT")"
+    # (the daemon first: while it lives, it starts another holder)
+    local holder; holder=$(holder_pid "$MNT")
     kill_daemon
+    kill -9 "$holder"
     local out rc=0
     out=$(timeout 5 stat "$MNT/a" 2>&1) || rc=$?
     [ "$rc" != 124 ] || fail "the mount hangs with neither daemon nor holder"
@@ -208,6 +210,22 @@ test_when_the_holder_dies_too_the_next_mount_recovers() {
     assert_ne "$(grep '^token:' "$STATE/connection")" "$token" "the connection (a new one)"
     assert_eq "$(cat "$MNT/a/hostname")" a "a after the next mount"
     check_consistency
+}
+
+test_a_holder_that_dies_is_replaced_while_the_daemon_serves() {
+    new_mount
+    mkdir "$MNT/a"
+    local mid token; mid=$(mount_id); token=$(grep '^token:' "$STATE/connection")
+    local first; first=$(holder_pid "$MNT")
+    kill -9 "$first"
+    wait_for 5 sh -c "p=\$(pgrep -f -x '$HOLDER $MNT [0-9]+ [0-9]+'); [ -n \"\$p\" ] && [ \"\$p\" != $first ]" \
+        || fail "no new holder after the first was killed"
+    # the daemon's crash now finds the mount held by the new one
+    kill_daemon
+    mount_again 2>"$TEST_TMP/adopt.log" || fail "mount again: $(cat "$TEST_TMP/adopt.log")"
+    assert_eq "$(mount_id)" "$mid" "the mount"
+    assert_eq "$(grep '^token:' "$STATE/connection")" "$token" "the connection"
+    assert_eq "$(cat "$MNT/a/hostname")" a "a after the takeover"
 }
 
 test_a_served_mount_is_not_taken_without_restart() {
