@@ -36,11 +36,10 @@ static inline long cfuse3_now_ns(void) {
 }
 
 // What the loop shares with the request handlers, which run on its thread:
-// the request being handled (libfuse 3.14 does not show a handler its
-// request's unique id) and whether a handover signal ended the loop.
+// the id of the request being handled (libfuse 3.14 does not show a handler
+// its request's unique id; the kernel sets bit 63 on one it sends again).
 struct cfuse3_loop_state {
     uint64_t unique;
-    uint32_t opcode;
 };
 
 // The kernel's header of every request (linux/fuse.h, struct fuse_in_header).
@@ -51,17 +50,13 @@ struct cfuse3_in_header {
     uint16_t total_extlen, padding;
 };
 enum { CFUSE3_OPCODE_INIT = 26 };
-// Set by the kernel (6.9+) on a request it sends again (FUSE_NOTIFY_RESEND).
-#define CFUSE3_UNIQUE_RESEND (1ULL << 63)
 
+// Requests are in memory, never in a pipe: without a write_buf operation
+// libfuse does not splice.
 static inline void cfuse3_note_request(struct cfuse3_loop_state *_Nonnull st, const struct fuse_buf *_Nonnull buf) {
     st->unique = 0;
-    st->opcode = 0;
-    if (!(buf->flags & FUSE_BUF_IS_FD) && buf->size >= sizeof(struct cfuse3_in_header)) {
-        const struct cfuse3_in_header *h = (const struct cfuse3_in_header *)buf->mem;
-        st->unique = h->unique;
-        st->opcode = h->opcode;
-    }
+    if (!(buf->flags & FUSE_BUF_IS_FD) && buf->size >= sizeof(struct cfuse3_in_header))
+        st->unique = ((const struct cfuse3_in_header *)buf->mem)->unique;
 }
 
 // fuse_session_loop, except that after each request the thread keeps reading
@@ -144,7 +139,7 @@ static inline int cfuse3_replay_init(struct fuse_session *_Nonnull se, const uin
 
 // FUSE_NOTIFY_RESEND (kernel 6.9+, which libfuse 3.14 does not know): the
 // kernel puts every request a daemon had read but not answered back in the
-// queue, marked CFUSE3_UNIQUE_RESEND.
+// queue, their ids marked with bit 63.
 static inline int cfuse3_notify_resend(struct fuse_session *_Nonnull se) {
     struct { uint32_t len; int32_t error; uint64_t unique; } out = { sizeof out, 7 /* FUSE_NOTIFY_RESEND */, 0 };
     ssize_t n;

@@ -11,7 +11,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -30,13 +29,13 @@ static int unix_address(const char *path, struct sockaddr_un *a, socklen_t *len)
     return 0;
 }
 
-// A SOCK_SEQPACKET socket bound and listening at `path`, or connected to it.
-static int seqpacket(const char *path, int listening) {
+// A unix socket of `type` bound and listening at `path`, or connected to it.
+static int unix_socket(const char *path, int type, int listening) {
     struct sockaddr_un a;
     socklen_t len;
     int rc = unix_address(path, &a, &len);
     if (rc < 0) return rc;
-    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    int s = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     if (s < 0) return -errno;
     if (listening) unlink(path);
     for (;;) {
@@ -50,9 +49,9 @@ static int seqpacket(const char *path, int listening) {
     return -e;
 }
 
-int nsfs_seqpacket_listen(const char *path) { return seqpacket(path, 1); }
+int nsfs_seqpacket_listen(const char *path) { return unix_socket(path, SOCK_SEQPACKET, 1); }
 
-int nsfs_seqpacket_connect(const char *path) { return seqpacket(path, 0); }
+int nsfs_seqpacket_connect(const char *path) { return unix_socket(path, SOCK_SEQPACKET, 0); }
 
 long nsfs_send_with_fd(int sock, const void *data, size_t len, int fd) {
     return nsfs_sendmsg_with_fd(sock, data, len, fd);
@@ -84,17 +83,11 @@ int nsfs_set_receive_timeout(int sock, int milliseconds) {
 int nsfs_sd_notify(const char *text, int fd) {
     const char *path = getenv("NOTIFY_SOCKET");
     if (!path || !*path) return 0;
-    struct sockaddr_un a;
-    socklen_t len;
-    int rc = unix_address(path, &a, &len);
-    if (rc < 0) return rc;
-    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return -errno;
-    rc = 0;
-    if (connect(s, (struct sockaddr *)&a, len) != 0) rc = -errno;
-    else if (nsfs_send_with_fd(s, text, strlen(text), fd) < 0) rc = -errno;
+    int s = unix_socket(path, SOCK_DGRAM, 0);
+    if (s < 0) return s;
+    long rc = nsfs_sendmsg_with_fd(s, text, strlen(text), fd);
     close(s);
-    return rc;
+    return rc < 0 ? (int)rc : 0;
 }
 
 struct holder_ctx { const char *path; char *const *argv; int fuse_fd; int listen_fd; int error; };
@@ -117,24 +110,11 @@ static int holder_child(void *p) {
 }
 
 int nsfs_spawn_holder(const char *path, char *const *argv, int fuse_fd, int listen_fd) {
-    enum { STACK = 64 * 1024 };
-    char *stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return -errno;
     struct holder_ctx ctx = {path, argv, fuse_fd, listen_fd, 0};
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    struct clone_args args;
-    memset(&args, 0, sizeof args);
-    // A sibling of the daemon, not its child: whoever reaps the daemon
-    // (systemd, a shell) reaps it too, and a daemon's death orphans nothing.
-    args.flags = CLONE_VM | CLONE_VFORK | CLONE_PARENT;
-    args.exit_signal = 0;
-    args.stack = (uint64_t)(uintptr_t)stack;
-    args.stack_size = STACK;
-    long pid = nsfs_clone3_run(&args, sizeof args, holder_child, &ctx);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    munmap(stack, STACK);
+    // A sibling of the daemon, not its child (CLONE_PARENT, which takes no
+    // exit signal of its own): whoever reaps the daemon (systemd, a shell)
+    // reaps it too, and a daemon's death orphans nothing.
+    long pid = nsfs_vfork_run(CLONE_PARENT, 0, holder_child, &ctx);
     if (pid < 0) return (int)pid;
     return ctx.error ? -ctx.error : (int)pid;
 }

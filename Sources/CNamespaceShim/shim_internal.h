@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/sched.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -20,6 +21,12 @@
 
 // clone3 whose child runs fn(arg) on the stack given in args (spawn.c).
 long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
+
+// fn(arg) in a child that shares our memory (CLONE_VM|CLONE_VFORK, plus
+// `flags`) on a stack of its own, with every signal blocked meanwhile (no
+// handler of the daemon may run on its memory in the child); returns once
+// the child has exec'd or ended: its pid, or -errno. fn reports through arg.
+long nsfs_vfork_run(uint64_t flags, int exit_signal, int (*fn)(void *), void *arg);
 
 // Wait for a child of ours (any kind, __WALL) to end and reap it.
 static inline void nsfs_reap(long pid) {

@@ -106,6 +106,24 @@ long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), vo
 
 enum { CHILD_STACK_SIZE = 64 * 1024 };
 
+long nsfs_vfork_run(uint64_t flags, int exit_signal, int (*fn)(void *), void *arg) {
+    char *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_VM | CLONE_VFORK | flags;
+    args.exit_signal = (uint64_t)exit_signal;
+    args.stack = (uint64_t)(uintptr_t)stack;
+    args.stack_size = CHILD_STACK_SIZE;
+    long pid = nsfs_clone3_run(&args, sizeof args, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, CHILD_STACK_SIZE);
+    return pid;
+}
+
 struct spawn_ctx {
     const struct nsfs_spawn_request *req;
     struct nsfs_spawn_result *res;

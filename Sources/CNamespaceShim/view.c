@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <linux/sched.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -68,28 +67,9 @@ static int attach_child(void *p) {
 }
 
 int nsfs_attach_view(int pidfd, const char *source, const char *mountpoint) {
-    enum { STACK = 64 * 1024 };
-    char *stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return -errno;
     struct attach_ctx ctx = {pidfd, source, mountpoint, 0};
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    struct clone_args args;
-    memset(&args, 0, sizeof args);
-    args.flags = CLONE_VM | CLONE_VFORK;
-    args.exit_signal = SIGCHLD;
-    args.stack = (uint64_t)(uintptr_t)stack;
-    args.stack_size = STACK;
-    long pid = nsfs_clone3_run(&args, sizeof args, attach_child, &ctx);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    int rc = 0;
-    if (pid < 0) {
-        rc = (int)pid;
-    } else {
-        nsfs_reap(pid);
-        rc = -ctx.error;
-    }
-    munmap(stack, STACK);
-    return rc;
+    long pid = nsfs_vfork_run(0, SIGCHLD, attach_child, &ctx);
+    if (pid < 0) return (int)pid;
+    nsfs_reap(pid);
+    return -ctx.error;
 }

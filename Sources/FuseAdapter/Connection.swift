@@ -171,8 +171,6 @@ extension ConnectionHolder {
 
 /// systemd's notification socket ($NOTIFY_SOCKET; nothing without it).
 public enum SystemdNotify {
-    public static var isActive: Bool { getenv("NOTIFY_SOCKET") != nil }
-
     @discardableResult
     public static func send(_ text: String, descriptor: Int32 = -1) -> Bool { nsfs_sd_notify(text, descriptor) == 0 }
 

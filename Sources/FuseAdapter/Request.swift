@@ -24,20 +24,21 @@ struct Request: ~Copyable, @unchecked Sendable {
     let raw: fuse_req_t
     /// The operation, for the log line of a dropped request.
     let operation: StaticString
-    /// The kernel's id of the request (0 where the handler does not need
-    /// it), with CFUSE3_UNIQUE_RESEND if the kernel sends it again: a daemon
-    /// died after reading it, before answering it.
+    /// The kernel's id of the request, with `resendMark` if the kernel sends
+    /// it again: a daemon died after reading it, before answering it.
     let unique: UInt64
 
-    init(_ raw: fuse_req_t, _ operation: StaticString, unique: UInt64 = 0) {
+    init(_ raw: fuse_req_t, _ operation: StaticString, unique: UInt64) {
         self.raw = raw
         self.operation = operation
         self.unique = unique
     }
 
+    /// Bit 63 (FUSE_UNIQUE_RESEND in the kernel).
     static let resendMark: UInt64 = 1 << 63
 
-    /// Sent again: it may have been done already (see NamespaceFilesystem.resent).
+    /// Sent again: it may have been done already (see the mkdir, rmdir,
+    /// unlink and rename handlers).
     var isResent: Bool { unique & Self.resendMark != 0 }
 
     deinit {

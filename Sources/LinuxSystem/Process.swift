@@ -122,6 +122,20 @@ public enum ProcStat {
         Int32(truncatingIfNeeded: try parseField(4, try read(pid: pid)))
     }
 
+    /// Is the process gone or on its way out: a zombie, or in do_exit
+    /// (PF_EXITING, 0x4 in the flags, field 9), its threads still ending?
+    public static func isExiting(pid: Int32) -> Bool {
+        guard let stat = try? read(pid: pid) else { return true }
+        return isExiting(stat)
+    }
+
+    /// Pure parser of the above.
+    public static func isExiting(_ stat: ArraySlice<UInt8>) -> Bool {
+        guard let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.endIndex,
+              let flags = try? parseField(9, stat) else { return false }
+        return stat[close + 2] == UInt8(ascii: "Z") || flags & 0x4 != 0
+    }
+
     static func read(pid: Int32) throws(Errno) -> ArraySlice<UInt8> {
         let fd = try FileDescriptor.open("/proc/\(pid)/stat", O_RDONLY)
         defer { fd.close() }

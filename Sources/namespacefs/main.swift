@@ -126,21 +126,16 @@ do throws(Errno) { try FileIO.makeDirectories(options.stateDirectory, mode: 0o70
 let stateDirectory = options.stateDirectory
 let holdSeconds = options.holdSeconds
 
+func refuseServed(by daemon: String) -> Never {
+    fail("\(mountPoint) is already mounted and served by \(daemon): to restart its daemon, run this with --restart")
+}
+
 // Served already: said at once (the lock below would wait for its holder).
 // Unless that daemon is dying (SIGKILLed a moment ago, its threads still
 // exiting): then this one waits for it, and takes over.
-func isExiting(_ pid: Int32) -> Bool {
-    guard let stat = try? FileIO.read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: UInt8(ascii: ")")),
-          close + 2 < stat.count else { return true }
-    let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "))
-    guard fields.count > 6, let flags = UInt64(String(decoding: fields[6], as: UTF8.self)) else { return false }
-    // Z: a zombie; PF_EXITING (0x4): in do_exit
-    return fields[0].first == UInt8(ascii: "Z") || flags & 0x4 != 0
-}
 if ourMount != nil, !options.restart, case .serving(let pid) = ConnectionHolder.ask("who", stateDirectory: stateDirectory) {
-    guard isExiting(pid), let dying = try? ProcessHandle.open(pid: pid), dying.waitForExit(timeoutMilliseconds: 5_000) else {
-        fail("\(mountPoint) is already mounted and served by daemon \(pid): to restart its daemon, run this with --restart")
-    }
+    guard ProcStat.isExiting(pid: pid), let dying = try? ProcessHandle.open(pid: pid),
+          dying.waitForExit(timeoutMilliseconds: 5_000) else { refuseServed(by: "daemon \(pid)") }
 }
 
 // --restart: the serving daemon hands over (it stops reading requests,
@@ -163,9 +158,7 @@ let stateLock: OwnedDescriptor = {
     } catch {
         switch error {
         case .held(let other):
-            if ourMount != nil {
-                fail("\(mountPoint) is already mounted and served (\(other)): to restart its daemon, run this with --restart")
-            }
+            if ourMount != nil { refuseServed(by: other) }
             fail("the state directory \(stateDirectory) is in use by another daemon: \(other)")
         case .failed(let e): fail("cannot lock \(path) (\(e))")
         }
@@ -192,7 +185,7 @@ if let ourMount {
     var fd = SystemdNotify.storedDescriptor(named: "fuse")
     switch ConnectionHolder.ask("take", stateDirectory: stateDirectory) {
     case .descriptor(let d): if fd == nil { fd = d } else { close(d) }
-    case .busy(let pid): fail("\(mountPoint) is already mounted and served by daemon \(pid): to restart it, run this with --restart")
+    case .busy(let pid): refuseServed(by: "daemon \(pid)")
     default: break
     }
     let record = ConnectionRecord.load(from: stateDirectory)
@@ -377,15 +370,11 @@ BackgroundThread.start(name: "nsfs-requests") {
         _ = filesystem.drainWorkers(milliseconds: 2_000)
         Log.line("handing \(mountPoint) over to the next daemon")
         exit(handoverExitStatus)
-    case .stopped:
+    case let ending:
         // Unmount, leave the containers running.
         session.unmount(at: mountPoint)
         endConnection()
-        exit(0)
-    case .failed:
-        session.unmount(at: mountPoint)
-        endConnection()
-        exit(1)
+        exit(ending == .stopped ? 0 : 1)
     }
 }
 while true { pause() }

@@ -34,6 +34,17 @@ import Testing
         #expect(try ProcStat.parseField(22, line[...]) == 99123)
     }
 
+    @Test func aProcessOnItsWayOut() {
+        // flags (field 9) 0x400140 running; with PF_EXITING (0x4) set; a zombie
+        let running = Array("77 (name) S 1 77 77 0 -1 4194624 1 2 3 4".utf8)[...]
+        let exiting = Array("77 (a) b) S 1 77 77 0 -1 4194628 1 2 3 4".utf8)[...]
+        let zombie = Array("77 (name) Z 1 77 77 0 -1 4194624 1 2 3 4".utf8)[...]
+        #expect(!ProcStat.isExiting(running))
+        #expect(ProcStat.isExiting(exiting))
+        #expect(ProcStat.isExiting(zombie))
+        #expect(!ProcStat.isExiting(Array("garbage".utf8)[...]))
+    }
+
     @Test func lockFileNamesAreOneToOne() {
         #expect(HolderLock.fileName(for: "/a/b") == "%2Fa%2Fb")
         #expect(HolderLock.fileName(for: "/a%2Fb") != HolderLock.fileName(for: "/a/b"))
