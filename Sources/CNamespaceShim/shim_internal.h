@@ -28,6 +28,10 @@ long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), vo
 // the child has exec'd or ended: its pid, or -errno. fn reports through arg.
 long nsfs_vfork_run(uint64_t flags, int exit_signal, int (*fn)(void *), void *arg);
 
+// Close every descriptor but the `n` in `keep` (sorted in place; -1 ignored).
+// Raw syscalls: safe in a child on the daemon's memory.
+void nsfs_close_all_but(int *keep, int n);
+
 // Wait for a child of ours (any kind, __WALL) to end and reap it.
 static inline void nsfs_reap(long pid) {
     int status;

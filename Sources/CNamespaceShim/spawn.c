@@ -253,8 +253,7 @@ static int clone_init(struct spawn_ctx *ctx, uint64_t extra_flags) {
 
 
 // Runs in the parent container's pid namespace: clones the init there.
-// Close every descriptor but the `n` in `keep` (sorted here).
-static void close_all_but(int *keep, int n) {
+void nsfs_close_all_but(int *keep, int n) {
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) { int t = keep[j]; keep[j] = keep[j - 1]; keep[j - 1] = t; }
     unsigned int from = 0;
@@ -279,7 +278,7 @@ static int inner_child(void *p) {
         // init in its new cgroup, which holds nothing else.
         if (syscall(SYS_unshare, CLONE_FILES) != 0) return fail(ctx->res, NSFS_STEP_FDS, errno);
         int keep[] = {req->cgroup_fd, req->init_fd, req->devnull_fd};
-        close_all_but(keep, 3);
+        nsfs_close_all_but(keep, 3);
         clone_init(p, 0);
         if (ctx->res->error == 0) { ctx->res->pidfd = -1; ctx->res->pid = 0; }
         return 0;

@@ -51,8 +51,19 @@ struct userns_ctx {
     int error;
 };
 
+// The placeholder has a descriptor table of its own, emptied at once to
+// the pipes it needs: it must hold nothing of the daemon's. (Sharing the
+// daemon's table, it held hold[1] itself when the daemon died, so it waited
+// forever — and with it the state lock and /dev/fuse: no next daemon could
+// start, no abort could end the mount.)
+static void keep_only_pipes(struct userns_ctx *ctx) {
+    int keep[2] = {ctx->hold[0], ctx->ready[1]};
+    nsfs_close_all_but(keep, 2);
+}
+
 static int placeholder(void *p) {
     struct userns_ctx *ctx = p;
+    keep_only_pipes(ctx);
     char c;
     while (read(ctx->hold[0], &c, 1) < 0 && errno == EINTR) {}
     return 0;
@@ -63,6 +74,7 @@ static int placeholder(void *p) {
 // its creator's uid), says so, and waits like the other.
 static int placeholder_as_owner(void *p) {
     struct userns_ctx *ctx = p;
+    keep_only_pipes(ctx);
     // The kernel caps the processes of a user namespace, all of them,
     // together with its owner's own, at its creator's process limit: the
     // owner's, so that what the namespace runs counts against it.
@@ -127,9 +139,10 @@ static int map_and_keep(struct userns_ctx *ctx, long pid, int after_exec) {
 static int make_here(struct userns_ctx *ctx, char *stack_top) {
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    // CLONE_FILES: closing hold[1] here closes it for the placeholder too.
+    // Not CLONE_FILES: see keep_only_pipes. Its copy of hold[1] is closed
+    // there; ours here (or our death) ends its wait.
     int owned = ctx->owner_uid >= 0;
-    args.flags = (owned ? 0 : CLONE_NEWUSER) | CLONE_VM | CLONE_FILES;
+    args.flags = (owned ? 0 : CLONE_NEWUSER) | CLONE_VM;
     args.exit_signal = SIGCHLD;
     args.stack = (uint64_t)(uintptr_t)(stack_top - STACK_SIZE);
     args.stack_size = STACK_SIZE;
