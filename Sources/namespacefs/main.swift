@@ -95,15 +95,15 @@ if let ourMount {
     if options.restart { fail("--restart: nothing is mounted on \(mountPoint); mount it without --restart") }
 }
 
-// The init binary.
-func defaultInitPath() -> String {
+// The init binary (and the connection holder): installed beside this program.
+func besideThisProgram(_ name: String) -> String {
     var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
     let n = readlink("/proc/self/exe", &buf, Int(PATH_MAX))
     let exe = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/usr/local/sbin/namespacefs"
     let dir = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-    return dir + "/namespacefs-init"
+    return dir + "/" + name
 }
-let initPath = options.initPath ?? defaultInitPath()
+let initPath = options.initPath ?? besideThisProgram("namespacefs-init")
 guard access(initPath, X_OK) == 0 else {
     fail("container init \(initPath) is missing: run 'make install', or pass -o init=PATH")
 }
@@ -304,7 +304,8 @@ guard session.daemonize(foreground: options.foreground) else { fail("cannot deta
 // (started once per mount, told who serves now), and systemd's descriptor
 // store where systemd runs us. Without FUSE_NOTIFY_RESEND a next daemon
 // could not answer what this one read, so nothing holds it.
-let holderBinary = initPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/namespacefs-holder"
+// (Not beside -o init=: that may be anywhere.)
+let holderBinary = besideThisProgram("namespacefs-holder")
 func registerWithHolder() {
     // A holder of an earlier connection of this state directory (one
     // unmounted by hand while it held it) lets go of it: a new mount is served.

@@ -228,6 +228,15 @@ test_a_holder_that_dies_is_replaced_while_the_daemon_serves() {
     assert_eq "$(cat "$MNT/a/hostname")" a "a after the takeover"
 }
 
+test_the_holder_comes_from_beside_the_program_whatever_init_is_used() {
+    mkdir -p "$TEST_TMP/elsewhere"
+    cp "$(dirname "$NSFS_BIN")/namespacefs-init" "$TEST_TMP/elsewhere/init"
+    new_mount "init=$TEST_TMP/elsewhere/init"
+    [ -n "$(holder_pid "$MNT")" ] || fail "no holder with -o init=$TEST_TMP/elsewhere/init"
+    mkdir "$MNT/a"
+    assert_eq "$(cat "$MNT/a/hostname")" a "a container with that init"
+}
+
 test_a_served_mount_is_not_taken_without_restart() {
     new_mount
     mkdir "$MNT/a"
