@@ -160,7 +160,8 @@ extension ConnectionHolder {
             while serving() {
                 guard case .pid(let pid) = ask("pid", stateDirectory: stateDirectory), pid > 0,
                       let holder = try? ProcessHandle.open(pid: pid) else { return }
-                _ = holder.waitForExit(timeoutMilliseconds: -1)
+                // A failed poll proves no death: look again, start nothing.
+                guard holder.waitForExit(timeoutMilliseconds: -1) else { usleep(100_000); continue }
                 guard serving() else { return }
                 Log.line("the connection holder (pid \(pid)) died; starting another")
                 start()

@@ -100,17 +100,20 @@ public final class FuseSession: @unchecked Sendable {
     /// which keep the FUSE connection alive after the host's umount: exiting
     /// closes /dev/fuse, which aborts it everywhere, and the next daemon
     /// attaches fresh views.
-    public func exitWhenUnmounted(_ mountPoint: String, first: @escaping @Sendable () -> Void) {
-        // Our mount's device, from the mount table: a stat of the mount point
-        // would be a request to ourselves, before the loop runs.
-        guard let device = (try? MountInfo.current())?.last(where: {
-            $0.mountPoint == mountPoint && $0.fsType == "fuse.namespacefs"
-        })?.device else { return }
+    /// `device`: the mount's, from the mount table (a stat of the mount
+    /// point would be a request to ourselves, before the loop runs).
+    public func exitWhenUnmounted(device: String, first: @escaping @Sendable () -> Void) {
         BackgroundThread.start(name: "nsfs-unmount") {
-            let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return }
+            // A failed open or read (EMFILE, ENOMEM) says nothing about the
+            // mount: look again shortly (giving up would leave a daemon
+            // serving no mount, holding its locks).
+            var fd: Int32 = -1
+            while fd < 0 {
+                fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
+                if fd < 0 { usleep(100_000) }
+            }
             while true {
-                guard let text = try? FileDescriptor(rawValue: fd).preadAll() else { return }
+                guard let text = try? FileDescriptor(rawValue: fd).preadAll() else { usleep(100_000); continue }
                 let present = String(decoding: text, as: UTF8.self).split(separator: "\n").contains { line in
                     let f = line.split(separator: " ", maxSplits: 3)
                     return f.count > 2 && f[2] == device

@@ -25,7 +25,7 @@ public enum Cgroup2 {
         for line in text.split(separator: "\n") where line.hasPrefix("0::") {
             return String(line.dropFirst(3))
         }
-        throw .noEntry
+        throw .invalid   // not "gone": the process is there, its text is not what we expect
     }
 }
 

@@ -29,6 +29,12 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let timedOut = Errno(ETIMEDOUT)
     public static let io = Errno(EIO)
     public static let badDescriptor = Errno(EBADF)
+
+    /// The kernel's own answer that a process or file no longer exists
+    /// (ESRCH, ENOENT). Only this is ever taken for a death: EMFILE, ENOMEM,
+    /// EACCES, EINTR and the rest say that a read failed, not that
+    /// anything is gone.
+    public var saysGone: Bool { self == .noProcess || self == .noEntry }
 }
 
 /// Run a libc call that returns -1 and sets errno; retry on EINTR.

@@ -20,20 +20,21 @@ public final class ProcessHandle: Sendable {
         return ProcessHandle(pid: pid, pidfd: fd)
     }
 
-    /// Not yet exited (a zombie counts as exited: its pidfd is readable,
-    /// while signal 0 still succeeds).
+    /// Not proven exited (a zombie counts as exited: its pidfd is readable,
+    /// while signal 0 still succeeds). A pidfd that cannot be polled
+    /// proves nothing: such a process counts as alive.
     public var isAlive: Bool { !waitForExit(timeoutMilliseconds: 0) }
 
-    /// Wait until the process has exited (pidfd readable). False on timeout.
-    /// A pidfd that cannot be polled can never report an exit: treated as
-    /// exited rather than waited on forever.
+    /// Wait until the process has exited (pidfd readable). False on timeout,
+    /// and when poll itself fails (ENOMEM...): a failed call is never
+    /// taken for an exit.
     public func waitForExit(timeoutMilliseconds: Int32) -> Bool {
         var p = pollfd(fd: descriptor.rawValue, events: Int16(POLLIN), revents: 0)
         while true {
             let r = poll(&p, 1, timeoutMilliseconds)
-            if r > 0 { return true }
+            if r > 0 { return p.revents & Int16(POLLIN | POLLHUP) != 0 }
             if r == 0 { return false }
-            if errno != EINTR { return true }
+            if errno != EINTR { return false }
         }
     }
 

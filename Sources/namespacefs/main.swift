@@ -353,7 +353,7 @@ BackgroundThread.start(name: "nsfs-requests") {
     do { try runtime.lifecycle.startWatching { removals in filesystem.notifyRemoved(removals) } } catch {
         Log.line("cannot watch container inits: \(error)")
     }
-    session.exitWhenUnmounted(mountPoint, first: endConnection)
+    session.exitWhenUnmounted(device: connection.device, first: endConnection)
     runtime.views.attachAll()
     // What the daemon before this one had read and not answered comes again,
     // ahead of what waited meanwhile.

@@ -21,7 +21,7 @@ import Testing
 
     func plan(_ records: [ContainerRecord], _ root: Result<[Plan.Cgroup], Errno>,
               check: @escaping (ContainerRecord) -> Plan.InitCheck = { .verified($0.initPid) },
-              find: @escaping (Plan.Cgroup, Int) -> Plan.FoundInit? = { _, _ in nil }) -> [String] {
+              find: @escaping (Plan.Cgroup, Int) -> Plan.FoundInit.Search = { _, _ in .none }) -> [String] {
         Plan(records: records, root: root, cgroupRoot: self.root, checkInit: check, findInit: find, now: 7).steps.map(describe)
     }
 
@@ -75,13 +75,13 @@ import Testing
     @Test func aRecordNamingAnotherProcessIsRebuiltFromTheCgroup() {
         let steps = plan([record(0xa, serial: 1, name: "a", cgroup: a)], .success([cgroup(a)]),
                          check: { _ in .gone },
-                         find: { c, depth in depth == 1 ? .init(handle: 4242, pid: 4242, startTime: 9, pidNamespace: 77) : nil })
+                         find: { c, depth in depth == 1 ? .found(.init(handle: 4242, pid: 4242, startTime: 9, pidNamespace: 77)) : .none })
         #expect(steps == ["rebuild a init 4242 under 0: record names another process"])
     }
 
     @Test func aLostRecordIsRebuiltUnderItsId() {
         let steps = plan([], .success([cgroup(a)]),
-                         find: { _, _ in .init(handle: 5, pid: 5, startTime: 1, pidNamespace: 2) })
+                         find: { _, _ in .found(.init(handle: 5, pid: 5, startTime: 1, pidNamespace: 2)) })
         #expect(steps == ["rebuild 000000000000000a init 5 under 0: record lost"])
     }
 
@@ -102,7 +102,22 @@ import Testing
         // cgroup holds the init; it is undone, never also rebuilt.
         let steps = plan([record(0xa, serial: 1, name: "a", cgroup: a, creating: true)],
                          .success([cgroup(a)]),
-                         find: { c, _ in Plan.FoundInit(handle: 99, pid: 99, startTime: 1, pidNamespace: 5) })
+                         find: { c, _ in .found(Plan.FoundInit(handle: 99, pid: 99, startTime: 1, pidNamespace: 5)) })
         #expect(steps == ["undo a: unfinished mkdir"])
+    }
+
+    @Test func aFailedLookForTheInitKeepsTheRecordAndEverythingBelow() {
+        // The record names another process (or none could be checked), and
+        // the look in its cgroup hit EMFILE: nothing is undone or removed.
+        let steps = plan([record(0xa, serial: 1, name: "a", cgroup: a), record(0xb, serial: 2, name: "b", parent: 0xa, cgroup: b)],
+                         .success([cgroup(a, children: .success([cgroup(b)]))]),
+                         check: { _ in .gone },
+                         find: { _, _ in .unknown("EMFILE") })
+        #expect(steps == ["keep a", "keep b"])
+    }
+
+    @Test func anUnrecordedCgroupWhoseInitCannotBeLookedForIsLeftAlone() {
+        let steps = plan([], .success([cgroup(a, populated: false)]), find: { _, _ in .unknown("ENOMEM") })
+        #expect(steps == ["leave \(a)"])
     }
 }

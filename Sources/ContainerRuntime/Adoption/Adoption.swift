@@ -1,5 +1,8 @@
 import ContainerTree
 import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Rebuilding the tree at mount time: gather the facts (records, the cgroup
 /// tree, each init), let `AdoptionPlan` decide, carry the plan out.
@@ -25,12 +28,22 @@ extension Lifecycle {
             }
         }
         let mount = configuration.cgroupMount
-        let plan = AdoptionPlan<ProcessHandle>(
-            records: loaded.records, root: scan(rootCgroup),
-            cgroupRoot: configuration.cgroupRoot,
-            checkInit: { r in Self.checkInit(r, cgroup: CgroupDirectory(path: mount + r.cgroup)) },
-            findInit: { c, depth in Self.findInit(in: c.path, mount: mount, depth: depth) },
-            now: SystemTime.realtimeNanoseconds())
+        // A read that failed (ENOMEM, EINTR, EMFILE of a moment) keeps what
+        // it covers: the facts are gathered again, a few times, before the
+        // plan is carried out. What is still unknown then stays on disk,
+        // untouched, for the next mount (one line each).
+        var plan: AdoptionPlan<ProcessHandle>
+        var attempt = 0
+        repeat {
+            if attempt > 0 { usleep(UInt32(100_000 * attempt)) }
+            plan = AdoptionPlan<ProcessHandle>(
+                records: loaded.records, root: scan(rootCgroup),
+                cgroupRoot: configuration.cgroupRoot,
+                checkInit: { r in Self.checkInit(r, cgroup: CgroupDirectory(path: mount + r.cgroup)) },
+                findInit: { c, depth in Self.findInit(in: c.path, mount: mount, depth: depth) },
+                now: SystemTime.realtimeNanoseconds())
+            attempt += 1
+        } while plan.hasUnknowns && attempt < 4
         for step in plan.steps { report += carryOut(step) }
         return report
     }
@@ -98,51 +111,86 @@ extension Lifecycle {
     /// Is the record's init live and provably the recorded process? pidfd
     /// first, then pid-namespace id (and a start time, if recorded) and
     /// cgroup, then the pidfd still alive (so the facts read belong to it).
+    /// `.gone` only on the kernel's own word: no such process (ESRCH,
+    /// ENOENT), or facts read that name another one. A read that failed
+    /// otherwise (EMFILE, ENOMEM, EACCES...) is `.unknown`: the container
+    /// is kept and checked again later, never killed for it.
     static func checkInit(_ r: ContainerRecord, cgroup: CgroupDirectory) -> AdoptionPlan<ProcessHandle>.InitCheck {
         let p: ProcessHandle
         do throws(Errno) { p = try ProcessHandle.open(pid: r.initPid) } catch {
             return error == .noProcess || error == .invalid ? .gone : .unknown("pidfd_open: \(error)")
         }
+        // A fact that must match: .gone if it names another process,
+        // .unknown if it could not be read, nil if it matches.
+        func mismatch<T: Equatable>(_ what: String, _ expected: T, _ read: () throws(Errno) -> T) -> AdoptionPlan<ProcessHandle>.InitCheck? {
+            do throws(Errno) { return try read() == expected ? nil : .gone } catch {
+                return error.saysGone ? .gone : .unknown("\(what): \(error)")
+            }
+        }
         // The pid namespace decides (see mkdir); a start time, where an older
-        // daemon recorded one, must match too.
-        guard let ns = try? p.namespaceID(.pid), ns == r.pidNamespace else { return .gone }
-        // And its user namespace, where one was recorded.
-        if r.userNamespace != 0 {
-            guard let u = try? p.namespaceID(.user), u == r.userNamespace else { return .gone }
-        }
-        if r.initStartTime != 0 {
-            guard let start = try? ProcStat.startTime(pid: r.initPid), start == r.initStartTime else { return .gone }
-        }
+        // daemon recorded one, must match too; and its user namespace, where
+        // one was recorded.
+        if let no = mismatch("its pid namespace", r.pidNamespace, { () throws(Errno) in try p.namespaceID(.pid) }) { return no }
+        if r.userNamespace != 0,
+           let no = mismatch("its user namespace", r.userNamespace, { () throws(Errno) in try p.namespaceID(.user) }) { return no }
+        if r.initStartTime != 0,
+           let no = mismatch("/proc/\(r.initPid)/stat", r.initStartTime, { () throws(Errno) in try ProcStat.startTime(pid: r.initPid) }) { return no }
         // In its own cgroup's leaf (or, laid out by an older daemon, in the
         // cgroup itself): one ioctl where the kernel has PIDFD_GET_INFO;
         // else /proc/PID/cgroup.
         let leaf = CgroupLayout.leaf(of: cgroup)
-        if let own = try? p.cgroupID() {
-            guard own == (try? leaf.identity())?.id || own == (try? cgroup.identity())?.id else { return .gone }
-        } else {
-            let path = try? Cgroup2.path(of: r.initPid)
-            guard path == r.cgroup + "/" + CgroupLayout.leafName || path == r.cgroup else { return .gone }
+        do throws(Errno) {
+            let own: UInt64
+            do throws(Errno) { own = try p.cgroupID() } catch {
+                if error.saysGone { return .gone }
+                let path = try Cgroup2.path(of: r.initPid)
+                guard path == r.cgroup + "/" + CgroupLayout.leafName || path == r.cgroup else { return .gone }
+                return p.isAlive ? .verified(p) : .gone
+            }
+            let inLeaf: Bool
+            do throws(Errno) { inLeaf = try leaf.identity().id == own } catch {
+                // No leaf: laid out by an older daemon.
+                guard error == .noEntry else { throw error }
+                inLeaf = false
+            }
+            if !inLeaf {
+                guard try cgroup.identity().id == own else { return .gone }
+            }
+        } catch {
+            return error.saysGone ? .gone : .unknown("its cgroup: \(error)")
         }
-        guard p.isAlive else { return .gone }
-        return .verified(p)
+        return p.isAlive ? .verified(p) : .gone
     }
 
     /// pid 1 of a pid namespace `depth` levels below the daemon's, in the
     /// leaf of the cgroup `path` (or, laid out by an older daemon, in the
-    /// cgroup itself).
-    static func findInit(in path: String, mount: String, depth: Int) -> AdoptionPlan<ProcessHandle>.FoundInit? {
+    /// cgroup itself). `.unknown` when a read that could have found it
+    /// failed (not with ESRCH/ENOENT): the cgroup is then left alone.
+    static func findInit(in path: String, mount: String, depth: Int) -> AdoptionPlan<ProcessHandle>.FoundInit.Search {
+        var failure: String?
         for dir in [path + "/" + CgroupLayout.leafName, path] {
-            for pid in (try? CgroupDirectory(path: mount + dir).processes()) ?? [] {
-                guard let nspid = try? ProcStatus.namespacePids(pid: pid), nspid.count == depth + 1, nspid.last == 1,
-                      let p = try? ProcessHandle.open(pid: pid),
-                      let start = try? ProcStat.startTime(pid: pid),
-                      let pidns = try? p.namespaceID(.pid),
-                      (try? Cgroup2.path(of: pid)) == dir,
-                      p.isAlive else { continue }
-                return .init(handle: p, pid: pid, startTime: start, pidNamespace: pidns)
+            let pids: [Int32]
+            do throws(Errno) { pids = try CgroupDirectory(path: mount + dir).processes() } catch {
+                if !error.saysGone { failure = "\(dir)/cgroup.procs: \(error)" }
+                continue
+            }
+            for pid in pids {
+                do throws(Errno) {
+                    let nspid = try ProcStatus.namespacePids(pid: pid)
+                    guard nspid.count == depth + 1, nspid.last == 1 else { continue }
+                    let p = try ProcessHandle.open(pid: pid)
+                    let start = try ProcStat.startTime(pid: pid)
+                    let pidns = try p.namespaceID(.pid)
+                    guard try Cgroup2.path(of: pid) == dir, p.isAlive else { continue }
+                    return .found(.init(handle: p, pid: pid, startTime: start, pidNamespace: pidns))
+                } catch {
+                    // A process that exited meanwhile is not the init; any
+                    // other failure may have hidden it.
+                    if !error.saysGone && error != .invalid { failure = "process \(pid): \(error)" }
+                }
             }
         }
-        return nil
+        return failure.map { .unknown($0) } ?? .none
     }
 
     /// A container's cgroup as this daemon lays it out (see CgroupLayout).
@@ -215,7 +263,7 @@ extension Lifecycle {
         case .leaveAlone(let path, let why):
             return ["cgroup \(mount + path): \(why); left alone"]
         case .keep(let records, let why):
-            return records.map { "container \($0.name) (\(hex($0.id))): \(why); its record is kept, not adopted now" }
+            return records.map { "container \($0.name) (\(hex($0.id))): \(why); kept as it is (nothing killed), not shown until a mount can check it" }
         }
     }
 

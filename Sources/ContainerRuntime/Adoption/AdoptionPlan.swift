@@ -62,6 +62,15 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
             self.startTime = startTime
             self.pidNamespace = pidNamespace
         }
+
+        /// What a look for an init in a cgroup found.
+        public enum Search: Sendable {
+            case found(FoundInit)
+            /// Read in full: no init there.
+            case none
+            /// A read that could have found it failed (not ESRCH/ENOENT).
+            case unknown(String)
+        }
     }
 
     public enum Step: Sendable {
@@ -83,6 +92,9 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
 
     public private(set) var steps: [Step] = []
 
+    /// Did a read fail (records kept, cgroups left alone for it)?
+    public private(set) var hasUnknowns = false
+
     /// - records: every readable record.
     /// - root: the scan of the cgroup root (its `ns-*` children).
     /// - cgroupRoot: the root, relative to the cgroup2 mount.
@@ -91,7 +103,7 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
     ///   (1: top level); nil if none.
     public init(records: [ContainerRecord], root: Result<[Cgroup], Errno>, cgroupRoot: String,
                 checkInit: (ContainerRecord) -> InitCheck,
-                findInit: (Cgroup, _ depth: Int) -> FoundInit?,
+                findInit: (Cgroup, _ depth: Int) -> FoundInit.Search,
                 now: Int64) {
         var tree = ContainerTree()
         var byCgroup: [String: ContainerRecord] = [:]
@@ -109,10 +121,11 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
             withoutActuallyEscaping(findInit) { findInit in
                 var p = Planner(byCgroup: byCgroup, undone: undone, tree: tree, checkInit: checkInit, findInit: findInit, now: now)
                 p.visit(root, path: cgroupRoot, parent: ContainerTree.rootSerial, parentID: nil)
-                return (steps: p.steps, seen: p.seen, unreadable: p.unreadable)
+                return (steps: p.steps, seen: p.seen, unreadable: p.unreadable, unknowns: p.unknowns)
             }
         }
         steps += planner.steps
+        hasUnknowns = planner.unknowns > 0
         // Records whose cgroup was not seen: gone, unless it lies below a
         // directory that could not be read.
         for r in byCgroup.values.sorted(by: { $0.serial < $1.serial }) where !planner.seen.contains(r.id) {
@@ -131,18 +144,21 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
         let undone: Set<String>
         var tree: ContainerTree
         let checkInit: (ContainerRecord) -> InitCheck
-        let findInit: (Cgroup, Int) -> FoundInit?
+        let findInit: (Cgroup, Int) -> FoundInit.Search
         let now: Int64
         var steps: [Step] = []
         var seen = Set<UInt64>()
         /// Directories whose listing failed.
         var unreadable: [String] = []
+        /// Facts that could not be read.
+        var unknowns = 0
 
         mutating func visit(_ listing: Result<[Cgroup], Errno>, path: String, parent: UInt64, parentID: UInt64?) {
             let children: [Cgroup]
             switch listing {
             case .failure(let e):
                 unreadable.append(path)
+                unknowns += 1
                 steps.append(.leaveAlone(path: path, why: "cannot list it (\(e)); its records are kept"))
                 return
             case .success(let c): children = c
@@ -163,10 +179,24 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
                 }
                 if case .unknown(let why)? = check, let r = record {
                     unreadable.append(c.path)
+                    unknowns += 1
                     steps.append(.keep([r], why: "cannot check its init (\(why))"))
                     continue
                 }
-                if let id = c.id, let found = findInit(c, tree.depth(of: parent) + 1) {
+                let search = c.id == nil ? .none : findInit(c, tree.depth(of: parent) + 1)
+                if case .unknown(let why) = search {
+                    // Not knowing whether an init is there is not knowing
+                    // that it is gone: nothing below is touched.
+                    unreadable.append(c.path)
+                    unknowns += 1
+                    if let r = record {
+                        steps.append(.keep([r], why: "cannot look for its init (\(why))"))
+                    } else {
+                        steps.append(.leaveAlone(path: c.path, why: "cannot look for an init in it (\(why))"))
+                    }
+                    continue
+                }
+                if let id = c.id, case .found(let found) = search {
                     var name = record?.name ?? hex(id)
                     if tree.child(of: parent, named: name) != nil || EntryKind.reservedNames.contains(name) { name = hex(id) }
                     let serial = record?.serial ?? tree.allocateSerial()
@@ -189,6 +219,7 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
                     for b in below { seen.insert(b.id) }
                     steps.append(.undo([r] + below, why: "init \(r.initPid) is gone"))
                 } else if c.populated != false {
+                    if c.populated == nil { unknowns += 1 }
                     steps.append(.leaveAlone(path: c.path, why: c.populated == nil
                         ? "cannot tell whether it holds processes" : "holds processes but no container init"))
                 } else {

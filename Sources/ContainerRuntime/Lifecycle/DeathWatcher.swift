@@ -59,12 +59,19 @@ extension Lifecycle {
     func initDied(_ serial: UInt64) -> [Removal] {
         // Mark the subtree (nothing new below it, no rename), then kill and
         // remove outside the lock, then drop it from the tree.
+        var unproven: Container?
         let victims = registry.state.withLock { s -> [(serial: UInt64, parent: UInt64, name: String, c: Container?)] in
-            guard let c = s.containers[serial], !c.initProcess.isAlive else { return [] }
+            guard let c = s.containers[serial] else { return [] }
+            // Only an exit the pidfd proves is a death (a failed poll is not).
+            guard !c.initProcess.isAlive else { unproven = c; return [] }
             return s.tree.beginRemoveSubtree(serial).compactMap { v in
                 guard let n = s.tree.node(v) else { return nil }
                 return (v, n.parent!, n.name, s.containers[v])
             }
+        }
+        if let c = unproven {
+            Log.line("container \(hex(c.id)): its init looked dead, but its exit is not proven; watching it again")
+            watch(c)
         }
         guard !victims.isEmpty else { return [] }
         var removals: [Removal] = []
