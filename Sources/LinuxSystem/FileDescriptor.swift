@@ -122,7 +122,7 @@ public enum FileIO {
     /// describes processes that do not survive a power loss either.
     public static func replaceAtomically(_ path: String, with bytes: [UInt8]) throws(Errno) {
         let tmp = path + ".tmp"
-        let fd = try FileDescriptor.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        let fd = try FileDescriptor.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
         do throws(Errno) {
             var off = 0
             while off < bytes.count { off += try fd.write(bytes[off...]) }

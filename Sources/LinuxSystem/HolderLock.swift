@@ -19,8 +19,38 @@ public enum HolderLock {
     /// not fail because of it.
     public static func acquire(_ path: String, holder: String, patienceMilliseconds: Int = 2_000) throws(Failure) -> OwnedDescriptor {
         let deadline = SystemTime.monotonicNanoseconds() + Int64(patienceMilliseconds) * 1_000_000
+        while true {
+            let lock = try acquireOnce(path, deadline: deadline)
+            // The holder before us may have removed the file at its
+            // unmount after we opened it: then we hold a lock nobody else
+            // sees. Only a lock on the file the path names counts.
+            var mine = stat(), named = stat()
+            if fstat(lock.rawValue, &mine) == 0, stat(path, &named) == 0, mine.st_ino == named.st_ino, mine.st_dev == named.st_dev {
+                do throws(Errno) {
+                    try rewrite(lock, holder: holder)
+                } catch { throw .failed(error) }
+                return lock
+            }
+        }
+    }
+
+    /// Say who holds it now (the daemon's pid changes when it detaches).
+    public static func rewrite(_ lock: OwnedDescriptor, holder: String) throws(Errno) {
+        try lock.fd.truncate(to: 0)
+        _ = try lock.fd.pwrite(Array((holder + "\n").utf8), at: 0)
+    }
+
+    /// Remove the lock file (at unmount, while holding it): none is left
+    /// behind. A daemon waiting on it sees it was removed and takes anew.
+    public static func remove(_ path: String, held lock: OwnedDescriptor) {
+        var mine = stat(), named = stat()
+        if fstat(lock.rawValue, &mine) == 0, stat(path, &named) == 0, mine.st_ino == named.st_ino { unlink(path) }
+    }
+
+    private static func acquireOnce(_ path: String, deadline: Int64) throws(Failure) -> OwnedDescriptor {
         let fd: FileDescriptor
-        do throws(Errno) { fd = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o644) } catch {
+        // O_NOFOLLOW: a symlink planted there never leads the truncation below elsewhere.
+        do throws(Errno) { fd = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o644) } catch {
             throw .failed(error)
         }
         let lock = OwnedDescriptor(fd)
@@ -37,10 +67,6 @@ public enum HolderLock {
             }
             throw .failed(e)
         }
-        do throws(Errno) {
-            try fd.truncate(to: 0)
-            _ = try fd.pwrite(Array((holder + "\n").utf8), at: 0)
-        } catch { throw .failed(error) }
         return lock
     }
 

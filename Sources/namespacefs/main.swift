@@ -111,7 +111,9 @@ guard access(initPath, X_OK) == 0 else {
 // One daemon per state directory: a second one would write the same record
 // slots. The lock lives as long as the daemon (the descriptor survives the
 // daemonizing fork), and names its holder.
-let holder = "namespacefs pid \(getpid()) mounted on \(mountPoint) (state \(options.stateDirectory))"
+let holderStateDirectory = options.stateDirectory
+func holderLine() -> String { "namespacefs pid \(getpid()) mounted on \(mountPoint) (state \(holderStateDirectory))" }
+let holder = holderLine()
 func takeLock(_ path: String, _ what: String) -> OwnedDescriptor {
     do throws(HolderLock.Failure) { return try HolderLock.acquire(path, holder: holder) } catch {
         switch error {
@@ -120,8 +122,10 @@ func takeLock(_ path: String, _ what: String) -> OwnedDescriptor {
         }
     }
 }
-do throws(Errno) { try FileIO.makeDirectories(options.stateDirectory, mode: 0o700) } catch {
-    fail("cannot create the state directory \(options.stateDirectory) (\(error))")
+// Both directories are the daemon's own: made by root, refused when anyone
+// else could change them (a forged record, a symlinked lock file).
+do throws(TrustedDirectory.Refusal) { try TrustedDirectory.ensure(options.stateDirectory, mode: 0o700) } catch {
+    fail("refusing the state directory: \(error)")
 }
 let stateDirectory = options.stateDirectory
 let holdSeconds = options.holdSeconds
@@ -238,10 +242,11 @@ if let c = options.cgroupRoot {
 // One daemon per cgroup root: a second one would adopt, and kill, the
 // first one's containers. Locked by name, beside the other daemons' locks.
 let cgroupLocks = "/run/lock/namespacefs"
-do throws(Errno) { try FileIO.makeDirectories(cgroupLocks) } catch {
-    fail("cannot create \(cgroupLocks) (\(error))")
+do throws(TrustedDirectory.Refusal) { try TrustedDirectory.ensure(cgroupLocks, mode: 0o755) } catch {
+    fail("refusing the lock directory: \(error)")
 }
-let cgroupLock = takeLock(cgroupLocks + "/cgroup" + HolderLock.fileName(for: cgroupRoot), "the cgroup \(cgroupRoot)")
+let cgroupLockPath = cgroupLocks + "/cgroup" + HolderLock.fileName(for: cgroupRoot)
+let cgroupLock = takeLock(cgroupLockPath, "the cgroup \(cgroupRoot)")
 
 ResourceLimits.raiseOpenFiles()
 let runtime: Runtime
@@ -299,6 +304,10 @@ if tookOver {
     Log.line("took over \(mountPoint) (connection \(connection.connectionNumber), daemon \(generation) to serve it)")
 }
 guard session.daemonize(foreground: options.foreground) else { fail("cannot detach from the terminal") }
+// The locks name the daemon by the pid it has now (detaching changed it;
+// the old one may be a container's process by the time anyone reads it).
+try? HolderLock.rewrite(stateLock, holder: holderLine())
+try? HolderLock.rewrite(cgroupLock, holder: holderLine())
 
 // Something that outlives this process holds the connection: the holder
 // (started once per mount, told who serves now), and systemd's descriptor
@@ -340,6 +349,9 @@ if kernelResends { SystemdNotify.send("FDSTORE=1\nFDNAME=fuse", descriptor: sess
 /// The mount ends on purpose: nothing may keep its connection.
 @Sendable func endConnection() {
     ending.withLock { $0 = true }
+    // No lock file left behind (a daemon waiting on one sees it removed).
+    HolderLock.remove(cgroupLockPath, held: cgroupLock)
+    HolderLock.remove(stateDirectory + "/lock", held: stateLock)
     _ = ConnectionHolder.ask("end", stateDirectory: stateDirectory)
     SystemdNotify.send("FDSTOREREMOVE=1\nFDNAME=fuse")
     ConnectionRecord.remove(from: stateDirectory)

@@ -120,4 +120,15 @@ import Testing
         let steps = plan([], .success([cgroup(a, populated: false)]), find: { _, _ in .unknown("ENOMEM") })
         #expect(steps == ["leave \(a)"])
     }
+
+    @Test func aRecordNamingACgroupOutsideItsRootIsNeverActedOn() {
+        // A forged record: its cgroup climbs out of the root to a victim.
+        for forged in ["/nsfs/../victim", "/nsfs/ns-000000000000000a/../../victim", "/victim", "/nsfs//ns-000000000000000a",
+                       "/nsfs/ns-000000000000000a/.", "/nsfs/ns-00000000000000zz", "/nsfs"] {
+            let steps = plan([record(0xa, serial: 1, name: "a", cgroup: forged, creating: true)], .success([]))
+            #expect(steps == ["keep a"], "\(forged)")
+            #expect(!ContainerRecord.cgroupIsSafe(forged, root: root))
+        }
+        #expect(ContainerRecord.cgroupIsSafe(b, root: root))
+    }
 }

@@ -73,3 +73,62 @@ test_injected_read_failures_lose_nothing() {
         done
     done
 }
+
+# A state directory someone else could change is refused, in one line, and
+# nothing is written into it (a symlink named lock used to truncate its target).
+test_an_untrusted_state_directory_is_refused() {
+    local st=$TEST_TMP/st victim=$TEST_TMP/victim out
+    mkdir -p "$TEST_TMP/m"
+    echo "root's" > "$victim"; chmod 600 "$victim"
+    # made first by another user
+    mkdir "$st"; chown nobody "$st"; ln -s "$victim" "$st/lock"
+    out=$("$NSFS_BIN" "$TEST_TMP/m" -o "state_dir=$st,cgroup=$TEST_ROOT_CGROUP/u1" 2>&1) && fail "mounted on a state directory owned by nobody"
+    case $out in *"owned by uid"*"not root"*) ;; *) fail "unclear refusal: $out" ;; esac
+    assert_eq "$(cat "$victim")" "root's" "the symlink's target"
+    # root's, but writable by others
+    chown root "$st"; chmod 777 "$st"
+    out=$("$NSFS_BIN" "$TEST_TMP/m" -o "state_dir=$st,cgroup=$TEST_ROOT_CGROUP/u1" 2>&1) && fail "mounted on a world-writable state directory"
+    case $out in *"writable by group or others"*) ;; *) fail "unclear refusal: $out" ;; esac
+    # a symlink to a good directory
+    rm -f "$st/lock"; chmod 700 "$st"; ln -s "$st" "$TEST_TMP/st-link"
+    out=$("$NSFS_BIN" "$TEST_TMP/m" -o "state_dir=$TEST_TMP/st-link,cgroup=$TEST_ROOT_CGROUP/u1" 2>&1) && fail "mounted through a symlinked state directory"
+    case $out in *"symbolic link"*) ;; *) fail "unclear refusal: $out" ;; esac
+    is_mounted "$TEST_TMP/m" && fail "something was mounted"
+    [ ! -e "$st/records" ] || fail "a record file was written into a refused directory"
+    [ ! -d "$CGROUP2$TEST_ROOT_CGROUP/u1" ] || fail "a refused mount left its cgroup"
+}
+
+# A record naming a cgroup outside the root (root/../victim) is reported and
+# left alone: it used to be undone, killing and removing the victim.
+test_a_forged_record_never_reaches_outside_the_root() {
+    new_mount
+    mkdir "$MNT/a"
+    local id; id=$(awk '/^id:/ { print $2 }' "$MNT/a/status")
+    local victim=$CGROUP2$TEST_ROOT_CGROUP/victim
+    mkdir -p "$victim"
+    sleep 600 & local sleeper=$!
+    echo "$sleeper" > "$victim/cgroup.procs"
+    umount "$MNT"
+    set_record "$id" cgroup "$CG/../victim"
+    set_record "$id" state creating
+    "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" 2>"$TEST_TMP/adopt.log"
+    is_running "$sleeper" || fail "the victim's process was killed"
+    [ -d "$victim" ] || fail "the victim cgroup was removed"
+    grep -q "is not an ns-<id> path below" "$TEST_TMP/adopt.log" || fail "not reported: $(cat "$TEST_TMP/adopt.log")"
+    kill "$sleeper"; wait "$sleeper" 2>/dev/null || true
+    rmdir "$victim"
+}
+
+# The lock names the daemon that holds it (not the pid it had before it
+# detached), and no lock file is left after the unmount.
+test_locks_name_the_daemon_and_go_with_it() {
+    new_mount
+    local pid; pid=$(daemon_pid)
+    assert_eq "$(awk '{ print $3; exit }' "$STATE/lock")" "$pid" "pid in the state lock"
+    local cglock=/run/lock/namespacefs/cgroup${CG//\//%2F}
+    assert_eq "$(awk '{ print $3; exit }' "$cglock")" "$pid" "pid in the cgroup lock"
+    umount "$MNT"
+    wait_for 5 is_gone "$pid"
+    [ ! -e "$cglock" ] || fail "stale cgroup lock file left"
+    [ ! -e "$STATE/lock" ] || fail "stale state lock file left"
+}

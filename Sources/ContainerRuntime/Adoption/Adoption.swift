@@ -14,7 +14,7 @@ extension Lifecycle {
         // An mv that named a set died before it had moved every process of
         // the set, or before it thawed the container it froze: finish both.
         loaded.records = loaded.records.map { r in
-            guard r.thawParent || r.moving else { return r }
+            guard r.thawParent || r.moving, ContainerRecord.cgroupIsSafe(r.cgroup, root: configuration.cgroupRoot) else { return r }
             let (done, lines) = finishNaming(r)
             report += lines
             return done

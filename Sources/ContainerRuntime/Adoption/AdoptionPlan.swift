@@ -110,8 +110,11 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
         var undone = Set<String>()
         for r in records {
             tree.reserveSerials(through: r.serial)
-            if r.creating || !r.cgroup.hasPrefix(cgroupRoot + "/") {
-                steps.append(.undo([r], why: r.creating ? "unfinished mkdir" : "cgroup outside the root"))
+            if !ContainerRecord.cgroupIsSafe(r.cgroup, root: cgroupRoot) {
+                // Never acted on: not killed, not removed, not deleted.
+                steps.append(.keep([r], why: "its cgroup \"\(r.cgroup)\" is not an ns-<id> path below \(cgroupRoot); reported, left alone"))
+            } else if r.creating {
+                steps.append(.undo([r], why: "unfinished mkdir"))
                 undone.insert(r.cgroup)
             } else {
                 byCgroup[r.cgroup] = r

@@ -205,6 +205,22 @@ public struct RequestTag: Sendable, Equatable, Hashable {
     }
 }
 
+extension ContainerRecord {
+    /// Is a cgroup path read from a record one this daemon could have
+    /// written: the root, then one `ns-<16 hex digits>` per level, nothing
+    /// else (no `.`, `..`, empty component, or other name)? Records live
+    /// in a root-only directory, but are still never trusted to name a
+    /// cgroup elsewhere: one that fails is reported and left alone.
+    public static func cgroupIsSafe(_ cgroup: String, root: String) -> Bool {
+        guard cgroup.hasPrefix(root + "/") else { return false }
+        let rest = cgroup.dropFirst(root.count + 1).split(separator: "/", omittingEmptySubsequences: false)
+        return !rest.isEmpty && rest.allSatisfy { part in
+            part.count == 19 && part.hasPrefix("ns-")
+                && part.dropFirst(3).allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
+        }
+    }
+}
+
 public func hex(_ v: UInt64) -> String {
     let s = String(v, radix: 16)
     return String(repeating: "0", count: 16 - s.count) + s

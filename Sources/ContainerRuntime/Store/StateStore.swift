@@ -32,7 +32,7 @@ public final class StateStore: Sendable {
     /// The directory and the records file (created with its header).
     public func prepare() throws(Errno) {
         try FileIO.makeDirectories(directory, mode: 0o700)
-        let fd = OwnedDescriptor(try FileDescriptor.open(recordsPath, O_RDWR | O_CREAT, mode: 0o600))
+        let fd = OwnedDescriptor(try FileDescriptor.open(recordsPath, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600))
         let size = try fd.fd.size()
         if size == 0 { try Self.writeSlot(fd.fd, 0, Self.header + "\n") }
         slots.withLock {
