@@ -134,6 +134,17 @@ func refuseServed(by daemon: String) -> Never {
     fail("\(mountPoint) is already mounted and served by \(daemon): to restart its daemon, run this with --restart")
 }
 
+// What this state directory serves, by its connection record: a daemon of
+// it may serve another mount point (the default state directory, given
+// again for a second mount). --restart and the refusal concern only the
+// daemon that serves *this* mount on *this* state directory.
+let recordedConnection = ConnectionRecord.load(from: stateDirectory)
+if let ourMount, let other = recordedConnection, other.mountPoint != mountPoint || other.device != ourMount.device,
+   case .serving(let pid) = ConnectionHolder.ask("who", stateDirectory: stateDirectory) {
+    fail("\(mountPoint) is mounted by a daemon of another state directory; \(stateDirectory) is in use by daemon \(pid), "
+         + "which serves \(other.mountPoint): name the state directory of \(mountPoint) with -o state_dir=, or unmount it first")
+}
+
 // Served already: said at once (the lock below would wait for its holder).
 // Unless that daemon is dying (SIGKILLed a moment ago, its threads still
 // exiting): then this one waits for it, and takes over.
@@ -147,6 +158,9 @@ if ourMount != nil, !options.restart, case .serving(let pid) = ConnectionHolder.
 if options.restart {
     switch ConnectionHolder.ask("who", stateDirectory: stateDirectory) {
     case .serving(let pid) where pid > 0:
+        guard ourMount != nil, recordedConnection?.mountPoint == mountPoint else {
+            fail("--restart: \(stateDirectory) is in use by daemon \(pid), which serves \(recordedConnection?.mountPoint ?? "another mount"), not \(mountPoint): nothing was signalled")
+        }
         guard kill(pid, FuseSession.handoverSignal) == 0 else { fail("--restart: cannot signal daemon \(pid) (\(Errno.current))") }
         Log.line("asked daemon \(pid) to hand \(mountPoint) over")
     case .none: break
@@ -162,8 +176,8 @@ let stateLock: OwnedDescriptor = {
     } catch {
         switch error {
         case .held(let other):
-            if ourMount != nil { refuseServed(by: other) }
-            fail("the state directory \(stateDirectory) is in use by another daemon: \(other)")
+            if ourMount != nil, recordedConnection?.mountPoint == mountPoint { refuseServed(by: other) }
+            fail("the state directory \(stateDirectory) is in use by another daemon: \(other); give this mount a state directory of its own (-o state_dir=DIR), or unmount that one first")
         case .failed(let e): fail("cannot lock \(path) (\(e))")
         }
     }

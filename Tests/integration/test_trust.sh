@@ -132,3 +132,25 @@ test_locks_name_the_daemon_and_go_with_it() {
     [ ! -e "$cglock" ] || fail "stale cgroup lock file left"
     [ ! -e "$STATE/lock" ] || fail "stale state lock file left"
 }
+
+# Two mounts, the second on a state directory of its own; the second's
+# mount point given again with the first's state directory: the refusal
+# names the daemon and the mount it serves, and --restart signals nobody
+# (it used to hand the first mount over and unmount the second).
+test_restart_never_reaches_another_mount() {
+    new_mount
+    local m1=$MNT s1=$STATE c1=$CG p1; p1=$(daemon_pid)
+    mkdir "$m1/keep"
+    new_mount
+    local m2=$MNT out
+    out=$("$NSFS_BIN" "$m2" -o "state_dir=$s1,cgroup=$c1" 2>&1) && fail "a second daemon on $s1 was started"
+    case $out in *"daemon $p1"*"serves $m1"*) ;; *) fail "the refusal does not name the daemon and its mount: $out" ;; esac
+    case $out in *--restart*) fail "the refusal sends the user to --restart: $out" ;; esac
+    out=$("$NSFS_BIN" "$m2" --restart -o "state_dir=$s1,cgroup=$c1" 2>&1) && fail "--restart went ahead: $out"
+    case $out in *"daemon $p1"*"serves $m1"*) ;; *) fail "unclear --restart refusal: $out" ;; esac
+    sleep 0.5
+    assert_eq "$(daemon_pid)" "$(MNT=$m2 daemon_pid)" "m2's daemon"
+    is_running "$p1" || fail "the first mount's daemon was signalled"
+    [ -d "$m1/keep" ] || fail "the first mount lost its container"
+    ls "$m2" >/dev/null || fail "the second mount does not answer"
+}
