@@ -1,6 +1,13 @@
 // nsctl exec: run a program inside a container. The fork, setns and exec
 // are C (the child must not run Swift); so is the parent's wait, which
-// forwards signals through the pidfd and hands the terminal over.
+// forwards signals through the pidfd and relays a terminal.
+//
+// The container never gets the caller's terminal: with one it could push
+// input into the caller's shell (TIOCSTI), which runs it as the caller
+// once nsctl exits. The child is always in a session of its own; where the
+// caller has a terminal (or -t), the child gets a fresh pty instead, and
+// nsctl relays bytes, window size and signals, as lxc-attach, machinectl
+// shell and podman exec -t do.
 #define _GNU_SOURCE
 #include "namespace_shim.h"
 
@@ -10,7 +17,9 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -31,8 +40,53 @@ static void forwarded_signals(sigset_t *set) {
     sigaddset(set, SIGQUIT);
 }
 
+// A pty pair for the child: the master stays here, the slave (opened
+// through the master, TIOCGPTPEER: no path to look up) goes to the child.
+// It starts with the caller's terminal settings and window size.
+static int open_pty(int *master, int *slave) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -errno;
+    if (grantpt(m) != 0 || unlockpt(m) != 0) { int e = errno; close(m); return -e; }
+    int sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (sl < 0) { int e = errno; close(m); return -e; }
+    struct termios t;
+    for (int fd = 0; fd <= 2; fd++) {
+        if (isatty(fd) && tcgetattr(fd, &t) == 0) { tcsetattr(sl, TCSANOW, &t); break; }
+    }
+    struct winsize ws;
+    for (int fd = 0; fd <= 2; fd++) {
+        if (ioctl(fd, TIOCGWINSZ, &ws) == 0) { ioctl(m, TIOCSWINSZ, &ws); break; }
+    }
+    *master = m;
+    *slave = sl;
+    return 0;
+}
+
+// execvp reports EACCES when some PATH directory cannot be searched, even
+// if the command is nowhere: say ENOENT then (the shell's 127).
+static int exec_errno(const char *name, int e) {
+    if (e != EACCES || strchr(name, '/')) return e;
+    const char *path = getenv("PATH");
+    if (!path) path = "/bin:/usr/bin";
+    char buf[4096];
+    for (const char *p = path; *p;) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n + strlen(name) + 2 < sizeof buf) {
+            memcpy(buf, p, n);
+            buf[n] = '/';
+            strcpy(buf + n + 1, name);
+            if (access(buf, F_OK) == 0) return EACCES;
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    return ENOENT;
+}
+
 int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid, int as_gid, uint64_t nproc,
-                 char *const *argv, int *child_pidfd, int *child_pid) {
+                 char *const *argv, int *child_pidfd, int *child_pid, int *pty_master) {
+    *pty_master = -1;
     // From here on the forwarded signals queue for nsfs_wait_forwarding
     // (blocked first, then un-ignored: none can be lost or kill us).
     sigset_t fwd;
@@ -44,6 +98,16 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
     signal(SIGHUP, SIG_DFL);
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return -errno;
+    // Which of the child's 0, 1, 2 get the pty: those that are the
+    // caller's terminal (and all three with -t).
+    int on_pty = 0;
+    for (int fd = 0; fd <= 2; fd++) if (use_tty || isatty(fd)) on_pty |= 1 << fd;
+    if (!use_tty && !isatty(0) && !isatty(1) && !isatty(2)) on_pty = 0;
+    int slave = -1;
+    if (on_pty) {
+        int r = open_pty(pty_master, &slave);
+        if (r < 0) { close(report[0]); close(report[1]); return r; }
+    }
 
     // The user namespace first, here in the (single-threaded) parent: its
     // capabilities are what lets the owner of a container's user namespace
@@ -61,6 +125,7 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
     if (e0) {
         close(report[0]);
         close(report[1]);
+        if (slave >= 0) { close(slave); close(*pty_master); *pty_master = -1; }
         return -e0;
     }
     struct clone_args args;
@@ -81,6 +146,7 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
         int e = errno;
         close(report[0]);
         close(report[1]);
+        if (slave >= 0) { close(slave); close(*pty_master); *pty_master = -1; }
         return -e;
     }
     if (pid == 0) {
@@ -102,16 +168,15 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
                 syscall(SYS_setresuid, as_uid, as_uid, as_uid) != 0)
                 e = errno;
         }
-        if (!e && use_tty) {
-            // Its own process group, in the terminal's foreground before it
-            // runs: an interactive shell that starts in the background
-            // stops itself (SIGTTIN) before the parent could hand it over.
-            setpgid(0, 0);
-            if (isatty(STDIN_FILENO)) {
-                signal(SIGTTOU, SIG_IGN);
-                tcsetpgrp(STDIN_FILENO, getpid());
-                signal(SIGTTOU, SIG_DFL);
-            }
+        // A session of its own: the caller's terminal is never its
+        // controlling terminal (TIOCSTI, and stealing it, need that or the
+        // host's CAP_SYS_ADMIN). With a pty, the pty is: the child leads
+        // its session in the pty's foreground, as a login shell does.
+        if (!e && setsid() < 0) e = errno;
+        if (!e && slave >= 0) {
+            if (ioctl(slave, TIOCSCTTY, 0) != 0) e = errno;
+            for (int fd = 0; fd <= 2 && !e; fd++)
+                if ((on_pty & (1 << fd)) && dup2(slave, fd) < 0) e = errno;
         }
         // Dispositions are default (set above): forwarded signals reach CMD
         // as if sent to it directly, even if nsctl began with them ignored.
@@ -120,12 +185,13 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (!e) {
             execvp(argv[0], argv);
-            e = errno;
+            e = exec_errno(argv[0], errno);
         }
         (void)!write(report[1], &e, sizeof e);
         _exit(e == ENOENT ? 127 : 126);
     }
     close(report[1]);
+    if (slave >= 0) close(slave);
     *child_pid = (int)pid;
     int err = 0;
     ssize_t n;
@@ -135,35 +201,78 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
         int status;
         waitpid((pid_t)pid, &status, 0);
         close(*child_pidfd);
+        if (*pty_master >= 0) { close(*pty_master); *pty_master = -1; }
         return -err;
     }
     return 0;
 }
 
-int nsfs_wait_forwarding(int child_pidfd, int child_pid, int use_tty) {
-    int tty = -1;
-    if (use_tty && isatty(STDIN_FILENO)) {
-        tty = STDIN_FILENO;
-        // Give the child the terminal's foreground, as a shell does for a job.
-        signal(SIGTTOU, SIG_IGN);
-        setpgid(child_pid, child_pid);
-        tcsetpgrp(tty, child_pid);
+// Write all of buf (a terminal or pipe may take it in parts).
+static void write_all(int fd, const char *buf, ssize_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, buf, (size_t)n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) { struct pollfd p = {fd, POLLOUT, 0}; poll(&p, 1, 100); continue; }
+            return;
+        }
+        buf += w;
+        n -= w;
     }
+}
+
+int nsfs_wait_forwarding(int child_pidfd, int child_pid, int pty_master) {
+    (void)child_pid;
     sigset_t fwd;
     forwarded_signals(&fwd);
-    sigprocmask(SIG_BLOCK, &fwd, NULL);   // (already, since nsfs_exec_in)
+    if (pty_master >= 0) sigaddset(&fwd, SIGWINCH);
+    sigprocmask(SIG_BLOCK, &fwd, NULL);   // (the others already, since nsfs_exec_in)
     int sfd = signalfd(-1, &fwd, SFD_CLOEXEC);
-    int result = -1;
-    for (;;) {
-        struct pollfd p[2] = {{child_pidfd, POLLIN, 0}, {sfd, POLLIN, 0}};
-        if (poll(p, 2, -1) < 0) {
+    // The caller's terminal in raw mode while relaying: keys (^C, ^Z, ^D)
+    // reach the pty, whose line discipline makes them signals for the
+    // child's foreground job, inside the container.
+    struct termios saved;
+    int raw = pty_master >= 0 && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (raw) {
+        struct termios t = saved;
+        cfmakeraw(&t);
+        tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    }
+    int in = pty_master >= 0 ? STDIN_FILENO : -1;
+    int result = -1, exited = 0;
+    char buf[8192];
+    while (!exited) {
+        struct pollfd p[4] = {{child_pidfd, POLLIN, 0}, {sfd, POLLIN, 0}, {pty_master, POLLIN, 0}, {in, POLLIN, 0}};
+        if (poll(p, 4, -1) < 0) {
             if (errno == EINTR) continue;
             break;
         }
         if (p[1].revents & POLLIN) {
             struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) == sizeof si)
-                syscall(SYS_pidfd_send_signal, child_pidfd, (int)si.ssi_signo, NULL, 0);
+            if (read(sfd, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo == SIGWINCH) {
+                    struct winsize ws;
+                    if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+                        ioctl(pty_master, TIOCSWINSZ, &ws);   // the kernel sends SIGWINCH inside
+                } else {
+                    syscall(SYS_pidfd_send_signal, child_pidfd, (int)si.ssi_signo, NULL, 0);
+                }
+            }
+        }
+        if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(pty_master, buf, sizeof buf);
+            if (n > 0) write_all(STDOUT_FILENO, buf, n);
+            else if (n < 0 && errno != EINTR && errno != EAGAIN) pty_master = -pty_master - 2;   // EIO: no slave left
+        }
+        if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(in, buf, sizeof buf);
+            if (n > 0) write_all(pty_master, buf, n);
+            else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+                // End of input: end of file for the child too (VEOF at the
+                // start of a line), and stop reading it.
+                if (pty_master >= 0) write_all(pty_master, "\x04", 1);
+                in = -1;
+            }
         }
         if (p[0].revents & POLLIN) {
             siginfo_t info;
@@ -171,10 +280,19 @@ int nsfs_wait_forwarding(int child_pidfd, int child_pid, int use_tty) {
             if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)child_pidfd, &info, WEXITED) == 0) {
                 result = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
             }
-            break;
+            exited = 1;
         }
     }
-    if (tty >= 0) tcsetpgrp(tty, getpgrp());
+    // What the child wrote before it exited is still in the pty: drain it
+    // (its descendants may hold the slave open: never wait for them).
+    if (pty_master >= 0) {
+        fcntl(pty_master, F_SETFL, fcntl(pty_master, F_GETFL) | O_NONBLOCK);
+        ssize_t n;
+        while ((n = read(pty_master, buf, sizeof buf)) > 0) write_all(STDOUT_FILENO, buf, n);
+    }
+    if (raw) tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
+    if (pty_master >= 0) close(pty_master);
+    else if (pty_master < -1) close(-pty_master - 2);
     if (sfd >= 0) close(sfd);
     return result;
 }

@@ -7,7 +7,9 @@ import LinuxSystem
 /// and paragraph separators U+2028, U+2029: they would break the
 /// line-based `status` file and terminals), and does not start with `-` (the
 /// name becomes the hostname and an argument to tools, where it would read
-/// as an option). Names of the filesystem's own entries are taken.
+/// as an option), no invisible character (bidi controls, zero-width
+/// characters), and is not `unnamed` followed by digits of another script.
+/// Names of the filesystem's own entries are taken.
 public enum ContainerName {
     public static let maxBytes = 255
 
@@ -24,6 +26,21 @@ public enum ContainerName {
         // splitlines): a name must never split a `status` line.
         if name.unicodeScalars.contains(where: { (0x80...0x9f).contains($0.value) || $0.value == 0x2028 || $0.value == 0x2029 }) {
             return .failure(.invalidName)
+        }
+        // Invisible characters make two names that look alike, or one that
+        // reads backwards in a listing (bidi overrides: "Trojan Source"):
+        // bidi embeddings, overrides and isolates, zero-width characters.
+        if name.unicodeScalars.contains(where: {
+            (0x202a...0x202e).contains($0.value) || (0x2066...0x2069).contains($0.value)
+                || (0x200b...0x200d).contains($0.value) || $0.value == 0xfeff || $0.value == 0x200e || $0.value == 0x200f
+        }) {
+            return .failure(.invalidName)
+        }
+        // `unnamed` with digits of another script looks like a set's name.
+        if name.hasPrefix("unnamed") {
+            let rest = name.unicodeScalars.dropFirst(7)
+            if !rest.isEmpty && rest.allSatisfy({ $0.properties.numericType != nil })
+                && !rest.allSatisfy({ $0.isASCII }) { return .failure(.invalidName) }   // (ASCII: a set's own name, EEXIST)
         }
         return .success(name)
     }

@@ -120,6 +120,8 @@ extension NamespaceFilesystem {
     }
 
     func lookup(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
+        // NAME_MAX is the filesystem's to check (the kernel does not).
+        if name.count > ContainerName.maxBytes { return req.reply(error: ENAMETOOLONG) }
         guard let (_, caller, inode) = entry(req, parent, name) else { return req.reply(error: ENOENT) }
         return replyEntry(req, inode, caller)
     }

@@ -31,7 +31,7 @@ struct Exec: ParsableCommand {
         valueName: "list"))
     var namespaces: String?
 
-    @Flag(name: .short, help: "Interactive: give CMD the terminal (its own process group, in the foreground).")
+    @Flag(name: .short, help: "Interactive: give CMD a terminal of its own (a fresh pty that nsctl relays; also when the caller's input is a terminal). CMD never gets the caller's terminal.")
     var tty = false
 
     @Option(name: .customLong("user"), help: ArgumentHelp(
@@ -117,22 +117,26 @@ struct Exec: ParsableCommand {
 
         var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        var childPidfd: Int32 = -1, childPid: Int32 = -1
+        var childPidfd: Int32 = -1, childPid: Int32 = -1, ptyMaster: Int32 = -1
         let rc = nsfs_exec_in(initProcess.descriptor.rawValue, flags, cgroup ?? -1, tty ? 1 : 0,
                               entersUser ? uid : -1, entersUser ? gid : -1, processLimit(of: initProcess),
-                              &argv, &childPidfd, &childPid)
+                              &argv, &childPidfd, &childPid, &ptyMaster)
         pidsMirror?.leave()
         if rc < 0 {
             let e = Errno(-rc)
-            if e.rawValue == ENOENT || e.rawValue == EACCES {
-                throw NsctlError("cannot run \(command[0]) in \(path): \(e)")
+            // The shell's statuses: 127 not found, 126 found but not runnable.
+            if e.rawValue == ENOENT {
+                Nsctl.fail("\(command[0]): command not found in \(path)", status: 127)
+            }
+            if e.rawValue == EACCES || e.rawValue == ENOEXEC {
+                Nsctl.fail("cannot run \(command[0]) in \(path): \(e)", status: 126)
             }
             if e.rawValue == EPERM && !Capabilities.hasSysAdmin() {
                 throw NsctlError("cannot enter \(path): it takes root, or owning its user namespace (a container you made in a directory delegated to you)")
             }
             throw NsctlError("cannot enter \(path) (\(kinds.map(\.name).joined(separator: ","))): \(e)")
         }
-        return nsfs_wait_forwarding(childPidfd, childPid, tty ? 1 : 0)
+        return nsfs_wait_forwarding(childPidfd, childPid, ptyMaster)
     }
 
     /// The init's process limit (RLIMIT_NPROC), which what enters takes

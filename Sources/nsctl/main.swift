@@ -19,10 +19,10 @@ struct Nsctl: ParsableCommand {
 
     static let defaultMount = "/namespaces"
 
-    /// One line on stderr, exit 1.
-    static func fail(_ message: String) -> Never {
+    /// One line on stderr, exit 1 (or `status`).
+    static func fail(_ message: String, status: Int32 = 1) -> Never {
         StandardError.line("nsctl: \(message)")
-        Glibc.exit(1)
+        Glibc.exit(status)
     }
 }
 

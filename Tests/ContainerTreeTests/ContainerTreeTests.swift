@@ -3,13 +3,15 @@ import Testing
 import LinuxSystem
 
 @Suite struct NameRules {
-    @Test(arguments: ["a", "web-1", "x.y", "Ünïcode", "with space", String(repeating: "n", count: 255)])
+    @Test(arguments: ["a", "web-1", "x.y", "Ünïcode", "with space", String(repeating: "n", count: 255), "unnamedx1", "ünnamed1"])
     func accepted(_ name: String) {
         #expect(ContainerName.validate(name) == .success(name))
     }
 
     @Test(arguments: ["", ".", "..", "a/b", "tab\there", "new\nline", "del\u{7f}", "-leading", "nul\u{0}",
-                      "nel\u{85}", "c1\u{9f}", "line\u{2028}sep", "para\u{2029}sep"])
+                      "nel\u{85}", "c1\u{9f}", "line\u{2028}sep", "para\u{2029}sep",
+                      "rlo\u{202e}gpj.exe", "lre\u{202a}x", "fsi\u{2068}x", "pdi\u{2069}", "zw\u{200b}sp", "zwj\u{200d}",
+                      "\u{feff}bom", "unnamed\u{0661}\u{0662}", "unnamed\u{0967}", "unnamed\u{ff11}"])
     func rejected(_ name: String) {
         #expect(ContainerName.validate(name) == .failure(.invalidName))
     }

@@ -154,3 +154,53 @@ test_restart_never_reaches_another_mount() {
     [ -d "$m1/keep" ] || fail "the first mount lost its container"
     ls "$m2" >/dev/null || fail "the second mount does not answer"
 }
+
+# Root in a container pushes a command into the admin's shell with TIOCSTI
+# through nsctl exec (interactive shell driven by script(1)). The command
+# must never run: the container gets a pty of its own, not the caller's.
+test_nsctl_exec_never_lends_the_callers_terminal() {
+    command -v script >/dev/null || fail "script(1) (util-linux) is missing"
+    new_mount
+    mkdir "$MNT/c"
+    local dir=/run/nsfs-test-$$-sti
+    mkdir -p "$dir"; chmod 755 "$dir"
+    cat > "$dir/sti.py" <<'PY'
+import fcntl, os, sys, termios
+line = sys.argv[1] + "\n"
+fds = [0, 1, 2]
+try: fds.append(os.open("/dev/tty", os.O_RDWR))
+except OSError: pass
+for fd in fds:
+    try:
+        for ch in line: fcntl.ioctl(fd, termios.TIOCSTI, ch.encode())
+    except OSError: pass
+print("tried", flush=True)
+PY
+    chmod 644 "$dir/sti.py"
+    local flag
+    for flag in "" "-t"; do
+        rm -f "$dir/PWNED"
+        { echo "$NSCTL exec $flag $MNT/c -- python3 $dir/sti.py 'touch $dir/PWNED'; echo nsctl-status=\$?"; sleep 3; echo exit; } |
+            script -qfc "bash --norc -i" /dev/null > "$TEST_TMP/sti.out" 2>&1
+        grep -q "nsctl-status=0" "$TEST_TMP/sti.out" || fail "nsctl exec $flag did not run: $(tr -d '\r' < "$TEST_TMP/sti.out" | tail -3)"
+        [ ! -e "$dir/PWNED" ] || fail "nsctl exec $flag: the container ran a command in the caller's shell"
+    done
+    # The pty is relayed: output, exit status, and the terminal's size.
+    out=$(script -qc "stty cols 91 rows 37; $NSCTL exec -t $MNT/c -- sh -c 'stty size; tty; exit 5'; echo status=\$?" /dev/null < /dev/null | tr -d '\r')
+    case $out in *"37 91"*"/dev/pts/"*"status=5"*) ;; *) fail "pty relay: $out" ;; esac
+    rm -rf "$dir"
+}
+
+# A missing command: "not found", the shell's 127 (it said "Permission
+# denied", exit 1, where a PATH directory was unreadable inside).
+test_nsctl_exec_of_a_missing_command_is_127() {
+    new_mount
+    mkdir "$MNT/c"
+    local rc=0 out
+    out=$("$NSCTL" exec "$MNT/c" -- no-such-command-here 2>&1) || rc=$?
+    assert_eq "$rc" 127 "exit status"
+    case $out in *"not found"*) ;; *) fail "message: $out" ;; esac
+    printf 'echo hi\n' > "$TEST_TMP/not-executable"; chmod 644 "$TEST_TMP/not-executable"
+    rc=0; "$NSCTL" exec "$MNT/c" -- "$TEST_TMP/not-executable" 2>/dev/null || rc=$?
+    assert_eq "$rc" 126 "exit status of a file that is not executable"
+}

@@ -181,12 +181,17 @@ int nsfs_attach_view(int pidfd, const char *_Nonnull source, const char *_Nonnul
 // With CLONE_NEWUSER in nsflags the child becomes uid/gid as_uid/as_gid of
 // that user namespace (0: its root) before it runs CMD; as_uid -1: no change.
 // nproc: 0, or RLIMIT_NPROC (soft and hard) for the child (its container's).
+// The child runs in a session of its own and never gets the caller's
+// terminal: with use_tty (-t), or where the caller's 0, 1 or 2 is a
+// terminal, those get a fresh pty's slave and *pty_master its master
+// (else -1), for nsfs_wait_forwarding to relay.
 int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid, int as_gid, uint64_t nproc,
-                 char *_Nullable const *_Nonnull argv, int *_Nonnull child_pidfd, int *_Nonnull child_pid);
-// Wait for the child, forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT to it (and
-// with use_tty, lending it the terminal's foreground). Returns its exit
-// status, 128+N if killed by signal N.
-int nsfs_wait_forwarding(int child_pidfd, int child_pid, int use_tty);
+                 char *_Nullable const *_Nonnull argv, int *_Nonnull child_pidfd, int *_Nonnull child_pid,
+                 int *_Nonnull pty_master);
+// Wait for the child, forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT to it; with
+// a pty, relay bytes both ways (the caller's terminal raw meanwhile) and
+// the window size. Returns its exit status, 128+N if killed by signal N.
+int nsfs_wait_forwarding(int child_pidfd, int child_pid, int pty_master);
 
 int nsfs_setns(int fd, int nstype);
 
