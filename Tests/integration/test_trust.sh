@@ -204,3 +204,45 @@ test_nsctl_exec_of_a_missing_command_is_127() {
     rc=0; "$NSCTL" exec "$MNT/c" -- "$TEST_TMP/not-executable" 2>/dev/null || rc=$?
     assert_eq "$rc" 126 "exit status of a file that is not executable"
 }
+
+# A limit holds against mkdir from inside: each nested container's init is
+# a process of every container above (moving a task is never refused by
+# pids.max; 40 nested mkdirs used to end at pids.current 51 of 12).
+test_pids_max_holds_against_nested_mkdir() {
+    new_mount
+    mkdir "$MNT/a"
+    [ -e "$MNT/a/pids.max" ] || fail "no pids controller for containers on this host"
+    echo 12 > "$MNT/a/pids.max"
+    view_ready "$MNT/a"
+    local made
+    made=$(in_container "$MNT/a" sh -c '
+        n=0; for i in $(seq 40); do
+            if mkdir '"$MNT"'/n$i 2>/tmp/err; then n=$((n + 1)); else grep -q "Resource temporarily unavailable" /tmp/err || cat /tmp/err >&2; fi
+        done; echo $n')
+    local current; current=$(cat "$MNT/a/pids.current")
+    [ "$current" -le 12 ] || fail "pids.current $current over pids.max 12 after $made nested mkdirs"
+    [ "$made" -ge 1 ] && [ "$made" -le 11 ] || fail "$made of 40 nested mkdirs succeeded under pids.max 12"
+    assert_eq "$(find "$MNT/a" -mindepth 1 -maxdepth 1 -type d -name 'n[0-9]*' | wc -l)" "$made" "containers left"
+    # and from the host, into a nested one: the same limit above it
+    local rc=0; mkdir "$MNT/a/n1/deeper" 2>"$TEST_TMP/err" || rc=$?
+    [ "$rc" != 0 ] && grep -q "Resource temporarily unavailable" "$TEST_TMP/err" || fail "mkdir below a full ancestor: rc $rc $(cat "$TEST_TMP/err")"
+    [ ! -e "$MNT/a/n1/deeper" ] || fail "a refused mkdir left its container"
+    # room again: it works
+    echo 100 > "$MNT/a/pids.max"
+    mkdir "$MNT/a/n1/deeper"
+    check_consistency
+}
+
+# cgroup.max.descendants on a container's cgroup bounds its subtree: EAGAIN.
+test_max_descendants_bounds_nested_mkdir() {
+    new_mount
+    mkdir "$MNT/a"
+    local cg; cg=$(cgroup_dir_of "$(init_pid "$MNT/a")"); cg=${cg%/*}
+    # (its own leaf is one descendant; each child container is two)
+    echo 3 > "$cg/cgroup.max.descendants"
+    mkdir "$MNT/a/one"
+    local rc=0; mkdir "$MNT/a/two" 2>"$TEST_TMP/err" || rc=$?
+    [ "$rc" != 0 ] && grep -q "Resource temporarily unavailable" "$TEST_TMP/err" || fail "rc $rc: $(cat "$TEST_TMP/err")"
+    [ ! -e "$MNT/a/two" ] || fail "a refused mkdir left its container"
+    check_consistency
+}

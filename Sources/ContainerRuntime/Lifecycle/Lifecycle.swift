@@ -220,6 +220,11 @@ public final class Lifecycle: Sendable {
         record.idBase = ids?.hostBase
         record.mode = mode & 0o7777
         record.request = request
+        // The new init is a process of every container above: refused
+        // (EAGAIN, as fork is) where one of them is at its pids.max.
+        if let full = layout.pidsLimitReached(from: parent?.cgroup ?? rootCgroup, upTo: rootCgroup, adding: 1) {
+            throw RuntimeError(.tryAgain, "mkdir \(name): \(full) is reached")
+        }
         let (cgroup, pending) = try recordWithCgroup(&record, below: parent?.cgroup ?? rootCgroup, crash: .mkdirRecorded)
         crashPoint(.mkdirCgroup)
         let process: ProcessHandle
@@ -264,6 +269,12 @@ public final class Lifecycle: Sendable {
             teardown.destroy(process: process, cgroup: cgroup, reapLater: reapLater)
             pending.abandon()
             throw RuntimeError(error, "cannot place the init of \(name) in its pids cgroup")
+        }
+        // Two mkdirs (or a fork) at once may both have passed the check.
+        if let full = layout.pidsLimitReached(from: cgroup, upTo: rootCgroup, adding: 0) {
+            teardown.destroy(process: process, cgroup: cgroup, reapLater: reapLater)
+            pending.abandon()
+            throw RuntimeError(.tryAgain, "mkdir \(name): \(full) is reached")
         }
         crashPoint(.mkdirSpawned)
         do throws(Errno) {

@@ -109,6 +109,10 @@ extension Lifecycle {
         // Both undone by the next mount if the daemon dies before the end.
         record.thawParent = true
         record.moving = true
+        // Its new init is one more process of every container above.
+        if let full = layout.pidsLimitReached(from: c.cgroup, upTo: rootCgroup, adding: 1) {
+            throw RuntimeError(.tryAgain, "rename: naming the set \(name): \(full) is reached")
+        }
         let (cgroup, pending) = try recordWithCgroup(&record, below: c.cgroup)
         // The init joins the kinds in which the set differs from the daemon.
         let kinds = daemonKey.map { key.differences(from: $0) } ?? NamespaceKind.allCases.filter { $0 != .user }

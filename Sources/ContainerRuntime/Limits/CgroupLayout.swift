@@ -108,6 +108,34 @@ public struct CgroupLayout: Sendable {
         }
     }
 
+    /// The first `pids.max` file, from `cgroup` up to `top`, that `adding`
+    /// more processes would take over its limit (nil: none). Moving a
+    /// process into a cgroup is never refused by pids.max — only fork is
+    /// counted — and a container's init is cloned into its cgroup by the
+    /// daemon (counted in the daemon's v1 cgroup, where pids is on v1) or
+    /// moved there: so mkdir asks first, and again after (`adding` 0: is
+    /// any over?), instead of letting nested mkdirs escape a limit.
+    /// A file that cannot be read stops nothing (it says nothing).
+    public func pidsLimitReached(from cgroup: CgroupDirectory, upTo top: CgroupDirectory, adding: Int) -> String? {
+        guard v2.contains(.pids) || pidsV1Mount != nil else { return nil }
+        var dir = cgroup
+        while true {
+            let pidsDir = v2.contains(.pids) ? dir : pidsMirror(of: dir)
+            if let d = pidsDir,
+               let max = Self.number(d.path + "/pids.max"),   // ("max": no limit, nil)
+               let current = Self.number(d.path + "/pids.current"),
+               current + adding > max || (adding == 0 && current > max) {
+                return d.path + "/pids.max"
+            }
+            guard dir.path != top.path, dir.path.hasPrefix(top.path + "/"), let slash = dir.path.lastIndex(of: "/") else { return nil }
+            dir = CgroupDirectory(path: String(dir.path[..<slash]))
+        }
+    }
+
+    static func number(_ path: String) -> Int? {
+        (try? FileIO.readString(path)).flatMap { Int($0.split(separator: "\n").first ?? "") }
+    }
+
     /// Put `pid` (the daemon's pid namespace) in the v1 mirror of `cgroup`.
     func placeInMirror(_ pid: Int32, of cgroup: CgroupDirectory) throws(Errno) {
         try pidsMirror(of: cgroup)?.adopt(pid: pid)
