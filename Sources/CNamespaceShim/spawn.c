@@ -322,6 +322,43 @@ static int private_filesystem(void) {
     return 0;
 }
 
+// A copy of the current mount namespace, for mounts the container's must
+// inherit locked (nothing here propagates back).
+static int own_mount_namespace(void) {
+    if (syscall(SYS_unshare, CLONE_NEWNS) != 0) return errno;
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) return errno;
+    return 0;
+}
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+
+// The container's /proc with nothing of the host's under it. The container
+// mounts a proc of its own (the kernel allows that only while another proc
+// mount is fully visible in its mount namespace); unmounted, the one below
+// showed every host process. So, here, in a copy the container's mount
+// namespace inherits locked (none of these can be unmounted there):
+//   /proc               the host's proc, covered by
+//   /proc  (tmpfs T)    holding h/, where a copy of that proc is attached
+//                       (fully visible: nothing is mounted on it), covered by
+//   /proc  (tmpfs T2)   empty, read-only: what `umount -l /proc` shows.
+static int cover_proc(void) {
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc", 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC);
+    if (tree < 0) return errno;
+    int e = 0;
+    if (mount("nsfs-proc-keep", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=4,mode=0700") != 0) e = errno;
+    if (!e && mkdir("/proc/h", 0700) != 0) e = errno;
+    if (!e && syscall(SYS_move_mount, tree, "", AT_FDCWD, "/proc/h", 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */) != 0) e = errno;
+    close(tree);
+    if (!e && mount("nsfs-empty", "/proc", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=2,mode=0555") != 0)
+        e = errno;
+    return e;
+}
+
 // Runs as the helper of a nested spawn: joins the parent container's pid and
 // mnt namespaces, then starts the inner process that clones the init.
 static int helper_child(void *p) {
@@ -339,8 +376,9 @@ static int helper_child(void *p) {
     // this one owned by the container's user namespace, so every mount here
     // is locked there (none can be unmounted to uncover what is below, nor
     // made writable again).
-    if (!ctx->req->join && ctx->req->userns_fd >= 0 && ctx->req->private_fs) {
-        int e = private_filesystem();
+    if (!ctx->req->join && ctx->req->userns_fd >= 0) {
+        int e = ctx->req->private_fs ? private_filesystem() : own_mount_namespace();
+        if (!e) e = cover_proc();
         if (e) return fail(ctx->res, NSFS_STEP_PRIVATE_FS, e);
     }
     // Into the container's own user namespace last: joining the parent's

@@ -77,23 +77,24 @@ test_injected_read_failures_lose_nothing() {
 # A state directory someone else could change is refused, in one line, and
 # nothing is written into it (a symlink named lock used to truncate its target).
 test_an_untrusted_state_directory_is_refused() {
-    local st=$TEST_TMP/st victim=$TEST_TMP/victim out
-    mkdir -p "$TEST_TMP/m"
+    local st=$TEST_TMP/trust-st victim=$TEST_TMP/trust-victim out
+    mkdir -p "$TEST_TMP/trust-m"
+    MOUNTS+=("$TEST_TMP/trust-m")   # (unmounted at the end, should one be made)
     echo "root's" > "$victim"; chmod 600 "$victim"
     # made first by another user
     mkdir "$st"; chown nobody "$st"; ln -s "$victim" "$st/lock"
-    out=$("$NSFS_BIN" "$TEST_TMP/m" -o "state_dir=$st,cgroup=$TEST_ROOT_CGROUP/u1" 2>&1) && fail "mounted on a state directory owned by nobody"
+    out=$("$NSFS_BIN" "$TEST_TMP/trust-m" -o "state_dir=$st,cgroup=$TEST_ROOT_CGROUP/u1" 2>&1) && fail "mounted on a state directory owned by nobody"
     case $out in *"owned by uid"*"not root"*) ;; *) fail "unclear refusal: $out" ;; esac
     assert_eq "$(cat "$victim")" "root's" "the symlink's target"
     # root's, but writable by others
     chown root "$st"; chmod 777 "$st"
-    out=$("$NSFS_BIN" "$TEST_TMP/m" -o "state_dir=$st,cgroup=$TEST_ROOT_CGROUP/u1" 2>&1) && fail "mounted on a world-writable state directory"
+    out=$("$NSFS_BIN" "$TEST_TMP/trust-m" -o "state_dir=$st,cgroup=$TEST_ROOT_CGROUP/u1" 2>&1) && fail "mounted on a world-writable state directory"
     case $out in *"writable by group or others"*) ;; *) fail "unclear refusal: $out" ;; esac
     # a symlink to a good directory
-    rm -f "$st/lock"; chmod 700 "$st"; ln -s "$st" "$TEST_TMP/st-link"
-    out=$("$NSFS_BIN" "$TEST_TMP/m" -o "state_dir=$TEST_TMP/st-link,cgroup=$TEST_ROOT_CGROUP/u1" 2>&1) && fail "mounted through a symlinked state directory"
+    rm -f "$st/lock"; chmod 700 "$st"; ln -s "$st" "$TEST_TMP/trust-st-link"
+    out=$("$NSFS_BIN" "$TEST_TMP/trust-m" -o "state_dir=$TEST_TMP/trust-st-link,cgroup=$TEST_ROOT_CGROUP/u1" 2>&1) && fail "mounted through a symlinked state directory"
     case $out in *"symbolic link"*) ;; *) fail "unclear refusal: $out" ;; esac
-    is_mounted "$TEST_TMP/m" && fail "something was mounted"
+    is_mounted "$TEST_TMP/trust-m" && fail "something was mounted"
     [ ! -e "$st/records" ] || fail "a record file was written into a refused directory"
     [ ! -d "$CGROUP2$TEST_ROOT_CGROUP/u1" ] || fail "a refused mount left its cgroup"
 }
@@ -245,4 +246,26 @@ test_max_descendants_bounds_nested_mkdir() {
     [ "$rc" != 0 ] && grep -q "Resource temporarily unavailable" "$TEST_TMP/err" || fail "rc $rc: $(cat "$TEST_TMP/err")"
     [ ! -e "$MNT/a/two" ] || fail "a refused mkdir left its container"
     check_consistency
+}
+
+# Container root unmounts its /proc: an empty directory, never the host's
+# processes (it used to show all of them and their command lines), in a
+# top-level container and a nested one, private and shared host files.
+test_umount_of_proc_inside_uncovers_nothing() {
+    local fs
+    for fs in shared private; do
+        new_mount "hostfs=$fs"
+        mkdir -p "$MNT/a/b"
+        local c out
+        for c in a a/b; do
+            out=$(in_container "$MNT/$c" sh -c 'umount -l /proc; echo umount=$?; ls /proc | wc -l; umount -l /proc 2>/dev/null; echo again=$?; ls /proc | wc -l')
+            case $out in *"umount=0"*) ;; *) fail "$fs $c: its own /proc could not be unmounted: $out" ;; esac
+            assert_eq "$(echo "$out" | sed -n 2p)" 0 "$fs $c: entries in /proc after umount -l /proc"
+            assert_eq "$(echo "$out" | sed -n 4p)" 0 "$fs $c: entries in /proc after a second umount -l /proc"
+        done
+        # A fresh container still has a working /proc.
+        mkdir "$MNT/fresh"
+        assert_eq "$(in_container "$MNT/fresh" sh -c 'read -r x < /proc/self/stat; echo "${x%% *}"; echo $$' | sort -u | wc -l)" 1 "/proc/self in a fresh container"
+        cleanup_test
+    done
 }
