@@ -27,6 +27,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -342,20 +343,20 @@ static int own_mount_namespace(void) {
 // mount is fully visible in its mount namespace); unmounted, the one below
 // showed every host process. So, here, in a copy the container's mount
 // namespace inherits locked (none of these can be unmounted there):
-//   /proc               the host's proc, covered by
-//   /proc  (tmpfs T)    holding h/, where a copy of that proc is attached
-//                       (fully visible: nothing is mounted on it), covered by
-//   /proc  (tmpfs T2)   empty, read-only: what `umount -l /proc` shows.
+//   /proc              the host's proc, covered by
+//   /proc (tmpfs T)    mode 000, owned by the host's root (which the
+//                      container's root is not: no DAC override), holding
+//                      h/, where a copy of that proc is attached, fully
+//                      visible (nothing mounted on it), out of reach.
+// `umount -l /proc` inside shows T: Permission denied, nothing listed.
 static int cover_proc(void) {
     int tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc", 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC);
     if (tree < 0) return errno;
     int e = 0;
-    if (mount("nsfs-proc-keep", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=4,mode=0700") != 0) e = errno;
-    if (!e && mkdir("/proc/h", 0700) != 0) e = errno;
+    if (mount("nsfs-proc-cover", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=4,mode=000") != 0) e = errno;
+    if (!e && mkdir("/proc/h", 0) != 0) e = errno;
     if (!e && syscall(SYS_move_mount, tree, "", AT_FDCWD, "/proc/h", 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */) != 0) e = errno;
     close(tree);
-    if (!e && mount("nsfs-empty", "/proc", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=2,mode=0555") != 0)
-        e = errno;
     return e;
 }
 
