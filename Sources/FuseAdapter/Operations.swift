@@ -370,7 +370,9 @@ extension NamespaceFilesystem {
     func write(_ req: consuming Request, _ ino: fuse_ino_t, _ data: [UInt8], _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
         guard let file = state.withLock({ $0.files[fi.pointee.fh] }) ?? inheritedFile(req, ino, fi.pointee.fh), file.writable,
               case .control(let c) = file.inode.kind else { return req.reply(error: EBADF) }
-        guard let writer = caller(req, seeing: file.inode) else { return req.reply(error: ENOENT) }
+        // A writer that cannot see the file (a descriptor passed into a container
+        // below it): refused, not "no such file" on a descriptor it holds.
+        guard let writer = caller(req, seeing: file.inode) else { return req.reply(error: EACCES) }
         guard mayWrite(facts(writer), file.inode) else { return req.reply(error: EACCES) }
         // A value is one write at offset 0, as in sysfs: `dd bs=1` applies
         // its first byte and gets EINVAL for the next.

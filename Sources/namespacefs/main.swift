@@ -23,8 +23,12 @@ let version = "0.1.0"
 /// RestartForceExitStatus= starts the next one).
 let handoverExitStatus: Int32 = 75
 
+/// What a refusal undoes before the exit (the cgroups it made).
+nonisolated(unsafe) var undoOnFailure: [() -> Void] = []
+
 func fail(_ message: String, code: Int32 = 1) -> Never {
     StandardError.line("namespacefs: \(message)")
+    for undo in undoOnFailure.reversed() { undo() }
     exit(code)
 }
 
@@ -261,7 +265,14 @@ do throws(TrustedDirectory.Refusal) { try TrustedDirectory.ensure(cgroupLocks, m
 }
 let cgroupLockPath = cgroupLocks + "/cgroup" + HolderLock.fileName(for: cgroupRoot)
 let cgroupLock = takeLock(cgroupLockPath, "the cgroup \(cgroupRoot)")
+undoOnFailure.append { HolderLock.remove(cgroupLockPath, held: cgroupLock) }
 
+// A mount refused from here on leaves no cgroup it made (v2, and the v1
+// pids mirror): only those that did not exist before, and only if empty.
+for dir in [cgroupMount + cgroupRoot] + (CgroupV1.mountPoint(of: "pids", in: mounts).map { [$0 + cgroupRoot] } ?? [])
+    where !FileIO.isDirectory(dir) {
+    undoOnFailure.append { _ = rmdir(dir) }
+}
 ResourceLimits.raiseOpenFiles()
 let runtime: Runtime
 do {

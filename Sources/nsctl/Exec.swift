@@ -90,7 +90,7 @@ struct Exec: ParsableCommand {
         // A process cloned into a frozen cgroup stops at once: nsctl would
         // wait, uninterruptibly, until someone thawed it.
         if c.status.state == .frozen {
-            throw NsctlError("\(path) is frozen: thaw it first (echo 0 > \(c.path)/freeze)")
+            throw NsctlError("\(path) is frozen: thaw it first (echo 0 > \(Self.frozenBy(c.path))/freeze)")
         }
         let initProcess = try c.status.isSet ? member(of: c) : initOf(c)
         let (uid, gid) = try identity()
@@ -137,6 +137,19 @@ struct Exec: ParsableCommand {
             throw NsctlError("cannot enter \(path) (\(kinds.map(\.name).joined(separator: ","))): \(e)")
         }
         return nsfs_wait_forwarding(childPidfd, childPid, ptyMaster)
+    }
+
+    /// Which container's `freeze` froze `path`: `freeze` shows the state
+    /// (a frozen ancestor freezes everything below), so the topmost of the
+    /// frozen containers from `path` up is the one whose write froze it.
+    static func frozenBy(_ path: String) -> String {
+        var p = path, top = path
+        while let slash = p.lastIndex(of: "/"), slash != p.startIndex {
+            p = String(p[..<slash])
+            guard (try? FileIO.readString(p + "/freeze"))?.hasPrefix("1") == true else { break }
+            top = p
+        }
+        return top
     }
 
     /// The init's process limit (RLIMIT_NPROC), which what enters takes

@@ -269,3 +269,44 @@ test_umount_of_proc_inside_uncovers_nothing() {
         cleanup_test
     done
 }
+
+# Smaller ones (issue 22, item 10), each failed before.
+test_small_refusals_say_the_right_thing() {
+    new_mount
+    mkdir -p "$MNT/f/g"
+    # a name over 255 bytes is ENAMETOOLONG wherever it is looked up
+    local long; long=$(printf 'n%.0s' $(seq 256))
+    assert_errno "File name too long" stat "$MNT/$long"
+    assert_errno "File name too long" rmdir "$MNT/$long"
+    assert_errno "File name too long" mv "$MNT/$long" "$MNT/x"
+    assert_errno "File name too long" chmod 755 "$MNT/$long"
+    # invisible characters and look-alike set names are EINVAL
+    local bad
+    for bad in $'rlo\u202egpj' $'zw\u200bsp' $'\ufeffbom' $'unnamed\u0661'; do
+        assert_errno "Invalid argument" mkdir "$MNT/$bad"
+        assert_errno "Invalid argument" python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$MNT/f" "$MNT/$bad"
+    done
+    [ -d "$MNT/f" ] || fail "f was lost"
+    # a write refused through a descriptor another process opened: EACCES
+    exec 7>"$MNT/f/hostname"
+    local out; out=$(in_container "$MNT/f/g" sh -c '/bin/echo x >&7' 2>&1) && fail "the write went through"
+    exec 7>&-
+    case $out in *"Permission denied"*) ;; *) fail "write through an inherited descriptor: $out" ;; esac
+    # nsctl names the freeze file that froze it: the ancestor's
+    echo 1 > "$MNT/f/freeze"
+    out=$(timeout 10 "$NSCTL" exec "$MNT/f/g" -- true 2>&1) && fail "entered a frozen container"
+    case $out in *"echo 0 > $MNT/f/freeze"*) ;; *) fail "wrong freeze file named: $out" ;; esac
+    echo 0 > "$MNT/f/freeze"
+}
+
+# A refused mount leaves no cgroup behind (v2, nor the v1 pids mirror).
+test_a_refused_mount_leaves_no_cgroup() {
+    mkdir -p "$TEST_TMP/refused"
+    MOUNTS+=("$TEST_TMP/refused")
+    local cg=$TEST_ROOT_CGROUP/refused
+    "$NSFS_BIN" "$TEST_TMP/refused" -o "state_dir=/run/nsfs-test-$$-refused,cgroup=$cg,no_such_fuse_option" 2>/dev/null &&
+        fail "mounted with a bad option"
+    [ ! -d "$CGROUP2$cg" ] || fail "cgroup left: $CGROUP2$cg"
+    [ -z "$PIDS_V1" ] || [ ! -d "$PIDS_V1$cg" ] || fail "pids cgroup left: $PIDS_V1$cg"
+    [ ! -e "/run/lock/namespacefs/cgroup${cg//\//%2F}" ] || fail "lock file left"
+}
