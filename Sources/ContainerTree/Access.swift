@@ -27,6 +27,7 @@ extension ContainerTree {
     /// Does `serial` exist for a caller in `scope`? Only its own container
     /// and what is below ("you never leave a container").
     public func isVisible(_ serial: UInt64, to scope: UInt64) -> Bool {
+        guard scope != Self.outsiderScope else { return false }
         guard visibleNode(serial) != nil else { return false }
         return scope == Self.rootSerial || isAncestor(scope, of: serial)
     }

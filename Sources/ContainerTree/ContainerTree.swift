@@ -57,6 +57,11 @@ public struct ContainerTree: Sendable {
     public var controllers: Set<CgroupController> = []
 
     public static let rootSerial: UInt64 = 0
+    /// The scope of a caller in a pid namespace that is neither the
+    /// daemon's nor below one of its containers (a container of another
+    /// mount, a process that unshared its pid namespace on the host): it
+    /// sees an empty root, nothing of the tree.
+    public static let outsiderScope: UInt64 = .max
 
     public init() {
         nodes = [Self.rootSerial: Node(serial: Self.rootSerial, name: "", parent: nil, state: .running)]

@@ -57,7 +57,9 @@ extension NamespaceFilesystem {
 
     /// Is `inode` in container `scope` (it or below)?
     func isVisible(_ inode: Inode, in scope: UInt64) -> Bool {
-        runtime.registry.read { $0.tree.isVisible(inode.serial, to: scope) }
+        // An outsider sees the top directory, empty (see Callers).
+        if scope == ContainerTree.outsiderScope { return inode == Inode(serial: ContainerTree.rootSerial, kind: .container) }
+        return runtime.registry.read { $0.tree.isVisible(inode.serial, to: scope) }
     }
 
     /// The request's caller, identified once, if `inode` exists for it:
@@ -408,6 +410,9 @@ extension NamespaceFilesystem {
     /// A directory's entries as `caller` sees them now; nil if it is gone
     /// or not a directory.
     func listing(_ inode: Inode, _ caller: Caller) -> [DirectoryEntry]? {
+        if caller.identity.container == ContainerTree.outsiderScope {
+            return [DirectoryEntry(name: ".", inode: inode), DirectoryEntry(name: "..", inode: inode)]
+        }
         let entries: [DirectoryEntry]? = runtime.registry.read { s in
             guard let node = s.tree.visibleNode(inode.serial) else { return nil }
             let parentSerial = node.parent ?? inode.serial

@@ -310,3 +310,23 @@ test_a_refused_mount_leaves_no_cgroup() {
     [ -z "$PIDS_V1" ] || [ ! -d "$PIDS_V1$cg" ] || fail "pids cgroup left: $PIDS_V1$cg"
     [ ! -e "/run/lock/namespacefs/cgroup${cg//\//%2F}" ] || fail "lock file left"
 }
+
+# A container of one mount looking at another mount: an empty root, none of
+# its names, ids or processes (it used to read the whole tree, read-only).
+test_another_mounts_container_sees_an_empty_root() {
+    new_mount
+    local m1=$MNT
+    mkdir -p "$m1/secret/inner"
+    new_mount
+    mkdir "$MNT/other"
+    local out
+    out=$(in_container "$MNT/other" ls -a "$m1")
+    assert_eq "$(echo $out)" ". .." "another mount's root, from a container"
+    out=$(in_container "$MNT/other" sh -c "cat $m1/secret/status $m1/status $m1/secret/procs; ls $m1/secret; readlink $m1/secret/ns/pid" 2>&1) || true
+    case $out in *"id:"*|*"init:"*|*"pid:["*|*inner*) fail "another mount's container read: $out" ;; esac
+    # nor a host process in a pid namespace of its own
+    assert_eq "$(unshare --pid --fork ls "$m1" | wc -l)" 0 "the root from an unknown pid namespace"
+    # the host itself still sees everything, and the second mount its own
+    ls "$m1" | grep -qx secret || fail "the host lost its view"
+    assert_eq "$(in_container "$MNT/other" ls "$MNT" | grep -c '^other$')" 0 "other sees its own subtree as the root"
+}

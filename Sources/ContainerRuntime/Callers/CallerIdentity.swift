@@ -64,13 +64,17 @@ public final class Callers: Sendable {
 
     /// The container whose pid namespace is `pidns` (open as `descriptor`)
     /// or, for one of the caller's own making, its nearest known ancestor.
+    /// One below the daemon's that no container of this mount holds (a
+    /// container of another mount, a host process in a pid namespace of its
+    /// own) is an outsider: it sees an empty root, never other tenants'
+    /// names, ids or processes.
     func container(ofPidNamespace pidns: UInt64, descriptor: OwnedDescriptor) -> UInt64? {
         if let s = registry.container(ofPidNamespace: pidns) { return s }
         var fd = nsfs_ns_parent(descriptor.rawValue)
         while fd >= 0 {
             var id: UInt64 = 0
             guard nsfs_ns_id(fd, &id) == 0 else { break }
-            if id == daemonNamespaces.pid { close(fd); return ContainerTree.rootSerial }
+            if id == daemonNamespaces.pid { close(fd); return ContainerTree.outsiderScope }
             if let s = registry.container(ofPidNamespace: id) { close(fd); return s }
             let parent = nsfs_ns_parent(fd)
             close(fd)
