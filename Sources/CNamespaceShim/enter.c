@@ -134,14 +134,9 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
     args.pidfd = (uint64_t)(uintptr_t)child_pidfd;
     args.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
     args.exit_signal = SIGCHLD;
+    // (Never retried outside the cgroup: the caller moved itself in first
+    // where it may not clone into it; see nsctl's Exec.)
     long pid = syscall(SYS_clone3, &args, sizeof args);
-    if (pid < 0 && errno == EACCES && cgroup_fd >= 0) {
-        // Not allowed to move a process into the container's cgroup (an
-        // unprivileged owner of its user namespace): it stays in ours.
-        args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
-        args.cgroup = 0;
-        pid = syscall(SYS_clone3, &args, sizeof args);
-    }
     if (pid < 0) {
         int e = errno;
         close(report[0]);

@@ -43,8 +43,8 @@ public enum ControlFile: Int, CaseIterable, Sendable {
     /// Entries a write changes (the current use is read-only, as in cgroupfs).
     public var isWritable: Bool {
         switch self {
-        case .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight: true
-        case .status, .procs, .pidsCurrent, .memoryCurrent: false
+        case .procs, .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight: true
+        case .status, .pidsCurrent, .memoryCurrent: false
         }
     }
 

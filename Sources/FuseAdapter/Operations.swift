@@ -383,6 +383,9 @@ extension NamespaceFilesystem {
             switch c {
             case .hostname: try runtime.files.setHostname(file.inode.serial, data)
             case .freeze: try runtime.files.setFrozen(file.inode.serial, data)
+            case .procs:
+                try runtime.files.enter(file.inode.serial, data, writer: writer.tid,
+                                        hostPrivileged: writer.scope == ContainerTree.rootSerial && facts(writer).privileged)
             case let l where l.isWritable && l.isLimit: try runtime.files.setLimit(file.inode.serial, l, data)
             default: return req.reply(error: EACCES)
             }

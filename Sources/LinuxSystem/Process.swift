@@ -102,6 +102,14 @@ public enum ProcStatus {
         try parseNamespacePids(FileIO.readString("/proc/\(pid)/status"))
     }
 
+    /// The thread group (process) a thread belongs to: its Tgid line.
+    public static func threadGroup(of tid: Int32) throws(Errno) -> Int32 {
+        for line in try FileIO.readString("/proc/\(tid)/status").split(separator: "\n") where line.hasPrefix("Tgid:") {
+            if let v = Int32(line.dropFirst(5).trimmingLeadingBlanks) { return v }
+        }
+        throw .invalid
+    }
+
     public static func parseNamespacePids(_ status: String) throws(Errno) -> [Int32] {
         for line in status.split(separator: "\n") where line.hasPrefix("NSpid:") {
             return line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int32($0) }
@@ -287,4 +295,10 @@ public enum Tracing {
         let rc = nsfs_forbid_tracing()
         if rc < 0 { throw Errno(-rc) }
     }
+}
+
+
+extension Substring {
+    /// Without its leading spaces and tabs.
+    var trimmingLeadingBlanks: Substring { drop(while: { $0 == " " || $0 == "\t" }) }
 }

@@ -107,12 +107,24 @@ struct Exec: ParsableCommand {
         if user != nil && !entersUser {
             throw NsctlError("--user: \(path) has no user namespace of its own to pick an id in")
         }
-        let cgroup = cgroupDirectory(c)
+        // CMD is born in the container's cgroup, where its limits count it.
+        // The host's root clones it there (and, where pids is on cgroup v1,
+        // stands in the mirror for the clone and steps back out after).
+        // Anyone else — a delegated user, a container's root — cannot move
+        // a process there by cgroupfs's rules (write access to the common
+        // ancestor): nsctl asks the tree to move itself there (`0 > procs`,
+        // by the tree's rules) and stays, as the relay; CMD is its child.
+        // Never silently outside: a limit that holds must hold for CMD too.
+        let hostRoot = geteuid() == 0 && Capabilities.hasSysAdmin() && Self.inInitialUserNamespace()
+        var cgroup: Int32?
+        var pidsMirror: PidsMirror?
+        if hostRoot {
+            cgroup = cgroupDirectory(c)
+            pidsMirror = PidsMirror(c)
+        } else {
+            try Self.moveSelf(into: c)
+        }
         defer { cgroup.map { _ = close($0) } }
-        // Where pids is on cgroup v1, the container has a mirror there: the
-        // command must be born in it (counted, limited), so nsctl stands in
-        // it for the clone and steps back out after.
-        let pidsMirror = PidsMirror(c)
         pidsMirror?.enter()
 
         var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
@@ -137,6 +149,27 @@ struct Exec: ParsableCommand {
             throw NsctlError("cannot enter \(path) (\(kinds.map(\.name).joined(separator: ","))): \(e)")
         }
         return nsfs_wait_forwarding(childPidfd, childPid, ptyMaster)
+    }
+
+    /// Is this process in the host's user namespace (the one mapping every id)?
+    static func inInitialUserNamespace() -> Bool {
+        let map = (try? FileIO.readString("/proc/self/uid_map")) ?? ""
+        return map.split(whereSeparator: { $0 == " " || $0 == "\n" }) == ["0", "0", "4294967295"]
+    }
+
+    /// Move nsctl into the cgroup of `c` (a set's: its container's) through
+    /// the tree. A host set has none: nothing to move.
+    static func moveSelf(into c: ContainerDirectory) throws(NsctlError) {
+        var dir = c
+        while dir.status.isSet {
+            guard let slash = dir.path.lastIndex(of: "/"), slash != dir.path.startIndex,
+                  let up = try? ContainerDirectory(String(dir.path[..<slash])) else { return }
+            if up.isRoot { return }
+            dir = up
+        }
+        do throws(Errno) { try FileIO.write(dir.path + "/procs", "0") } catch {
+            throw NsctlError("cannot enter the cgroup of \(dir.path) (\(error)): nothing was started")
+        }
     }
 
     /// Which container's `freeze` froze `path`: `freeze` shows the state

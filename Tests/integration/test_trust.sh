@@ -330,3 +330,51 @@ test_another_mounts_container_sees_an_empty_root() {
     ls "$m1" | grep -qx secret || fail "the host lost its view"
     assert_eq "$(in_container "$MNT/other" ls "$MNT" | grep -c '^other$')" 0 "other sees its own subtree as the root"
 }
+
+# A delegated user's containers have a root of their own: from inside her
+# own child she cannot signal the container delegated to her, nor what
+# root made in it (they used to share one host uid: kill -9 took it all).
+test_a_delegated_user_cannot_kill_what_was_delegated_to_her() {
+    new_mount
+    local uid=$((61000 + $$ % 1000))
+    mkdir "$MNT/d"
+    mkdir "$MNT/d/rootmade"
+    chown $uid:$uid "$MNT/d"
+    local as="setpriv --reuid=$uid --regid=$uid --clear-groups"
+    $as mkdir "$MNT/d/mine"
+    local target
+    for target in "$MNT/d" "$MNT/d/rootmade"; do
+        local p; p=$(init_pid "$target")
+        $as "$NSCTL" exec --ns user "$MNT/d/mine" -- sh -c "kill -9 $p" 2>/dev/null && fail "she signalled $target's init from her container"
+        $as "$NSCTL" exec "$MNT/d/mine" -- sh -c "kill -9 $p" 2>/dev/null || true
+        sleep 0.2
+        is_running "$p" || fail "$target's init was killed by the delegated user"
+    done
+    [ -d "$MNT/d/rootmade" ] || fail "root's container below the delegation is gone"
+    # records and the pool: her container's block is its own, given back
+    $as rm -rf "$MNT/d/mine"
+    check_consistency
+}
+
+# A delegated user's limit holds for what she starts with nsctl exec (her
+# programs used to run outside the container's cgroup: uncounted, unseen).
+test_a_delegated_users_limit_holds_for_what_she_runs() {
+    new_mount
+    local uid=$((62000 + $$ % 1000))
+    mkdir "$MNT/d"
+    chown $uid:$uid "$MNT/d"
+    local as="setpriv --reuid=$uid --regid=$uid --clear-groups"
+    $as mkdir "$MNT/d/mine"
+    [ -e "$MNT/d/mine/pids.max" ] || fail "no pids controller for containers on this host"
+    $as sh -c "echo 20 > '$MNT/d/mine/pids.max'"
+    $as "$NSCTL" exec "$MNT/d/mine" -- sh -c 'for i in $(seq 60); do sleep 30 & done 2>/dev/null; sleep 1; echo started' >/dev/null 2>&1 &
+    local job=$!
+    sleep 1.5
+    local current; current=$(cat "$MNT/d/mine/pids.current")
+    [ "$current" -ge 10 ] && [ "$current" -le 20 ] || fail "pids.current $current under pids.max 20 (her processes not counted?)"
+    local running; running=$(pgrep -c -x sleep -U $(uid_base_of "$MNT/d/mine") || true)
+    [ "$running" -le 20 ] || fail "$running of her sleeps run under pids.max 20"
+    [ "$(wc -l < "$MNT/d/mine/procs")" -ge 10 ] || fail "procs does not show her processes"
+    rm -rf "$MNT/d/mine"
+    wait $job 2>/dev/null || true
+}

@@ -24,7 +24,7 @@ extension Lifecycle {
         registry.state.withLock { s in
             for r in loaded.records {
                 s.tree.reserveSerials(through: r.serial)
-                if r.parent == nil, let b = r.idBase { s.idPool.reserve(b) }
+                if r.ownsIdBlock, let b = r.idBase { s.idPool.reserve(b) }
             }
         }
         let mount = configuration.cgroupMount
@@ -276,12 +276,16 @@ extension Lifecycle {
         let f = map.split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard f.count == 3, f[0] == "0", let b = UInt32(f[1]), UInt32(f[2]) == IdPool.blockSize else { return }
         r.idBase = b
-        if r.parent == nil { registry.state.withLock { $0.idPool.reserve(b) } }
+        // A block other than its parent's is its own (a delegated user's).
+        registry.state.withLock { s in
+            if let parent = r.parent { r.ownsIds = s.records.values.first(where: { $0.id == parent })?.idBase != b }
+            if r.ownsIdBlock { s.idPool.reserve(b) }
+        }
     }
 
     func releaseIds(_ records: [ContainerRecord]) {
         registry.state.withLock { s in
-            for r in records where r.parent == nil { if let b = r.idBase { s.idPool.release(b) } }
+            for r in records where r.ownsIdBlock { if let b = r.idBase { s.idPool.release(b) } }
         }
     }
 

@@ -20,6 +20,8 @@ public final class Container: Sendable {
     public let cgroup: CgroupDirectory
     /// Where its own processes are.
     public let leaf: CgroupDirectory
+    /// Where they are counted too, where pids is on cgroup v1.
+    let pidsMirror: CgroupDirectory?
     /// Its limit entries and the kernel files behind them, in listing
     /// order (only those this host has): found once, read on every `status`.
     let limitFiles: [(entry: ControlFile, path: String)]
@@ -50,6 +52,7 @@ public final class Container: Sendable {
         pidNamespace = r.pidNamespace
         cgroup = CgroupDirectory(path: layout.cgroupMount + r.cgroup)
         leaf = CgroupLayout.leaf(of: cgroup)
+        pidsMirror = layout.pidsMirror(of: cgroup)
         let cg = cgroup
         limitFiles = ControlFile.limits.compactMap { f in layout.file(f, of: cg).map { (f, $0) } }
         memoryEvents = layout.v2.contains(.memory) ? cgroup.path + "/memory.events" : nil

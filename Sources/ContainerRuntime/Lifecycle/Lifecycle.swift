@@ -131,7 +131,13 @@ public final class Lifecycle: Sendable {
             (s) throws(RuntimeError) -> (UInt64, String, Container?, UInt64?, IdChoice?) in
             var ids: IdChoice?
             if userNamespaces {
-                if forUser, let b = s.records[parent]?.idBase {
+                if forUser, s.records[parent]?.idBase != nil {
+                    // A block of its own: its root is not its parent's (a
+                    // delegated user could otherwise signal or trace the
+                    // container delegated to her, and what root made in it).
+                    guard let b = s.idPool.take() else {
+                        throw RuntimeError(Errno(ENOSPC), "mkdir: every id range of the pool is in use")
+                    }
                     ids = .delegated(b, owner)
                 } else if let b = s.records[parent]?.idBase {
                     ids = .parents(b)
@@ -189,8 +195,8 @@ public final class Lifecycle: Sendable {
         case taken(UInt32)
         /// Its parent's block: mapped 1:1 from the parent's namespace.
         case parents(UInt32)
-        /// Its parent's block, mapped from the host's ids, in a namespace
-        /// the host user it was made for owns.
+        /// A block of the pool, taken for it, mapped from the host's ids,
+        /// in a namespace the host user it was made for owns.
         case delegated(UInt32, ContainerTree.Owner)
 
         var hostBase: UInt32 {
@@ -199,8 +205,10 @@ public final class Lifecycle: Sendable {
 
         /// The block taken from the pool for it (to give back on failure).
         var takenBlock: UInt32? {
-            if case .taken(let b) = self { return b }
-            return nil
+            switch self {
+            case .taken(let b), .delegated(let b, _): b
+            case .parents: nil
+            }
         }
 
         var isDelegated: Bool {
@@ -218,6 +226,7 @@ public final class Lifecycle: Sendable {
             created: SystemTime.realtimeNanoseconds(), initPid: 0, initStartTime: 0, pidNamespace: 0,
             cgroup: "", creating: true, ownerUID: owner.uid, ownerGID: owner.gid)
         record.idBase = ids?.hostBase
+        record.ownsIds = ids?.takenBlock != nil
         record.mode = mode & 0o7777
         record.request = request
         // The new init is a process of every container above: refused

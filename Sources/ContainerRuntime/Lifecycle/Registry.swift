@@ -44,7 +44,7 @@ public final class Registry: Sendable {
             tree.finishRemove(serial)
             // A top-level container's id block is free again (a nested one
             // maps its parent's).
-            if let r = records.removeValue(forKey: serial), r.parent == nil, let b = r.idBase { idPool.release(b) }
+            if let r = records.removeValue(forKey: serial), r.ownsIdBlock, let b = r.idBase { idPool.release(b) }
             if let c = containers.removeValue(forKey: serial), byPidNamespace[c.pidNamespace] == serial {
                 byPidNamespace.removeValue(forKey: c.pidNamespace)
             }

@@ -237,6 +237,35 @@ public struct ControlFiles: Sendable {
         } catch { throw RuntimeError(error, "cannot set the hostname") }
     }
 
+    /// `procs` written: `0` moves the writer's own process (all its
+    /// threads) into the container — its leaf cgroup, and the v1 pids
+    /// mirror where there is one — as writing `cgroup.procs` does on
+    /// cgroupfs, but by the tree's rules (whoever may manage the container,
+    /// see mayChange) rather than cgroupfs's (write access to the common
+    /// ancestor, which a delegated user never has). It is how nsctl exec
+    /// puts a delegated user's program where the container's limits count
+    /// it. A privileged caller of the host's pid namespace may name any pid.
+    public func enter(_ serial: UInt64, _ bytes: [UInt8], writer tid: Int32, hostPrivileged: Bool) throws(RuntimeError) {
+        if registry.read({ $0.sets[serial] }) != nil {
+            throw RuntimeError(.notPermitted, "a set shares its container's cgroup; name it (mv) to move processes into it")
+        }
+        guard let c = runningContainer(serial) else { throw RuntimeError(.noEntry, "no such container") }
+        var text = String(decoding: bytes, as: UTF8.self)
+        if text.hasSuffix("\n") { text.removeLast() }
+        guard let n = Int32(text), n >= 0 else { throw RuntimeError(.invalid, "procs takes 0 (the writer itself) or a pid") }
+        let pid: Int32
+        if n == 0 {
+            do throws(Errno) { pid = try ProcStatus.threadGroup(of: tid) } catch { throw RuntimeError(error, "cannot find the writer's process") }
+        } else {
+            guard hostPrivileged else { throw RuntimeError(.accessDenied, "only 0 (the writer itself), or any pid for the host's root") }
+            pid = n
+        }
+        do throws(Errno) {
+            try c.leaf.adopt(pid: pid)
+            try c.pidsMirror?.adopt(pid: pid)
+        } catch { throw RuntimeError(error, "cannot move process \(pid) into \(c.leaf.path)") }
+    }
+
     static func validHostname(_ bytes: [UInt8]) throws(RuntimeError) -> [UInt8] {
         var v = bytes
         if v.last == UInt8(ascii: "\n") { v.removeLast() }

@@ -83,6 +83,11 @@ public struct ContainerRecord: Sendable, Equatable {
     /// The first host id its user namespace maps (uid and gid 0 inside),
     /// `IdPool.blockSize` of them; nil: the host's user namespace.
     public var idBase: UInt32?
+    /// A container below the top whose block was taken from the pool for it
+    /// (one made by a delegated user: its root must not be its parent's).
+    public var ownsIds = false
+    /// Is `idBase` its own block, to give back to the pool with it?
+    public var ownsIdBlock: Bool { idBase != nil && (parent == nil || ownsIds) }
     /// NS_GET_ID of its user namespace (0: not recorded).
     public var userNamespace: UInt64 = 0
     /// Its directory's permission bits.
@@ -108,7 +113,7 @@ public struct ContainerRecord: Sendable, Equatable {
         owner: \(ownerUID):\(ownerGID)
         origin: \(fromSet ? "set" : "mkdir")
         view: \(ownView ? "own" : "parent")
-        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")\(mode != ContainerTree.defaultMode ? "mode: \(String(mode, radix: 8))\n" : "")\(request.map { "request: \(hex($0.connection)) \($0.unique)\n" } ?? "")
+        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\(ownsIds && parent != nil ? " own" : "")\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")\(mode != ContainerTree.defaultMode ? "mode: \(String(mode, radix: 8))\n" : "")\(request.map { "request: \(hex($0.connection)) \($0.unique)\n" } ?? "")
         """
     }
 
@@ -171,9 +176,10 @@ public struct ContainerRecord: Sendable, Equatable {
         r.moving = f["moving"] == "1"
         if let ids = f["ids"] {
             let parts = ids.split(separator: " ")
-            guard parts.count == 2, let b = UInt32(parts[0]), UInt32(parts[1]) == IdPool.blockSize,
-                  b <= UInt32.max - IdPool.blockSize else { throw .bad("ids") }
+            guard parts.count == 2 || (parts.count == 3 && parts[2] == "own"), let b = UInt32(parts[0]),
+                  UInt32(parts[1]) == IdPool.blockSize, b <= UInt32.max - IdPool.blockSize else { throw .bad("ids") }
             r.idBase = b
+            r.ownsIds = parts.count == 3
         }
         if let m = f["mode"] {
             guard let v = UInt16(m, radix: 8), v <= 0o7777 else { throw .bad("mode") }
