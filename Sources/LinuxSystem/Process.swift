@@ -118,6 +118,16 @@ public enum ProcStatus {
     }
 }
 
+/// A process's children: /proc/PID/task/*/children (each thread's).
+public enum ProcChildren {
+    public static func of(_ pid: Int32) -> [Int32] {
+        guard let tids = try? FileIO.listDirectory("/proc/\(pid)/task", onlyDirectories: true) else { return [] }
+        return tids.flatMap { tid in
+            ((try? FileIO.readString("/proc/\(pid)/task/\(tid)/children")) ?? "").split(separator: " ").compactMap { Int32($0) }
+        }
+    }
+}
+
 /// Facts read from /proc/PID/stat.
 public enum ProcStat {
     /// Start time in clock ticks since boot (field 22): with the pid, the
@@ -258,6 +268,22 @@ public enum ProcessNamespaces {
 
 extension ProcessHandle {
     /// Which of `handles` have exited: one poll for all of them.
+    /// Wait until every one of `handles` has exited (pidfds readable),
+    /// woken by each exit, not by a clock. False on timeout.
+    public static func waitAll(_ handles: [ProcessHandle], timeoutMilliseconds: Int) -> Bool {
+        let deadline = SystemTime.monotonicNanoseconds() + Int64(timeoutMilliseconds) * 1_000_000
+        var left = handles
+        while !left.isEmpty {
+            var fds = left.map { pollfd(fd: $0.descriptor.rawValue, events: Int16(POLLIN), revents: 0) }
+            let wait = Int32(max(0, (deadline - SystemTime.monotonicNanoseconds()) / 1_000_000))
+            let r = poll(&fds, nfds_t(fds.count), wait)
+            if r < 0 && errno != EINTR { return false }
+            if r == 0 { return false }
+            left = left.indices.filter { fds[$0].revents & Int16(POLLIN | POLLHUP) == 0 }.map { left[$0] }
+        }
+        return true
+    }
+
     public static func exited(_ handles: [ProcessHandle]) -> [Bool] {
         if handles.isEmpty { return [] }
         let fds = handles.map { $0.descriptor.rawValue }

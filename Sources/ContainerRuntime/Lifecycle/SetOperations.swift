@@ -32,6 +32,43 @@ extension Lifecycle {
         let keys = setAndBelow(serial, key)
         let grave = c.cgroup.child(Self.cgroupPrefix + hex(UInt64.random(in: 1...UInt64.max)))
         var made = false
+        // Fast: the members the last look found (and newcomers since), moved
+        // with every child they forked before their move (born in the
+        // leaf; after it, they are born in the grave), then one kill.
+        let serials = registry.read { s in s.tree.subtreePostOrder(serial) }
+        if let known = discovery.members(of: keys, serials: serials, in: c) {
+            var moved: [Int32] = []
+            do throws(Errno) {
+                if !known.isEmpty { try grave.create(); made = true }
+                var next = known
+                var taken = Set<Int32>()
+                while !next.isEmpty {
+                    for pid in next where taken.insert(pid).inserted { try grave.adopt(pid: pid); moved.append(pid) }
+                    next = next.flatMap { ProcChildren.of($0) }.filter { !taken.contains($0) }
+                }
+                // Held before the kill: their exits, not the cgroup's
+                // (rate-limited) events, say when they are dead; the empty
+                // grave is removed after the reply.
+                let held = moved.compactMap { try? ProcessHandle.open(pid: $0) }
+                if made { try grave.kill() }
+                var killed = !made || ProcessHandle.waitAll(held, timeoutMilliseconds: teardown.timeoutMilliseconds)
+                if made && killed {
+                    deaths.submit { [teardown] in _ = teardown.destroy(process: nil, cgroup: grave) }
+                } else if made {
+                    killed = teardown.destroy(process: nil, cgroup: grave)
+                }
+                if killed {
+                    registry.state.withLock { s in
+                        s.tree.finishRemove(serial)
+                        s.sets.removeValue(forKey: serial)
+                    }
+                    discovery.forget(moved, in: c)
+                    return
+                }
+            } catch {
+                Log.line("rmdir of a set in \(hex(c.id)): cannot move its processes (\(error)); looking again")
+            }
+        }
         var victims = discovery.processes(of: keys, in: c, exact: false)
         do throws(Errno) {
             for _ in 0..<3 where !victims.isEmpty {
