@@ -16,6 +16,9 @@ public final class NamespaceFilesystem: Sendable {
     let runtime: Runtime
     let mountTime = SystemTime.realtimeNanoseconds()
     let workers: Workers
+    /// Requests that need a new look at a container's processes first (see
+    /// withFreshSets): answered here, so that nobody else's waits for it.
+    let lookers: Workers
 
     /// Names and the attributes of directories and links change only
     /// through this daemon: by requests the kernel itself sees (mkdir,
@@ -96,6 +99,7 @@ public final class NamespaceFilesystem: Sendable {
         self.connectionToken = connectionToken
         self.generation = generation
         workers = Workers(dropReplies: dropWorkerReplies)
+        lookers = Workers(dropReplies: false, name: "nsfs-looker", realTime: false)
         let first = generation << Self.handleGenerationShift | 1
         state.withLock { $0.nextHandle = first }
     }
@@ -112,7 +116,9 @@ public final class NamespaceFilesystem: Sendable {
     func isInherited(_ handle: UInt64) -> Bool { handle >> Self.handleGenerationShift != generation }
 
     /// Wait for the requests workers still answer (a handover), up to `milliseconds`.
-    public func drainWorkers(milliseconds: Int) -> Bool { workers.drain(milliseconds: milliseconds) }
+    public func drainWorkers(milliseconds: Int) -> Bool {
+        workers.drain(milliseconds: milliseconds) && lookers.drain(milliseconds: milliseconds)
+    }
 
     // MARK: the loop thread
 

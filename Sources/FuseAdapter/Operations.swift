@@ -115,25 +115,46 @@ extension NamespaceFilesystem {
                          entryTimeout: set ? 0 : entryTimeout, attrTimeout: set ? 0 : attrTimeout(inode))
     }
 
-    func replyAttr(_ req: consuming Request, _ inode: Inode, _ caller: Caller, _ fi: UnsafeMutablePointer<fuse_file_info>?) -> Replied {
-        let handleBytes = fi.flatMap { f in state.withLock { $0.files[f.pointee.fh]?.bytes ?? nil } }
+    func replyAttr(_ req: consuming Request, _ inode: Inode, _ caller: Caller, _ handle: UInt64?) -> Replied {
+        let handleBytes = handle.flatMap { h in state.withLock { $0.files[h]?.bytes ?? nil } }
         guard let attr = attributes(inode, caller, handleBytes: handleBytes) else { return req.reply(error: ENOENT) }
         return req.reply(attr: attr, timeout: attrTimeout(inode))
+    }
+
+    /// Run `body` here, unless `dir`'s container needs a new look at its
+    /// processes first (a survey: tens of milliseconds for a container
+    /// whose processes keep unsharing): then on a looker thread, at normal
+    /// priority, while this loop goes on serving everyone else. The caller
+    /// still sees what is there now: the look comes before the answer.
+    func withFreshSets(_ req: consuming Request, _ dir: Inode?, _ body: @escaping @Sendable (consuming Request) -> Replied) -> Replied {
+        guard let dir, dir.kind == .container else { return body(req) }
+        let container = runtime.registry.read { $0.tree.owningContainer(of: dir.serial) }
+        if runtime.discovery.isCurrent(container) { return body(req) }
+        return lookers.answer(req) { [self] r in
+            discover(dir)
+            return body(r)
+        }
     }
 
     func lookup(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
         // NAME_MAX is the filesystem's to check (the kernel does not).
         if name.count > ContainerName.maxBytes { return req.reply(error: ENAMETOOLONG) }
-        guard let (_, caller, inode) = entry(req, parent, name) else { return req.reply(error: ENOENT) }
-        return replyEntry(req, inode, caller)
+        let isControl = String(validating: name, as: UTF8.self).flatMap(EntryKind.controlEntry(named:)) != nil
+        return withFreshSets(req, isControl ? nil : Inode(number: UInt64(parent))) { [self] req in
+            guard let (_, caller, inode) = entry(req, parent, name) else { return req.reply(error: ENOENT) }
+            return replyEntry(req, inode, caller)
+        }
     }
 
     func getattr(_ req: consuming Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) -> Replied {
         guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
         // st_nlink counts the sets below; a set's own node may be gone.
-        discover(inode)
-        guard let caller = caller(req, seeing: inode) else { return req.reply(error: ENOENT) }
-        return replyAttr(req, inode, caller, fi)
+        let handle = fi.map { $0.pointee.fh }
+        return withFreshSets(req, inode) { [self] req in
+            discover(inode)
+            guard let caller = caller(req, seeing: inode) else { return req.reply(error: ENOENT) }
+            return replyAttr(req, inode, caller, handle)
+        }
     }
 
     func setattr(_ req: consuming Request, _ ino: fuse_ino_t, _ attr: UnsafeMutablePointer<stat>, _ toSet: Int32,
@@ -174,7 +195,7 @@ extension NamespaceFilesystem {
             }
             guard mayWrite(facts(caller), inode) else { return req.reply(error: EACCES) }
         }
-        return replyAttr(req, inode, caller, fi)
+        return replyAttr(req, inode, caller, fi.map { $0.pointee.fh })
     }
 
     func readlink(_ req: consuming Request, _ ino: fuse_ino_t) -> Replied {
@@ -335,6 +356,18 @@ extension NamespaceFilesystem {
               let caller = caller(req, seeing: inode) else {
             return req.reply(error: ENOENT)
         }
+        // status and procs of a container whose processes need a new look:
+        // its contents are made on a looker before the answer (no one
+        // else waits), and are in the handle before the first read.
+        if c == .procs || c == .status, fi.pointee.flags & O_ACCMODE == O_RDONLY, cachedSnapshot(inode, caller) == nil,
+           !runtime.discovery.isCurrent(runtime.registry.read({ $0.tree.owningContainer(of: inode.serial) })) {
+            let info = fi.pointee
+            return lookers.answer(req) { [self] req in
+                let bytes = generate(inode, caller)
+                let handle = newHandle { $0.files[$1] = OpenFile(inode: inode, bytes: bytes, writable: false) }
+                return req.reply(open: handle, directIO: true, info: info)
+            }
+        }
         let accessMode = fi.pointee.flags & O_ACCMODE
         let writing = accessMode != O_RDONLY
         if writing {
@@ -403,11 +436,14 @@ extension NamespaceFilesystem {
 
     func opendir(_ req: consuming Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
         guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
-        discover(inode)
-        guard let caller = caller(req, seeing: inode) else { return req.reply(error: ENOENT) }
-        guard let entries = listing(inode, caller) else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
-        let handle = newHandle { $0.directories[$1] = OpenDirectory(inode: inode, entries: entries) }
-        return req.reply(open: handle, directIO: false, flags: fi)
+        let info = fi.pointee
+        return withFreshSets(req, inode) { [self] req in
+            discover(inode)
+            guard let caller = caller(req, seeing: inode) else { return req.reply(error: ENOENT) }
+            guard let entries = listing(inode, caller) else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
+            let handle = newHandle { $0.directories[$1] = OpenDirectory(inode: inode, entries: entries) }
+            return req.reply(open: handle, directIO: false, info: info)
+        }
     }
 
     /// A directory's entries as `caller` sees them now; nil if it is gone

@@ -89,6 +89,16 @@ struct Request: ~Copyable, @unchecked Sendable {
         return answer { _ = fuse_reply_open($0, flags) }
     }
 
+    /// The same from another thread: libfuse's fuse_file_info lives only
+    /// during the callback, so a copy of it is answered.
+    consuming func reply(open handle: UInt64, directIO: Bool, info: fuse_file_info) -> Replied {
+        var copy = info
+        copy.fh = handle
+        copy.direct_io = directIO ? 1 : 0
+        copy.keep_cache = 0
+        return answer { req in _ = withUnsafePointer(to: &copy) { fuse_reply_open(req, $0) } }
+    }
+
     consuming func reply(bytes: ArraySlice<UInt8>) -> Replied {
         answer { req in
             bytes.withUnsafeBytes { p in _ = fuse_reply_buf(req, p.baseAddress?.assumingMemoryBound(to: CChar.self), p.count) }
@@ -111,12 +121,20 @@ final class Workers: Sendable {
     /// for a CPU behind thousands of dying processes. The init it spawns
     /// does its setup real-time too and drops to normal right before it
     /// execs (spawn.c), so no container runs real-time.
-    private let pool = WorkerPool(name: "nsfs-worker", maxThreads: 64) { _ = ThreadPriority.makeCurrentRealTime() }
+    private let pool: WorkerPool
     /// Testing only: drop each request unanswered, as a path the types
     /// cannot see would (its deinit must answer EIO and log).
     let dropReplies: Bool
 
-    init(dropReplies: Bool) { self.dropReplies = dropReplies }
+    /// `realTime: false`: work that must never make the request loop (or
+    /// a real-time worker) wait for a CPU — a look at the processes of a
+    /// busy container — runs at normal priority.
+    init(dropReplies: Bool, name: String = "nsfs-worker", realTime: Bool = true) {
+        self.dropReplies = dropReplies
+        pool = realTime
+            ? WorkerPool(name: name, maxThreads: 64) { _ = ThreadPriority.makeCurrentRealTime() }
+            : WorkerPool(name: name, maxThreads: 16)
+    }
 
     /// Requests handed to workers and not answered yet.
     private let inFlight = InFlight()

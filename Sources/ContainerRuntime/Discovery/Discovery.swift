@@ -149,6 +149,17 @@ public final class Discovery: Sendable {
         return out
     }
 
+    /// Would `refresh(serial)` find nothing to look at (no process made or
+    /// exited since the last look, or one of the container's is being
+    /// killed or named)? The check refresh makes first, alone: a few reads.
+    public func isCurrent(_ serial: UInt64) -> Bool {
+        guard registry.read({ !$0.setWork.contains(serial) }) else { return true }
+        guard let previous = scans.withLock({ $0[serial] }) else { return false }
+        let container = registry.container(serial)
+        return previous.isCurrent(now: SystemTime.monotonicNanoseconds(), lastPid: ProcessCreation.lastPid(),
+                                  usage: { container?.cpuUsage })
+    }
+
     /// Bring the sets below container `serial` (or the root's, with host
     /// discovery on) up to date in the tree.
     @discardableResult

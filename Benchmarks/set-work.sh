@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What set work costs its owner and others (issue 22, item 9), this build
+# and, when BASELINE_BIN names another build's directory, that one after it
+# in the same run:
+# 1. rm -rf of a container whose N processes each unshared their mount
+#    namespace (N sets): the wall time, one kill for each set;
+# 2. a bystander's requests (stall_probe: cat of another container's
+#    status, ls of the root, mkdir + rmdir elsewhere) while a container's
+#    processes keep unsharing and someone keeps listing it (every look at it
+#    is a new survey), next to the same on the idle tree, in one run.
+#   Benchmarks/set-work.sh [N=2000] [SECONDS=3]     (root; builds release first)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+n=${1:-2000}
+secs=${2:-3}
+gcc -O2 -o "$WORK/stall_probe" Benchmarks/stall_probe.c
+
+init_of() { awk '/^init:/ { print $2 }' "$1/status"; }
+cgroup_of() { echo "$CGROUP2$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")"; }
+# start DIR SCRIPT: run `sh -c SCRIPT` in DIR's namespaces and cgroup, in the background
+start() {
+    local p; p=$(init_of "$1")
+    sh -c 'echo $$ > "$1/cgroup.procs" && exec nsenter -t "$2" -a sh -c "$3"' - "$(cgroup_of "$p")" "$p" "$2" >/dev/null 2>&1 &
+}
+
+run() {   # BIN LABEL
+    local bin=$1 label=$2 m=$WORK/mnt-$2
+    mkdir -p "$m" "$CGROUP2$CG/probe-$label"
+    "$bin/namespacefs" "$m" -o "state_dir=/run/nsfs-bench-$$-$label,cgroup=$CG/$label"
+    echo "== $label ($bin)"
+    mkdir "$m/u"
+    start "$m/u" "i=0; while [ \$i -lt $n ]; do unshare --mount sleep 1000 & i=\$((i + 1)); done; wait"
+    local cg; cg=$(cgroup_of "$(init_of "$m/u")")
+    until [ "$(wc -l < "$cg/cgroup.procs")" -gt "$n" ]; do sleep 0.2; done
+    sleep 1
+    local sets; sets=$(ls "$m/u" | grep -c '^unnamed')
+    local t; t=$(date +%s%N); rm -rf "$m/u"; t=$(( ($(date +%s%N) - t) / 1000000 ))
+    echo "1. rm -rf of a container with $sets sets: $t ms"
+    echo "2. bystanders' requests, ms (count, median, worst):"
+    mkdir -p "$m/c" "$m/d" "$m/loop"
+    "$WORK/stall_probe" "$m" 0 $((secs * 1000)) "idle tree" "$CGROUP2$CG/probe-$label"
+    start "$m/loop" "while :; do unshare --mount true; done"
+    ( end=$(( $(date +%s) + secs + 1 )); while [ "$(date +%s)" -lt $end ]; do ls -l "$m/loop" >/dev/null; done ) &
+    local lister=$!
+    "$WORK/stall_probe" "$m" 0 $((secs * 1000)) "a container looping unshare" "$CGROUP2$CG/probe-$label"
+    wait $lister 2>/dev/null || true
+    rm -rf "$m/loop" "$m/c" "$m/d"
+    umount "$m"
+    rm -rf "/run/nsfs-bench-$$-$label"
+    rmdir "$CGROUP2$CG/probe-$label"
+}
+
+echo "set work, $(nproc) cores, kernel $(uname -r), $(date -u +%F)"
+run "$BIN" this-build
+[ -z "${BASELINE_BIN:-}" ] || run "$BASELINE_BIN" baseline
