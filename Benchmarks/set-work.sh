@@ -5,9 +5,10 @@
 # 1. rm -rf of a container whose N processes each unshared their mount
 #    namespace (N sets): the wall time, one kill for each set;
 # 2. a bystander's requests (stall_probe: cat of another container's
-#    status, ls of the root, mkdir + rmdir elsewhere) while a container's
-#    processes keep unsharing and someone keeps listing it (every look at it
-#    is a new survey), next to the same on the idle tree, in one run.
+#    status, ls of the root, mkdir + rmdir elsewhere) while a container of
+#    N/2 processes keeps unsharing and someone keeps running `ls -l` of the
+#    root (each stat of that container is a new look at its processes),
+#    next to the same on the idle tree, in one run.
 #   Benchmarks/set-work.sh [N=2000] [SECONDS=3]     (root; builds release first)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -39,8 +40,12 @@ run() {   # BIN LABEL
     echo "2. bystanders' requests, ms (count, median, worst):"
     mkdir -p "$m/c" "$m/d" "$m/loop"
     "$WORK/stall_probe" "$m" 0 $((secs * 1000)) "idle tree" "$CGROUP2$CG/probe-$label"
-    start "$m/loop" "while :; do unshare --mount true; done"
-    ( end=$(( $(date +%s) + secs + 1 )); while [ "$(date +%s)" -lt $end ]; do ls -l "$m/loop" >/dev/null; done ) &
+    # the busy container: N/2 processes (each look re-reads them all once
+    # a second), one of which keeps unsharing; someone keeps stat'ing it
+    start "$m/loop" "i=0; while [ \$i -lt $((n / 2)) ]; do sleep 1000 & i=\$((i + 1)); done; while :; do unshare --mount true; done"
+    local lcg; lcg=$(cgroup_of "$(init_of "$m/loop")")
+    until [ "$(wc -l < "$lcg/cgroup.procs")" -gt $((n / 2)) ]; do sleep 0.2; done
+    ( end=$(( $(date +%s) + secs + 1 )); while [ "$(date +%s)" -lt $end ]; do ls -l "$m" >/dev/null 2>&1; done ) &
     local lister=$!
     "$WORK/stall_probe" "$m" 0 $((secs * 1000)) "a container looping unshare" "$CGROUP2$CG/probe-$label"
     wait $lister 2>/dev/null || true
