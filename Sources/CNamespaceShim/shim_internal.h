@@ -18,6 +18,22 @@
 #ifndef SYS_execveat
 #define SYS_execveat 322
 #endif
+// The new mount API (Linux 5.2): views (view.c), /proc's cover (spawn.c).
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC 02000000 /* O_CLOEXEC */
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
 
 // clone3 whose child runs fn(arg) on the stack given in args (spawn.c).
 long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);

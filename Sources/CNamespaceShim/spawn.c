@@ -300,10 +300,11 @@ struct nsfs_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
 
 // A private copy of the current mount namespace in which the host's
 // mounts are read-only and /tmp, /var/tmp, /dev/shm are fresh tmpfs.
+static int own_mount_namespace(void);
+
 static int private_filesystem(void) {
-    if (syscall(SYS_unshare, CLONE_NEWNS) != 0) return errno;
-    // Nothing done here may propagate back to the host.
-    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) return errno;
+    int e = own_mount_namespace();
+    if (e) return e;
     struct nsfs_mount_attr ro = {MOUNT_ATTR_RDONLY, 0, 0, 0};
     if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) != 0) return errno;
     // Except the kernel's own: the container mounts a proc (and maybe a
@@ -330,13 +331,6 @@ static int own_mount_namespace(void) {
     return 0;
 }
 
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-
 // The container's /proc with nothing of the host's under it. The container
 // mounts a proc of its own (the kernel allows that only while another proc
 // mount is fully visible in its mount namespace); unmounted, the one below
@@ -349,12 +343,12 @@ static int own_mount_namespace(void) {
 //                      visible (nothing mounted on it), out of reach.
 // `umount -l /proc` inside shows T: Permission denied, nothing listed.
 static int cover_proc(void) {
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc", 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree < 0) return errno;
     int e = 0;
     if (mount("nsfs-proc-cover", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=4,mode=000") != 0) e = errno;
     if (!e && mkdir("/proc/h", 0) != 0) e = errno;
-    if (!e && syscall(SYS_move_mount, tree, "", AT_FDCWD, "/proc/h", 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */) != 0) e = errno;
+    if (!e && syscall(SYS_move_mount, tree, "", AT_FDCWD, "/proc/h", MOVE_MOUNT_F_EMPTY_PATH) != 0) e = errno;
     close(tree);
     return e;
 }
