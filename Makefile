@@ -1,10 +1,14 @@
-# namespacefs build and install. `make` builds the daemon (SwiftPM), the
+# namespacefs build and install. `make` builds the daemon (SwiftPM, the Swift
+# runtime linked in statically for release), the
 # container init (a libc-free static C program: it must not carry a Swift
 # runtime, so SwiftPM does not link it) and the connection holder (plain C,
 # no Swift runtime either: it outlives daemons of any build).
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 CONFIG ?= release
+# A release build carries the Swift runtime inside (static): what is
+# installed, and mounted at boot, needs nothing of the toolchain that built it.
+SWIFT_FLAGS ?= $(if $(filter release,$(CONFIG)),--static-swift-stdlib,)
 BUILD := $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
 INIT_CFLAGS := -static -nostdlib -nostartfiles -ffreestanding -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -fno-pie -no-pie -Os -Wall -Wextra -Werror \
@@ -17,7 +21,7 @@ HOLDER_CFLAGS := -O2 -Wall -Wextra -Werror
 all: build init holder
 
 build:
-	swift build -c $(CONFIG)
+	swift build -c $(CONFIG) $(SWIFT_FLAGS)
 
 init: $(BUILD)/namespacefs-init
 

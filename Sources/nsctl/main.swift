@@ -15,6 +15,7 @@ struct Nsctl: ParsableCommand {
         rm -rf, rename it with mv. nsctl works through the mount, so inside a \
         container it sees that container's subtree only.
         """,
+        version: "nsctl 0.1.0",
         subcommands: [Exec.self, Ps.self, Tree.self])
 
     static let defaultMount = "/namespaces"

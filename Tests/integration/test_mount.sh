@@ -81,3 +81,31 @@ test_remount_keeps_containers_running() {
     [ ! -e "$MNT/a" ] || fail "old name came back"
     assert_eq "$(record_count)" 2 "records"
 }
+
+# The installed binaries need nothing of the toolchain that built them (the
+# mount at boot must not depend on /opt/swift staying where it was): the
+# release build mounts, makes a container and enters it with the
+# toolchain's directory hidden.
+test_release_binaries_run_without_the_toolchain() {
+    if [ -z "${NSFS_RELEASE_BIN:-}" ]; then
+        [ "${CI:-}" != true ] || fail "NSFS_RELEASE_BIN is not set (scripts/test sets it)"
+        echo "    skipped: NSFS_RELEASE_BIN not set"; return 0
+    fi
+    local toolchain; toolchain=$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")
+    [ -d "$toolchain" ] || fail "no toolchain directory to hide"
+    ! ldd "$NSFS_RELEASE_BIN/namespacefs" "$NSFS_RELEASE_BIN/nsctl" | grep -q "$toolchain" || fail "linked against $toolchain: $(ldd "$NSFS_RELEASE_BIN/nsctl" | grep "$toolchain" | head -2)"
+    local m=$TEST_TMP/static st=/run/nsfs-test-$$-static cg=$TEST_ROOT_CGROUP/static
+    mkdir -p "$m"
+    local out
+    out=$(unshare -m sh -c '
+        mount -t tmpfs none "$1" || exit 9
+        [ ! -e "$1/bin/swift" ] || exit 8
+        "$2/namespacefs" "$3" -o "state_dir=$4,cgroup=$5" || exit 7
+        mkdir "$3/c" && "$2/nsctl" exec "$3/c" -- hostname && "$2/nsctl" --version
+        rc=$?
+        rm -rf "$3/c"; umount "$3"
+        exit $rc' - "$toolchain" "$NSFS_RELEASE_BIN" "$m" "$st" "$cg" 2>&1) || fail "with $toolchain hidden: $out"
+    assert_eq "$(echo "$out" | head -1)" c "the container's hostname, through the release nsctl"
+    case $(echo "$out" | sed -n 2p) in "nsctl "*) ;; *) fail "nsctl --version: $out" ;; esac
+    rm -rf "$st"
+}
