@@ -93,7 +93,8 @@ test_release_binaries_run_without_the_toolchain() {
     fi
     local toolchain; toolchain=$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")
     [ -d "$toolchain" ] || fail "no toolchain directory to hide"
-    ! ldd "$NSFS_RELEASE_BIN/namespacefs" "$NSFS_RELEASE_BIN/nsctl" | grep -q "$toolchain" || fail "linked against $toolchain: $(ldd "$NSFS_RELEASE_BIN/nsctl" | grep "$toolchain" | head -2)"
+    local libs; libs=$(ldd "$NSFS_RELEASE_BIN/namespacefs" "$NSFS_RELEASE_BIN/nsctl")
+    case $libs in *"$toolchain"*) fail "linked against $toolchain: $(echo "$libs" | grep -m2 "$toolchain")" ;; esac
     local m=$TEST_TMP/static st=/run/nsfs-test-$$-static cg=$TEST_ROOT_CGROUP/static
     mkdir -p "$m"
     local out
