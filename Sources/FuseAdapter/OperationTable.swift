@@ -57,6 +57,9 @@ nonisolated func makeOperationTable() -> fuse_lowlevel_ops {
     ops.release = { req, _, fi in _ = filesystem(req).release(request(req, "release"), fi!) }
     ops.opendir = { req, ino, fi in _ = filesystem(req).opendir(request(req, "opendir"), ino, fi!) }
     ops.readdir = { req, ino, size, off, fi in _ = filesystem(req).readdir(request(req, "readdir"), ino, size, off, fi!) }
+    ops.readdirplus = { req, ino, size, off, fi in
+        _ = filesystem(req).readdir(request(req, "readdirplus"), ino, size, off, fi!, plus: true)
+    }
     ops.releasedir = { req, _, fi in _ = filesystem(req).releasedir(request(req, "releasedir"), fi!) }
     return ops
 }
