@@ -134,44 +134,25 @@ do throws(TrustedDirectory.Refusal) { try TrustedDirectory.ensure(options.stateD
 let stateDirectory = options.stateDirectory
 let holdSeconds = options.holdSeconds
 
-func refuseServed(by daemon: String) -> Never {
-    fail("\(mountPoint) is already mounted and served by \(daemon): to restart its daemon, run this with --restart")
-}
-
-// What this state directory serves, by its connection record: a daemon of
-// it may serve another mount point (the default state directory, given
-// again for a second mount). --restart and the refusal concern only the
-// daemon that serves *this* mount on *this* state directory.
-let recordedConnection = ConnectionRecord.load(from: stateDirectory)
-if let ourMount, let other = recordedConnection, other.mountPoint != mountPoint || other.device != ourMount.device,
-   case .serving(let pid) = ConnectionHolder.ask("who", stateDirectory: stateDirectory) {
-    fail("\(mountPoint) is mounted by a daemon of another state directory; \(stateDirectory) is in use by daemon \(pid), "
-         + "which serves \(other.mountPoint): name the state directory of \(mountPoint) with -o state_dir=, or unmount it first")
-}
-
-// Served already: said at once (the lock below would wait for its holder).
-// Unless that daemon is dying (SIGKILLed a moment ago, its threads still
-// exiting): then this one waits for it, and takes over.
-if ourMount != nil, !options.restart, case .serving(let pid) = ConnectionHolder.ask("who", stateDirectory: stateDirectory) {
-    guard ProcStat.isExiting(pid: pid), let dying = try? ProcessHandle.open(pid: pid),
-          dying.waitForExit(timeoutMilliseconds: 5_000) else { refuseServed(by: "daemon \(pid)") }
-}
-
-// --restart: the serving daemon hands over (it stops reading requests,
-// lets its workers answer theirs, exits) and lets go of the locks.
-if options.restart {
-    switch ConnectionHolder.ask("who", stateDirectory: stateDirectory) {
-    case .serving(let pid) where pid > 0:
-        guard ourMount != nil, recordedConnection?.mountPoint == mountPoint else {
-            fail("--restart: \(stateDirectory) is in use by daemon \(pid), which serves \(recordedConnection?.mountPoint ?? "another mount"), not \(mountPoint): nothing was signalled")
-        }
-        guard kill(pid, FuseSession.handoverSignal) == 0 else { fail("--restart: cannot signal daemon \(pid) (\(Errno.current))") }
-        Log.line("asked daemon \(pid) to hand \(mountPoint) over")
-    case .none: break
-    case .unreachable:
-        fail("--restart: no connection holder for \(stateDirectory) (was \(mountPoint) mounted with -o hold=0, or with another state_dir?)")
-    case let other: fail("--restart: \(other)")
-    }
+// What to do with a mount point that is already ours, decided by
+// TakeoverPlan from the facts gathered here: before the state lock (the
+// lock would wait for its holder), then after it.
+let mounted = ourMount.map { TakeoverPlan.Mount(device: $0.device, mountPoint: $0.mountPoint) }
+let recorded = ConnectionRecord.load(from: stateDirectory).map { TakeoverPlan.Mount(device: $0.device, mountPoint: $0.mountPoint) }
+let who = ourMount != nil || options.restart ? ConnectionHolder.ask("who", stateDirectory: stateDirectory) : .none
+var serverExiting = false
+if case .serving(let pid) = who { serverExiting = ProcStat.isExiting(pid: pid) }
+switch TakeoverPlan.beforeLock(mountPoint: mountPoint, stateDirectory: stateDirectory, mounted: mounted, recorded: recorded,
+                               holder: who, serverExiting: serverExiting, restart: options.restart) {
+case .proceed: break
+case .refuse(let line): fail(line)
+case .waitForExit(let pid, let otherwise):
+    guard let dying = try? ProcessHandle.open(pid: pid), dying.waitForExit(timeoutMilliseconds: 5_000) else { fail(otherwise) }
+case .handOver(let pid):
+    // It stops reading requests, lets its workers answer theirs, exits,
+    // and lets go of the locks.
+    guard kill(pid, FuseSession.handoverSignal) == 0 else { fail("--restart: cannot signal daemon \(pid) (\(Errno.current))") }
+    Log.line("asked daemon \(pid) to hand \(mountPoint) over")
 }
 let stateLock: OwnedDescriptor = {
     let path = stateDirectory + "/lock"
@@ -180,8 +161,7 @@ let stateLock: OwnedDescriptor = {
     } catch {
         switch error {
         case .held(let other):
-            if ourMount != nil, recordedConnection?.mountPoint == mountPoint { refuseServed(by: other) }
-            fail("the state directory \(stateDirectory) is in use by another daemon: \(other); give this mount a state directory of its own (-o state_dir=DIR), or unmount that one first")
+            fail(TakeoverPlan.lockHeld(by: other, mountPoint: mountPoint, stateDirectory: stateDirectory, mounted: mounted, recorded: recorded))
         case .failed(let e): fail("cannot lock \(path) (\(e))")
         }
     }
@@ -193,36 +173,27 @@ struct Takeover {
     let descriptor: Int32
     let record: ConnectionRecord
 }
-func releaseHeld(_ reason: String) {
-    // Nobody can serve it: end it, and start afresh.
-    _ = ConnectionHolder.ask("end", stateDirectory: stateDirectory)
-    if let m = ourMount {
-        Log.line("\(reason): \(m.mountPoint) is unmounted and mounted again")
-        _ = umount2(m.mountPoint, Int32(MNT_DETACH))
-    }
-    ConnectionRecord.remove(from: stateDirectory)
-}
 var takeover: Takeover?
-if let ourMount {
+if let ourMount, let mounted {
     var fd = SystemdNotify.storedDescriptor(named: "fuse")
-    switch ConnectionHolder.ask("take", stateDirectory: stateDirectory) {
-    case .descriptor(let d): if fd == nil { fd = d } else { close(d) }
-    case .busy(let pid): refuseServed(by: "daemon \(pid)")
-    default: break
-    }
+    let take = ConnectionHolder.ask("take", stateDirectory: stateDirectory)
+    if case .descriptor(let d) = take { if fd == nil { fd = d } else { close(d) } }
     let record = ConnectionRecord.load(from: stateDirectory)
-    if let fd, let record, record.device == ourMount.device, record.mountPoint == mountPoint {
-        takeover = Takeover(descriptor: fd, record: record)
-    } else if record?.device == ourMount.device {
-        // Ours, and nothing holds its connection: it is dead (ENOTCONN).
-        releaseHeld("the connection of \(mountPoint) is gone with its daemon")
-    } else if fd != nil || record != nil {
+    switch TakeoverPlan.afterLock(mountPoint: mountPoint, stateDirectory: stateDirectory, mounted: mounted,
+                                  recorded: record.map { TakeoverPlan.Mount(device: $0.device, mountPoint: $0.mountPoint) },
+                                  holderTake: take, haveDescriptor: fd != nil, restart: options.restart) {
+    case .takeOver:
+        takeover = Takeover(descriptor: fd!, record: record!)
+    case .release(let reason, let thenRefuse):
+        // Nobody can serve it: end it, and start afresh.
         fd.map { _ = close($0) }
-        releaseHeld("the mount on \(mountPoint) is not the one \(stateDirectory) recorded")
-    } else {
-        fail("\(mountPoint) is already mounted, by a daemon of another state directory: unmount it first with 'umount \(mountPoint)'")
+        _ = ConnectionHolder.ask("end", stateDirectory: stateDirectory)
+        Log.line("\(reason): \(ourMount.mountPoint) is unmounted and mounted again")
+        _ = umount2(ourMount.mountPoint, Int32(MNT_DETACH))
+        ConnectionRecord.remove(from: stateDirectory)
+        if let thenRefuse { fail(thenRefuse) }
+    case .refuse(let line): fail(line)
     }
-    if takeover == nil, options.restart { fail("--restart: the connection of \(mountPoint) could not be taken over (see above)") }
 }
 
 // Where containers live: what an earlier mount recorded, else below our own cgroup.
