@@ -52,8 +52,3 @@ public final class Views: Sendable {
         for s in order { attach(s) }
     }
 }
-
-/// The daemon's log: one line on standard error (the journal, under systemd).
-public enum Log {
-    public static func line(_ message: String) { StandardError.line("namespacefs: " + message) }
-}

@@ -1,0 +1,54 @@
+import ContainerTree
+import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A refused or failed operation: the errno the caller sees and, for the
+/// log, what happened.
+public struct RuntimeError: Error, CustomStringConvertible, Sendable {
+    public let errno: Errno
+    public let message: String
+    /// A rule of the tree said no (bad name, exists, not empty...), as
+    /// opposed to the kernel failing: the caller's business, not the log's.
+    public let isRefusal: Bool
+
+    public init(_ errno: Errno, _ message: String) {
+        self.errno = errno
+        self.message = message
+        isRefusal = false
+    }
+
+    /// The kernel refused what the caller asked (a limit it cannot parse):
+    /// the caller's business, not the log's.
+    public init(rejected errno: Errno, _ message: String) {
+        self.errno = errno
+        self.message = message
+        isRefusal = true
+    }
+
+    public init(refused: TreeError, _ operation: String) {
+        errno = refused.errno
+        message = "\(operation) refused"
+        isRefusal = true
+    }
+
+    public var description: String { "\(message): \(errno)" }
+}
+
+extension TreeError {
+    /// The errno a user sees for each refusal.
+    public var errno: Errno {
+        switch self {
+        case .invalidName: .invalid
+        case .nameTooLong: Errno(ENAMETOOLONG)
+        case .exists: .exists
+        case .notFound: .noEntry
+        case .notEmpty: .notEmpty
+        case .isRoot: .busy
+        case .crossParent: .notPermitted
+        case .intoOwnSubtree: .invalid
+        case .unnamedParent: .notPermitted
+        }
+    }
+}
