@@ -1,6 +1,6 @@
 import LinuxSystem
 
 /// The daemon's log: one line on standard error (the journal, under systemd).
-public enum Log {
-    public static func line(_ message: String) { StandardError.line("namespacefs: " + message) }
+package enum Log {
+    package static func line(_ message: String) { StandardError.line("namespacefs: " + message) }
 }

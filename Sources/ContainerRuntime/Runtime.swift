@@ -8,15 +8,15 @@ import LinuxSystem
 /// - `files`: containers presented as control-file contents;
 /// - `views`: each container's own view of the mount.
 /// Nothing here knows of FUSE.
-public final class Runtime: Sendable {
-    public let registry = Registry()
-    public let lifecycle: Lifecycle
-    public let callers: Callers
-    public let files: ControlFiles
-    public let views: Views
-    public var discovery: Discovery { lifecycle.discovery }
+package final class Runtime: Sendable {
+    package let registry = Registry()
+    package let lifecycle: Lifecycle
+    package let callers: Callers
+    package let files: ControlFiles
+    package let views: Views
+    package var discovery: Discovery { lifecycle.discovery }
 
-    public init(configuration: RuntimeConfiguration) throws(RuntimeError) {
+    package init(configuration: RuntimeConfiguration) throws(RuntimeError) {
         lifecycle = try Lifecycle(configuration: configuration, registry: registry)
         callers = Callers(registry: registry)
         files = ControlFiles(registry: registry)

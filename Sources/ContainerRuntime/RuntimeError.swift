@@ -6,14 +6,14 @@ import Glibc
 
 /// A refused or failed operation: the errno the caller sees and, for the
 /// log, what happened.
-public struct RuntimeError: Error, CustomStringConvertible, Sendable {
-    public let errno: Errno
-    public let message: String
+package struct RuntimeError: Error, CustomStringConvertible, Sendable {
+    package let errno: Errno
+    package let message: String
     /// A rule of the tree said no (bad name, exists, not empty...), as
     /// opposed to the kernel failing: the caller's business, not the log's.
-    public let isRefusal: Bool
+    package let isRefusal: Bool
 
-    public init(_ errno: Errno, _ message: String) {
+    package init(_ errno: Errno, _ message: String) {
         self.errno = errno
         self.message = message
         isRefusal = false
@@ -21,24 +21,24 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
 
     /// The kernel refused what the caller asked (a limit it cannot parse):
     /// the caller's business, not the log's.
-    public init(rejected errno: Errno, _ message: String) {
+    package init(rejected errno: Errno, _ message: String) {
         self.errno = errno
         self.message = message
         isRefusal = true
     }
 
-    public init(refused: TreeError, _ operation: String) {
+    package init(refused: TreeError, _ operation: String) {
         errno = refused.errno
         message = "\(operation) refused"
         isRefusal = true
     }
 
-    public var description: String { "\(message): \(errno)" }
+    package var description: String { "\(message): \(errno)" }
 }
 
 extension TreeError {
     /// The errno a user sees for each refusal.
-    public var errno: Errno {
+    package var errno: Errno {
         switch self {
         case .invalidName: .invalid
         case .nameTooLong: Errno(ENAMETOOLONG)

@@ -10,10 +10,10 @@ import LinuxSystem
 /// as an option), no invisible character (bidi controls, zero-width
 /// characters), and is not `unnamed` followed by digits of another script.
 /// Names of the filesystem's own entries are taken.
-public enum ContainerName {
-    public static let maxBytes = 255
+package enum ContainerName {
+    package static let maxBytes = 255
 
-    public static func validate(_ bytes: some Collection<UInt8>) -> Result<String, TreeError> {
+    package static func validate(_ bytes: some Collection<UInt8>) -> Result<String, TreeError> {
         if bytes.count > maxBytes { return .failure(.nameTooLong) }
         if bytes.isEmpty { return .failure(.invalidName) }
         guard let name = String(validating: bytes, as: UTF8.self) else { return .failure(.invalidName) }
@@ -45,13 +45,13 @@ public enum ContainerName {
         return .success(name)
     }
 
-    public static func validate(_ name: String) -> Result<String, TreeError> {
+    package static func validate(_ name: String) -> Result<String, TreeError> {
         validate(Array(name.utf8))
     }
 
     /// The UTS hostname a container named `name` starts with: the name cut to
     /// the kernel's limit at a character boundary.
-    public static func hostname(for name: String) -> String {
+    package static func hostname(for name: String) -> String {
         var out = ""
         var size = 0
         for ch in name {

@@ -11,8 +11,8 @@ import LinuxSystem
 /// `removing` from the rmdir's check until its processes are gone. The
 /// states are what keeps two requests for the same name or container from
 /// interleaving badly while neither holds a lock.
-public struct ContainerTree: Sendable {
-    public enum State: Sendable, Equatable {
+package struct ContainerTree: Sendable {
+    package enum State: Sendable, Equatable {
         /// mkdir in progress: the name is taken, nothing can be seen yet.
         case creating
         case running
@@ -20,84 +20,84 @@ public struct ContainerTree: Sendable {
         case removing
     }
 
-    public struct Node: Sendable, Equatable {
-        public let serial: UInt64
-        public var name: String          // "" for the root
-        public var parent: UInt64?       // nil for the root
-        public var state: State
+    package struct Node: Sendable, Equatable {
+        package let serial: UInt64
+        package var name: String          // "" for the root
+        package var parent: UInt64?       // nil for the root
+        package var state: State
         /// chown of a container delegates its subtree to the owner.
-        public var owner = Owner.root
+        package var owner = Owner.root
         /// Permission bits of its directory (mkdir's mode less the umask,
         /// chmod): who may create, remove and rename in it (see Access).
-        public var mode: UInt16 = Self.defaultMode
+        package var mode: UInt16 = Self.defaultMode
         /// A set of namespaces that processes of a container made for
         /// themselves (found, not made by mkdir): named `unnamed<N>`, its
         /// processes in its container's cgroup (see SetForest).
-        public var unnamed = false
-        public var children: [String: UInt64] = [:]
+        package var unnamed = false
+        package var children: [String: UInt64] = [:]
 
-        public static let defaultMode = ContainerTree.defaultMode
+        package static let defaultMode = ContainerTree.defaultMode
     }
 
     /// The mode of a container directory made without one (and the root's).
-    public static let defaultMode: UInt16 = 0o755
+    package static let defaultMode: UInt16 = 0o755
 
-    public struct Owner: Sendable, Equatable {
-        public var uid: UInt32
-        public var gid: UInt32
-        public init(uid: UInt32, gid: UInt32) { self.uid = uid; self.gid = gid }
-        public static let root = Owner(uid: 0, gid: 0)
+    package struct Owner: Sendable, Equatable {
+        package var uid: UInt32
+        package var gid: UInt32
+        package init(uid: UInt32, gid: UInt32) { self.uid = uid; self.gid = gid }
+        package static let root = Owner(uid: 0, gid: 0)
     }
 
-    public private(set) var nodes: [UInt64: Node]
-    public private(set) var nextSerial: UInt64
+    package private(set) var nodes: [UInt64: Node]
+    package private(set) var nextSerial: UInt64
     /// The controllers the host gives containers: their limit entries are
     /// listed in every container directory (not in sets: a set shares its
     /// container's cgroup; not at the root: the host's are not the tree's).
-    public var controllers: Set<CgroupController> = []
+    package var controllers: Set<CgroupController> = []
 
-    public static let rootSerial: UInt64 = 0
+    package static let rootSerial: UInt64 = 0
     /// The scope of a caller in a pid namespace that is neither the
     /// daemon's nor below one of its containers (a container of another
     /// mount, a process that unshared its pid namespace on the host): it
     /// sees an empty root, nothing of the tree.
-    public static let outsiderScope: UInt64 = .max
+    package static let outsiderScope: UInt64 = .max
 
-    public init() {
+    package init() {
         nodes = [Self.rootSerial: Node(serial: Self.rootSerial, name: "", parent: nil, state: .running)]
         nextSerial = 1
     }
 
     /// Containers in the tree (creating ones included).
-    public var count: Int { nodes.count - 1 }
+    package var count: Int { nodes.count - 1 }
 
-    public func node(_ serial: UInt64) -> Node? { nodes[serial] }
+    package func node(_ serial: UInt64) -> Node? { nodes[serial] }
 
     /// A node that requests can see: running or being removed.
-    public func visibleNode(_ serial: UInt64) -> Node? {
+    package func visibleNode(_ serial: UInt64) -> Node? {
         guard let n = nodes[serial], n.state != .creating else { return nil }
         return n
     }
 
-    public func child(of parent: UInt64, named name: String) -> UInt64? {
+    package func child(of parent: UInt64, named name: String) -> UInt64? {
         nodes[parent]?.children[name]
     }
 
     /// Reserve a serial number for a container about to be created.
-    public mutating func allocateSerial() -> UInt64 {
+    package mutating func allocateSerial() -> UInt64 {
         defer { nextSerial += 1 }
         return nextSerial
     }
 
     /// Serials up to `serial` are taken (by records not yet inserted).
-    public mutating func reserveSerials(through serial: UInt64) {
+    package mutating func reserveSerials(through serial: UInt64) {
         if serial >= nextSerial { nextSerial = serial + 1 }
     }
 
     // MARK: mkdir
 
     /// Check that `name` can be created below `parent`; returns the valid name.
-    public func checkCreate(parent: UInt64, name bytes: some Collection<UInt8>) -> Result<String, TreeError> {
+    package func checkCreate(parent: UInt64, name bytes: some Collection<UInt8>) -> Result<String, TreeError> {
         guard let p = nodes[parent], p.state == .running else { return .failure(.notFound) }
         // A container below a set would outlive it (the set ends with its
         // last process): name the set first.
@@ -112,7 +112,7 @@ public struct ContainerTree: Sendable {
 
     /// mkdir's first step: take the name (state `creating`). Returns the
     /// new container's serial.
-    public mutating func beginCreate(parent: UInt64, name bytes: some Collection<UInt8>, owner: Owner = .root,
+    package mutating func beginCreate(parent: UInt64, name bytes: some Collection<UInt8>, owner: Owner = .root,
                                      mode: UInt16 = defaultMode) -> Result<(serial: UInt64, name: String), TreeError> {
         switch checkCreate(parent: parent, name: bytes) {
         case .failure(let e): return .failure(e)
@@ -125,20 +125,20 @@ public struct ContainerTree: Sendable {
 
     /// mkdir's last step: the container runs. False if the name was taken
     /// back meanwhile (its parent died and the subtree was dropped).
-    public mutating func finishCreate(_ serial: UInt64) -> Bool {
+    package mutating func finishCreate(_ serial: UInt64) -> Bool {
         guard nodes[serial]?.state == .creating else { return false }
         nodes[serial]!.state = .running
         return true
     }
 
     /// mkdir failed: free the name.
-    public mutating func abandonCreate(_ serial: UInt64) {
+    package mutating func abandonCreate(_ serial: UInt64) {
         guard nodes[serial]?.state == .creating else { return }
         drop(serial)
     }
 
     /// Record a running container (re-adopted at startup with its old serial).
-    public mutating func insert(serial: UInt64, name: String, parent: UInt64, owner: Owner = .root,
+    package mutating func insert(serial: UInt64, name: String, parent: UInt64, owner: Owner = .root,
                                 mode: UInt16 = defaultMode) throws(TreeError) {
         guard nodes[parent] != nil else { throw .notFound }
         guard nodes[serial] == nil, serial != Self.rootSerial else { throw .exists }
@@ -148,7 +148,7 @@ public struct ContainerTree: Sendable {
     }
 
     /// Names no mkdir or mv may take: the control entries' and `unnamed<N>`.
-    public func isReserved(_ name: String) -> Bool {
+    package func isReserved(_ name: String) -> Bool {
         EntryKind.reservedNames.contains(name) || SetForest.isSetName(name)
     }
 
@@ -167,7 +167,7 @@ public struct ContainerTree: Sendable {
     /// May `serial` be removed? Only running containers without child
     /// containers (one being created below counts). Sets below do not
     /// count: their processes are the container's, and die with it.
-    public func checkRemove(_ serial: UInt64) -> Result<Void, TreeError> {
+    package func checkRemove(_ serial: UInt64) -> Result<Void, TreeError> {
         if serial == Self.rootSerial { return .failure(.isRoot) }
         guard let n = nodes[serial], n.state != .creating else { return .failure(.notFound) }
         if n.state == .removing { return .failure(.notFound) }
@@ -176,20 +176,20 @@ public struct ContainerTree: Sendable {
 
     /// rmdir's first step: the container is `removing` until its processes
     /// are gone.
-    public mutating func beginRemove(_ serial: UInt64) -> Result<Void, TreeError> {
+    package mutating func beginRemove(_ serial: UInt64) -> Result<Void, TreeError> {
         if case .failure(let e) = checkRemove(serial) { return .failure(e) }
         nodes[serial]!.state = .removing
         return .success(())
     }
 
     /// The kill failed (its processes did not die in time): back to running.
-    public mutating func cancelRemove(_ serial: UInt64) {
+    package mutating func cancelRemove(_ serial: UInt64) {
         if nodes[serial]?.state == .removing { nodes[serial]!.state = .running }
     }
 
     /// rmdir's last step (and the death watcher's): gone from the tree,
     /// with the sets below it.
-    public mutating func finishRemove(_ serial: UInt64) {
+    package mutating func finishRemove(_ serial: UInt64) {
         guard let n = nodes[serial] else { return }
         let sets = n.children.values.filter { nodes[$0]?.unnamed == true }
         guard sets.count == n.children.count else { return }
@@ -200,7 +200,7 @@ public struct ContainerTree: Sendable {
     /// A container died with everything below it (its pid namespace is
     /// gone): mark the whole subtree `removing`, including names being
     /// created, and return it children first.
-    public mutating func beginRemoveSubtree(_ serial: UInt64) -> [UInt64] {
+    package mutating func beginRemoveSubtree(_ serial: UInt64) -> [UInt64] {
         guard serial != Self.rootSerial else { return [] }
         let all = subtreePostOrder(serial)
         for s in all { nodes[s]!.state = .removing }
@@ -208,7 +208,7 @@ public struct ContainerTree: Sendable {
     }
 
     /// Plain removal of a leaf (tests and adoption).
-    public mutating func remove(_ serial: UInt64) throws(TreeError) {
+    package mutating func remove(_ serial: UInt64) throws(TreeError) {
         if case .failure(let e) = checkRemove(serial) { throw e }
         drop(serial)
     }
@@ -216,7 +216,7 @@ public struct ContainerTree: Sendable {
     // MARK: mv
 
     /// May `serial` be renamed to `name` below `newParent`?
-    public func checkRename(_ serial: UInt64, to newParent: UInt64, name bytes: some Collection<UInt8>) -> Result<String, TreeError> {
+    package func checkRename(_ serial: UInt64, to newParent: UInt64, name bytes: some Collection<UInt8>) -> Result<String, TreeError> {
         if serial == Self.rootSerial { return .failure(.isRoot) }
         guard let n = nodes[serial], n.state == .running,
               let target = nodes[newParent], target.state != .creating else { return .failure(.notFound) }
@@ -234,7 +234,7 @@ public struct ContainerTree: Sendable {
         return .success(name)
     }
 
-    public mutating func rename(_ serial: UInt64, to newParent: UInt64, name: some Collection<UInt8>) throws(TreeError) {
+    package mutating func rename(_ serial: UInt64, to newParent: UInt64, name: some Collection<UInt8>) throws(TreeError) {
         let valid: String
         switch checkRename(serial, to: newParent, name: name) {
         case .failure(let e): throw e
@@ -252,7 +252,7 @@ public struct ContainerTree: Sendable {
 
     /// Give a set a name that is not `unnamed<N>` while it stays a set (the
     /// host's sets: named, never moved).
-    public mutating func renameSet(_ serial: UInt64, name bytes: some Collection<UInt8>) throws(TreeError) {
+    package mutating func renameSet(_ serial: UInt64, name bytes: some Collection<UInt8>) throws(TreeError) {
         guard let n = nodes[serial], n.unnamed, n.state == .running, let parent = n.parent else { throw .notFound }
         let name: String
         switch ContainerName.validate(bytes) {
@@ -268,7 +268,7 @@ public struct ContainerTree: Sendable {
 
     /// The container whose cgroup holds `serial`'s processes: itself, or for
     /// a set its nearest ancestor that is not one.
-    public func owningContainer(of serial: UInt64) -> UInt64 {
+    package func owningContainer(of serial: UInt64) -> UInt64 {
         var cur = serial
         while let n = nodes[cur], n.unnamed, let p = n.parent { cur = p }
         return cur
@@ -276,7 +276,7 @@ public struct ContainerTree: Sendable {
 
     /// The sets below container `serial` (not below its child containers),
     /// parents first.
-    public func sets(below serial: UInt64) -> [UInt64] {
+    package func sets(below serial: UInt64) -> [UInt64] {
         var out: [UInt64] = []
         var queue = [serial]
         while let s = queue.popLast() {
@@ -290,11 +290,11 @@ public struct ContainerTree: Sendable {
 
     /// One set of a layout: its name, its parent (an index into the layout,
     /// nil for the container) and its serial if it is already in the tree.
-    public struct SetPlacement: Sendable, Equatable {
-        public var name: String
-        public var parent: Int?
-        public var serial: UInt64?
-        public init(name: String, parent: Int?, serial: UInt64?) {
+    package struct SetPlacement: Sendable, Equatable {
+        package var name: String
+        package var parent: Int?
+        package var serial: UInt64?
+        package init(name: String, parent: Int?, serial: UInt64?) {
             self.name = name
             self.parent = parent
             self.serial = serial
@@ -306,7 +306,7 @@ public struct ContainerTree: Sendable {
     /// leave. Returns each placement's serial, nil where it could not be
     /// placed (a name a container already had before names were reserved,
     /// or below a set that could not be). Sets being removed stay as they are.
-    public mutating func arrangeSets(in container: UInt64, _ layout: [SetPlacement]) -> [UInt64?] {
+    package mutating func arrangeSets(in container: UInt64, _ layout: [SetPlacement]) -> [UInt64?] {
         guard nodes[container] != nil, nodes[container]?.unnamed == false else { return layout.map { _ in nil } }
         let old = sets(below: container)
         let kept = Set(layout.compactMap(\.serial))
@@ -347,19 +347,19 @@ public struct ContainerTree: Sendable {
     }
 
     /// chown.
-    public mutating func setOwner(_ serial: UInt64, _ owner: Owner) {
+    package mutating func setOwner(_ serial: UInt64, _ owner: Owner) {
         if nodes[serial] != nil { nodes[serial]!.owner = owner }
     }
 
     /// chmod.
-    public mutating func setMode(_ serial: UInt64, _ mode: UInt16) {
+    package mutating func setMode(_ serial: UInt64, _ mode: UInt16) {
         if nodes[serial] != nil { nodes[serial]!.mode = mode & 0o7777 }
     }
 
     // MARK: reading
 
     /// True when `a` is `b` or one of `b`'s ancestors.
-    public func isAncestor(_ a: UInt64, of b: UInt64) -> Bool {
+    package func isAncestor(_ a: UInt64, of b: UInt64) -> Bool {
         var cur: UInt64? = b
         while let c = cur {
             if c == a { return true }
@@ -369,7 +369,7 @@ public struct ContainerTree: Sendable {
     }
 
     /// Names from the root down to `serial` (empty for the root).
-    public func path(of serial: UInt64) -> [String] {
+    package func path(of serial: UInt64) -> [String] {
         var parts: [String] = []
         var cur = serial
         while let n = nodes[cur], let p = n.parent {
@@ -380,11 +380,11 @@ public struct ContainerTree: Sendable {
     }
 
     /// Number of ancestors between `serial` and the root (root: 0).
-    public func depth(of serial: UInt64) -> Int { path(of: serial).count }
+    package func depth(of serial: UInt64) -> Int { path(of: serial).count }
 
     /// `serial` and everything below it, children before parents: the order
     /// in which a subtree can be removed.
-    public func subtreePostOrder(_ serial: UInt64) -> [UInt64] {
+    package func subtreePostOrder(_ serial: UInt64) -> [UInt64] {
         var out: [UInt64] = []
         func visit(_ s: UInt64) {
             guard let n = nodes[s] else { return }
@@ -403,7 +403,7 @@ public struct ContainerTree: Sendable {
 
     /// The listing of a container directory: child containers by name, then
     /// the filesystem's own entries.
-    public func listing(of serial: UInt64) -> [(name: String, inode: Inode)] {
+    package func listing(of serial: UInt64) -> [(name: String, inode: Inode)] {
         guard visibleNode(serial) != nil else { return [] }
         var out: [(name: String, inode: Inode)] = visibleChildren(of: serial).map {
             ($0.name, Inode(serial: $0.serial, kind: .container))
@@ -416,7 +416,7 @@ public struct ContainerTree: Sendable {
     }
 
     /// Resolve a name inside a directory inode.
-    public func lookup(_ name: String, in dir: Inode) -> Inode? {
+    package func lookup(_ name: String, in dir: Inode) -> Inode? {
         guard let node = visibleNode(dir.serial) else { return nil }
         switch dir.kind {
         case .container:
@@ -435,14 +435,14 @@ public struct ContainerTree: Sendable {
 
     /// Whether the directory of `serial` has the control entry `c`: limit
     /// entries only in containers, for the controllers the host has.
-    public func hasEntry(_ c: ControlFile, _ serial: UInt64) -> Bool {
+    package func hasEntry(_ c: ControlFile, _ serial: UInt64) -> Bool {
         guard let controller = c.controller else { return true }
         guard serial != Self.rootSerial, nodes[serial]?.unnamed == false else { return false }
         return controllers.contains(controller)
     }
 
     /// st_nlink of a directory: 2 + its subdirectories (child containers and ns/).
-    public func linkCount(of inode: Inode) -> Int {
+    package func linkCount(of inode: Inode) -> Int {
         switch inode.kind {
         case .container: 3 + visibleChildren(of: inode.serial).count
         case .nsDirectory: 2

@@ -3,13 +3,13 @@ import LinuxSystem
 /// The filesystem's own entries in every container directory. Their names
 /// are reserved: no container may take them. The raw value is the entry's
 /// inode slot (see `Inode`).
-public enum ControlFile: Int, CaseIterable, Sendable {
+package enum ControlFile: Int, CaseIterable, Sendable {
     case status = 1, procs, hostname, freeze
     /// Limits: the container's cgroup files of the same name, read and
     /// written through (only where the host gives containers the controller).
     case pidsMax = 14, pidsCurrent, memoryMax, memoryHigh, memoryCurrent, cpuMax, cpuWeight
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .status: "status"
         case .procs: "procs"
@@ -26,7 +26,7 @@ public enum ControlFile: Int, CaseIterable, Sendable {
     }
 
     /// The cgroup controller behind a limit entry; nil for the others.
-    public var controller: CgroupController? {
+    package var controller: CgroupController? {
         switch self {
         case .status, .procs, .hostname, .freeze: nil
         case .pidsMax, .pidsCurrent: .pids
@@ -35,13 +35,13 @@ public enum ControlFile: Int, CaseIterable, Sendable {
         }
     }
 
-    public var isLimit: Bool { controller != nil }
+    package var isLimit: Bool { controller != nil }
 
     /// Its mount option for a default (`pids.max`: `-o pids_max=`).
-    public var optionName: String { String(name.map { $0 == "." ? "_" : $0 }) }
+    package var optionName: String { String(name.map { $0 == "." ? "_" : $0 }) }
 
     /// Entries a write changes (the current use is read-only, as in cgroupfs).
-    public var isWritable: Bool {
+    package var isWritable: Bool {
         switch self {
         case .procs, .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight: true
         case .status, .pidsCurrent, .memoryCurrent: false
@@ -49,36 +49,36 @@ public enum ControlFile: Int, CaseIterable, Sendable {
     }
 
     /// The limit entries, in listing order.
-    public static var limits: [ControlFile] { allCases.filter(\.isLimit) }
+    package static var limits: [ControlFile] { allCases.filter(\.isLimit) }
 }
 
 /// Names in a container's cgroup (see CgroupLayout in the runtime).
-public enum ContainerCgroup {
+package enum ContainerCgroup {
     /// The leaf its own processes live in, beside its child containers'.
-    public static let leaf = "leaf"
+    package static let leaf = "leaf"
 }
 
 /// The cgroup controllers whose limits a container directory shows.
-public enum CgroupController: String, CaseIterable, Sendable, Hashable {
+package enum CgroupController: String, CaseIterable, Sendable, Hashable {
     case pids, memory, cpu
 }
 
 /// What one inode is: a container directory, one of its control files, its
 /// `ns/` directory or a handle inside it.
-public enum EntryKind: Equatable, Hashable, Sendable {
+package enum EntryKind: Equatable, Hashable, Sendable {
     case container
     case control(ControlFile)
     case nsDirectory
     case namespace(NamespaceKind)
 
-    public static let nsDirectoryName = "ns"
+    package static let nsDirectoryName = "ns"
 
-    public static var reservedNames: Set<String> {
+    package static var reservedNames: Set<String> {
         Set(ControlFile.allCases.map(\.name) + [nsDirectoryName])
     }
 
     /// The entries the filesystem puts in every container directory.
-    public static func controlEntry(named name: String) -> EntryKind? {
+    package static func controlEntry(named name: String) -> EntryKind? {
         if name == nsDirectoryName { return .nsDirectory }
         if let c = ControlFile.allCases.first(where: { $0.name == name }) { return .control(c) }
         return nil
@@ -109,19 +109,19 @@ public enum EntryKind: Equatable, Hashable, Sendable {
 /// Inode numbers: a container's serial number (never reused, kept across
 /// restarts) times 32, plus the entry's slot, plus one so that the root
 /// (serial 0) is FUSE's inode 1. Stable across renames by construction.
-public struct Inode: Hashable, Sendable {
-    public let serial: UInt64
-    public let kind: EntryKind
+package struct Inode: Hashable, Sendable {
+    package let serial: UInt64
+    package let kind: EntryKind
 
-    public static let slotsPerContainer: UInt64 = 32
-    public static let root = Inode(serial: 0, kind: .container)
+    package static let slotsPerContainer: UInt64 = 32
+    package static let root = Inode(serial: 0, kind: .container)
 
-    public init(serial: UInt64, kind: EntryKind) {
+    package init(serial: UInt64, kind: EntryKind) {
         self.serial = serial
         self.kind = kind
     }
 
-    public init?(number: UInt64) {
+    package init?(number: UInt64) {
         guard number >= 1 else { return nil }
         let n = number - 1
         guard let kind = EntryKind(slot: n % Inode.slotsPerContainer) else { return nil }
@@ -129,5 +129,5 @@ public struct Inode: Hashable, Sendable {
         self.kind = kind
     }
 
-    public var number: UInt64 { serial * Inode.slotsPerContainer + kind.slot + 1 }
+    package var number: UInt64 { serial * Inode.slotsPerContainer + kind.slot + 1 }
 }

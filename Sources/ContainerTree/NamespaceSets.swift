@@ -3,31 +3,31 @@ import LinuxSystem
 /// The namespaces one process is in, one inode number per kind
 /// (`NamespaceKind.allCases` order). Inode numbers are unique among live
 /// namespaces: equal keys of two live processes mean the same set.
-public struct SetKey: Hashable, Sendable, Comparable {
-    public var inodes: [UInt64]
+package struct SetKey: Hashable, Sendable, Comparable {
+    package var inodes: [UInt64]
 
-    public init(inodes: [UInt64]) { self.inodes = inodes }
+    package init(inodes: [UInt64]) { self.inodes = inodes }
 
-    public subscript(_ k: NamespaceKind) -> UInt64 { inodes[k.rawValue] }
+    package subscript(_ k: NamespaceKind) -> UInt64 { inodes[k.rawValue] }
 
     /// The kinds in which two sets have different namespaces.
-    public func differences(from other: SetKey) -> [NamespaceKind] {
+    package func differences(from other: SetKey) -> [NamespaceKind] {
         NamespaceKind.allCases.filter { self[$0] != other[$0] }
     }
 
-    public static func < (a: SetKey, b: SetKey) -> Bool { a.inodes.lexicographicallyPrecedes(b.inodes) }
+    package static func < (a: SetKey, b: SetKey) -> Bool { a.inodes.lexicographicallyPrecedes(b.inodes) }
 }
 
 /// What discovery learned about one set of a container: its key and, for
 /// each kind in which it differs from the container, the namespace's 64-bit
 /// id (never reused) and, for pid and user namespaces, the ids of its
 /// ancestors (the kernel records those; parent first).
-public struct SetFacts: Sendable, Equatable {
-    public var key: SetKey
-    public var ids: [NamespaceKind: UInt64]
-    public var ancestors: [NamespaceKind: [UInt64]]
+package struct SetFacts: Sendable, Equatable {
+    package var key: SetKey
+    package var ids: [NamespaceKind: UInt64]
+    package var ancestors: [NamespaceKind: [UInt64]]
 
-    public init(key: SetKey, ids: [NamespaceKind: UInt64], ancestors: [NamespaceKind: [UInt64]] = [:]) {
+    package init(key: SetKey, ids: [NamespaceKind: UInt64], ancestors: [NamespaceKind: [UInt64]] = [:]) {
         self.key = key
         self.ids = ids
         self.ancestors = ancestors
@@ -52,8 +52,8 @@ public struct SetFacts: Sendable, Equatable {
 /// kinds; with none, the container. So `unshare --mount` in C, then
 /// `unshare --net` inside that, gives C/unnamedA/unnamedB, and an
 /// `unshare --net` elsewhere in C a sibling C/unnamedC.
-public enum SetForest {
-    public static let namePrefix = "unnamed"
+package enum SetForest {
+    package static let namePrefix = "unnamed"
 
     /// The parent of each set: an index into `sets`, or nil for the
     /// container. `containerIDs`: the container's pid and user namespace
@@ -66,7 +66,7 @@ public enum SetForest {
     /// child's namespaces, one lookup per subset of its own kinds), or its
     /// pid or user namespace is an ancestor of the child's (found by id), or
     /// its processes are ancestors of the child's.
-    public static func parents(of sets: [SetFacts], containerIDs: [NamespaceKind: UInt64] = [:],
+    package static func parents(of sets: [SetFacts], containerIDs: [NamespaceKind: UInt64] = [:],
                                processAncestors: [Set<Int>] = []) -> [Int?] {
         func ownKinds(_ s: SetFacts) -> [NamespaceKind] { NamespaceKind.allCases.filter { s.ids[$0] != nil } }
         func projection(_ s: SetFacts, _ kinds: [NamespaceKind]) -> [UInt64] {
@@ -125,7 +125,7 @@ public enum SetForest {
     /// nested set shares its parent's, and ids are unordered across CPUs
     /// (per-CPU batches), so no single id is both its own and stable once
     /// its parent is gone.
-    public static func numbers(of sets: [SetFacts], containerIDs: [NamespaceKind: UInt64]) -> [UInt64] {
+    package static func numbers(of sets: [SetFacts], containerIDs: [NamespaceKind: UInt64]) -> [UInt64] {
         var taken = Set<UInt64>()
         var out = [UInt64](repeating: 0, count: sets.count)
         for i in sets.indices.sorted(by: { sets[$0].key < sets[$1].key }) {
@@ -148,11 +148,11 @@ public enum SetForest {
         return h & 0xffff_ffff_ffff
     }
 
-    public static func name(number: UInt64) -> String { namePrefix + String(number) }
+    package static func name(number: UInt64) -> String { namePrefix + String(number) }
 
     /// `unnamed` followed by digits: reserved for sets, like the control
     /// entries' names (mkdir or mv to one is EEXIST).
-    public static func isSetName(_ name: String) -> Bool {
+    package static func isSetName(_ name: String) -> Bool {
         guard name.hasPrefix(namePrefix) else { return false }
         let digits = name.utf8.dropFirst(namePrefix.utf8.count)
         return !digits.isEmpty && digits.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }

@@ -5,7 +5,7 @@ import LinuxSystem
 ///
 /// `key: value` lines; a container's has every key below but `containers`,
 /// the root's (the host) has name, path, state and containers.
-public enum StatusKey: String, CaseIterable, Sendable {
+package enum StatusKey: String, CaseIterable, Sendable {
     case name, path, id, state, created
     case initPid = "init"
     case cgroup, processes
@@ -26,42 +26,42 @@ public enum StatusKey: String, CaseIterable, Sendable {
     case uidMap = "uid-map", gidMap = "gid-map"
 
     /// `ns-net: net:[4026532182]`, the identity as /proc shows it.
-    public static func namespace(_ k: NamespaceKind) -> String { "ns-\(k.name)" }
+    package static func namespace(_ k: NamespaceKind) -> String { "ns-\(k.name)" }
     /// `ns-net-id: 4098`, the 64-bit NS_GET_ID.
-    public static func namespaceID(_ k: NamespaceKind) -> String { "ns-\(k.name)-id" }
+    package static func namespaceID(_ k: NamespaceKind) -> String { "ns-\(k.name)-id" }
 }
 
 /// What `state:` says.
-public enum ContainerState: String, Sendable {
+package enum ContainerState: String, Sendable {
     case running, frozen, removing
 }
 
 /// A parsed `status` file.
-public struct ContainerStatus: Sendable, Equatable {
-    public var fields: [String: String] = [:]
+package struct ContainerStatus: Sendable, Equatable {
+    package var fields: [String: String] = [:]
 
-    public init(fields: [String: String]) { self.fields = fields }
+    package init(fields: [String: String]) { self.fields = fields }
 
     /// Lines without a colon are ignored; a value starts after ": ".
-    public init(parsing text: String) {
+    package init(parsing text: String) {
         for line in text.split(separator: "\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }
             fields[String(line[..<colon])] = String(line[line.index(after: colon)...].drop(while: { $0 == " " }))
         }
     }
 
-    public subscript(_ key: StatusKey) -> String? { fields[key.rawValue] }
+    package subscript(_ key: StatusKey) -> String? { fields[key.rawValue] }
 
-    public var name: String { self[.name] ?? "" }
+    package var name: String { self[.name] ?? "" }
     /// The root (the host) has no id.
-    public var isRoot: Bool { self[.id] == nil }
+    package var isRoot: Bool { self[.id] == nil }
     /// An unnamed set (found, not made).
-    public var isSet: Bool { self[.kind] == "set" }
-    public var id: UInt64? { self[.id].flatMap { UInt64($0, radix: 16) } }
-    public var state: ContainerState? { self[.state].flatMap(ContainerState.init(rawValue:)) }
+    package var isSet: Bool { self[.kind] == "set" }
+    package var id: UInt64? { self[.id].flatMap { UInt64($0, radix: 16) } }
+    package var state: ContainerState? { self[.state].flatMap(ContainerState.init(rawValue:)) }
     /// The init's pid as the reader sees it; nil if it cannot ("-").
-    public var initPid: Int32? { self[.initPid].flatMap { Int32($0) } }
-    public var cgroup: String? { self[.cgroup] }
-    public var processes: Int? { self[.processes].flatMap { Int($0) } }
-    public func namespaceID(_ k: NamespaceKind) -> UInt64? { fields[StatusKey.namespaceID(k)].flatMap { UInt64($0) } }
+    package var initPid: Int32? { self[.initPid].flatMap { Int32($0) } }
+    package var cgroup: String? { self[.cgroup] }
+    package var processes: Int? { self[.processes].flatMap { Int($0) } }
+    package func namespaceID(_ k: NamespaceKind) -> UInt64? { fields[StatusKey.namespaceID(k)].flatMap { UInt64($0) } }
 }

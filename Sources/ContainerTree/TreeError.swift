@@ -1,6 +1,6 @@
 /// Why a change to the tree is refused. The FUSE adapter maps each to the
 /// errno a user sees.
-public enum TreeError: Error, Equatable, Sendable {
+package enum TreeError: Error, Equatable, Sendable {
     case invalidName        // EINVAL
     case nameTooLong        // ENAMETOOLONG
     case exists             // EEXIST

@@ -15,16 +15,16 @@ import Glibc
 ///     mount-point: /namespaces
 ///     generation: 3               (daemons that served it so far)
 ///     init: 2800000001a...        (hex: the INIT request the kernel sent)
-public struct ConnectionRecord: Equatable, Sendable {
-    public var token: UInt64
-    public var device: String
-    public var mountPoint: String
-    public var generation: UInt64
-    public var initRequest: [UInt8]
+package struct ConnectionRecord: Equatable, Sendable {
+    package var token: UInt64
+    package var device: String
+    package var mountPoint: String
+    package var generation: UInt64
+    package var initRequest: [UInt8]
 
-    public static let header = "namespacefs-connection 1"
+    package static let header = "namespacefs-connection 1"
 
-    public init(token: UInt64, device: String, mountPoint: String, generation: UInt64, initRequest: [UInt8]) {
+    package init(token: UInt64, device: String, mountPoint: String, generation: UInt64, initRequest: [UInt8]) {
         self.token = token
         self.device = device
         self.mountPoint = mountPoint
@@ -33,9 +33,9 @@ public struct ConnectionRecord: Equatable, Sendable {
     }
 
     /// N of /sys/fs/fuse/connections/N: the device's minor number.
-    public var connectionNumber: String { String(device.split(separator: ":").last ?? "") }
+    package var connectionNumber: String { String(device.split(separator: ":").last ?? "") }
 
-    public var text: String {
+    package var text: String {
         let initHex = initRequest.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
         return """
         \(Self.header)
@@ -48,7 +48,7 @@ public struct ConnectionRecord: Equatable, Sendable {
         """
     }
 
-    public static func parse(_ text: String) -> ConnectionRecord? {
+    package static func parse(_ text: String) -> ConnectionRecord? {
         let lines = text.split(separator: "\n")
         guard lines.first == Substring(header) else { return nil }
         var f: [Substring: Substring] = [:]
@@ -71,27 +71,27 @@ public struct ConnectionRecord: Equatable, Sendable {
         return ConnectionRecord(token: t, device: String(d), mountPoint: String(m), generation: g, initRequest: bytes)
     }
 
-    public static func path(in stateDirectory: String) -> String { stateDirectory + "/connection" }
+    package static func path(in stateDirectory: String) -> String { stateDirectory + "/connection" }
 
-    public static func load(from stateDirectory: String) -> ConnectionRecord? {
+    package static func load(from stateDirectory: String) -> ConnectionRecord? {
         guard let bytes = try? FileIO.read(path(in: stateDirectory)) else { return nil }
         return parse(String(decoding: bytes, as: UTF8.self))
     }
 
     /// Written whole: a daemon killed meanwhile leaves the old record or the new one.
-    public func save(in stateDirectory: String) throws(Errno) {
+    package func save(in stateDirectory: String) throws(Errno) {
         try FileIO.replaceAtomically(Self.path(in: stateDirectory), with: Array(text.utf8))
     }
 
-    public static func remove(from stateDirectory: String) { unlink(path(in: stateDirectory)) }
+    package static func remove(from stateDirectory: String) { unlink(path(in: stateDirectory)) }
 }
 
 /// The connection holder (namespacefs-holder, see its source): a process
 /// that keeps the mount's /dev/fuse open between daemons.
-public enum ConnectionHolder {
-    public static func socketPath(in stateDirectory: String) -> String { stateDirectory + "/holder.sock" }
+package enum ConnectionHolder {
+    package static func socketPath(in stateDirectory: String) -> String { stateDirectory + "/holder.sock" }
 
-    public enum Answer: Equatable, Sendable {
+    package enum Answer: Equatable, Sendable {
         /// The connection's descriptor.
         case descriptor(Int32)
         case ok
@@ -107,7 +107,7 @@ public enum ConnectionHolder {
     }
 
     /// Ask the holder of this state directory one thing.
-    public static func ask(_ message: String, stateDirectory: String) -> Answer {
+    package static func ask(_ message: String, stateDirectory: String) -> Answer {
         let s = nsfs_seqpacket_connect(socketPath(in: stateDirectory))
         guard s >= 0 else { return .unreachable }
         defer { close(s) }
@@ -134,7 +134,7 @@ public enum ConnectionHolder {
     /// Start a holder for `fuse` (the daemon's /dev/fuse descriptor):
     /// listening at the state directory's socket, aborting the connection
     /// after `hold` seconds with nobody serving.
-    public static func start(binary: String, fuse: Int32, mountPoint: String, connection: String,
+    package static func start(binary: String, fuse: Int32, mountPoint: String, connection: String,
                              holdSeconds: Int, stateDirectory: String) throws(RuntimeError) {
         let listening = nsfs_seqpacket_listen(socketPath(in: stateDirectory))
         guard listening >= 0 else {
@@ -154,7 +154,7 @@ extension ConnectionHolder {
     /// While `serving()`, start a holder again (`start`) whenever this
     /// state directory's holder dies: a crash of the daemon afterwards
     /// still finds its mount held. Only both dying together aborts it.
-    public static func keepAlive(stateDirectory: String, serving: @escaping @Sendable () -> Bool,
+    package static func keepAlive(stateDirectory: String, serving: @escaping @Sendable () -> Bool,
                                  start: @escaping @Sendable () -> Void) {
         BackgroundThread.start(name: "nsfs-holder") {
             while serving() {
@@ -171,15 +171,15 @@ extension ConnectionHolder {
 }
 
 /// systemd's notification socket ($NOTIFY_SOCKET; nothing without it).
-public enum SystemdNotify {
+package enum SystemdNotify {
     @discardableResult
-    public static func send(_ text: String, descriptor: Int32 = -1) -> Bool { nsfs_sd_notify(text, descriptor) == 0 }
+    package static func send(_ text: String, descriptor: Int32 = -1) -> Bool { nsfs_sd_notify(text, descriptor) == 0 }
 
     /// The descriptor systemd kept for us under `name` (FDSTORE=1,
     /// FDNAME=name) and passed back on this start: LISTEN_FDS descriptors
     /// begin at 3, named in LISTEN_FDNAMES, and are ours only if LISTEN_PID
     /// is our pid.
-    public static func storedDescriptor(named name: String) -> Int32? {
+    package static func storedDescriptor(named name: String) -> Int32? {
         guard let pid = getenv("LISTEN_PID").map({ String(cString: $0) }), Int32(pid) == getpid(),
               let count = getenv("LISTEN_FDS").flatMap({ Int(String(cString: $0)) }), count > 0 else { return nil }
         let names = getenv("LISTEN_FDNAMES").map { String(cString: $0).split(separator: ":", omittingEmptySubsequences: false) } ?? []

@@ -12,7 +12,7 @@ import Glibc
 /// operation, and reply exactly once (by type: see `Request`) with explicit
 /// timeouts. Requests are read by one loop thread; the few whose work can
 /// block are answered from `workers`.
-public final class NamespaceFilesystem: Sendable {
+package final class NamespaceFilesystem: Sendable {
     let runtime: Runtime
     let mountTime = SystemTime.realtimeNanoseconds()
     let workers: Workers
@@ -94,7 +94,7 @@ public final class NamespaceFilesystem: Sendable {
 
     /// `connectionToken`, `generation`: see the properties.
     /// `dropWorkerReplies`: testing only (see Workers).
-    public init(runtime: Runtime, connectionToken: UInt64, generation: UInt64, dropWorkerReplies: Bool = false) {
+    package init(runtime: Runtime, connectionToken: UInt64, generation: UInt64, dropWorkerReplies: Bool = false) {
         self.runtime = runtime
         self.connectionToken = connectionToken
         self.generation = generation
@@ -116,7 +116,7 @@ public final class NamespaceFilesystem: Sendable {
     func isInherited(_ handle: UInt64) -> Bool { handle >> Self.handleGenerationShift != generation }
 
     /// Wait for the requests workers still answer (a handover), up to `milliseconds`.
-    public func drainWorkers(milliseconds: Int) -> Bool {
+    package func drainWorkers(milliseconds: Int) -> Bool {
         workers.drain(milliseconds: milliseconds) && lookers.drain(milliseconds: milliseconds)
     }
 
@@ -144,7 +144,7 @@ public final class NamespaceFilesystem: Sendable {
     /// Tell the kernel that containers vanished without a request (their init
     /// died). Never call this from a request handler: the kernel takes the
     /// parent directory's lock, which a handler's caller may hold.
-    public func notifyRemoved(_ removals: [Lifecycle.Removal]) {
+    package func notifyRemoved(_ removals: [Lifecycle.Removal]) {
         guard let se = session.withLock({ $0 })?.raw else { return }
         var parents = Set<UInt64>()
         for r in removals {

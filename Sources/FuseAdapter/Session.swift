@@ -10,7 +10,7 @@ import Glibc
 /// Unchecked Sendable: it owns libfuse's session and argument list (C
 /// pointers); only the thread that made it uses it, but `exitWhenUnmounted`
 /// hands a value of it to a thread.
-public final class FuseSession: @unchecked Sendable {
+package final class FuseSession: @unchecked Sendable {
     private var args = cfuse3_args_empty()
     private let session: OpaquePointer
     private let filesystem: Unmanaged<NamespaceFilesystem>
@@ -23,12 +23,12 @@ public final class FuseSession: @unchecked Sendable {
     /// Largest READ request, in bytes (see the init callback).
     static let maxRead: UInt32 = 4096
 
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+    package struct Failure: Error, CustomStringConvertible {
+        package let description: String
     }
 
     /// `options`: FUSE `-o` options (allow_other, fsname=..., ...).
-    public init(filesystem fs: NamespaceFilesystem, options: [String], debug: Bool) throws(Failure) {
+    package init(filesystem fs: NamespaceFilesystem, options: [String], debug: Bool) throws(Failure) {
         filesystem = Unmanaged.passRetained(fs)
         var argv = ["namespacefs", "-o", (options + ["max_read=\(Self.maxRead)"]).joined(separator: ",")]
         if debug { argv.append("-d") }
@@ -42,7 +42,7 @@ public final class FuseSession: @unchecked Sendable {
         fs.session.withLock { $0 = SessionPointer(raw: s) }
     }
 
-    public func mount(at path: String) throws(Failure) {
+    package func mount(at path: String) throws(Failure) {
         guard fuse_session_mount(session, path) == 0 else {
             throw Failure(description: "cannot mount on \(path) (see the message above)")
         }
@@ -51,7 +51,7 @@ public final class FuseSession: @unchecked Sendable {
 
     /// Serve the connection behind `descriptor` (/dev/fuse of a mount that
     /// another daemon made) instead of mounting anew.
-    public func adopt(descriptor: Int32) throws(Failure) {
+    package func adopt(descriptor: Int32) throws(Failure) {
         guard fuse_session_mount(session, "/dev/fd/\(descriptor)") == 0 else {
             throw Failure(description: "cannot serve the connection of descriptor \(descriptor)")
         }
@@ -59,14 +59,14 @@ public final class FuseSession: @unchecked Sendable {
     }
 
     /// The connection's /dev/fuse descriptor.
-    public var descriptor: Int32 { fuse_session_fd(session) }
+    package var descriptor: Int32 { fuse_session_fd(session) }
 
     /// The largest INIT request we keep (the kernel's is 104 bytes today).
     static let initCapacity = 4096
 
     /// Read and answer the kernel's INIT on a new mount; its bytes, for
     /// the daemons that take the connection over.
-    public func handshake() throws(Failure) -> [UInt8] {
+    package func handshake() throws(Failure) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: Self.initCapacity)
         let n = bytes.withUnsafeMutableBufferPointer { cfuse3_handshake(session, $0.baseAddress!, $0.count) }
         guard n > 0 else { throw Failure(description: "the kernel's INIT failed (\(Errno(Int32(-n))))") }
@@ -75,25 +75,25 @@ public final class FuseSession: @unchecked Sendable {
 
     /// On an adopted connection: let libfuse answer requests as if it had
     /// seen the INIT (`bytes`: the one the first daemon got).
-    public func replay(initRequest bytes: [UInt8]) throws(Failure) {
+    package func replay(initRequest bytes: [UInt8]) throws(Failure) {
         let rc = bytes.withUnsafeBufferPointer { cfuse3_replay_init(session, $0.baseAddress!, $0.count) }
         guard rc == 0 else { throw Failure(description: "cannot take over the connection: its INIT does not replay (\(Errno(-rc)))") }
     }
 
     /// Does the kernel that sent this INIT re-send unanswered requests?
-    public static func kernelResends(initRequest bytes: [UInt8]) -> Bool {
+    package static func kernelResends(initRequest bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBufferPointer { cfuse3_init_has_resend($0.baseAddress!, $0.count) } != 0
     }
 
     /// Ask the kernel to send again every request a dead daemon had read
     /// and not answered (FUSE_NOTIFY_RESEND).
-    public func requestResend() throws(Errno) {
+    package func requestResend() throws(Errno) {
         let rc = cfuse3_notify_resend(session)
         if rc != 0 { throw Errno(-rc) }
     }
 
     /// Detach from the terminal. Must run before any thread exists (it forks).
-    public func daemonize(foreground: Bool) -> Bool { fuse_daemonize(foreground ? 1 : 0) == 0 }
+    package func daemonize(foreground: Bool) -> Bool { fuse_daemonize(foreground ? 1 : 0) == 0 }
 
     /// End the daemon once its mount is gone from its own mount table.
     /// Containers' mount namespaces hold copies (and views) of the mount,
@@ -102,7 +102,7 @@ public final class FuseSession: @unchecked Sendable {
     /// attaches fresh views.
     /// `device`: the mount's, from the mount table (a stat of the mount
     /// point would be a request to ourselves, before the loop runs).
-    public func exitWhenUnmounted(device: String, first: @escaping @Sendable () -> Void) {
+    package func exitWhenUnmounted(device: String, first: @escaping @Sendable () -> Void) {
         BackgroundThread.start(name: "nsfs-unmount") {
             // A failed open or read (EMFILE, ENOMEM) says nothing about the
             // mount: look again shortly (giving up would leave a daemon
@@ -129,7 +129,7 @@ public final class FuseSession: @unchecked Sendable {
     }
 
     /// How serving ended.
-    public enum Ending: Sendable {
+    package enum Ending: Sendable {
         /// SIGTERM, SIGINT, SIGHUP: unmount.
         case stopped
         /// SIGUSR1: a next daemon takes the connection over; leave it mounted.
@@ -139,10 +139,10 @@ public final class FuseSession: @unchecked Sendable {
     }
 
     /// The signal that hands the connection over to a next daemon.
-    public static let handoverSignal = SIGUSR1
+    package static let handoverSignal = SIGUSR1
 
     /// Serve requests on this thread until unmounted or signalled.
-    public func run() -> Ending {
+    package func run() -> Ending {
         fuse_set_signal_handlers(session)
         defer { fuse_remove_signal_handlers(session) }
         // The handover ends the loop as libfuse's SIGTERM handler does.
@@ -172,7 +172,7 @@ public final class FuseSession: @unchecked Sendable {
         return status == 0 ? .stopped : .failed
     }
 
-    public func unmount(at mountPoint: String) {
+    package func unmount(at mountPoint: String) {
         if mounted { fuse_session_unmount(session) }
         // Lazily, as libfuse does for root.
         if adopted { _ = umount2(mountPoint, Int32(MNT_DETACH)) }

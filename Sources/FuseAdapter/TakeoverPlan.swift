@@ -8,18 +8,18 @@
 ///   wait for a dying daemon, or ask the serving one to hand over (--restart);
 /// - after it (the mount is ours to serve now): take the connection over,
 ///   release a dead one and mount afresh, or refuse.
-public enum TakeoverPlan {
+package enum TakeoverPlan {
     /// A mount, as the mount table or a connection record names it.
-    public struct Mount: Equatable, Sendable {
-        public var device: String
-        public var mountPoint: String
-        public init(device: String, mountPoint: String) {
+    package struct Mount: Equatable, Sendable {
+        package var device: String
+        package var mountPoint: String
+        package init(device: String, mountPoint: String) {
             self.device = device
             self.mountPoint = mountPoint
         }
     }
 
-    public enum BeforeLock: Equatable, Sendable {
+    package enum BeforeLock: Equatable, Sendable {
         /// Nothing stands in the way: take the lock.
         case proceed
         /// The daemon that serves it is exiting (SIGKILLed a moment ago):
@@ -34,7 +34,7 @@ public enum TakeoverPlan {
     /// - recorded: the mount the state directory's connection record names.
     /// - holder: the holder's answer to "who".
     /// - serverExiting: whether the pid it names is on its way out.
-    public static func beforeLock(mountPoint: String, stateDirectory: String, mounted: Mount?, recorded: Mount?,
+    package static func beforeLock(mountPoint: String, stateDirectory: String, mounted: Mount?, recorded: Mount?,
                                   holder: ConnectionHolder.Answer, serverExiting: Bool, restart: Bool) -> BeforeLock {
         let servedHere = mounted != nil && recorded?.mountPoint == mountPoint
         // The state directory's daemon serves another mount point: this
@@ -63,12 +63,12 @@ public enum TakeoverPlan {
     }
 
     /// The lock taken by someone else: which line says so.
-    public static func lockHeld(by other: String, mountPoint: String, stateDirectory: String, mounted: Mount?, recorded: Mount?) -> String {
+    package static func lockHeld(by other: String, mountPoint: String, stateDirectory: String, mounted: Mount?, recorded: Mount?) -> String {
         if mounted != nil, recorded?.mountPoint == mountPoint { return servedMessage(mountPoint, by: other) }
         return "the state directory \(stateDirectory) is in use by another daemon: \(other); give this mount a state directory of its own (-o state_dir=DIR), or unmount that one first"
     }
 
-    public enum AfterLock: Equatable, Sendable {
+    package enum AfterLock: Equatable, Sendable {
         /// Serve the mount through the descriptor held (the connection
         /// continues; its INIT is the record's).
         case takeOver
@@ -83,7 +83,7 @@ public enum TakeoverPlan {
     /// - haveDescriptor: a descriptor of the connection is in hand
     ///   (systemd's store, or the holder's answer).
     /// - recorded: the connection record, read again under the lock.
-    public static func afterLock(mountPoint: String, stateDirectory: String, mounted: Mount, recorded: Mount?,
+    package static func afterLock(mountPoint: String, stateDirectory: String, mounted: Mount, recorded: Mount?,
                                  holderTake: ConnectionHolder.Answer, haveDescriptor: Bool, restart: Bool) -> AfterLock {
         if case .busy(let pid) = holderTake { return .refuse(servedMessage(mountPoint, by: "daemon \(pid)")) }
         let noTakeover = restart ? "--restart: the connection of \(mountPoint) could not be taken over (see above)" : nil

@@ -4,11 +4,11 @@ import Glibc
 #endif
 
 /// Capability checks through libcap.
-public enum Capabilities {
+package enum Capabilities {
     /// Does `pid` (0: this process) hold CAP_SYS_ADMIN in its effective set?
     /// Alone this is not enough for a caller: root in an unprivileged user
     /// namespace holds it there too; compare user namespaces as well.
-    public static func hasSysAdmin(pid: pid_t = 0) -> Bool {
+    package static func hasSysAdmin(pid: pid_t = 0) -> Bool {
         guard let caps = pid == 0 ? cap_get_proc() : cap_get_pid(pid) else { return false }
         defer { cap_free(UnsafeMutableRawPointer(caps)) }
         var value = CAP_CLEAR

@@ -5,36 +5,36 @@ import Musl
 #endif
 
 /// An errno value, typed. What every call in this module throws.
-public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: Int32
-    public init(_ rawValue: Int32) { self.rawValue = rawValue }
+package struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertible {
+    package let rawValue: Int32
+    package init(_ rawValue: Int32) { self.rawValue = rawValue }
 
     /// The calling thread's current errno.
-    public static var current: Errno { Errno(errno) }
+    package static var current: Errno { Errno(errno) }
 
-    public var description: String { String(cString: strerror(rawValue)) }
+    package var description: String { String(cString: strerror(rawValue)) }
 
-    public static let notPermitted = Errno(EPERM)
-    public static let noEntry = Errno(ENOENT)
-    public static let interrupted = Errno(EINTR)
-    public static let exists = Errno(EEXIST)
-    public static let busy = Errno(EBUSY)
-    public static let invalid = Errno(EINVAL)
-    public static let noChild = Errno(ECHILD)
-    public static let noProcess = Errno(ESRCH)
-    public static let accessDenied = Errno(EACCES)
-    public static let notEmpty = Errno(ENOTEMPTY)
-    public static let tryAgain = Errno(EAGAIN)
-    public static let noSpace = Errno(ENOSPC)
-    public static let timedOut = Errno(ETIMEDOUT)
-    public static let io = Errno(EIO)
-    public static let badDescriptor = Errno(EBADF)
+    package static let notPermitted = Errno(EPERM)
+    package static let noEntry = Errno(ENOENT)
+    package static let interrupted = Errno(EINTR)
+    package static let exists = Errno(EEXIST)
+    package static let busy = Errno(EBUSY)
+    package static let invalid = Errno(EINVAL)
+    package static let noChild = Errno(ECHILD)
+    package static let noProcess = Errno(ESRCH)
+    package static let accessDenied = Errno(EACCES)
+    package static let notEmpty = Errno(ENOTEMPTY)
+    package static let tryAgain = Errno(EAGAIN)
+    package static let noSpace = Errno(ENOSPC)
+    package static let timedOut = Errno(ETIMEDOUT)
+    package static let io = Errno(EIO)
+    package static let badDescriptor = Errno(EBADF)
 
     /// The kernel's own answer that a process or file no longer exists
     /// (ESRCH, ENOENT). Only this is ever taken for a death: EMFILE, ENOMEM,
     /// EACCES, EINTR and the rest say that a read failed, not that
     /// anything is gone.
-    public var saysGone: Bool { self == .noProcess || self == .noEntry }
+    package var saysGone: Bool { self == .noProcess || self == .noEntry }
 }
 
 /// Run a libc call that returns -1 and sets errno; retry on EINTR.

@@ -5,23 +5,23 @@ import Musl
 #endif
 
 /// A raw descriptor with typed operations. Not owning: see `OwnedDescriptor`.
-public struct FileDescriptor: Hashable, Sendable {
-    public let rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+package struct FileDescriptor: Hashable, Sendable {
+    package let rawValue: Int32
+    package init(rawValue: Int32) { self.rawValue = rawValue }
 
-    public static let currentDirectory = FileDescriptor(rawValue: AT_FDCWD)
+    package static let currentDirectory = FileDescriptor(rawValue: AT_FDCWD)
 
     /// The corresponding C function is `openat`.
-    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0,
+    package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0,
                             relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) -> FileDescriptor {
         let fd = try valueOrErrno { openat(dir.rawValue, path, flags | O_CLOEXEC, mode) }
         return FileDescriptor(rawValue: fd)
     }
 
-    public func close() { _ = Glibc.close(rawValue) }
+    package func close() { _ = Glibc.close(rawValue) }
 
     /// Read until end of file (small pseudo-files: /proc, cgroupfs).
-    public func readAll(capacity: Int = 4096) throws(Errno) -> [UInt8] {
+    package func readAll(capacity: Int = 4096) throws(Errno) -> [UInt8] {
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: capacity)
         while true {
@@ -35,7 +35,7 @@ public struct FileDescriptor: Hashable, Sendable {
     /// until a read returns nothing: a short read is no end, kernfs and
     /// seq_file files (cgroup.procs of 1,000 processes: 5 KB) return a page
     /// at a time. `sizeHint`: the expected size.
-    public func preadAll(sizeHint: Int = 4096) throws(Errno) -> [UInt8] {
+    package func preadAll(sizeHint: Int = 4096) throws(Errno) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: max(1, sizeHint))
         var total = 0
         while true {
@@ -51,58 +51,58 @@ public struct FileDescriptor: Hashable, Sendable {
     }
 
     @discardableResult
-    public func write(_ bytes: some Collection<UInt8>) throws(Errno) -> Int {
+    package func write(_ bytes: some Collection<UInt8>) throws(Errno) -> Int {
         let a = Array(bytes)
         return try valueOrErrno { a.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress, $0.count) } }
     }
 
     /// Its inode number (fstat).
-    public func inode() throws(Errno) -> UInt64 {
+    package func inode() throws(Errno) -> UInt64 {
         var st = stat()
         _ = try valueOrErrno { fstat(rawValue, &st) }
         return UInt64(st.st_ino)
     }
 
     /// st_size.
-    public func size() throws(Errno) -> Int {
+    package func size() throws(Errno) -> Int {
         var st = stat()
         _ = try valueOrErrno { fstat(rawValue, &st) }
         return Int(st.st_size)
     }
 
-    public func truncate(to length: Int) throws(Errno) {
+    package func truncate(to length: Int) throws(Errno) {
         _ = try valueOrErrno { Glibc.ftruncate(rawValue, off_t(length)) }
     }
 
     /// One pwrite(2) of all of `bytes` at `offset` (a short count is returned, not retried).
-    public func pwrite(_ bytes: some Collection<UInt8>, at offset: Int) throws(Errno) -> Int {
+    package func pwrite(_ bytes: some Collection<UInt8>, at offset: Int) throws(Errno) -> Int {
         let a = Array(bytes)
         return try valueOrErrno { a.withUnsafeBytes { Glibc.pwrite(rawValue, $0.baseAddress, $0.count, off_t(offset)) } }
     }
 }
 
 /// A descriptor closed when the last reference goes (pidfds, cgroup dirs).
-public final class OwnedDescriptor: Sendable {
-    public let fd: FileDescriptor
-    public init(_ fd: FileDescriptor) { self.fd = fd }
-    public var rawValue: Int32 { fd.rawValue }
+package final class OwnedDescriptor: Sendable {
+    package let fd: FileDescriptor
+    package init(_ fd: FileDescriptor) { self.fd = fd }
+    package var rawValue: Int32 { fd.rawValue }
     deinit { fd.close() }
 }
 
 /// Whole-file helpers for small files.
-public enum FileIO {
-    public static func read(_ path: String, relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) -> [UInt8] {
+package enum FileIO {
+    package static func read(_ path: String, relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) -> [UInt8] {
         let fd = try FileDescriptor.open(path, O_RDONLY, relativeTo: dir)
         defer { fd.close() }
         return try fd.readAll()
     }
 
-    public static func readString(_ path: String, relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) -> String {
+    package static func readString(_ path: String, relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) -> String {
         String(decoding: try read(path, relativeTo: dir), as: UTF8.self)
     }
 
     /// Write into an existing file (cgroupfs, procfs knobs).
-    public static func write(_ path: String, _ text: String, relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) {
+    package static func write(_ path: String, _ text: String, relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) {
         let fd = try FileDescriptor.open(path, O_WRONLY, relativeTo: dir)
         defer { fd.close() }
         try fd.write(Array(text.utf8))
@@ -110,7 +110,7 @@ public enum FileIO {
 
     /// Write bytes as they are, in one write(2) (a cgroup limit: the kernel
     /// parses it and says EINVAL or not).
-    public static func write(_ path: String, bytes: [UInt8]) throws(Errno) {
+    package static func write(_ path: String, bytes: [UInt8]) throws(Errno) {
         let fd = try FileDescriptor.open(path, O_WRONLY)
         defer { fd.close() }
         _ = try fd.write(bytes)
@@ -120,7 +120,7 @@ public enum FileIO {
     /// A crash of this process leaves the old or the new file, never a mix.
     /// No fsync (it cost 0.8 ms per container on ext4): what is written here
     /// describes processes that do not survive a power loss either.
-    public static func replaceAtomically(_ path: String, with bytes: [UInt8]) throws(Errno) {
+    package static func replaceAtomically(_ path: String, with bytes: [UInt8]) throws(Errno) {
         let tmp = path + ".tmp"
         let fd = try FileDescriptor.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
         do throws(Errno) {
@@ -135,12 +135,12 @@ public enum FileIO {
         _ = try valueOrErrno { Glibc.rename(tmp, path) }
     }
 
-    public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(Errno) {
+    package static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(Errno) {
         _ = try valueOrErrno { mkdir(path, mode) }
     }
 
     /// mkdir -p
-    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(Errno) {
+    package static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(Errno) {
         var prefix = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
             prefix += "/" + part
@@ -148,17 +148,17 @@ public enum FileIO {
         }
     }
 
-    public static func removeDirectory(_ path: String) throws(Errno) {
+    package static func removeDirectory(_ path: String) throws(Errno) {
         _ = try valueOrErrno { rmdir(path) }
     }
 
-    public static func remove(_ path: String) throws(Errno) {
+    package static func remove(_ path: String) throws(Errno) {
         _ = try valueOrErrno { unlink(path) }
     }
 
     /// Entry names, without . and ..; `onlyDirectories`: by the type readdir
     /// reports (no stat per entry).
-    public static func listDirectory(_ path: String, onlyDirectories: Bool = false) throws(Errno) -> [String] {
+    package static func listDirectory(_ path: String, onlyDirectories: Bool = false) throws(Errno) -> [String] {
         guard let d = opendir(path) else { throw Errno.current }
         defer { closedir(d) }
         var names: [String] = []
@@ -173,13 +173,13 @@ public enum FileIO {
     }
 
     /// stat(2).
-    public static func status(_ path: String) throws(Errno) -> stat {
+    package static func status(_ path: String) throws(Errno) -> stat {
         var st = stat()
         _ = try valueOrErrno { stat(path, &st) }
         return st
     }
 
-    public static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }

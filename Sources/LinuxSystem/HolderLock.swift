@@ -5,8 +5,8 @@ import Glibc
 /// An exclusive lock on a file, held for the life of the process (flock:
 /// released by the kernel when the holder dies, never left stale), and a
 /// line in the file that says who holds it.
-public enum HolderLock {
-    public enum Failure: Error, Sendable {
+package enum HolderLock {
+    package enum Failure: Error, Sendable {
         /// Another process holds it; what it wrote about itself.
         case held(by: String)
         case failed(Errno)
@@ -17,7 +17,7 @@ public enum HolderLock {
     /// A holder has `patienceMilliseconds` to let go: a daemon whose mount
     /// was just unmounted exits within moments, and `umount; mount` must
     /// not fail because of it.
-    public static func acquire(_ path: String, holder: String, patienceMilliseconds: Int = 2_000) throws(Failure) -> OwnedDescriptor {
+    package static func acquire(_ path: String, holder: String, patienceMilliseconds: Int = 2_000) throws(Failure) -> OwnedDescriptor {
         let deadline = SystemTime.monotonicNanoseconds() + Int64(patienceMilliseconds) * 1_000_000
         while true {
             let lock = try acquireOnce(path, deadline: deadline)
@@ -35,14 +35,14 @@ public enum HolderLock {
     }
 
     /// Say who holds it now (the daemon's pid changes when it detaches).
-    public static func rewrite(_ lock: OwnedDescriptor, holder: String) throws(Errno) {
+    package static func rewrite(_ lock: OwnedDescriptor, holder: String) throws(Errno) {
         try lock.fd.truncate(to: 0)
         _ = try lock.fd.pwrite(Array((holder + "\n").utf8), at: 0)
     }
 
     /// Remove the lock file (at unmount, while holding it): none is left
     /// behind. A daemon waiting on it sees it was removed and takes anew.
-    public static func remove(_ path: String, held lock: OwnedDescriptor) {
+    package static func remove(_ path: String, held lock: OwnedDescriptor) {
         var mine = stat(), named = stat()
         if fstat(lock.rawValue, &mine) == 0, stat(path, &named) == 0, mine.st_ino == named.st_ino { unlink(path) }
     }
@@ -71,7 +71,7 @@ public enum HolderLock {
     }
 
     /// A file name for a path (e.g. a cgroup), one to one: `%` and `/` escaped.
-    public static func fileName(for path: String) -> String {
+    package static func fileName(for path: String) -> String {
         var out = ""
         for ch in path {
             switch ch {

@@ -1,18 +1,18 @@
 /// One line of /proc/self/mountinfo.
-public struct MountEntry: Sendable, Equatable {
-    public let mountPoint: String
-    public let root: String
-    public let fsType: String
-    public let source: String
+package struct MountEntry: Sendable, Equatable {
+    package let mountPoint: String
+    package let root: String
+    package let fsType: String
+    package let source: String
     /// major:minor of the filesystem.
-    public var device: String = ""
+    package var device: String = ""
     /// The superblock's options (after the source), e.g. FUSE's user_id=0.
-    public var superOptions: String = ""
+    package var superOptions: String = ""
 }
 
-public enum MountInfo {
+package enum MountInfo {
     /// Parse mountinfo text (pure: unit-testable).
-    public static func parse(_ text: String) -> [MountEntry] {
+    package static func parse(_ text: String) -> [MountEntry] {
         text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ", omittingEmptySubsequences: false)
             guard let dash = f.firstIndex(of: "-"), dash >= 6, f.count > dash + 2 else { return nil }
@@ -43,13 +43,13 @@ public enum MountInfo {
 
     /// `major:minor` of a device number, as mountinfo writes it (glibc's
     /// major()/minor() are macros Swift cannot see).
-    public static func deviceName(_ dev: UInt64) -> String {
+    package static func deviceName(_ dev: UInt64) -> String {
         let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff)
         let minor = (dev & 0xff) | ((dev >> 12) & ~0xff)
         return "\(major):\(minor)"
     }
 
-    public static func current() throws(Errno) -> [MountEntry] {
+    package static func current() throws(Errno) -> [MountEntry] {
         parse(try FileIO.readString("/proc/self/mountinfo"))
     }
 }

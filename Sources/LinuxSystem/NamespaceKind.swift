@@ -3,39 +3,39 @@ import CNamespaceShim
 /// The kinds of Linux namespaces, in the order the filesystem lists them
 /// under `ns/`. One definition: the C shim's `enum nsfs_ns_kind` (names and
 /// clone flags live beside it, in syscalls.c); this type only wraps it.
-public struct NamespaceKind: Hashable, Sendable, CaseIterable, Comparable {
-    public let rawValue: Int
+package struct NamespaceKind: Hashable, Sendable, CaseIterable, Comparable {
+    package let rawValue: Int
 
     init(_ kind: nsfs_ns_kind) { rawValue = Int(kind.rawValue) }
 
-    public init?(rawValue: Int) {
+    package init?(rawValue: Int) {
         guard rawValue >= 0, rawValue < Int(NSFS_NS_COUNT.rawValue) else { return nil }
         self.rawValue = rawValue
     }
 
-    public static let cgroup = NamespaceKind(NSFS_NS_CGROUP)
-    public static let ipc = NamespaceKind(NSFS_NS_IPC)
-    public static let mnt = NamespaceKind(NSFS_NS_MNT)
-    public static let net = NamespaceKind(NSFS_NS_NET)
-    public static let pid = NamespaceKind(NSFS_NS_PID)
-    public static let time = NamespaceKind(NSFS_NS_TIME)
-    public static let user = NamespaceKind(NSFS_NS_USER)
-    public static let uts = NamespaceKind(NSFS_NS_UTS)
+    package static let cgroup = NamespaceKind(NSFS_NS_CGROUP)
+    package static let ipc = NamespaceKind(NSFS_NS_IPC)
+    package static let mnt = NamespaceKind(NSFS_NS_MNT)
+    package static let net = NamespaceKind(NSFS_NS_NET)
+    package static let pid = NamespaceKind(NSFS_NS_PID)
+    package static let time = NamespaceKind(NSFS_NS_TIME)
+    package static let user = NamespaceKind(NSFS_NS_USER)
+    package static let uts = NamespaceKind(NSFS_NS_UTS)
 
-    public static let allCases: [NamespaceKind] = (0..<Int(NSFS_NS_COUNT.rawValue)).map { NamespaceKind(rawValue: $0)! }
+    package static let allCases: [NamespaceKind] = (0..<Int(NSFS_NS_COUNT.rawValue)).map { NamespaceKind(rawValue: $0)! }
 
-    public var shimKind: nsfs_ns_kind { nsfs_ns_kind(rawValue: UInt32(rawValue)) }
+    package var shimKind: nsfs_ns_kind { nsfs_ns_kind(rawValue: UInt32(rawValue)) }
 
     /// The name in /proc/PID/ns (and under a container's `ns/`).
-    public var name: String { String(cString: nsfs_ns_name(shimKind)) }
+    package var name: String { String(cString: nsfs_ns_name(shimKind)) }
 
     /// CLONE_NEW* of this kind.
-    public var cloneFlag: UInt64 { nsfs_ns_clone_flag(shimKind) }
+    package var cloneFlag: UInt64 { nsfs_ns_clone_flag(shimKind) }
 
-    public init?(name: String) {
+    package init?(name: String) {
         guard let k = Self.allCases.first(where: { $0.name == name }) else { return nil }
         self = k
     }
 
-    public static func < (a: NamespaceKind, b: NamespaceKind) -> Bool { a.rawValue < b.rawValue }
+    package static func < (a: NamespaceKind, b: NamespaceKind) -> Bool { a.rawValue < b.rawValue }
 }

@@ -5,17 +5,17 @@ import CNamespaceShim
 
 /// A process held through a pidfd: signals and exit notification reach
 /// exactly this process, never a later one that reused its pid.
-public final class ProcessHandle: Sendable {
-    public let pid: Int32
-    public let descriptor: OwnedDescriptor
+package final class ProcessHandle: Sendable {
+    package let pid: Int32
+    package let descriptor: OwnedDescriptor
 
-    public init(pid: Int32, pidfd: Int32) {
+    package init(pid: Int32, pidfd: Int32) {
         self.pid = pid
         self.descriptor = OwnedDescriptor(FileDescriptor(rawValue: pidfd))
     }
 
     /// The corresponding C function is `pidfd_open`.
-    public static func open(pid: Int32) throws(Errno) -> ProcessHandle {
+    package static func open(pid: Int32) throws(Errno) -> ProcessHandle {
         let fd = try valueOrNegatedErrno { nsfs_pidfd_open(pid, 0) }
         return ProcessHandle(pid: pid, pidfd: fd)
     }
@@ -23,12 +23,12 @@ public final class ProcessHandle: Sendable {
     /// Not proven exited (a zombie counts as exited: its pidfd is readable,
     /// while signal 0 still succeeds). A pidfd that cannot be polled
     /// proves nothing: such a process counts as alive.
-    public var isAlive: Bool { !waitForExit(timeoutMilliseconds: 0) }
+    package var isAlive: Bool { !waitForExit(timeoutMilliseconds: 0) }
 
     /// Wait until the process has exited (pidfd readable). False on timeout,
     /// and when poll itself fails (ENOMEM...): a failed call is never
     /// taken for an exit.
-    public func waitForExit(timeoutMilliseconds: Int32) -> Bool {
+    package func waitForExit(timeoutMilliseconds: Int32) -> Bool {
         var p = pollfd(fd: descriptor.rawValue, events: Int16(POLLIN), revents: 0)
         while true {
             let r = poll(&p, 1, timeoutMilliseconds)
@@ -39,23 +39,23 @@ public final class ProcessHandle: Sendable {
     }
 
     /// Collect the exit status if this process is our child and has exited.
-    public func reap() { _ = nsfs_pidfd_reap(descriptor.rawValue) }
+    package func reap() { _ = nsfs_pidfd_reap(descriptor.rawValue) }
 
     /// An nsfs descriptor of one of this process's namespaces.
-    public func namespace(_ kind: NamespaceKind) throws(Errno) -> OwnedDescriptor {
+    package func namespace(_ kind: NamespaceKind) throws(Errno) -> OwnedDescriptor {
         let fd = try valueOrNegatedErrno { nsfs_pidfd_namespace(descriptor.rawValue, kind.shimKind) }
         return OwnedDescriptor(FileDescriptor(rawValue: fd))
     }
 
     /// Its cgroup's id (compare with `CgroupDirectory.identity().id`).
-    public func cgroupID() throws(Errno) -> UInt64 {
+    package func cgroupID() throws(Errno) -> UInt64 {
         var id: UInt64 = 0
         _ = try valueOrNegatedErrno { nsfs_pidfd_cgroup_id(descriptor.rawValue, &id) }
         return id
     }
 
     /// Its cgroup's id and its parent's pid (daemon's namespace), in one ioctl.
-    public func info() throws(Errno) -> (cgroupID: UInt64, parent: Int32) {
+    package func info() throws(Errno) -> (cgroupID: UInt64, parent: Int32) {
         var id: UInt64 = 0
         var parent: Int32 = 0
         _ = try valueOrNegatedErrno { nsfs_pidfd_info(descriptor.rawValue, &id, &parent) }
@@ -63,7 +63,7 @@ public final class ProcessHandle: Sendable {
     }
 
     /// The 64-bit id (NS_GET_ID) of one of this process's namespaces.
-    public func namespaceID(_ kind: NamespaceKind) throws(Errno) -> UInt64 {
+    package func namespaceID(_ kind: NamespaceKind) throws(Errno) -> UInt64 {
         let ns = try namespace(kind)
         return try NamespaceKind.id(of: ns)
     }
@@ -71,7 +71,7 @@ public final class ProcessHandle: Sendable {
 
 extension NamespaceKind {
     /// The 64-bit id of the namespace behind an nsfs descriptor.
-    public static func id(of fd: FileDescriptor) throws(Errno) -> UInt64 {
+    package static func id(of fd: FileDescriptor) throws(Errno) -> UInt64 {
         var id: UInt64 = 0
         _ = try valueOrNegatedErrno { nsfs_ns_id(fd.rawValue, &id) }
         return id
@@ -79,16 +79,16 @@ extension NamespaceKind {
 
     /// The same, for a descriptor the caller owns: kept open for the call
     /// (an owner's last use may otherwise close it before the fd is used).
-    public static func id(of owner: OwnedDescriptor) throws(Errno) -> UInt64 {
+    package static func id(of owner: OwnedDescriptor) throws(Errno) -> UInt64 {
         try withExtendedLifetime(owner) { () throws(Errno) in try id(of: owner.fd) }
     }
 
-    public static func inode(of owner: OwnedDescriptor) throws(Errno) -> UInt64 {
+    package static func inode(of owner: OwnedDescriptor) throws(Errno) -> UInt64 {
         try withExtendedLifetime(owner) { () throws(Errno) in try inode(of: owner.fd) }
     }
 
     /// Inode number of the namespace (the `net:[4026532182]` identity).
-    public static func inode(of fd: FileDescriptor) throws(Errno) -> UInt64 {
+    package static func inode(of fd: FileDescriptor) throws(Errno) -> UInt64 {
         var st = stat()
         _ = try valueOrErrno { fstat(fd.rawValue, &st) }
         return UInt64(st.st_ino)
@@ -96,21 +96,21 @@ extension NamespaceKind {
 }
 
 /// Facts read from /proc/PID/status.
-public enum ProcStatus {
+package enum ProcStatus {
     /// The NSpid line: the pid in each pid namespace, outermost first.
-    public static func namespacePids(pid: Int32) throws(Errno) -> [Int32] {
+    package static func namespacePids(pid: Int32) throws(Errno) -> [Int32] {
         try parseNamespacePids(FileIO.readString("/proc/\(pid)/status"))
     }
 
     /// The thread group (process) a thread belongs to: its Tgid line.
-    public static func threadGroup(of tid: Int32) throws(Errno) -> Int32 {
+    package static func threadGroup(of tid: Int32) throws(Errno) -> Int32 {
         for line in try FileIO.readString("/proc/\(tid)/status").split(separator: "\n") where line.hasPrefix("Tgid:") {
             if let v = Int32(line.dropFirst(5).trimmingLeadingBlanks) { return v }
         }
         throw .invalid
     }
 
-    public static func parseNamespacePids(_ status: String) throws(Errno) -> [Int32] {
+    package static func parseNamespacePids(_ status: String) throws(Errno) -> [Int32] {
         for line in status.split(separator: "\n") where line.hasPrefix("NSpid:") {
             return line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int32($0) }
         }
@@ -119,8 +119,8 @@ public enum ProcStatus {
 }
 
 /// A process's children: /proc/PID/task/*/children (each thread's).
-public enum ProcChildren {
-    public static func of(_ pid: Int32) -> [Int32] {
+package enum ProcChildren {
+    package static func of(_ pid: Int32) -> [Int32] {
         guard let tids = try? FileIO.listDirectory("/proc/\(pid)/task", onlyDirectories: true) else { return [] }
         return tids.flatMap { tid in
             ((try? FileIO.readString("/proc/\(pid)/task/\(tid)/children")) ?? "").split(separator: " ").compactMap { Int32($0) }
@@ -129,27 +129,27 @@ public enum ProcChildren {
 }
 
 /// Facts read from /proc/PID/stat.
-public enum ProcStat {
+package enum ProcStat {
     /// Start time in clock ticks since boot (field 22): with the pid, the
     /// identity of a process that survives pid reuse (as runc uses it).
-    public static func startTime(pid: Int32) throws(Errno) -> UInt64 {
+    package static func startTime(pid: Int32) throws(Errno) -> UInt64 {
         try parseField(22, try read(pid: pid))
     }
 
     /// The parent's pid (field 4), in the daemon's pid namespace.
-    public static func parent(pid: Int32) throws(Errno) -> Int32 {
+    package static func parent(pid: Int32) throws(Errno) -> Int32 {
         Int32(truncatingIfNeeded: try parseField(4, try read(pid: pid)))
     }
 
     /// Is the process gone or on its way out: a zombie, or in do_exit
     /// (PF_EXITING, 0x4 in the flags, field 9), its threads still ending?
-    public static func isExiting(pid: Int32) -> Bool {
+    package static func isExiting(pid: Int32) -> Bool {
         guard let stat = try? read(pid: pid) else { return true }
         return isExiting(stat)
     }
 
     /// Pure parser of the above.
-    public static func isExiting(_ stat: ArraySlice<UInt8>) -> Bool {
+    package static func isExiting(_ stat: ArraySlice<UInt8>) -> Bool {
         guard let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.endIndex,
               let flags = try? parseField(9, stat) else { return false }
         return stat[close + 2] == UInt8(ascii: "Z") || flags & 0x4 != 0
@@ -163,17 +163,17 @@ public enum ProcStat {
         return buf[0..<n]
     }
 
-    public static func parseStartTime(_ stat: String) throws(Errno) -> UInt64 {
+    package static func parseStartTime(_ stat: String) throws(Errno) -> UInt64 {
         try parseField(22, Array(stat.utf8)[...])
     }
 
-    public static func parseStartTime(_ stat: ArraySlice<UInt8>) throws(Errno) -> UInt64 {
+    package static func parseStartTime(_ stat: ArraySlice<UInt8>) throws(Errno) -> UInt64 {
         try parseField(22, stat)
     }
 
     /// Pure parser: numeric field `index` (from 1), counted after the last
     /// ')' (comm may hold spaces and parentheses).
-    public static func parseField(_ index: Int, _ stat: ArraySlice<UInt8>) throws(Errno) -> UInt64 {
+    package static func parseField(_ index: Int, _ stat: ArraySlice<UInt8>) throws(Errno) -> UInt64 {
         guard index >= 3, let close = stat.lastIndex(of: UInt8(ascii: ")")) else { throw .invalid }
         var field = 2, value: UInt64 = 0, digits = 0
         for b in stat[(close + 1)...] {
@@ -194,22 +194,22 @@ public enum ProcStat {
 }
 
 /// Resource limits of this process.
-public enum ResourceLimits {
+package enum ResourceLimits {
     /// The process limit (RLIMIT_NPROC, soft) of another process, from
     /// /proc/PID/limits; nil when unlimited or unreadable.
-    public static func processes(of pid: Int32) -> UInt64? {
+    package static func processes(of pid: Int32) -> UInt64? {
         guard let text = try? FileIO.readString("/proc/\(pid)/limits") else { return nil }
         return parseProcesses(text)
     }
 
     /// The soft "Max processes" value of a /proc/PID/limits text.
-    public static func parseProcesses(_ text: String) -> UInt64? {
+    package static func parseProcesses(_ text: String) -> UInt64? {
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max processes") }) else { return nil }
         return line.dropFirst("Max processes".count).split(separator: " ").first.flatMap { UInt64($0) }
     }
 
     /// The open-file limit in force (soft).
-    public static func openFiles() -> Int {
+    package static func openFiles() -> Int {
         var l = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &l) == 0 else { return 1024 }
         return l.rlim_cur >= rlim_t(Int.max) ? Int.max / 2 : Int(l.rlim_cur)
@@ -218,7 +218,7 @@ public enum ResourceLimits {
     /// Raise the open-file limit as far as allowed (root: to fs.nr_open):
     /// the daemon holds a pidfd and a few cgroup files per container, and
     /// 10,000 containers pass the usual 1,024 or 20,000 by far.
-    public static func raiseOpenFiles() {
+    package static func raiseOpenFiles() {
         var l = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &l) == 0 else { return }
         if let text = try? FileIO.readString("/proc/sys/fs/nr_open"),
@@ -232,18 +232,18 @@ public enum ResourceLimits {
 }
 
 /// CPUs online.
-public enum ProcessorCount {
-    public static let online = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+package enum ProcessorCount {
+    package static let online = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 }
 
 /// The host's process creation, as one number.
-public enum ProcessCreation {
+package enum ProcessCreation {
     static let loadavg: OwnedDescriptor? = try? OwnedDescriptor(FileDescriptor.open("/proc/loadavg", O_RDONLY))
 
     /// The pid allocated last in the host's pid namespace (/proc/loadavg):
     /// every process or thread created anywhere, in any pid namespace,
     /// takes one there, so an unchanged value means nothing was created.
-    public static func lastPid() -> Int64? {
+    package static func lastPid() -> Int64? {
         guard let fd = loadavg, let bytes = try? fd.fd.preadAll() else { return nil }
         guard let space = bytes.lastIndex(of: UInt8(ascii: " ")) else { return nil }
         var v: Int64 = 0
@@ -253,12 +253,12 @@ public enum ProcessCreation {
 }
 
 /// The namespaces a process is in, by inode number.
-public enum ProcessNamespaces {
+package enum ProcessNamespaces {
     /// One inode number per kind, in `NamespaceKind.allCases` order (0 for a
     /// kind the kernel lacks). Unique among live namespaces: it tells two
     /// live processes' sets apart, not one namespace over time (use the
     /// 64-bit id for that).
-    public static func inodes(pid: Int32) throws(Errno) -> [UInt64] {
+    package static func inodes(pid: Int32) throws(Errno) -> [UInt64] {
         var out = [UInt64](repeating: 0, count: NamespaceKind.allCases.count)
         let rc = out.withUnsafeMutableBufferPointer { nsfs_process_ns_inodes(pid, $0.baseAddress!) }
         if rc < 0 { throw Errno(-rc) }
@@ -270,7 +270,7 @@ extension ProcessHandle {
     /// Which of `handles` have exited: one poll for all of them.
     /// Wait until every one of `handles` has exited (pidfds readable),
     /// woken by each exit, not by a clock. False on timeout.
-    public static func waitAll(_ handles: [ProcessHandle], timeoutMilliseconds: Int) -> Bool {
+    package static func waitAll(_ handles: [ProcessHandle], timeoutMilliseconds: Int) -> Bool {
         let deadline = SystemTime.monotonicNanoseconds() + Int64(timeoutMilliseconds) * 1_000_000
         var left = handles
         while !left.isEmpty {
@@ -284,7 +284,7 @@ extension ProcessHandle {
         return true
     }
 
-    public static func exited(_ handles: [ProcessHandle]) -> [Bool] {
+    package static func exited(_ handles: [ProcessHandle]) -> [Bool] {
         if handles.isEmpty { return [] }
         let fds = handles.map { $0.descriptor.rawValue }
         var out = [UInt8](repeating: 1, count: handles.count)
@@ -296,7 +296,7 @@ extension ProcessHandle {
 
     /// The ids of the ancestors of its `kind` namespace (pid or user),
     /// parent first, up to the first one this process may not see.
-    public func namespaceAncestors(_ kind: NamespaceKind, limit: Int = 33) -> [UInt64] {
+    package func namespaceAncestors(_ kind: NamespaceKind, limit: Int = 33) -> [UInt64] {
         guard let ns = try? namespace(kind) else { return [] }
         var out: [UInt64] = []
         var fd = nsfs_ns_parent(ns.rawValue)
@@ -314,10 +314,10 @@ extension ProcessHandle {
 }
 
 /// Who may trace this process.
-public enum Tracing {
+package enum Tracing {
     /// Only holders of CAP_SYS_PTRACE in the host's user namespace, for
     /// this process and every child that shares its memory until it execs.
-    public static func forbid() throws(Errno) {
+    package static func forbid() throws(Errno) {
         let rc = nsfs_forbid_tracing()
         if rc < 0 { throw Errno(-rc) }
     }

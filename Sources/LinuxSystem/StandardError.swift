@@ -4,8 +4,8 @@ import Glibc
 
 /// One line on standard error, written whole (no Foundation, no buffering):
 /// the daemon's log, and the commands' one-line errors.
-public enum StandardError {
-    public static func line(_ text: String) {
+package enum StandardError {
+    package static func line(_ text: String) {
         var line = text + "\n"
         line.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
     }

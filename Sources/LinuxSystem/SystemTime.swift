@@ -3,10 +3,10 @@ import Glibc
 #endif
 
 /// Wall-clock and monotonic time without Foundation.
-public enum SystemTime {
-    public static func realtimeNanoseconds() -> Int64 { now(CLOCK_REALTIME) }
+package enum SystemTime {
+    package static func realtimeNanoseconds() -> Int64 { now(CLOCK_REALTIME) }
 
-    public static func monotonicNanoseconds() -> Int64 { now(CLOCK_MONOTONIC) }
+    package static func monotonicNanoseconds() -> Int64 { now(CLOCK_MONOTONIC) }
 
     private static func now(_ clock: clockid_t) -> Int64 {
         var t = timespec()
@@ -15,7 +15,7 @@ public enum SystemTime {
     }
 
     /// RFC 3339 in UTC with seconds, e.g. 2026-11-22T14:27:22Z.
-    public static func rfc3339(nanoseconds: Int64) -> String {
+    package static func rfc3339(nanoseconds: Int64) -> String {
         var secs = time_t(nanoseconds / 1_000_000_000)
         var tmv = tm()
         gmtime_r(&secs, &tmv)

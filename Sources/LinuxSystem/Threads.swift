@@ -7,7 +7,7 @@ import Synchronization
 /// A detached OS thread running a closure (no Foundation, no Dispatch).
 /// Background threads never take the termination signals: those must reach
 /// the thread that serves requests (its wait is what they interrupt).
-public enum BackgroundThread {
+package enum BackgroundThread {
     private final class Box: Sendable {
         let name: String
         let body: @Sendable () -> Void
@@ -15,7 +15,7 @@ public enum BackgroundThread {
     }
 
     /// `name` (at most 15 bytes) is what `ps -L -o comm` shows for it.
-    public static func start(name: String, _ body: @escaping @Sendable () -> Void) {
+    package static func start(name: String, _ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in
@@ -35,22 +35,22 @@ public enum BackgroundThread {
     }
 
     /// An id of the calling thread, for asserting which thread runs something.
-    public static var currentID: UInt { UInt(pthread_self()) }
+    package static var currentID: UInt { UInt(pthread_self()) }
 }
 
 /// The scheduling weight of one thread (Linux keeps nice per thread).
-public enum ThreadPriority {
+package enum ThreadPriority {
     /// The nice value the process started with (read on first use, by the
     /// first BackgroundThread, before any thread is raised).
-    public static let processDefault: Int32 = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+    package static let processDefault: Int32 = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
 
     /// Best effort: without CAP_SYS_NICE a thread cannot raise itself.
-    public static func setCurrent(to nice: Int32) {
+    package static func setCurrent(to nice: Int32) {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
     }
 
     /// SCHED_OTHER for the calling thread (a no-op when it already is).
-    public static func makeCurrentNormal() {
+    package static func makeCurrentNormal() {
         var p = sched_param(sched_priority: 0)
         var policy: Int32 = 0
         guard pthread_getschedparam(pthread_self(), &policy, &p) == 0, policy & 0xff != SCHED_OTHER else { return }
@@ -62,7 +62,7 @@ public enum ThreadPriority {
     /// Threads it starts go back to normal (BackgroundThread); processes it
     /// spawns inherit it and must drop it themselves (spawn.c does, before
     /// exec). False if not allowed.
-    public static func makeCurrentRealTime() -> Bool {
+    package static func makeCurrentRealTime() -> Bool {
         var p = sched_param(sched_priority: 1)
         return pthread_setschedparam(pthread_self(), SCHED_FIFO, &p) == 0
     }
@@ -70,7 +70,7 @@ public enum ThreadPriority {
 
 /// SIGINT, SIGTERM, SIGHUP and SIGQUIT, which end the daemon's request loop,
 /// and SIGUSR1, which hands its mount over to a next daemon.
-public enum TerminationSignals {
+package enum TerminationSignals {
     static var set: sigset_t {
         var s = sigset_t()
         sigemptyset(&s)
@@ -79,35 +79,35 @@ public enum TerminationSignals {
     }
 
     /// For the calling thread only.
-    public static func block() {
+    package static func block() {
         var s = set
         pthread_sigmask(SIG_BLOCK, &s, nil)
     }
 
-    public static func unblock() {
+    package static func unblock() {
         var s = set
         pthread_sigmask(SIG_UNBLOCK, &s, nil)
     }
 }
 
 /// An epoll set of descriptors, each tagged with a 64-bit value.
-public final class Epoll: Sendable {
+package final class Epoll: Sendable {
     let fd: Int32
 
-    public init() throws(Errno) {
+    package init() throws(Errno) {
         fd = try valueOrNegatedErrno { nsfs_epoll_create() }
     }
 
     deinit { close(fd) }
 
-    public func add(_ descriptor: FileDescriptor, tag: UInt64) throws(Errno) {
+    package func add(_ descriptor: FileDescriptor, tag: UInt64) throws(Errno) {
         _ = try valueOrNegatedErrno { nsfs_epoll_add(fd, descriptor.rawValue, tag) }
     }
 
-    public func remove(_ descriptor: FileDescriptor) { _ = nsfs_epoll_remove(fd, descriptor.rawValue) }
+    package func remove(_ descriptor: FileDescriptor) { _ = nsfs_epoll_remove(fd, descriptor.rawValue) }
 
     /// Tags of ready descriptors (waits up to `timeout` ms, -1 forever).
-    public func wait(timeout: Int32 = -1) -> [UInt64] {
+    package func wait(timeout: Int32 = -1) -> [UInt64] {
         var tags = [UInt64](repeating: 0, count: 64)
         let n = nsfs_epoll_wait(fd, &tags, 64, timeout)
         return n > 0 ? Array(tags[0..<Int(n)]) : []
@@ -128,7 +128,7 @@ final class Semaphore: @unchecked Sendable {
 /// a job that blocks (a kill waiting for thousands of processes, a spawn
 /// into a frozen cgroup) occupies one thread, never the others. With
 /// `maxThreads` 1 it is a FIFO run in order.
-public final class WorkerPool: Sendable {
+package final class WorkerPool: Sendable {
     private struct State {
         var jobs: [@Sendable () -> Void] = []
         var head = 0
@@ -137,19 +137,19 @@ public final class WorkerPool: Sendable {
     }
     private let state = Mutex(State())
     private let wakeup = Semaphore()
-    public let maxThreads: Int
+    package let maxThreads: Int
     /// Its threads' name.
-    public let name: String
+    package let name: String
     /// Run first on each new thread (its scheduling, say).
     private let threadSetup: @Sendable () -> Void
 
-    public init(name: String, maxThreads: Int, threadSetup: @escaping @Sendable () -> Void = {}) {
+    package init(name: String, maxThreads: Int, threadSetup: @escaping @Sendable () -> Void = {}) {
         self.name = name
         self.maxThreads = maxThreads
         self.threadSetup = threadSetup
     }
 
-    public func submit(_ job: @escaping @Sendable () -> Void) {
+    package func submit(_ job: @escaping @Sendable () -> Void) {
         let startThread = state.withLock { s -> Bool in
             s.jobs.append(job)
             // Every thread busy, or already promised to earlier jobs: one more.
@@ -163,7 +163,7 @@ public final class WorkerPool: Sendable {
 
     /// Run `parts` at once, the first on the calling thread, the others on
     /// this pool's threads; returns their results in order when all are done.
-    public func inParallel<T: Sendable>(_ parts: [@Sendable () -> T]) -> [T] {
+    package func inParallel<T: Sendable>(_ parts: [@Sendable () -> T]) -> [T] {
         guard parts.count > 1 else { return parts.map { $0() } }
         let results = Mutex<[Int: T]>([:])
         let done = Semaphore()

@@ -8,17 +8,17 @@ import Glibc
 /// others without the sticky bit, a symbolic link). Otherwise a user who
 /// made `/tmp/st` first could point the daemon's files anywhere (a symlink
 /// named `lock` truncates a root file) or forge the records it acts on.
-public enum TrustedDirectory {
+package enum TrustedDirectory {
     /// Why a directory is refused, in words for the one line users see.
-    public struct Refusal: Error, Sendable, CustomStringConvertible {
-        public let path: String
-        public let reason: String
-        public var description: String { "\(path) is \(reason)" }
+    package struct Refusal: Error, Sendable, CustomStringConvertible {
+        package let path: String
+        package let reason: String
+        package var description: String { "\(path) is \(reason)" }
     }
 
     /// Make `path` (and missing parents, owned by root, `mode`), then check
     /// it and every directory above it.
-    public static func ensure(_ path: String, mode: mode_t) throws(Refusal) {
+    package static func ensure(_ path: String, mode: mode_t) throws(Refusal) {
         guard path.hasPrefix("/") else { throw Refusal(path: path, reason: "not an absolute path") }
         var prefix = ""
         let parts = path.split(separator: "/")
@@ -35,7 +35,7 @@ public enum TrustedDirectory {
     /// writable by group or others; each one above it root's and not
     /// writable by group or others unless sticky (then its entries that
     /// root owns cannot be renamed or removed by others: /tmp, /run/lock).
-    public static func check(_ path: String) throws(Refusal) {
+    package static func check(_ path: String) throws(Refusal) {
         var st = stat()
         guard lstat(path, &st) == 0 else { throw Refusal(path: path, reason: "not readable (\(Errno.current))") }
         if (st.st_mode & S_IFMT) == S_IFLNK { throw Refusal(path: path, reason: "a symbolic link: give the directory itself") }
@@ -53,7 +53,7 @@ public enum TrustedDirectory {
     }
 
     /// Why a directory's owner or mode makes it untrusted, if they do.
-    public static func verdict(_ st: stat, sticky allowSticky: Bool) -> String? {
+    package static func verdict(_ st: stat, sticky allowSticky: Bool) -> String? {
         guard (st.st_mode & S_IFMT) == S_IFDIR else { return "not a directory" }
         if st.st_uid != 0 { return "owned by uid \(st.st_uid), not root: remove it or choose another directory" }
         let writable = st.st_mode & (S_IWGRP | S_IWOTH) != 0

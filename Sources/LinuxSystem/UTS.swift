@@ -7,9 +7,9 @@ import CNamespaceShim
 /// calling thread, so the thread joins the target namespace for one
 /// gethostname/sethostname and returns to its own: a few syscalls, no
 /// helper process, and no lock (each thread moves only itself).
-public enum UTSNamespace {
+package enum UTSNamespace {
     /// The kernel's limit (HOST_NAME_MAX), in bytes.
-    public static let maxHostnameBytes = 64
+    package static let maxHostnameBytes = 64
 
     /// The daemon's own UTS namespace, where every thread returns.
     static let own: OwnedDescriptor? = try? OwnedDescriptor(FileDescriptor.open("/proc/self/ns/uts", O_RDONLY))
@@ -23,21 +23,21 @@ public enum UTSNamespace {
     }
 
     /// The hostname as the kernel holds it: bytes, not necessarily UTF-8.
-    public static func hostname(in ns: FileDescriptor) throws(Errno) -> [UInt8] {
+    package static func hostname(in ns: FileDescriptor) throws(Errno) -> [UInt8] {
         try withNamespace(ns) { () throws(Errno) -> [UInt8] in try ownHostname() }
     }
 
     /// The same, through a descriptor the caller owns (kept open for the call).
-    public static func hostname(in owner: OwnedDescriptor) throws(Errno) -> [UInt8] {
+    package static func hostname(in owner: OwnedDescriptor) throws(Errno) -> [UInt8] {
         try withExtendedLifetime(owner) { () throws(Errno) in try hostname(in: owner.fd) }
     }
 
-    public static func setHostname(_ name: [UInt8], in owner: OwnedDescriptor) throws(Errno) {
+    package static func setHostname(_ name: [UInt8], in owner: OwnedDescriptor) throws(Errno) {
         try withExtendedLifetime(owner) { () throws(Errno) in try setHostname(name, in: owner.fd) }
     }
 
     /// The calling thread's own UTS hostname.
-    public static func ownHostname() throws(Errno) -> [UInt8] {
+    package static func ownHostname() throws(Errno) -> [UInt8] {
         var buf = [UInt8](repeating: 0, count: maxHostnameBytes + 1)
         _ = try valueOrErrno { buf.withUnsafeMutableBufferPointer { p in
             p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { gethostname($0, p.count) }
@@ -45,7 +45,7 @@ public enum UTSNamespace {
         return Array(buf.prefix { $0 != 0 })
     }
 
-    public static func setHostname(_ name: [UInt8], in ns: FileDescriptor) throws(Errno) {
+    package static func setHostname(_ name: [UInt8], in ns: FileDescriptor) throws(Errno) {
         try withNamespace(ns) { () throws(Errno) in
             _ = try name.withUnsafeBufferPointer { (p) throws(Errno) in
                 try valueOrErrno { p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { sethostname($0, p.count) } }

@@ -3,38 +3,38 @@ import ContainerTree
 
 /// Command line of the mount program, in the shape mount.fuse3 and fstab
 /// use: `namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [-o OPT[,OPT...]]`.
-public struct MountOptions: Equatable, Sendable {
-    public var mountPoint = ""
-    public var foreground = false
-    public var debug = false
-    public var stateDirectory = "/run/namespacefs"
-    public var cgroupRoot: String?
-    public var initPath: String?
-    public var crashAt: CrashStep?
+package struct MountOptions: Equatable, Sendable {
+    package var mountPoint = ""
+    package var foreground = false
+    package var debug = false
+    package var stateDirectory = "/run/namespacefs"
+    package var cgroupRoot: String?
+    package var initPath: String?
+    package var crashAt: CrashStep?
     /// Testing only: workers drop their requests unanswered.
-    public var dropWorkerReplies = false
-    public var delegated = false
-    public var fuseOptions: [String] = []
-    public var allowOther: Bool?
+    package var dropWorkerReplies = false
+    package var delegated = false
+    package var fuseOptions: [String] = []
+    package var allowOther: Bool?
     /// -o discover=host: the host's sets of namespaces appear at the root.
-    public var discoverHost = false
+    package var discoverHost = false
     /// -o pids_max=N and the like: limits every new container starts with.
-    public var defaultLimits: [ControlFile: String] = [:]
+    package var defaultLimits: [ControlFile: String] = [:]
     /// -o userns=off: containers share the host's user namespace.
-    public var userNamespaces = true
+    package var userNamespaces = true
     /// -o ids=BASE:COUNT: host ids for containers' user namespaces.
-    public var idPool = IdPool()
+    package var idPool = IdPool()
     /// -o nproc=N: RLIMIT_NPROC of containers' processes.
-    public var processLimit: UInt64?
+    package var processLimit: UInt64?
     /// -o hostfs=private|shared (nil: what the state directory recorded).
-    public var hostFilesystem: HostFilesystem?
+    package var hostFilesystem: HostFilesystem?
     /// -o hold=SECONDS: how long the connection holder keeps a mount whose
     /// daemon died waiting for the next one (0: no holder).
-    public var holdSeconds = 30
+    package var holdSeconds = 30
     /// --restart: hand the mount over from the daemon serving it to this one.
-    public var restart = false
+    package var restart = false
 
-    public static let usage = """
+    package static let usage = """
     usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [--restart] [-o OPTION[,OPTION...]]
 
     Mounts a tree in which every directory is a Linux container: mkdir
@@ -95,7 +95,7 @@ public struct MountOptions: Equatable, Sendable {
     /// The cgroup (below the daemon's own) that holds the containers when
     /// neither `-o cgroup` nor the state directory says: one per state
     /// directory, so that two mounts never share one by default.
-    public static func defaultCgroupName(stateDirectory: String) -> String {
+    package static func defaultCgroupName(stateDirectory: String) -> String {
         let standard = MountOptions().stateDirectory
         guard stateDirectory != standard else { return "namespacefs" }
         return "namespacefs" + stateDirectory.split(separator: "/").map { "-" + $0 }.joined()
@@ -123,9 +123,9 @@ public struct MountOptions: Equatable, Sendable {
         }
     }
 
-    public enum ParseResult: Equatable, Sendable { case run(MountOptions), help, version, error(String) }
+    package enum ParseResult: Equatable, Sendable { case run(MountOptions), help, version, error(String) }
 
-    public static func parse(_ argv: [String]) -> ParseResult {
+    package static func parse(_ argv: [String]) -> ParseResult {
         var o = MountOptions()
         var positional: [String] = []
         var i = 0

@@ -8,7 +8,7 @@ import Glibc
 /// tree, each init), let `AdoptionPlan` decide, carry the plan out.
 extension Lifecycle {
     /// Returns one line per thing worth reporting.
-    public func adopt() -> [String] {
+    package func adopt() -> [String] {
         var loaded = store.load()
         var report = loaded.problems
         // An mv that named a set died before it had moved every process of

@@ -20,19 +20,19 @@ import LinuxSystem
 ///   and the cgroups it covers alone, and says so: nothing is deleted
 ///   because a read failed.
 /// `creating` records (a crash inside mkdir) are undone first.
-public struct AdoptionPlan<Handle: Sendable>: Sendable {
+package struct AdoptionPlan<Handle: Sendable>: Sendable {
     /// One `ns-<id>` cgroup (or one whose listing failed).
-    public struct Cgroup: Sendable {
+    package struct Cgroup: Sendable {
         /// Relative to the cgroup2 mount.
-        public var path: String
+        package var path: String
         /// The id its name carries (nil: not an `ns-<16 hex digits>` name).
-        public var id: UInt64?
+        package var id: UInt64?
         /// Processes in it (not below)? nil if unreadable.
-        public var populated: Bool?
+        package var populated: Bool?
         /// Its `ns-*` children, or why they could not be listed.
-        public var children: Result<[Cgroup], Errno>
+        package var children: Result<[Cgroup], Errno>
 
-        public init(path: String, id: UInt64?, populated: Bool?, children: Result<[Cgroup], Errno>) {
+        package init(path: String, id: UInt64?, populated: Bool?, children: Result<[Cgroup], Errno>) {
             self.path = path
             self.id = id
             self.populated = populated
@@ -40,7 +40,7 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
         }
     }
 
-    public enum InitCheck: Sendable {
+    package enum InitCheck: Sendable {
         /// The recorded init, proven (pidfd, pid namespace id, cgroup).
         case verified(Handle)
         /// Not there, or another process: the record does not name a live init.
@@ -51,12 +51,12 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
 
     /// An init found in a cgroup whose record failed: pid 1 of a pid
     /// namespace at the right depth.
-    public struct FoundInit: Sendable {
-        public var handle: Handle
-        public var pid: Int32
-        public var startTime: UInt64
-        public var pidNamespace: UInt64
-        public init(handle: Handle, pid: Int32, startTime: UInt64, pidNamespace: UInt64) {
+    package struct FoundInit: Sendable {
+        package var handle: Handle
+        package var pid: Int32
+        package var startTime: UInt64
+        package var pidNamespace: UInt64
+        package init(handle: Handle, pid: Int32, startTime: UInt64, pidNamespace: UInt64) {
             self.handle = handle
             self.pid = pid
             self.startTime = startTime
@@ -64,7 +64,7 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
         }
 
         /// What a look for an init in a cgroup found.
-        public enum Search: Sendable {
+        package enum Search: Sendable {
             case found(FoundInit)
             /// Read in full: no init there.
             case none
@@ -73,7 +73,7 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
         }
     }
 
-    public enum Step: Sendable {
+    package enum Step: Sendable {
         /// The recorded init is live: enter it under `parent` (a serial).
         case adopt(ContainerRecord, Handle, parent: UInt64)
         /// Rebuilt from the cgroup: a new or corrected record.
@@ -90,10 +90,10 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
         case keep([ContainerRecord], why: String)
     }
 
-    public private(set) var steps: [Step] = []
+    package private(set) var steps: [Step] = []
 
     /// Did a read fail (records kept, cgroups left alone for it)?
-    public private(set) var hasUnknowns = false
+    package private(set) var hasUnknowns = false
 
     /// - records: every readable record.
     /// - root: the scan of the cgroup root (its `ns-*` children).
@@ -101,7 +101,7 @@ public struct AdoptionPlan<Handle: Sendable>: Sendable {
     /// - checkInit: is a record's init live and provably the same?
     /// - findInit: an init found in a cgroup, for a container at `depth`
     ///   (1: top level); nil if none.
-    public init(records: [ContainerRecord], root: Result<[Cgroup], Errno>, cgroupRoot: String,
+    package init(records: [ContainerRecord], root: Result<[Cgroup], Errno>, cgroupRoot: String,
                 checkInit: (ContainerRecord) -> InitCheck,
                 findInit: (Cgroup, _ depth: Int) -> FoundInit.Search,
                 now: Int64) {

@@ -9,18 +9,18 @@ import Glibc
 /// Who is asking: every FUSE request names its caller by thread id; the
 /// caller's pid namespace says which container it is in ("you never leave a
 /// container"), its user namespace and capabilities whether it is privileged.
-public final class Callers: Sendable {
+package final class Callers: Sendable {
     /// A caller, as far as permissions and views go.
-    public struct Identity: Sendable {
+    package struct Identity: Sendable {
         /// The calling thread (its pidfd: its user namespace and capabilities
         /// are asked of it, they may change).
-        public let thread: ProcessHandle
+        package let thread: ProcessHandle
         /// The container it is in (the root for the host).
-        public let container: UInt64
+        package let container: UInt64
         /// Its pid namespace, nil if it is the daemon's (no translation).
-        public let pidNamespace: OwnedDescriptor?
+        package let pidNamespace: OwnedDescriptor?
 
-        public var pidView: PidView { PidView(namespace: pidNamespace) }
+        package var pidView: PidView { PidView(namespace: pidNamespace) }
     }
 
     let registry: Registry
@@ -37,7 +37,7 @@ public final class Callers: Sendable {
     /// recently: a thread's pid namespace never changes, and while its pidfd
     /// does not report an exit its tid cannot name another thread. nil if
     /// the caller is gone. `isNew`: worth `remember`ing (after the reply).
-    public func identify(caller tid: Int32) -> (identity: Identity, isNew: Bool)? {
+    package func identify(caller tid: Int32) -> (identity: Identity, isNew: Bool)? {
         if let known = recent.withLock({ $0[tid] }) {
             if known.thread.isAlive { return (known, false) }
             _ = recent.withLock { $0.removeValue(forKey: tid) }
@@ -55,7 +55,7 @@ public final class Callers: Sendable {
         return (Identity(thread: thread, container: c, pidNamespace: ns), true)
     }
 
-    public func remember(_ identity: Identity) {
+    package func remember(_ identity: Identity) {
         recent.withLock {
             if $0.count >= Self.capacity { $0.removeAll() }
             $0[identity.thread.pid] = identity
@@ -88,14 +88,14 @@ public final class Callers: Sendable {
     /// also say yes for root in an unprivileged user namespace). Asked anew
     /// each time, through the pidfd identification opened: a thread may
     /// enter another user namespace or drop capabilities at any time.
-    public func isPrivileged(_ caller: Identity) -> Bool {
+    package func isPrivileged(_ caller: Identity) -> Bool {
         guard let userns = try? caller.thread.namespaceID(.user) else { return false }
         return userns == daemonNamespaces.user && Capabilities.hasSysAdmin(pid: caller.thread.pid)
     }
 
     /// CAP_SYS_ADMIN in the user namespace of the container it is in,
     /// that container's own (not the host's: see isPrivileged).
-    public func isContainerRoot(_ caller: Identity) -> Bool {
+    package func isContainerRoot(_ caller: Identity) -> Bool {
         guard caller.container != ContainerTree.rootSerial,
               let own = registry.read({ $0.records[caller.container]?.userNamespace }), own != 0,
               let userns = try? caller.thread.namespaceID(.user) else { return false }
@@ -103,7 +103,7 @@ public final class Callers: Sendable {
     }
 
     /// The facts the access rules (ContainerTree.mayModify) decide on.
-    public func facts(_ caller: Identity, uid: UInt32, gid: UInt32? = nil) -> CallerFacts {
+    package func facts(_ caller: Identity, uid: UInt32, gid: UInt32? = nil) -> CallerFacts {
         let privileged = isPrivileged(caller)
         return CallerFacts(scope: caller.container, uid: uid, gid: gid, privileged: privileged,
                            containerRoot: !privileged && isContainerRoot(caller))
@@ -111,9 +111,9 @@ public final class Callers: Sendable {
 }
 
 /// The daemon's own pid and user namespaces (ids).
-public struct DaemonNamespaces: Sendable {
-    public let pid: UInt64
-    public let user: UInt64
+package struct DaemonNamespaces: Sendable {
+    package let pid: UInt64
+    package let user: UInt64
 
     /// Read once: a daemon never changes them.
     static let own = current()

@@ -18,7 +18,7 @@ import Glibc
 /// CPUs). A process that unshares without forking, after it was seen, keeps
 /// its old set for up to a second (`recheckNanoseconds`): then every
 /// process is read again.
-public final class Discovery: Sendable {
+package final class Discovery: Sendable {
     let registry: Registry
     private let scans = Mutex<[UInt64: Scan]>([:])
     static let recheckNanoseconds: Int64 = 1_000_000_000
@@ -109,7 +109,7 @@ public final class Discovery: Sendable {
         let pidAncestors: [UInt64]
     }
 
-    public func discoverHost(cgroupRoot: String) {
+    package func discoverHost(cgroupRoot: String) {
         let ids = Dictionary(uniqueKeysWithValues: NamespaceKind.allCases.compactMap { k -> (NamespaceKind, UInt64)? in
             guard let p = try? ProcessHandle.open(pid: getpid()), let id = try? p.namespaceID(k) else { return nil }
             return (k, id)
@@ -152,7 +152,7 @@ public final class Discovery: Sendable {
     /// Would `refresh(serial)` find nothing to look at (no process made or
     /// exited since the last look, or one of the container's is being
     /// killed or named)? The check refresh makes first, alone: a few reads.
-    public func isCurrent(_ serial: UInt64) -> Bool {
+    package func isCurrent(_ serial: UInt64) -> Bool {
         guard registry.read({ !$0.setWork.contains(serial) }) else { return true }
         guard let previous = scans.withLock({ $0[serial] }) else { return false }
         let container = registry.container(serial)
@@ -163,7 +163,7 @@ public final class Discovery: Sendable {
     /// Bring the sets below container `serial` (or the root's, with host
     /// discovery on) up to date in the tree.
     @discardableResult
-    public func refresh(_ serial: UInt64) -> Bool {
+    package func refresh(_ serial: UInt64) -> Bool {
         guard registry.read({ !$0.setWork.contains(serial) }) else { return false }
         let now = SystemTime.monotonicNanoseconds()
         let previous = scans.withLock { $0[serial] }

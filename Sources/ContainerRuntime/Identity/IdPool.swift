@@ -3,30 +3,30 @@
 /// one per top-level container, disjoint, reused once its container is
 /// gone. A nested container maps its parent's block (see Lifecycle.create).
 /// Pure: the registry holds one, behind its lock.
-public struct IdPool: Sendable, Equatable {
-    public static let blockSize: UInt32 = 65_536
+package struct IdPool: Sendable, Equatable {
+    package static let blockSize: UInt32 = 65_536
     /// systemd's range for container users (0x80000–0x6FFFFFFF): clear of
     /// system users, of regular users, and of /etc/subuid's usual 100000+.
-    public static let defaultBase: UInt32 = 0x80000
-    public static let defaultCount: UInt32 = 0x7000_0000 - 0x80000
+    package static let defaultBase: UInt32 = 0x80000
+    package static let defaultCount: UInt32 = 0x7000_0000 - 0x80000
 
-    public let base: UInt32
-    public let count: UInt32
+    package let base: UInt32
+    package let count: UInt32
     /// Bases of the blocks in use (by live containers or kept records),
     /// including any outside the pool (recorded under other pool options).
-    public private(set) var used: Set<UInt32> = []
+    package private(set) var used: Set<UInt32> = []
     /// Every block below this index is in use.
     private var lowestFree = 0
 
-    public init(base: UInt32 = defaultBase, count: UInt32 = defaultCount) {
+    package init(base: UInt32 = defaultBase, count: UInt32 = defaultCount) {
         self.base = base
         self.count = count
     }
 
-    public var blocks: Int { Int(count / Self.blockSize) }
+    package var blocks: Int { Int(count / Self.blockSize) }
 
     /// The lowest free block's base, now in use; nil when all are taken.
-    public mutating func take() -> UInt32? {
+    package mutating func take() -> UInt32? {
         var i = lowestFree
         while i < blocks {
             let b = base + UInt32(i) * Self.blockSize
@@ -42,9 +42,9 @@ public struct IdPool: Sendable, Equatable {
     }
 
     /// A block a record names (adoption): in use from now on.
-    public mutating func reserve(_ blockBase: UInt32) { used.insert(blockBase) }
+    package mutating func reserve(_ blockBase: UInt32) { used.insert(blockBase) }
 
-    public mutating func release(_ blockBase: UInt32) {
+    package mutating func release(_ blockBase: UInt32) {
         guard used.remove(blockBase) != nil, blockBase >= base else { return }
         let i = Int((blockBase - base) / Self.blockSize)
         if i < lowestFree { lowestFree = i }

@@ -8,18 +8,18 @@ import Glibc
 /// The kernel objects of one live container: its init (held by pidfd), its
 /// cgroup, and what is read from them often, kept open or cached. What a
 /// rename or chown changes (the name, the owner) lives in the registry.
-public final class Container: Sendable {
-    public let id: UInt64
-    public let serial: UInt64
-    public let initProcess: ProcessHandle
+package final class Container: Sendable {
+    package let id: UInt64
+    package let serial: UInt64
+    package let initProcess: ProcessHandle
     /// The init's pid in the daemon's pid namespace.
-    public var initPid: Int32 { initProcess.pid }
-    public let pidNamespace: UInt64
+    package var initPid: Int32 { initProcess.pid }
+    package let pidNamespace: UInt64
     /// Its cgroup: no process of its own, its leaf and its child
     /// containers' cgroups below (see CgroupLayout).
-    public let cgroup: CgroupDirectory
+    package let cgroup: CgroupDirectory
     /// Where its own processes are.
-    public let leaf: CgroupDirectory
+    package let leaf: CgroupDirectory
     /// Where they are counted too, where pids is on cgroup v1.
     let pidsMirror: CgroupDirectory?
     /// Its limit entries and the kernel files behind them, in listing
@@ -28,14 +28,14 @@ public final class Container: Sendable {
     /// Its memory.events, where memory is controlled (OOM kills in `status`).
     let memoryEvents: String?
     /// Relative to the cgroup2 mount, as `status` shows it.
-    public let cgroupPath: String
-    public let created: Int64
+    package let cgroupPath: String
+    package let created: Int64
     /// Callers in its pid namespace see its view (see ContainerRecord.ownView).
-    public let ownView: Bool
+    package let ownView: Bool
     /// A set named by mv: its init only pins the namespaces.
-    public let fromSet: Bool
+    package let fromSet: Bool
     /// The host ids its user namespace maps from (nil: the host's namespace).
-    public let idBase: UInt32?
+    package let idBase: UInt32?
 
     let cachedNamespaces = Mutex<[NamespaceKind: NamespaceIdentity]?>(nil)
     private let cachedCgroupID = Mutex<UInt64?>(nil)

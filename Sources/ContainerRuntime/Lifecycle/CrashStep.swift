@@ -1,6 +1,6 @@
 /// Where `-o crash_at=STEP` makes the daemon SIGKILL itself, to test that
 /// every step of mkdir, rmdir and mv leaves all or nothing.
-public enum CrashStep: String, CaseIterable, Sendable {
+package enum CrashStep: String, CaseIterable, Sendable {
     case mkdirRecorded = "mkdir-recorded"
     case mkdirCgroup = "mkdir-cgroup"
     case mkdirSpawned = "mkdir-spawned"

@@ -8,14 +8,14 @@ import LinuxSystem
 extension Lifecycle {
     /// Entries removed from the tree by the watcher, for the filesystem to
     /// tell the kernel (outside any request handler).
-    public struct Removal: Sendable {
-        public let parent: UInt64
-        public let serial: UInt64
-        public let name: String
+    package struct Removal: Sendable {
+        package let parent: UInt64
+        package let serial: UInt64
+        package let name: String
     }
 
     /// Start the watcher thread. `onRemoved` runs on a worker, without locks.
-    public func startWatching(onRemoved: @escaping @Sendable ([Removal]) -> Void) throws(Errno) {
+    package func startWatching(onRemoved: @escaping @Sendable ([Removal]) -> Void) throws(Errno) {
         for c in registry.read({ Array($0.containers.values) }) { watch(c) }
         BackgroundThread.start(name: "nsfs-watcher") { [self] in
             while true {

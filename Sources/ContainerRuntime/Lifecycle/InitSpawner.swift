@@ -6,12 +6,12 @@ import Glibc
 #endif
 
 /// Starts containers' inits through the C shim (clone3 + exec in C).
-public struct InitSpawner: Sendable {
+package struct InitSpawner: Sendable {
     let initBinary: OwnedDescriptor
     let devNull: OwnedDescriptor
-    public let initPath: String
+    package let initPath: String
 
-    public init(initPath: String) throws(RuntimeError) {
+    package init(initPath: String) throws(RuntimeError) {
         do throws(Errno) {
             initBinary = OwnedDescriptor(try FileDescriptor.open(initPath, nsfs_o_path()))
             devNull = OwnedDescriptor(try FileDescriptor.open("/dev/null", O_RDWR))
@@ -46,7 +46,7 @@ public struct InitSpawner: Sendable {
     /// `parentMountOnly`: made in the parent's mount namespace but with a
     /// pid namespace below the host's (a user namespace that is not a
     /// descendant of the parent's cannot own one nested in the parent's).
-    public func spawn(cgroup: OwnedDescriptor, parent: ProcessHandle?, userNamespace: OwnedDescriptor?, hostname: String,
+    package func spawn(cgroup: OwnedDescriptor, parent: ProcessHandle?, userNamespace: OwnedDescriptor?, hostname: String,
                       argv0: String, frozen: Bool, processLimit: UInt64? = nil,
                       parentMountOnly: Bool = false, privateFilesystem: Bool = false) throws(RuntimeError) -> ProcessHandle {
         try run(parent: parent, cgroup: cgroup, userNamespace: userNamespace, hostname: hostname, argv0: argv0, frozen: frozen,
@@ -60,7 +60,7 @@ public struct InitSpawner: Sendable {
     /// daemon's (parent nil) or of `parent`'s user namespace.
     /// `owner`: a host user who owns it (only a child of the daemon's),
     /// with that user's process limit (`ownerProcessLimit`, nil: none).
-    public func makeUserNamespace(parent: ProcessHandle?, first: UInt32, owner: ContainerTree.Owner? = nil,
+    package func makeUserNamespace(parent: ProcessHandle?, first: UInt32, owner: ContainerTree.Owner? = nil,
                                   ownerProcessLimit: UInt64? = nil) throws(RuntimeError) -> OwnedDescriptor {
         let map = "0 \(first) \(IdPool.blockSize)\n"
         let fd = nsfs_make_userns(parent?.descriptor.rawValue ?? -1, initBinary.rawValue,
@@ -74,7 +74,7 @@ public struct InitSpawner: Sendable {
     /// someone else made) in `cgroup` and only pins them: no namespace of
     /// its own, no setup. Into a frozen cgroup it returns once the init
     /// exists (it execs when thawed).
-    public func join(_ member: ProcessHandle, kinds: [NamespaceKind], cgroup: OwnedDescriptor,
+    package func join(_ member: ProcessHandle, kinds: [NamespaceKind], cgroup: OwnedDescriptor,
                      argv0: String, frozen: Bool) throws(RuntimeError) -> ProcessHandle {
         try run(parent: member, cgroup: cgroup, userNamespace: nil, hostname: "", argv0: argv0, frozen: frozen, newNamespaces: 0,
                 join: kinds.reduce(UInt64(0)) { $0 | $1.cloneFlag }, processLimit: nil, parentNamespaces: 0,

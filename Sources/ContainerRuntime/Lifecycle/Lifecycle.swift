@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// What a container with a user namespace sees of the host's files.
-public enum HostFilesystem: String, Sendable {
+package enum HostFilesystem: String, Sendable {
     /// Every host mount read-only (locked so), and a tmpfs of its own on
     /// /tmp, /var/tmp and /dev/shm: nothing it writes reaches the host.
     case `private`
@@ -16,33 +16,33 @@ public enum HostFilesystem: String, Sendable {
 }
 
 /// Where containers live and what starts them.
-public struct RuntimeConfiguration: Sendable {
+package struct RuntimeConfiguration: Sendable {
     /// cgroup2 mount point, e.g. /sys/fs/cgroup.
-    public var cgroupMount: String
+    package var cgroupMount: String
     /// The cgroup (relative to the mount) below which every container's lives.
-    public var cgroupRoot: String
-    public var stateDirectory: String
-    public var initPath: String
+    package var cgroupRoot: String
+    package var stateDirectory: String
+    package var initPath: String
     /// How long rmdir waits for a container's processes to die.
-    public var killTimeoutMilliseconds = 10_000
+    package var killTimeoutMilliseconds = 10_000
     /// Testing crash safety: SIGKILL the daemon at this step.
-    public var crashAt: CrashStep?
+    package var crashAt: CrashStep?
     /// Limits every new container starts with (-o pids_max=...), by entry,
     /// in the kernel's syntax.
-    public var defaultLimits: [ControlFile: String] = [:]
+    package var defaultLimits: [ControlFile: String] = [:]
     /// Each container gets a user namespace of its own (-o userns=off: they
     /// share the host's, and their root is the host's root).
-    public var userNamespaces = true
+    package var userNamespaces = true
     /// Where their host ids come from (-o ids=BASE:COUNT).
-    public var idPool = IdPool()
+    package var idPool = IdPool()
     /// What containers with a user namespace see of the host's files
     /// (-o hostfs=private|shared, remembered by the state directory).
-    public var hostFilesystem = HostFilesystem.private
+    package var hostFilesystem = HostFilesystem.private
     /// RLIMIT_NPROC of every container's processes (-o nproc=N): with user
     /// namespaces, counted per container (its root's uid in its namespace).
-    public var processLimit: UInt64?
+    package var processLimit: UInt64?
 
-    public init(cgroupMount: String, cgroupRoot: String, stateDirectory: String, initPath: String) {
+    package init(cgroupMount: String, cgroupRoot: String, stateDirectory: String, initPath: String) {
         self.cgroupMount = cgroupMount
         self.cgroupRoot = cgroupRoot
         self.stateDirectory = stateDirectory
@@ -54,14 +54,14 @@ public struct RuntimeConfiguration: Sendable {
 /// the kernel first, then in the store, then in the registry. The registry's
 /// lock is taken twice around slow work (a spawn, a kill), never across it:
 /// the tree's `creating` and `removing` states hold the place meanwhile.
-public final class Lifecycle: Sendable {
-    public let configuration: RuntimeConfiguration
+package final class Lifecycle: Sendable {
+    package let configuration: RuntimeConfiguration
     let registry: Registry
     let store: StateStore
     let spawner: InitSpawner
-    public let rootCgroup: CgroupDirectory
+    package let rootCgroup: CgroupDirectory
     /// Where containers' processes and controllers are (see CgroupLayout).
-    public let layout: CgroupLayout
+    package let layout: CgroupLayout
     let teardown: Teardown
     /// Inits of live containers (tag: serial) and of removed ones still
     /// exiting (tag: reapTag | pid).
@@ -70,11 +70,11 @@ public final class Lifecycle: Sendable {
     /// Teardowns of containers whose init died, off the watcher's thread.
     let deaths = WorkerPool(name: "nsfs-deaths", maxThreads: 4)
     /// Sets found in containers' cgroups (unnamed nodes).
-    public let discovery: Discovery
+    package let discovery: Discovery
     /// The daemon's own set: what a set's pinning init must join.
     var daemonKey: SetKey? { Discovery.daemonKey }
 
-    public init(configuration: RuntimeConfiguration, registry: Registry) throws(RuntimeError) {
+    package init(configuration: RuntimeConfiguration, registry: Registry) throws(RuntimeError) {
         self.configuration = configuration
         self.registry = registry
         discovery = Discovery(registry: registry)
@@ -121,7 +121,7 @@ public final class Lifecycle: Sendable {
     /// delegated range), so the user can enter it without privileges.
     /// `userProcessLimit`: that user's RLIMIT_NPROC (the caller's), which
     /// then bounds the container's processes and the user's own together.
-    public func create(parent: UInt64, name bytes: [UInt8], owner: ContainerTree.Owner = .root,
+    package func create(parent: UInt64, name bytes: [UInt8], owner: ContainerTree.Owner = .root,
                        mode: UInt16 = ContainerTree.defaultMode, forUser: Bool = false,
                        userProcessLimit: UInt64? = nil, request: RequestTag? = nil) throws(RuntimeError) -> UInt64 {
         // 1. Take the name (and, for a new user namespace below the host's,
@@ -350,14 +350,14 @@ public final class Lifecycle: Sendable {
     // MARK: rmdir
 
     /// A container between rmdir's first step and its last.
-    public struct PendingRemoval: Sendable {
+    package struct PendingRemoval: Sendable {
         let serial: UInt64
         let container: Container
     }
 
     /// rmdir's first step: the container is `removing` (refused if it has
     /// child containers or is already going).
-    public func beginRemove(_ serial: UInt64) throws(RuntimeError) -> PendingRemoval {
+    package func beginRemove(_ serial: UInt64) throws(RuntimeError) -> PendingRemoval {
         let c = try registry.state.withLock { (s) throws(RuntimeError) -> Container in
             if case .failure(let e) = s.tree.beginRemove(serial) { throw RuntimeError(refused: e, "rmdir") }
             return s.containers[serial]!
@@ -370,7 +370,7 @@ public final class Lifecycle: Sendable {
     /// they are gone and the container with them (the usual case for a
     /// container of a few processes, answered without a handoff); false if
     /// still going — finish with `finishRemove`.
-    public func tryFinishRemove(_ r: PendingRemoval, within milliseconds: Int) -> Bool {
+    package func tryFinishRemove(_ r: PendingRemoval, within milliseconds: Int) -> Bool {
         guard teardown.destroy(process: r.container.initProcess, cgroup: r.container.cgroup,
                                within: milliseconds, reapLater: reapLater) else { return false }
         complete(r)
@@ -379,7 +379,7 @@ public final class Lifecycle: Sendable {
 
     /// Kill it and return when no process of it is left and its cgroup and
     /// record are gone; on timeout it is running again (EBUSY).
-    public func finishRemove(_ r: PendingRemoval) throws(RuntimeError) {
+    package func finishRemove(_ r: PendingRemoval) throws(RuntimeError) {
         let c = r.container
         guard teardown.destroy(process: c.initProcess, cgroup: c.cgroup, reapLater: reapLater) else {
             registry.state.withLock { $0.tree.cancelRemove(r.serial) }
@@ -391,7 +391,7 @@ public final class Lifecycle: Sendable {
 
     /// Kill a container without child containers; returns when no process of
     /// it is left and its cgroup and record are gone.
-    public func remove(_ serial: UInt64) throws(RuntimeError) {
+    package func remove(_ serial: UInt64) throws(RuntimeError) {
         try finishRemove(try beginRemove(serial))
     }
 
@@ -407,7 +407,7 @@ public final class Lifecycle: Sendable {
     /// The container `name` in `parent` if `request` made it or renamed it
     /// to that name last: a request the kernel sends again, after a daemon
     /// died before answering it, that was done already.
-    public func doneBy(_ request: RequestTag, parent: UInt64, name bytes: [UInt8]) -> UInt64? {
+    package func doneBy(_ request: RequestTag, parent: UInt64, name bytes: [UInt8]) -> UInt64? {
         registry.read { s in
             guard let name = String(validating: bytes, as: UTF8.self),
                   let inode = s.tree.lookup(name, in: Inode(serial: parent, kind: .container)),
@@ -419,7 +419,7 @@ public final class Lifecycle: Sendable {
     // MARK: mv
 
     /// Rename within the same parent; no process, namespace or cgroup is touched.
-    public func rename(_ serial: UInt64, to newParent: UInt64, name bytes: [UInt8], request: RequestTag? = nil) throws(RuntimeError) {
+    package func rename(_ serial: UInt64, to newParent: UInt64, name bytes: [UInt8], request: RequestTag? = nil) throws(RuntimeError) {
         try registry.state.withLock { (s) throws(RuntimeError) in
             let name: String
             switch s.tree.checkRename(serial, to: newParent, name: bytes) {
@@ -441,7 +441,7 @@ public final class Lifecycle: Sendable {
     // MARK: chmod
 
     /// Record a new mode of a container's directory.
-    public func setMode(_ serial: UInt64, _ mode: UInt16) throws(RuntimeError) {
+    package func setMode(_ serial: UInt64, _ mode: UInt16) throws(RuntimeError) {
         try registry.state.withLock { (s) throws(RuntimeError) in
             guard var r = s.records[serial], s.tree.node(serial)?.state == .running else {
                 throw RuntimeError(.noEntry, "no such container")
@@ -456,7 +456,7 @@ public final class Lifecycle: Sendable {
     // MARK: chown
 
     /// Record a new owner (it delegates the subtree).
-    public func setOwner(_ serial: UInt64, uid: UInt32?, gid: UInt32?) throws(RuntimeError) {
+    package func setOwner(_ serial: UInt64, uid: UInt32?, gid: UInt32?) throws(RuntimeError) {
         try registry.state.withLock { (s) throws(RuntimeError) in
             guard var r = s.records[serial], s.tree.node(serial)?.state == .running else {
                 throw RuntimeError(.noEntry, "no such container")

@@ -24,7 +24,7 @@ extension Lifecycle {
     /// own and killed there; their children are born there, killed too; a
     /// child whose fork raced the move is in the next look. Only a set that
     /// forks faster than three looks is frozen with its container.
-    public func removeSet(_ serial: UInt64) throws(RuntimeError) {
+    package func removeSet(_ serial: UInt64) throws(RuntimeError) {
         let (c, key) = try beginSetWork(serial, operation: "rmdir") { (s) throws(RuntimeError) in
             if case .failure(let e) = s.tree.beginRemove(serial) { throw RuntimeError(refused: e, "rmdir") }
         }
@@ -109,7 +109,7 @@ extension Lifecycle {
     /// moved there, a record in the store. Returns whether callers in it
     /// see its view (it has its own pid and mount namespaces).
     @discardableResult
-    public func nameSet(_ serial: UInt64, name bytes: [UInt8], request: RequestTag? = nil) throws(RuntimeError) -> Bool {
+    package func nameSet(_ serial: UInt64, name bytes: [UInt8], request: RequestTag? = nil) throws(RuntimeError) -> Bool {
         var name = ""
         var parentID: UInt64?
         var parentIDs: UInt32?
@@ -229,7 +229,7 @@ extension Lifecycle {
     /// mv of one of the host's sets (-o discover=host): a name that lasts
     /// while it lives (and across restarts); its processes are not moved,
     /// nothing is pinned: the host's sets are not the tree's.
-    public func nameHostSet(_ serial: UInt64, name bytes: [UInt8]) throws(RuntimeError) {
+    package func nameHostSet(_ serial: UInt64, name bytes: [UInt8]) throws(RuntimeError) {
         let names = try registry.state.withLock { (s) throws(RuntimeError) -> [[UInt64]: String] in
             guard let set = s.sets[serial], set.isHosts else { throw RuntimeError(.noEntry, "rename: no such set") }
             do throws(TreeError) { try s.tree.renameSet(serial, name: bytes) } catch { throw RuntimeError(refused: error, "rename") }
@@ -243,7 +243,7 @@ extension Lifecycle {
     }
 
     /// Start looking for the host's sets at the root (-o discover=host).
-    public func discoverHost() {
+    package func discoverHost() {
         let names = store.hostSetNames()
         registry.state.withLock { $0.hostSetNames = names }
         discovery.discoverHost(cgroupRoot: configuration.cgroupRoot)

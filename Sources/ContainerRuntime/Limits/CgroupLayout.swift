@@ -19,25 +19,25 @@ import Glibc
 /// its processes are placed in it too: a fork bomb must not wait for the
 /// host to be reconfigured. `memory` and `cpu` are used only on cgroup2: on
 /// v1 they belong to whatever else manages the host.
-public struct CgroupLayout: Sendable {
-    public static let leafName = ContainerCgroup.leaf
+package struct CgroupLayout: Sendable {
+    package static let leafName = ContainerCgroup.leaf
 
     /// The cgroup2 mount point.
-    public let cgroupMount: String
+    package let cgroupMount: String
     /// Controllers enabled on cgroup2 for the containers.
-    public let v2: Set<CgroupController>
+    package let v2: Set<CgroupController>
     /// The mount point of the v1 hierarchy holding `pids`, when pids is
     /// not on cgroup2.
-    public let pidsV1Mount: String?
+    package let pidsV1Mount: String?
 
-    public init(cgroupMount: String, v2: Set<CgroupController>, pidsV1Mount: String?) {
+    package init(cgroupMount: String, v2: Set<CgroupController>, pidsV1Mount: String?) {
         self.cgroupMount = cgroupMount
         self.v2 = v2
         self.pidsV1Mount = v2.contains(.pids) ? nil : pidsV1Mount
     }
 
     /// The controllers whose limits containers show.
-    public var controllers: Set<CgroupController> { pidsV1Mount == nil ? v2 : v2.union([.pids]) }
+    package var controllers: Set<CgroupController> { pidsV1Mount == nil ? v2 : v2.union([.pids]) }
 
     /// `subtree_control` text enabling the tree's cgroup2 controllers.
     var enableText: String? {
@@ -45,17 +45,17 @@ public struct CgroupLayout: Sendable {
     }
 
     /// The leaf of a container's cgroup.
-    public static func leaf(of cgroup: CgroupDirectory) -> CgroupDirectory { cgroup.child(leafName) }
+    package static func leaf(of cgroup: CgroupDirectory) -> CgroupDirectory { cgroup.child(leafName) }
 
     /// The v1 pids cgroup mirroring the cgroup2 directory `cgroup`.
-    public func pidsMirror(of cgroup: CgroupDirectory) -> CgroupDirectory? {
+    package func pidsMirror(of cgroup: CgroupDirectory) -> CgroupDirectory? {
         guard let m = pidsV1Mount, cgroup.path.hasPrefix(cgroupMount) else { return nil }
         return CgroupDirectory(path: m + cgroup.path.dropFirst(cgroupMount.count))
     }
 
     /// The file behind a limit entry of the container whose cgroup is
     /// `cgroup`; nil where the host does not have its controller.
-    public func file(_ f: ControlFile, of cgroup: CgroupDirectory) -> String? {
+    package func file(_ f: ControlFile, of cgroup: CgroupDirectory) -> String? {
         guard let controller = f.controller else { return nil }
         if v2.contains(controller) { return cgroup.path + "/" + f.name }
         if controller == .pids, let mirror = pidsMirror(of: cgroup) { return mirror.path + "/" + f.name }
@@ -67,7 +67,7 @@ public struct CgroupLayout: Sendable {
     /// between the cgroup2 mount and it that hold no process (never in the
     /// mount's own root: that is the host's configuration). Then make the
     /// v1 pids mirror of `root`.
-    public static func prepare(root: CgroupDirectory, cgroupMount: String, mounts: [MountEntry]) -> CgroupLayout {
+    package static func prepare(root: CgroupDirectory, cgroupMount: String, mounts: [MountEntry]) -> CgroupLayout {
         let wanted = Set(CgroupController.allCases.map(\.rawValue))
         var dir = cgroupMount
         for part in root.path.dropFirst(cgroupMount.count).split(separator: "/") {
@@ -116,7 +116,7 @@ public struct CgroupLayout: Sendable {
     /// moved there: so mkdir asks first, and again after (`adding` 0: is
     /// any over?), instead of letting nested mkdirs escape a limit.
     /// A file that cannot be read stops nothing (it says nothing).
-    public func pidsLimitReached(from cgroup: CgroupDirectory, upTo top: CgroupDirectory, adding: Int) -> String? {
+    package func pidsLimitReached(from cgroup: CgroupDirectory, upTo top: CgroupDirectory, adding: Int) -> String? {
         guard v2.contains(.pids) || pidsV1Mount != nil else { return nil }
         var dir = cgroup
         while true {

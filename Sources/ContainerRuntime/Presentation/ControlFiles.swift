@@ -3,13 +3,13 @@ import LinuxSystem
 
 /// The namespaces of a container, read once: the init never changes them,
 /// so the cached answer is exact for the container's whole life.
-public struct NamespaceIdentity: Sendable {
-    public var inode: UInt64
-    public var id: UInt64
+package struct NamespaceIdentity: Sendable {
+    package var inode: UInt64
+    package var id: UInt64
 }
 
 extension Container {
-    public func namespaceIdentities() -> [NamespaceKind: NamespaceIdentity] {
+    package func namespaceIdentities() -> [NamespaceKind: NamespaceIdentity] {
         if let cached = cachedNamespaces.withLock({ $0 }) { return cached }
         var out: [NamespaceKind: NamespaceIdentity] = [:]
         for k in NamespaceKind.allCases {
@@ -60,7 +60,7 @@ struct StatusTemplate: Sendable {
 /// Containers presented as files: the contents of `status`, `procs`,
 /// `hostname` and `freeze`, and what writing them does. Nothing here knows
 /// of FUSE; `nil` means the container is gone.
-public struct ControlFiles: Sendable {
+package struct ControlFiles: Sendable {
     let registry: Registry
     /// The daemon's own set: the parent of top-level containers.
     var daemonKey: SetKey? { Discovery.daemonKey }
@@ -68,7 +68,7 @@ public struct ControlFiles: Sendable {
     /// `scope`: the reader's container; the path is relative to its view.
     /// Everything but state, init and processes is taken from a template
     /// kept per container (it changes only by renames).
-    public func status(_ serial: UInt64, view: PidView, scope: UInt64 = ContainerTree.rootSerial) -> [UInt8]? {
+    package func status(_ serial: UInt64, view: PidView, scope: UInt64 = ContainerTree.rootSerial) -> [UInt8]? {
         if serial == ContainerTree.rootSerial { return rootStatus() }
         if let set = registry.read({ $0.sets[serial] }) { return setStatus(serial, set, view: view, scope: scope) }
         guard let (c, renames, removing) = registry.read({ s -> (Container, UInt64, Bool)? in
@@ -126,14 +126,14 @@ public struct ControlFiles: Sendable {
 
     /// A limit entry: the kernel's file, read through; nil if the
     /// container is gone.
-    public func limit(_ serial: UInt64, _ f: ControlFile) -> [UInt8]? {
+    package func limit(_ serial: UInt64, _ f: ControlFile) -> [UInt8]? {
         guard let c = registry.container(serial), let path = c.limitFile(f) else { return nil }
         return try? c.readFile(path)
     }
 
     /// Written through as it is: the kernel's syntax, the kernel's errors
     /// (`max`, a number, EINVAL for anything else); nothing changes on error.
-    public func setLimit(_ serial: UInt64, _ f: ControlFile, _ bytes: [UInt8]) throws(RuntimeError) {
+    package func setLimit(_ serial: UInt64, _ f: ControlFile, _ bytes: [UInt8]) throws(RuntimeError) {
         guard let c = runningContainer(serial), let path = c.limitFile(f) else {
             throw RuntimeError(.noEntry, "no such container")
         }
@@ -183,7 +183,7 @@ public struct ControlFiles: Sendable {
 
     /// The container's own processes (its cgroup, not the ones below), as
     /// `view` sees them, sorted. The root lists none.
-    public func procs(_ serial: UInt64, view: PidView) -> [UInt8]? {
+    package func procs(_ serial: UInt64, view: PidView) -> [UInt8]? {
         if serial == ContainerTree.rootSerial { return [] }
         let pids: [Int32]
         if let set = registry.read({ $0.sets[serial] }) {
@@ -203,7 +203,7 @@ public struct ControlFiles: Sendable {
     }
 
     /// The hostname, as the kernel holds it, and a newline.
-    public func hostname(_ serial: UInt64) throws(RuntimeError) -> [UInt8] {
+    package func hostname(_ serial: UInt64) throws(RuntimeError) -> [UInt8] {
         do throws(Errno) {
             if serial == ContainerTree.rootSerial { return try UTSNamespace.ownHostname() + [10] }
             if let set = registry.read({ $0.sets[serial] }) {
@@ -218,7 +218,7 @@ public struct ControlFiles: Sendable {
     /// U+007F: they would garble terminals and the line-based files), one
     /// trailing newline ignored. Other bytes are kept exactly as written
     /// (the kernel holds bytes, not text) and read back the same.
-    public func setHostname(_ serial: UInt64, _ bytes: [UInt8]) throws(RuntimeError) {
+    package func setHostname(_ serial: UInt64, _ bytes: [UInt8]) throws(RuntimeError) {
         if let set = registry.read({ $0.sets[serial] }) {
             // Only a set's own UTS namespace: else this would rename its
             // parent. Never the host's: they are not the tree's.
@@ -245,7 +245,7 @@ public struct ControlFiles: Sendable {
     /// ancestor, which a delegated user never has). It is how nsctl exec
     /// puts a delegated user's program where the container's limits count
     /// it. A privileged caller of the host's pid namespace may name any pid.
-    public func enter(_ serial: UInt64, _ bytes: [UInt8], writer tid: Int32, hostPrivileged: Bool) throws(RuntimeError) {
+    package func enter(_ serial: UInt64, _ bytes: [UInt8], writer tid: Int32, hostPrivileged: Bool) throws(RuntimeError) {
         if registry.read({ $0.sets[serial] }) != nil {
             throw RuntimeError(.notPermitted, "a set shares its container's cgroup; name it (mv) to move processes into it")
         }
@@ -294,7 +294,7 @@ public struct ControlFiles: Sendable {
     /// A set's processes share their container's cgroup: `freeze` shows
     /// its state; writing it is refused (name the set: it then gets a
     /// cgroup of its own).
-    public func freeze(_ serial: UInt64) -> [UInt8]? {
+    package func freeze(_ serial: UInt64) -> [UInt8]? {
         if serial == ContainerTree.rootSerial { return Array("0\n".utf8) }
         let owner = registry.read { $0.sets[serial]?.container } ?? serial
         if owner == ContainerTree.rootSerial { return Array("0\n".utf8) }
@@ -303,7 +303,7 @@ public struct ControlFiles: Sendable {
     }
 
     /// "1" freezes the subtree, "0" thaws it; anything else is EINVAL.
-    public func setFrozen(_ serial: UInt64, _ bytes: [UInt8]) throws(RuntimeError) {
+    package func setFrozen(_ serial: UInt64, _ bytes: [UInt8]) throws(RuntimeError) {
         if registry.read({ $0.sets[serial] }) != nil {
             throw RuntimeError(.notPermitted, "a set shares its container's cgroup; name it (mv) to freeze it alone")
         }
@@ -326,7 +326,7 @@ public struct ControlFiles: Sendable {
 
     /// The init's pid (daemon's namespace), for the `ns/` links; for a set,
     /// its first member that still has the set's namespace of that kind.
-    public func initPid(_ serial: UInt64, kind: NamespaceKind) -> Int32? {
+    package func initPid(_ serial: UInt64, kind: NamespaceKind) -> Int32? {
         if let set = registry.read({ $0.sets[serial] }) { return Self.member(of: set, having: kind)?.pid }
         return registry.container(serial)?.initPid
     }

@@ -16,7 +16,7 @@ import Synchronization
 /// wait on the directory lock mkdir holds). Until it is attached, the
 /// container sees its copy of the full mount, where the per-request checks
 /// answer ENOENT for everything outside it.
-public final class Views: Sendable {
+package final class Views: Sendable {
     let registry: Registry
     /// Where the tree is mounted (set once mounted): views attach there.
     private let mountPoint = Mutex<String?>(nil)
@@ -25,10 +25,10 @@ public final class Views: Sendable {
 
     init(registry: Registry) { self.registry = registry }
 
-    public func mounted(at path: String) { mountPoint.withLock { $0 = path } }
+    package func mounted(at path: String) { mountPoint.withLock { $0 = path } }
 
     /// Attach `serial`'s view (up to three tries: a rename may race the lookup).
-    public func attach(_ serial: UInt64) {
+    package func attach(_ serial: UInt64) {
         guard let mountPoint = mountPoint.withLock({ $0 }) else { return }
         queue.submit { [registry] in
             for _ in 0..<3 {
@@ -45,7 +45,7 @@ public final class Views: Sendable {
     }
 
     /// After a (re)mount: every container, parents first.
-    public func attachAll() {
+    package func attachAll() {
         let order = registry.read { s in
             s.tree.subtreePostOrder(ContainerTree.rootSerial).reversed().filter { $0 != ContainerTree.rootSerial }
         }

@@ -58,46 +58,46 @@ import Glibc
 ///
 /// `STATE_DIR/namespacefs.conf` holds `namespacefs-state 1` and the cgroup
 /// root the containers live under.
-public struct ContainerRecord: Sendable, Equatable {
-    public var id: UInt64
-    public var serial: UInt64
-    public var name: String
-    public var parent: UInt64?
-    public var created: Int64
-    public var initPid: Int32
-    public var initStartTime: UInt64
-    public var pidNamespace: UInt64
-    public var cgroup: String
-    public var creating = false
+package struct ContainerRecord: Sendable, Equatable {
+    package var id: UInt64
+    package var serial: UInt64
+    package var name: String
+    package var parent: UInt64?
+    package var created: Int64
+    package var initPid: Int32
+    package var initStartTime: UInt64
+    package var pidNamespace: UInt64
+    package var cgroup: String
+    package var creating = false
     /// Owner (chown delegates the subtree); root by default.
-    public var ownerUID: UInt32 = 0
-    public var ownerGID: UInt32 = 0
+    package var ownerUID: UInt32 = 0
+    package var ownerGID: UInt32 = 0
     /// Named by mv from a set (not made by mkdir).
-    public var fromSet = false
+    package var fromSet = false
     /// Callers in its pid namespace see its view (false: their container's).
-    public var ownView = true
+    package var ownView = true
     /// An mv froze the parent's cgroup and had not thawed it yet.
-    public var thawParent = false
+    package var thawParent = false
     /// An mv had not moved all of the set's processes yet.
-    public var moving = false
+    package var moving = false
     /// The first host id its user namespace maps (uid and gid 0 inside),
     /// `IdPool.blockSize` of them; nil: the host's user namespace.
-    public var idBase: UInt32?
+    package var idBase: UInt32?
     /// A container below the top whose block was taken from the pool for it
     /// (one made by a delegated user: its root must not be its parent's).
-    public var ownsIds = false
+    package var ownsIds = false
     /// Is `idBase` its own block, to give back to the pool with it?
-    public var ownsIdBlock: Bool { idBase != nil && (parent == nil || ownsIds) }
+    package var ownsIdBlock: Bool { idBase != nil && (parent == nil || ownsIds) }
     /// NS_GET_ID of its user namespace (0: not recorded).
-    public var userNamespace: UInt64 = 0
+    package var userNamespace: UInt64 = 0
     /// Its directory's permission bits.
-    public var mode: UInt16 = ContainerTree.defaultMode
+    package var mode: UInt16 = ContainerTree.defaultMode
     /// The request that made or renamed it last.
-    public var request: RequestTag?
+    package var request: RequestTag?
 
-    public static let header = "namespacefs-container 1"
+    package static let header = "namespacefs-container 1"
 
-    public var text: String {
+    package var text: String {
         """
         \(Self.header)
         id: \(hex(id))
@@ -117,9 +117,9 @@ public struct ContainerRecord: Sendable, Equatable {
         """
     }
 
-    public enum ParseError: Error, Equatable { case empty, unknownVersion(String), missing(String), bad(String) }
+    package enum ParseError: Error, Equatable { case empty, unknownVersion(String), missing(String), bad(String) }
 
-    public static func parse(_ text: String) throws(ParseError) -> ContainerRecord {
+    package static func parse(_ text: String) throws(ParseError) -> ContainerRecord {
         // Bytes, not Characters: a restart parses every record (10,000 here).
         let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
         guard let first = lines.first else { throw .empty }
@@ -202,10 +202,10 @@ public struct ContainerRecord: Sendable, Equatable {
 /// connection's token (random, made when it was mounted) and the kernel's
 /// id of the request (unique per connection; without the mark the kernel
 /// adds when it sends a request again).
-public struct RequestTag: Sendable, Equatable, Hashable {
-    public let connection: UInt64
-    public let unique: UInt64
-    public init(connection: UInt64, unique: UInt64) {
+package struct RequestTag: Sendable, Equatable, Hashable {
+    package let connection: UInt64
+    package let unique: UInt64
+    package init(connection: UInt64, unique: UInt64) {
         self.connection = connection
         self.unique = unique
     }
@@ -217,7 +217,7 @@ extension ContainerRecord {
     /// else (no `.`, `..`, empty component, or other name)? Records live
     /// in a root-only directory, but are still never trusted to name a
     /// cgroup elsewhere: one that fails is reported and left alone.
-    public static func cgroupIsSafe(_ cgroup: String, root: String) -> Bool {
+    package static func cgroupIsSafe(_ cgroup: String, root: String) -> Bool {
         guard cgroup.hasPrefix(root + "/") else { return false }
         let rest = cgroup.dropFirst(root.count + 1).split(separator: "/", omittingEmptySubsequences: false)
         return !rest.isEmpty && rest.allSatisfy { part in
@@ -227,7 +227,7 @@ extension ContainerRecord {
     }
 }
 
-public func hex(_ v: UInt64) -> String {
+package func hex(_ v: UInt64) -> String {
     let s = String(v, radix: 16)
     return String(repeating: "0", count: 16 - s.count) + s
 }

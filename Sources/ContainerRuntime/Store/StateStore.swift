@@ -8,12 +8,12 @@ import Glibc
 /// The records file (format: ContainerRecord.swift). One implementation,
 /// used by the daemon, by `nsfs-records` (inspection, the tests'
 /// consistency checker and the tests that damage records).
-public final class StateStore: Sendable {
-    public let directory: String
-    public var recordsPath: String { directory + "/records" }
+package final class StateStore: Sendable {
+    package let directory: String
+    package var recordsPath: String { directory + "/records" }
     var configPath: String { directory + "/namespacefs.conf" }
 
-    public static let slotSize = 4096
+    package static let slotSize = 4096
     static let header = "namespacefs-records 2"
     /// Slots are added this many at a time (a sparse extension of the file).
     static let growth = 256
@@ -27,10 +27,10 @@ public final class StateStore: Sendable {
     }
     private let slots = Mutex(Slots())
 
-    public init(directory: String) { self.directory = directory }
+    package init(directory: String) { self.directory = directory }
 
     /// The directory and the records file (created with its header).
-    public func prepare() throws(Errno) {
+    package func prepare() throws(Errno) {
         try FileIO.makeDirectories(directory, mode: 0o700)
         let fd = OwnedDescriptor(try FileDescriptor.open(recordsPath, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600))
         let size = try fd.fd.size()
@@ -42,7 +42,7 @@ public final class StateStore: Sendable {
     }
 
     /// mkdir's first step: a `creating` record in a free slot.
-    public func begin(_ r: ContainerRecord) throws(Errno) -> Pending {
+    package func begin(_ r: ContainerRecord) throws(Errno) -> Pending {
         precondition(r.creating)
         try slots.withLock { (s) throws(Errno) in
             guard s.slotOf[r.id] == nil else { throw Errno.exists }
@@ -54,22 +54,22 @@ public final class StateStore: Sendable {
     }
 
     /// A `creating` record on disk, until mkdir commits or abandons it.
-    public struct Pending: Sendable {
+    package struct Pending: Sendable {
         let store: StateStore
         let id: UInt64
 
         /// mkdir's second step: the `running` record, over the same slot.
-        public func commit(_ r: ContainerRecord) throws(Errno) {
+        package func commit(_ r: ContainerRecord) throws(Errno) {
             precondition(!r.creating && r.id == id)
             try store.save(r)
         }
 
         /// mkdir failed: no record.
-        public func abandon() { store.delete(id: id) }
+        package func abandon() { store.delete(id: id) }
     }
 
     /// A changed record (rename, chown, re-adoption), over its slot.
-    public func save(_ r: ContainerRecord) throws(Errno) {
+    package func save(_ r: ContainerRecord) throws(Errno) {
         try slots.withLock { (s) throws(Errno) in
             let slot: Int
             if let existing = s.slotOf[r.id] { slot = existing } else { slot = try Self.allocate(&s) }
@@ -81,7 +81,7 @@ public final class StateStore: Sendable {
         }
     }
 
-    public func delete(id: UInt64) {
+    package func delete(id: UInt64) {
         slots.withLock { s in
             guard let slot = s.slotOf.removeValue(forKey: id), let file = s.file else { return }
             // A failed write leaves the record: the next adoption finds its
@@ -91,7 +91,7 @@ public final class StateStore: Sendable {
     }
 
     /// How many records are stored.
-    public var count: Int { slots.withLock { $0.slotOf.count } }
+    package var count: Int { slots.withLock { $0.slotOf.count } }
 
     private static func write(_ r: ContainerRecord, to slot: Int, in s: borrowing Slots) throws(Errno) {
         guard let file = s.file else { throw Errno.badDescriptor }
@@ -110,11 +110,11 @@ public final class StateStore: Sendable {
     }
 
     /// One pwrite of a whole slot: `text`, zero-padded.
-    public static func writeSlot(_ fd: FileDescriptor, _ slot: Int, _ text: String) throws(Errno) {
+    package static func writeSlot(_ fd: FileDescriptor, _ slot: Int, _ text: String) throws(Errno) {
         try writeSlot(fd, slot, Array(text.utf8))
     }
 
-    public static func writeSlot(_ fd: FileDescriptor, _ slot: Int, _ bytes: [UInt8]) throws(Errno) {
+    package static func writeSlot(_ fd: FileDescriptor, _ slot: Int, _ bytes: [UInt8]) throws(Errno) {
         var page = [UInt8](repeating: 0, count: slotSize)
         guard bytes.count < slotSize else { throw Errno(ENAMETOOLONG) }
         page.replaceSubrange(0..<bytes.count, with: bytes)
@@ -122,7 +122,7 @@ public final class StateStore: Sendable {
     }
 
     /// The non-empty slots of a records file's bytes: (slot, text).
-    public static func occupiedSlots(_ bytes: [UInt8]) -> [(slot: Int, text: ArraySlice<UInt8>)] {
+    package static func occupiedSlots(_ bytes: [UInt8]) -> [(slot: Int, text: ArraySlice<UInt8>)] {
         var out: [(slot: Int, text: ArraySlice<UInt8>)] = []
         let n = (bytes.count + slotSize - 1) / slotSize
         for slot in 1..<max(1, n) {
@@ -133,14 +133,14 @@ public final class StateStore: Sendable {
         return out
     }
 
-    public struct LoadResult: Sendable {
-        public var records: [ContainerRecord] = []
-        public var problems: [String] = []
+    package struct LoadResult: Sendable {
+        package var records: [ContainerRecord] = []
+        package var problems: [String] = []
     }
 
     /// Every readable record; unreadable ones are reported, never guessed
     /// at, and their slots freed (the containers are rebuilt from cgroups).
-    public func load() -> LoadResult {
+    package func load() -> LoadResult {
         slots.withLock { s in
             var out = LoadResult()
             guard let file = s.file else { out.problems.append("\(recordsPath) is not open"); return out }
@@ -183,7 +183,7 @@ public final class StateStore: Sendable {
     /// Names given with mv to the host's sets (-o discover=host), by the
     /// ids of the set's eight namespaces: `ID,ID,...,ID NAME` per line.
     /// Ids are never reused: a line of a set that is gone names nothing.
-    public func hostSetNames() -> [[UInt64]: String] {
+    package func hostSetNames() -> [[UInt64]: String] {
         guard let text = try? FileIO.readString(hostSetNamesPath) else { return [:] }
         var out: [[UInt64]: String] = [:]
         for line in text.split(separator: "\n") {
@@ -196,15 +196,15 @@ public final class StateStore: Sendable {
         return out
     }
 
-    public func saveHostSetNames(_ names: [[UInt64]: String]) throws(Errno) {
+    package func saveHostSetNames(_ names: [[UInt64]: String]) throws(Errno) {
         let text = names.map { "\($0.key.map(String.init).joined(separator: ",")) \($0.value)\n" }.sorted().joined()
         try FileIO.replaceAtomically(hostSetNamesPath, with: Array(text.utf8))
     }
 
-    public func recordedCgroupRoot() -> String? { recorded("cgroup-root") }
+    package func recordedCgroupRoot() -> String? { recorded("cgroup-root") }
 
     /// -o hostfs as the state directory remembers it.
-    public func recordedHostFilesystem() -> HostFilesystem? { recorded("host-filesystem").flatMap(HostFilesystem.init(rawValue:)) }
+    package func recordedHostFilesystem() -> HostFilesystem? { recorded("host-filesystem").flatMap(HostFilesystem.init(rawValue:)) }
 
     /// A `key: value` line of namespacefs.conf.
     func recorded(_ key: String) -> String? {
@@ -216,7 +216,7 @@ public final class StateStore: Sendable {
     }
 
     /// What the next mount of this state directory starts from, unless told otherwise.
-    public func recordConfiguration(cgroupRoot: String, hostFilesystem: HostFilesystem) throws(Errno) {
+    package func recordConfiguration(cgroupRoot: String, hostFilesystem: HostFilesystem) throws(Errno) {
         try FileIO.replaceAtomically(configPath, with: Array(
             "namespacefs-state 1\ncgroup-root: \(cgroupRoot)\nhost-filesystem: \(hostFilesystem.rawValue)\n".utf8))
     }
