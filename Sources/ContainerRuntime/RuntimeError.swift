@@ -52,3 +52,11 @@ extension TreeError {
         }
     }
 }
+
+/// Run a call; its failure becomes a RuntimeError that says what was being
+/// done (as crun's crun_make_error: one line per failing call, with errno),
+/// instead of a catch-and-rewrap block at each call.
+@inline(__always)
+func doing<T>(_ what: @autoclosure () -> String, _ body: () throws(Errno) -> T) throws(RuntimeError) -> T {
+    do throws(Errno) { return try body() } catch { throw RuntimeError(error, what()) }
+}

@@ -82,7 +82,7 @@ package final class Lifecycle: Sendable {
         spawner = try InitSpawner(initPath: configuration.initPath)
         let root = CgroupDirectory(path: configuration.cgroupMount + configuration.cgroupRoot)
         rootCgroup = root
-        do throws(Errno) { watcher = try Epoll() } catch { throw RuntimeError(error, "cannot create an epoll set") }
+        watcher = try doing("cannot create an epoll set") { () throws(Errno) in try Epoll() }
         do throws(Errno) { try store.prepare() } catch {
             throw RuntimeError(error, "cannot create the state directory \(configuration.stateDirectory)")
         }
@@ -255,7 +255,7 @@ package final class Lifecycle: Sendable {
                 } catch { throw RuntimeError(error, "cannot prepare the user namespace of \(name)") }
             }
             let dir: OwnedDescriptor
-            do throws(Errno) { dir = try leaf.open() } catch { throw RuntimeError(error, "cannot open cgroup \(leaf.path)") }
+            dir = try doing("cannot open cgroup \(leaf.path)") { () throws(Errno) in try leaf.open() }
             // Below a frozen container the new cgroup is frozen too, and so
             // is a child cloned into it: the spawn must not wait for it.
             let frozen = (try? leaf.isFrozen()) ?? false
@@ -430,7 +430,7 @@ package final class Lifecycle: Sendable {
             if r.name == name { return }
             r.name = name
             r.request = request
-            do throws(Errno) { try store.save(r) } catch { throw RuntimeError(error, "cannot record the new name") }
+            try doing("cannot record the new name") { () throws(Errno) in try store.save(r) }
             crashPoint(.mvRecorded)
             s.records[serial] = r
             try! s.tree.rename(serial, to: newParent, name: Array(name.utf8))
@@ -447,7 +447,7 @@ package final class Lifecycle: Sendable {
                 throw RuntimeError(.noEntry, "no such container")
             }
             r.mode = mode & 0o7777
-            do throws(Errno) { try store.save(r) } catch { throw RuntimeError(error, "cannot record the mode") }
+            try doing("cannot record the mode") { () throws(Errno) in try store.save(r) }
             s.records[serial] = r
             s.tree.setMode(serial, r.mode)
         }
@@ -463,7 +463,7 @@ package final class Lifecycle: Sendable {
             }
             if let uid { r.ownerUID = uid }
             if let gid { r.ownerGID = gid }
-            do throws(Errno) { try store.save(r) } catch { throw RuntimeError(error, "cannot record the owner") }
+            try doing("cannot record the owner") { () throws(Errno) in try store.save(r) }
             s.records[serial] = r
             s.tree.setOwner(serial, ContainerTree.Owner(uid: r.ownerUID, gid: r.ownerGID))
         }

@@ -157,7 +157,7 @@ extension Lifecycle {
         do throws(RuntimeError) {
             let dir: OwnedDescriptor
             let leaf = CgroupLayout.leaf(of: cgroup)
-            do throws(Errno) { dir = try leaf.open() } catch { throw RuntimeError(error, "cannot open cgroup \(leaf.path)") }
+            dir = try doing("cannot open cgroup \(leaf.path)") { () throws(Errno) in try leaf.open() }
             pin = try spawner.join(member, kinds: kinds, cgroup: dir, argv0: "nsinit", frozen: false)
             do throws(Errno) { try layout.placeInMirror(pin.pid, of: cgroup) } catch {
                 teardown.destroy(process: pin, cgroup: cgroup, reapLater: reapLater)
@@ -175,7 +175,7 @@ extension Lifecycle {
                 record.initStartTime = try ProcStat.startTime(pid: pin.pid)
             } catch { throw RuntimeError(error, "cannot read the new init of \(name)") }
             record.creating = false
-            do throws(Errno) { try pending.commit(record) } catch { throw RuntimeError(error, "cannot record container \(name)") }
+            try doing("cannot record container \(name)") { () throws(Errno) in try pending.commit(record) }
         } catch {
             teardown.destroy(process: nil, cgroup: cgroup)
             pending.abandon()

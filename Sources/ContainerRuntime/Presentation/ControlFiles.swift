@@ -255,7 +255,7 @@ package struct ControlFiles: Sendable {
         guard let n = Int32(text), n >= 0 else { throw RuntimeError(.invalid, "procs takes 0 (the writer itself) or a pid") }
         let pid: Int32
         if n == 0 {
-            do throws(Errno) { pid = try ProcStatus.threadGroup(of: tid) } catch { throw RuntimeError(error, "cannot find the writer's process") }
+            pid = try doing("cannot find the writer's process") { () throws(Errno) in try ProcStatus.threadGroup(of: tid) }
         } else {
             guard hostPrivileged else { throw RuntimeError(.accessDenied, "only 0 (the writer itself), or any pid for the host's root") }
             pid = n
@@ -316,7 +316,7 @@ package struct ControlFiles: Sendable {
         case [UInt8(ascii: "0")]: frozen = false
         default: throw RuntimeError(.invalid, "freeze takes 0 or 1")
         }
-        do throws(Errno) { try c.cgroup.setFrozen(frozen) } catch { throw RuntimeError(error, "cannot change cgroup.freeze") }
+        try doing("cannot change cgroup.freeze") { () throws(Errno) in try c.cgroup.setFrozen(frozen) }
     }
 
     /// Writes go only to a container that is not being removed.
