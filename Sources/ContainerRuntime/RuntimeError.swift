@@ -60,3 +60,21 @@ extension TreeError {
 func doing<T>(_ what: @autoclosure () -> String, _ body: () throws(Errno) -> T) throws(RuntimeError) -> T {
     do throws(Errno) { return try body() } catch { throw RuntimeError(error, what()) }
 }
+
+// Why a failure is passed over, named at every call that does so (a bare
+// `try?` says nothing of which it is); everything else surfaces (`doing`):
+
+/// A fact that may be absent, or not readable now: nil, which the caller
+/// takes as "not known here" — never as a death (see Errno.saysGone for
+/// the one answer that is).
+@inline(__always)
+func ifReadable<T, E: Error>(_ body: () throws(E) -> T) -> T? {
+    do { return try body() } catch { return nil }
+}
+
+/// Cleanup, or a step whose failure the caller copes with (it is told
+/// whether it worked): nothing relied on breaks when it fails.
+@discardableResult @inline(__always)
+func bestEffort<E: Error>(_ body: () throws(E) -> Void) -> Bool {
+    do { try body(); return true } catch { return false }
+}

@@ -57,33 +57,33 @@ extension Lifecycle {
         let parent = CgroupDirectory(path: mount + r.cgroup.split(separator: "/").dropLast().map { "/" + $0 }.joined())
         let own = CgroupDirectory(path: mount + r.cgroup)
         var moved = 0
-        if r.moving, let pin = try? ProcessHandle.open(pid: r.initPid),
-           (try? ProcStat.startTime(pid: r.initPid)) == r.initStartTime, pin.isAlive,
-           let key = try? ProcessNamespaces.inodes(pid: r.initPid) {
+        if r.moving, let pin = ifReadable({ try ProcessHandle.open(pid: r.initPid) }),
+           ifReadable({ try ProcStat.startTime(pid: r.initPid) }) == r.initStartTime, pin.isAlive,
+           let key = ifReadable({ try ProcessNamespaces.inodes(pid: r.initPid) }) {
             var members = Set<Int32>()
             // The parent's processes: in its leaf (or, laid out by an older
             // daemon, in its cgroup itself).
-            let pids = ((try? CgroupLayout.leaf(of: parent).processes()) ?? []) + ((try? parent.processes()) ?? [])
-            for pid in pids where (try? ProcessNamespaces.inodes(pid: pid)) == key { members.insert(pid) }
+            let pids = (ifReadable({ try CgroupLayout.leaf(of: parent).processes() }) ?? []) + (ifReadable({ try parent.processes() }) ?? [])
+            for pid in pids where ifReadable({ try ProcessNamespaces.inodes(pid: pid) }) == key { members.insert(pid) }
             // Their descendants (a set made inside the named one).
             var grew = true
             while grew {
                 grew = false
                 for pid in pids where !members.contains(pid) {
-                    if let up = try? ProcStat.parent(pid: pid), members.contains(up) { members.insert(pid); grew = true }
+                    if let up = ifReadable({ try ProcStat.parent(pid: pid) }), members.contains(up) { members.insert(pid); grew = true }
                 }
             }
             let target = CgroupLayout.leaf(of: own).exists ? CgroupLayout.leaf(of: own) : own
-            for pid in members where (try? target.adopt(pid: pid)) != nil {
-                try? layout.placeInMirror(pid, of: own)
+            for pid in members where bestEffort({ try target.adopt(pid: pid) }) {
+                bestEffort({ try layout.placeInMirror(pid, of: own) })
                 moved += 1
             }
         }
-        if r.thawParent { try? parent.setFrozen(false) }
+        if r.thawParent { bestEffort({ try parent.setFrozen(false) }) }
         var done = r
         done.moving = false
         done.thawParent = false
-        try? store.save(done)
+        bestEffort({ try store.save(done) })
         return (done, ["container \(r.name) (\(hex(r.id))): its naming was interrupted; moved \(moved) process(es) of the set"
                        + (r.thawParent ? ", thawed its parent's cgroup" : "")])
     }
@@ -99,11 +99,11 @@ extension Lifecycle {
             let id = UInt64(idText, radix: 16).flatMap { hex($0) == idText ? $0 : nil }
             // A stat or two, not a listing: most have no child cgroup but
             // their leaf (a listing of cgroupfs costs several stats).
-            let children = (try? c.identity().children) ?? 2
+            let children = ifReadable({ try c.identity().children }) ?? 2
             let onlyLeaf = children == 1 && CgroupLayout.leaf(of: c).exists
             return AdoptionPlan.Cgroup(
                 path: String(c.path.dropFirst(configuration.cgroupMount.count)), id: id,
-                populated: try? c.isPopulated(),
+                populated: ifReadable({ try c.isPopulated() }),
                 children: children == 0 || onlyLeaf ? .success([]) : scan(c))
         })
     }
@@ -207,14 +207,14 @@ extension Lifecycle {
         if hadLeaf && hadMirror { return [] }
         var lines: [String] = []
         if !hadLeaf {
-            try? leaf.create()
+            bestEffort({ try leaf.create() })
             // A process forking while its siblings move: its child is born
             // where it was, and moved on the next pass.
             var moved = 0
             for _ in 0..<10 {
-                let left = (try? cgroup.processes()) ?? []
+                let left = ifReadable({ try cgroup.processes() }) ?? []
                 if left.isEmpty { break }
-                for pid in left where (try? leaf.adopt(pid: pid)) != nil { moved += 1 }
+                for pid in left where bestEffort({ try leaf.adopt(pid: pid) }) { moved += 1 }
             }
             if moved > 0 { lines.append("container \(r.name) (\(hex(r.id))): moved \(moved) process(es) into its leaf cgroup") }
         }
@@ -222,7 +222,7 @@ extension Lifecycle {
             lines.append("container \(r.name) (\(hex(r.id))): cannot enable controllers in \(cgroup.path): \(error)")
         }
         if !hadMirror, let mirror {
-            for pid in (try? leaf.processes()) ?? [] { try? mirror.adopt(pid: pid) }
+            for pid in ifReadable({ try leaf.processes() }) ?? [] { bestEffort({ try mirror.adopt(pid: pid) }) }
         }
         return lines
     }
@@ -235,7 +235,7 @@ extension Lifecycle {
             // daemon, or damaged): read back from the init, kept.
             if r.idBase == nil && r.userNamespace == 0 {
                 recoverIds(&r, p)
-                if r.userNamespace != 0 { try? store.save(r) }
+                if r.userNamespace != 0 { bestEffort({ try store.save(r) }) }
             }
             return enter(r, p, parent: parent)
         case .rebuild(var r, let p, let parent, let why):
@@ -270,9 +270,9 @@ extension Lifecycle {
     /// A record rebuilt from its init: the user namespace and id block the
     /// init has (its uid_map as the host reads it: "0 BASE 65536").
     func recoverIds(_ r: inout ContainerRecord, _ p: ProcessHandle) {
-        guard let u = try? p.namespaceID(.user), u != DaemonNamespaces.own.user else { return }
+        guard let u = ifReadable({ try p.namespaceID(.user) }), u != DaemonNamespaces.own.user else { return }
         r.userNamespace = u
-        guard let map = try? FileIO.readString("/proc/\(r.initPid)/uid_map") else { return }
+        guard let map = ifReadable({ try FileIO.readString("/proc/\(r.initPid)/uid_map") }) else { return }
         let f = map.split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard f.count == 3, f[0] == "0", let b = UInt32(f[1]), UInt32(f[2]) == IdPool.blockSize else { return }
         r.idBase = b

@@ -171,8 +171,8 @@ package struct AdoptionPlan<Handle: Sendable>: Sendable {
                 if let r = record { seen.insert(r.id) }
                 let check = record.map(checkInit)
                 if case .verified(let h)? = check, let r = record {
-                    guard (try? tree.insert(serial: r.serial, name: r.name, parent: parent,
-                                            owner: ContainerTree.Owner(uid: r.ownerUID, gid: r.ownerGID))) != nil else {
+                    guard bestEffort({ try tree.insert(serial: r.serial, name: r.name, parent: parent,
+                                            owner: ContainerTree.Owner(uid: r.ownerUID, gid: r.ownerGID)) }) else {
                         steps.append(.keep([r], why: "its name or serial is taken; not adopted"))
                         continue
                     }
@@ -207,8 +207,8 @@ package struct AdoptionPlan<Handle: Sendable>: Sendable {
                                             created: record?.created ?? now, initPid: found.pid,
                                             initStartTime: found.startTime, pidNamespace: found.pidNamespace,
                                             cgroup: c.path, ownerUID: record?.ownerUID ?? 0, ownerGID: record?.ownerGID ?? 0)
-                    guard (try? tree.insert(serial: serial, name: name, parent: parent,
-                                            owner: ContainerTree.Owner(uid: r.ownerUID, gid: r.ownerGID))) != nil else {
+                    guard bestEffort({ try tree.insert(serial: serial, name: name, parent: parent,
+                                            owner: ContainerTree.Owner(uid: r.ownerUID, gid: r.ownerGID)) }) else {
                         steps.append(.leaveAlone(path: c.path, why: "its name or serial is taken"))
                         continue
                     }

@@ -89,7 +89,7 @@ package final class Callers: Sendable {
     /// each time, through the pidfd identification opened: a thread may
     /// enter another user namespace or drop capabilities at any time.
     package func isPrivileged(_ caller: Identity) -> Bool {
-        guard let userns = try? caller.thread.namespaceID(.user) else { return false }
+        guard let userns = ifReadable({ try caller.thread.namespaceID(.user) }) else { return false }
         return userns == daemonNamespaces.user && Capabilities.hasSysAdmin(pid: caller.thread.pid)
     }
 
@@ -98,7 +98,7 @@ package final class Callers: Sendable {
     package func isContainerRoot(_ caller: Identity) -> Bool {
         guard caller.container != ContainerTree.rootSerial,
               let own = registry.read({ $0.records[caller.container]?.userNamespace }), own != 0,
-              let userns = try? caller.thread.namespaceID(.user) else { return false }
+              let userns = ifReadable({ try caller.thread.namespaceID(.user) }) else { return false }
         return userns == own && Capabilities.hasSysAdmin(pid: caller.thread.pid)
     }
 

@@ -26,7 +26,7 @@ package final class Discovery: Sendable {
     init(registry: Registry) { self.registry = registry }
 
     /// The daemon's own set (the host's, at the root).
-    static let daemonKey = (try? ProcessNamespaces.inodes(pid: getpid())).map(SetKey.init(inodes:))
+    static let daemonKey = ifReadable({ try ProcessNamespaces.inodes(pid: getpid()) }).map(SetKey.init(inodes:))
 
     /// A process read before, held by pidfd (within the shared descriptor
     /// budget; nil when over it: then it is read again each time).
@@ -111,10 +111,10 @@ package final class Discovery: Sendable {
 
     package func discoverHost(cgroupRoot: String) {
         let ids = Dictionary(uniqueKeysWithValues: NamespaceKind.allCases.compactMap { k -> (NamespaceKind, UInt64)? in
-            guard let p = try? ProcessHandle.open(pid: getpid()), let id = try? p.namespaceID(k) else { return nil }
+            guard let p = ifReadable({ try ProcessHandle.open(pid: getpid()) }), let id = ifReadable({ try p.namespaceID(k) }) else { return nil }
             return (k, id)
         })
-        let ancestors = (try? ProcessHandle.open(pid: getpid()))?.namespaceAncestors(.pid) ?? []
+        let ancestors = ifReadable({ try ProcessHandle.open(pid: getpid()) })?.namespaceAncestors(.pid) ?? []
         hostDiscovery.withLock { $0 = HostScope(cgroupRoot: cgroupRoot, ids: ids, pidAncestors: ancestors) }
     }
 
@@ -123,8 +123,8 @@ package final class Discovery: Sendable {
             guard let host = hostDiscovery.withLock({ $0 }), let key = Self.daemonKey else { return nil }
             let inside = host.cgroupRoot + "/"
             let scope = Scope(serial: serial, key: key, ids: host.ids, pidAncestors: host.pidAncestors) { pid, p in
-                guard let path = try? Cgroup2.path(of: pid), path != host.cgroupRoot, !path.hasPrefix(inside),
-                      let info = try? p.info() else { return nil }
+                guard let path = ifReadable({ try Cgroup2.path(of: pid) }), path != host.cgroupRoot, !path.hasPrefix(inside),
+                      let info = ifReadable({ try p.info() }) else { return nil }
                 return info.parent
             }
             return (scope, { Self.hostPids() })
@@ -132,15 +132,15 @@ package final class Discovery: Sendable {
         guard let c = registry.read({ $0.containers[serial] }), let cgroupID = c.cgroupID else { return nil }
         let scope = Scope(serial: serial, key: c.setKey, ids: c.namespaceIdentities().mapValues(\.id),
                           pidAncestors: c.pidAncestors) { _, p in
-            guard let info = try? p.info(), info.cgroupID == cgroupID else { return nil }
+            guard let info = ifReadable({ try p.info() }), info.cgroupID == cgroupID else { return nil }
             return info.parent
         }
-        return (scope, { try? c.readFile(c.leaf.path + "/cgroup.procs") })
+        return (scope, { ifReadable({ try c.readFile(c.leaf.path + "/cgroup.procs") }) })
     }
 
     /// Every pid in /proc, as cgroup.procs would list them.
     static func hostPids() -> [UInt8]? {
-        guard let names = try? FileIO.listDirectory("/proc", onlyDirectories: true) else { return nil }
+        guard let names = ifReadable({ try FileIO.listDirectory("/proc", onlyDirectories: true) }) else { return nil }
         var out: [UInt8] = []
         for n in names where n.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
             out += n.utf8
@@ -196,9 +196,9 @@ package final class Discovery: Sendable {
         guard let changed else { return false }
         // Exits of the processes it holds wake this epoll (pidfds close,
         // and leave it, with their Seen).
-        let exits = try? Epoll()
+        let exits = ifReadable({ try Epoll() })
         if let exits {
-            for seen in survey.seen.values { if let t = seen.tracked { try? exits.add(t.process.descriptor.fd, tag: 0) } }
+            for seen in survey.seen.values { if let t = seen.tracked { bestEffort({ try exits.add(t.process.descriptor.fd, tag: 0) }) } }
         }
         let measured = cpuUsage()
         scans.withLock { $0[serial] = Scan(procs: procs, at: now, seen: survey.seen, lastPid: lastPid, cpuUsage: measured, exits: exits) }
@@ -218,7 +218,7 @@ package final class Discovery: Sendable {
     /// those seen in the last second, still alive, as seen. Cheaper than a
     /// survey: no arranging, for each pass of a kill.
     func processes(of keys: Set<SetKey>, in c: Container, exact: Bool) -> [Int32] {
-        guard let (scope, _) = scope(of: c.serial), let pids = try? c.leaf.processes() else { return [] }
+        guard let (scope, _) = scope(of: c.serial), let pids = ifReadable({ try c.leaf.processes() }) else { return [] }
         let now = SystemTime.monotonicNanoseconds()
         let reuse = exact ? [:] : scans.withLock { $0[c.serial] }?.reusable(now: now) ?? [:]
         let seen = self.seen(pids, in: scope, reusing: reuse, now: now)
@@ -252,7 +252,7 @@ package final class Discovery: Sendable {
         if nothingMade {
             pids = []
         } else {
-            guard let listed = try? c.leaf.processes() else { return nil }
+            guard let listed = ifReadable({ try c.leaf.processes() }) else { return nil }
             pids = listed
         }
         let inLeaf = nothingMade ? nil : Set(pids)
@@ -416,8 +416,8 @@ package final class Discovery: Sendable {
     /// first, so that the /proc reads after are provably its own when the
     /// pidfd then shows it alive in the scope (for a container: in its cgroup).
     private func see(_ pid: Int32, in scope: Scope, now: Int64) -> Seen? {
-        guard let p = try? ProcessHandle.open(pid: pid),
-              let inodes = try? ProcessNamespaces.inodes(pid: pid),
+        guard let p = ifReadable({ try ProcessHandle.open(pid: pid) }),
+              let inodes = ifReadable({ try ProcessNamespaces.inodes(pid: pid) }),
               let parent = scope.holds(pid, p), p.isAlive || scope.serial != ContainerTree.rootSerial else { return nil }
         return Seen(tracked: Container.openBudget.take() ? Tracked(p) : nil, key: SetKey(inodes: inodes), at: now, parent: parent)
     }
@@ -443,13 +443,13 @@ package final class Discovery: Sendable {
     /// of one member that is still alive.
     static func facts(of key: SetKey, members: [Int32], seen: [Int32: Seen], container: SetKey) -> SetFacts? {
         for pid in members {
-            guard let p = seen[pid]?.tracked?.process ?? (try? ProcessHandle.open(pid: pid)) else { continue }
+            guard let p = seen[pid]?.tracked?.process ?? ifReadable({ try ProcessHandle.open(pid: pid) }) else { continue }
             var ids: [NamespaceKind: UInt64] = [:]
             var ancestors: [NamespaceKind: [UInt64]] = [:]
             var complete = true
             for k in key.differences(from: container) {
-                guard let ns = try? p.namespace(k), (try? NamespaceKind.inode(of: ns)) == key[k],
-                      let id = try? NamespaceKind.id(of: ns) else { complete = false; break }
+                guard let ns = ifReadable({ try p.namespace(k) }), ifReadable({ try NamespaceKind.inode(of: ns) }) == key[k],
+                      let id = ifReadable({ try NamespaceKind.id(of: ns) }) else { complete = false; break }
                 ids[k] = id
                 if k == .pid || k == .user { ancestors[k] = p.namespaceAncestors(k) }
             }

@@ -100,7 +100,7 @@ package final class Container: Sendable {
     /// info reports a process's cgroup), read once.
     var cgroupID: UInt64? {
         if let id = cachedCgroupID.withLock({ $0 }) { return id }
-        guard let id = try? leaf.identity().id else { return nil }
+        guard let id = ifReadable({ try leaf.identity().id }) else { return nil }
         cachedCgroupID.withLock { $0 = id }
         return id
     }
@@ -108,24 +108,24 @@ package final class Container: Sendable {
     /// CPU time used by its processes and those below, in µs (cpu.stat's
     /// usage_usec: always there in cgroup2, no controller needed).
     var cpuUsage: UInt64? {
-        guard let b = try? readCgroupFile("cpu.stat") else { return nil }
+        guard let b = ifReadable({ try readCgroupFile("cpu.stat") }) else { return nil }
         return CgroupDirectory.parseStat(b, key: "usage_usec")
     }
 
     var isFrozen: Bool {
-        guard let e = try? readCgroupFile("cgroup.events") else { return false }
+        guard let e = ifReadable({ try readCgroupFile("cgroup.events") }) else { return false }
         return CgroupDirectory.parseEvents(e, key: "frozen")
     }
 
     /// How many own processes (lines of cgroup.procs).
     func processCount() -> Int {
-        guard let b = try? readFile(leaf.path + "/cgroup.procs") else { return 0 }
+        guard let b = ifReadable({ try readFile(leaf.path + "/cgroup.procs") }) else { return 0 }
         return b.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
     }
 
     /// Own processes, daemon's pid namespace.
     func processes() -> [Int32] {
-        guard let b = try? readFile(leaf.path + "/cgroup.procs") else { return [] }
+        guard let b = ifReadable({ try readFile(leaf.path + "/cgroup.procs") }) else { return [] }
         return CgroupDirectory.parsePids(b)
     }
 

@@ -46,13 +46,13 @@ extension Lifecycle {
     func reapLater(_ process: ProcessHandle) {
         let tag = Self.reapTag | UInt64(UInt32(bitPattern: process.pid))
         lateInits.withLock { $0[tag] = process }
-        if (try? watcher.add(process.descriptor.fd, tag: tag)) == nil {
+        if !bestEffort({ try watcher.add(process.descriptor.fd, tag: tag) }) {
             lateInits.withLock { _ = $0.removeValue(forKey: tag) }
         }
     }
 
     func watch(_ c: Container) {
-        try? watcher.add(c.initProcess.descriptor.fd, tag: c.serial)
+        bestEffort({ try watcher.add(c.initProcess.descriptor.fd, tag: c.serial) })
     }
 
     /// The init of `serial` exited: remove it and everything below it.

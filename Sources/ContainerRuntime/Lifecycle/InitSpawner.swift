@@ -119,7 +119,7 @@ package struct InitSpawner: Sendable {
             let pids = CgroupDirectory.parsePids(try FileIO.read("cgroup.procs", relativeTo: cgroup.fd))
             guard pids.count == 1 else { throw Errno.noProcess }
             let p = try ProcessHandle.open(pid: pids[0])
-            guard (try? p.cgroupID()) == (try? cgroup.fd.inode()) else { throw Errno.noProcess }
+            guard ifReadable({ try p.cgroupID() }) == ifReadable({ try cgroup.fd.inode() }) else { throw Errno.noProcess }
             return p
         } catch {
             throw RuntimeError(error, "cannot find the new init in its frozen cgroup")

@@ -90,7 +90,7 @@ package final class Lifecycle: Sendable {
             throw RuntimeError(error, "cannot create the cgroup \(root.path)")
         }
         layout = CgroupLayout.prepare(root: root, cgroupMount: configuration.cgroupMount,
-                                      mounts: (try? MountInfo.current()) ?? [])
+                                      mounts: ifReadable({ try MountInfo.current() }) ?? [])
         for (file, _) in configuration.defaultLimits where layout.file(file, of: root) == nil {
             throw RuntimeError(Errno(EOPNOTSUPP), "-o \(file.optionName): this host gives containers no \(file.controller!.rawValue) controller")
         }
@@ -258,7 +258,7 @@ package final class Lifecycle: Sendable {
             dir = try doing("cannot open cgroup \(leaf.path)") { () throws(Errno) in try leaf.open() }
             // Below a frozen container the new cgroup is frozen too, and so
             // is a child cloned into it: the spawn must not wait for it.
-            let frozen = (try? leaf.isFrozen()) ?? false
+            let frozen = ifReadable({ try leaf.isFrozen() }) ?? false
             let delegated = ids?.isDelegated ?? false
             if delegated && frozen {
                 throw RuntimeError(.busy, "mkdir: \(parent.map { hex($0.id) } ?? "the parent") is frozen; thaw it first")

@@ -49,7 +49,7 @@ extension Lifecycle {
                 // Held before the kill: their exits, not the cgroup's
                 // (rate-limited) events, say when they are dead; the empty
                 // grave is removed after the reply.
-                let held = moved.compactMap { try? ProcessHandle.open(pid: $0) }
+                let held = moved.compactMap { pid in ifReadable({ try ProcessHandle.open(pid: pid) }) }
                 if made { try grave.kill() }
                 var killed = !made || ProcessHandle.waitAll(held, timeoutMilliseconds: teardown.timeoutMilliseconds)
                 if made && killed {
@@ -129,7 +129,7 @@ extension Lifecycle {
         // into a frozen cgroup stops before it closes the daemon's
         // descriptors (/dev/fuse among them: a daemon that died then would
         // leave the mount hanging). So not in a container someone froze.
-        if (try? c.cgroup.isFreezeRequested()) == true || c.isFrozen {
+        if ifReadable({ try c.cgroup.isFreezeRequested() }) == true || c.isFrozen {
             throw RuntimeError(.busy, "rename: \(hex(c.id)) is frozen; thaw it to name its set")
         }
         guard let member = Self.liveMember(of: key, in: c, registry: registry)
@@ -203,7 +203,7 @@ extension Lifecycle {
         let container = Container(record: record, initProcess: pin, layout: layout)
         let renamed = registry.state.withLock { s -> Bool in
             guard s.tree.node(serial)?.unnamed == true,
-                  (try? s.tree.rename(serial, to: s.tree.node(serial)!.parent!, name: Array(name.utf8))) != nil else { return false }
+                  bestEffort({ try s.tree.rename(serial, to: s.tree.node(serial)!.parent!, name: Array(name.utf8)) }) else { return false }
             s.sets = s.sets.filter { $0.value.container != c.serial }
             s.register(container, record: record)
             s.renames += 1
@@ -221,7 +221,7 @@ extension Lifecycle {
         thaw(c, frozen)
         record.thawParent = false
         record.moving = false
-        try? store.save(record)
+        bestEffort({ try store.save(record) })
         registry.state.withLock { $0.records[serial] = record }
         return ownView
     }
@@ -253,7 +253,7 @@ extension Lifecycle {
     static func liveMember(of key: SetKey, in c: Container, registry: Registry) -> ProcessHandle? {
         let pids = registry.read { s in s.sets.values.first { $0.container == c.serial && $0.facts.key == key }?.members } ?? []
         for pid in pids {
-            guard let p = try? ProcessHandle.open(pid: pid), (try? ProcessNamespaces.inodes(pid: pid)).map(SetKey.init(inodes:)) == key,
+            guard let p = ifReadable({ try ProcessHandle.open(pid: pid) }), ifReadable({ try ProcessNamespaces.inodes(pid: pid) }).map(SetKey.init(inodes:)) == key,
                   p.isAlive else { continue }
             return p
         }
@@ -296,14 +296,14 @@ extension Lifecycle {
     /// Freeze `c`'s cgroup (unless someone already did) and wait a moment
     /// for it to report frozen.
     func freeze(_ c: Container) -> Freeze {
-        if (try? c.cgroup.isFreezeRequested()) == true { return Freeze(byUs: false) }
-        guard (try? c.cgroup.setFrozen(true)) != nil else { return Freeze(byUs: false) }
+        if ifReadable({ try c.cgroup.isFreezeRequested() }) == true { return Freeze(byUs: false) }
+        guard bestEffort({ try c.cgroup.setFrozen(true) }) else { return Freeze(byUs: false) }
         let deadline = SystemTime.monotonicNanoseconds() + Int64(Self.freezeWaitMilliseconds) * 1_000_000
         while !c.isFrozen, SystemTime.monotonicNanoseconds() < deadline { usleep(200) }
         return Freeze(byUs: true)
     }
 
     func thaw(_ c: Container, _ f: Freeze) {
-        if f.byUs { try? c.cgroup.setFrozen(false) }
+        if f.byUs { bestEffort({ try c.cgroup.setFrozen(false) }) }
     }
 }

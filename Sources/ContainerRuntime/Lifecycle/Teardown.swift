@@ -46,7 +46,7 @@ struct Teardown: Sendable {
             // Two rmdirs usually do it: the leaf, then the cgroup. EBUSY:
             // processes still dying, or cgroups the workload made below,
             // which go first (then at once again, if there were any).
-            _ = try? CgroupLayout.leaf(of: cgroup).remove()
+            bestEffort({ try CgroupLayout.leaf(of: cgroup).remove() })
             do throws(Errno) { try cgroup.remove(); break } catch {
                 if error == .noEntry { break }
                 if error != .busy && error != .notEmpty { return false }
@@ -59,8 +59,8 @@ struct Teardown: Sendable {
             }
             let left = Int((deadline - SystemTime.monotonicNanoseconds()) / 1_000_000)
             if left <= 0 { return false }
-            if events == nil { events = try? FileDescriptor.open(cgroup.path + "/cgroup.events", O_RDONLY) }
-            _ = try? events?.preadAll()   // re-arm the change notification
+            if events == nil { events = ifReadable({ try FileDescriptor.open(cgroup.path + "/cgroup.events", O_RDONLY) }) }
+            bestEffort({ _ = try events?.preadAll() })   // re-arm the change notification
             var fds = [pollfd(fd: events?.rawValue ?? -1, events: Int16(POLLPRI), revents: 0)]
             if let process, !initExited { fds.append(pollfd(fd: process.descriptor.rawValue, events: Int16(POLLIN), revents: 0)) }
             _ = poll(&fds, nfds_t(fds.count), 1)

@@ -73,16 +73,16 @@ package struct CgroupLayout: Sendable {
         for part in root.path.dropFirst(cgroupMount.count).split(separator: "/") {
             dir += "/" + part
             let d = CgroupDirectory(path: dir)
-            let available = ((try? d.controllers()) ?? []).filter(wanted.contains)
-            let enabled = Set((try? d.subtreeControl()) ?? [])
+            let available = (ifReadable({ try d.controllers() }) ?? []).filter(wanted.contains)
+            let enabled = Set(ifReadable({ try d.subtreeControl() }) ?? [])
             let missing = available.filter { !enabled.contains($0) }
             if missing.isEmpty { continue }
-            if dir != root.path, (try? d.processes())?.isEmpty != true { continue }
-            try? d.enable(controllers: missing)
+            if dir != root.path, ifReadable({ try d.processes() })?.isEmpty != true { continue }
+            bestEffort({ try d.enable(controllers: missing) })
         }
-        let v2 = Set(((try? root.subtreeControl()) ?? []).compactMap(CgroupController.init(rawValue:)))
+        let v2 = Set((ifReadable({ try root.subtreeControl() }) ?? []).compactMap(CgroupController.init(rawValue:)))
         var pidsV1 = v2.contains(.pids) ? nil : CgroupV1.mountPoint(of: "pids", in: mounts)
-        if let m = pidsV1, (try? FileIO.makeDirectories(m + root.path.dropFirst(cgroupMount.count))) == nil { pidsV1 = nil }
+        if let m = pidsV1, !bestEffort({ try FileIO.makeDirectories(m + root.path.dropFirst(cgroupMount.count)) }) { pidsV1 = nil }
         return CgroupLayout(cgroupMount: cgroupMount, v2: v2, pidsV1Mount: pidsV1)
     }
 
@@ -133,7 +133,7 @@ package struct CgroupLayout: Sendable {
     }
 
     static func number(_ path: String) -> Int? {
-        (try? FileIO.readString(path)).flatMap { Int($0.split(separator: "\n").first ?? "") }
+        ifReadable({ try FileIO.readString(path) }).flatMap { Int($0.split(separator: "\n").first ?? "") }
     }
 
     /// Put `pid` (the daemon's pid namespace) in the v1 mirror of `cgroup`.

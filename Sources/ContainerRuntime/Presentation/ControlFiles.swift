@@ -13,9 +13,9 @@ extension Container {
         if let cached = cachedNamespaces.withLock({ $0 }) { return cached }
         var out: [NamespaceKind: NamespaceIdentity] = [:]
         for k in NamespaceKind.allCases {
-            guard let fd = try? initProcess.namespace(k) else { continue }
-            out[k] = NamespaceIdentity(inode: (try? NamespaceKind.inode(of: fd)) ?? 0,
-                                       id: (try? NamespaceKind.id(of: fd)) ?? 0)
+            guard let fd = ifReadable({ try initProcess.namespace(k) }) else { continue }
+            out[k] = NamespaceIdentity(inode: ifReadable({ try NamespaceKind.inode(of: fd) }) ?? 0,
+                                       id: ifReadable({ try NamespaceKind.id(of: fd) }) ?? 0)
         }
         cachedNamespaces.withLock { $0 = out }
         return out
@@ -111,14 +111,14 @@ package struct ControlFiles: Sendable {
     func limitLines(_ c: Container) -> [UInt8] {
         var out: [UInt8] = []
         for (f, path) in c.limitFiles {
-            guard var v = try? c.readFile(path) else { continue }
+            guard var v = ifReadable({ try c.readFile(path) }) else { continue }
             if v.last == 10 { v.removeLast() }
             out += f.name.utf8
             out += ": ".utf8
             out += v
             out.append(10)
         }
-        if let path = c.memoryEvents, let events = try? c.readFile(path) {
+        if let path = c.memoryEvents, let events = ifReadable({ try c.readFile(path) }) {
             out += "\(StatusKey.oomKills.rawValue): \(CgroupDirectory.parseStat(events, key: "oom_kill") ?? 0)\n".utf8
         }
         return out
@@ -128,7 +128,7 @@ package struct ControlFiles: Sendable {
     /// container is gone.
     package func limit(_ serial: UInt64, _ f: ControlFile) -> [UInt8]? {
         guard let c = registry.container(serial), let path = c.limitFile(f) else { return nil }
-        return try? c.readFile(path)
+        return ifReadable({ try c.readFile(path) })
     }
 
     /// Written through as it is: the kernel's syntax, the kernel's errors
@@ -284,8 +284,8 @@ package struct ControlFiles: Sendable {
     /// The first member (alive) that still has the set's namespace of `kind`.
     static func member(of set: FoundSet, having kind: NamespaceKind) -> (pid: Int32, namespace: OwnedDescriptor)? {
         for pid in set.members {
-            guard let p = try? ProcessHandle.open(pid: pid), let ns = try? p.namespace(kind),
-                  (try? NamespaceKind.inode(of: ns)) == set.facts.key[kind], p.isAlive else { continue }
+            guard let p = ifReadable({ try ProcessHandle.open(pid: pid) }), let ns = ifReadable({ try p.namespace(kind) }),
+                  ifReadable({ try NamespaceKind.inode(of: ns) }) == set.facts.key[kind], p.isAlive else { continue }
             return (pid, ns)
         }
         return nil

@@ -86,7 +86,7 @@ package final class StateStore: Sendable {
             guard let slot = s.slotOf.removeValue(forKey: id), let file = s.file else { return }
             // A failed write leaves the record: the next adoption finds its
             // container gone and drops it.
-            if (try? Self.writeSlot(file.fd, slot, "")) != nil { s.free.append(slot) }
+            if bestEffort({ try Self.writeSlot(file.fd, slot, "") }) { s.free.append(slot) }
         }
     }
 
@@ -171,7 +171,7 @@ package final class StateStore: Sendable {
                     corrupt.append(slot)
                 }
             }
-            for slot in corrupt where (try? Self.writeSlot(file.fd, slot, "")) != nil { s.free.append(slot) }
+            for slot in corrupt where bestEffort({ try Self.writeSlot(file.fd, slot, "") }) { s.free.append(slot) }
             s.free.reverse()
             return out
         }
@@ -184,7 +184,7 @@ package final class StateStore: Sendable {
     /// ids of the set's eight namespaces: `ID,ID,...,ID NAME` per line.
     /// Ids are never reused: a line of a set that is gone names nothing.
     package func hostSetNames() -> [[UInt64]: String] {
-        guard let text = try? FileIO.readString(hostSetNamesPath) else { return [:] }
+        guard let text = ifReadable({ try FileIO.readString(hostSetNamesPath) }) else { return [:] }
         var out: [[UInt64]: String] = [:]
         for line in text.split(separator: "\n") {
             guard let space = line.firstIndex(of: " ") else { continue }
@@ -208,7 +208,7 @@ package final class StateStore: Sendable {
 
     /// A `key: value` line of namespacefs.conf.
     func recorded(_ key: String) -> String? {
-        guard let text = try? FileIO.readString(configPath) else { return nil }
+        guard let text = ifReadable({ try FileIO.readString(configPath) }) else { return nil }
         let lines = text.split(separator: "\n")
         guard lines.first == "namespacefs-state 1" else { return nil }
         for l in lines where l.hasPrefix(key + ": ") { return String(l.dropFirst(key.count + 2)) }
