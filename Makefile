@@ -32,7 +32,7 @@ $(BUILD)/namespacefs-init: Sources/ContainerInit/nsinit.c
 
 holder: $(BUILD)/namespacefs-holder
 
-$(BUILD)/namespacefs-holder: Sources/ConnectionHolder/holder.c Sources/CNamespaceShim/fd_passing.h
+$(BUILD)/namespacefs-holder: Sources/ConnectionHolder/holder.c Sources/CNamespaceShim/fd_passing.h Sources/CNamespaceShim/include/holder_protocol.h
 	mkdir -p $(BUILD)
 	$(CC) $(HOLDER_CFLAGS) -o $@ $<
 

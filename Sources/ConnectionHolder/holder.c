@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "../CNamespaceShim/fd_passing.h"
+#include "../CNamespaceShim/include/holder_protocol.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -159,18 +160,18 @@ int main(int argc, char **argv) {
             serving = -1;
             since = now_ms();
         }
-        if (strcmp(msg, "take") == 0) {
+        if (strcmp(msg, NSFS_HOLDER_TAKE) == 0) {
             if (serving >= 0) {
-                snprintf(text, sizeof text, "busy %ld", serving_pid);
+                snprintf(text, sizeof text, NSFS_HOLDER_BUSY " %ld", serving_pid);
                 reply(c, text, -1);
             } else {
-                reply(c, "ok", FUSE_FD);
+                reply(c, NSFS_HOLDER_OK, FUSE_FD);
             }
-        } else if (strncmp(msg, "serve ", 6) == 0) {
-            long pid = atol(msg + 6);
+        } else if (strncmp(msg, NSFS_HOLDER_SERVE " ", sizeof NSFS_HOLDER_SERVE) == 0) {
+            long pid = atol(msg + sizeof NSFS_HOLDER_SERVE);
             int fd = pid > 0 ? (int)syscall(SYS_pidfd_open, (pid_t)pid, 0) : -1;
             if (fd < 0) {
-                reply(c, "error", -1);
+                reply(c, NSFS_HOLDER_ERROR, -1);
             } else {
                 if (serving >= 0) close(serving);
                 fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -178,20 +179,20 @@ int main(int argc, char **argv) {
                     say("namespacefs-holder: daemon %ld serves %s after %ld ms without one", pid, mountpoint, now_ms() - since);
                 serving = fd;
                 serving_pid = pid;
-                reply(c, "ok", -1);
+                reply(c, NSFS_HOLDER_OK, -1);
             }
-        } else if (strcmp(msg, "end") == 0) {
-            reply(c, "ok", -1);
+        } else if (strcmp(msg, NSFS_HOLDER_END) == 0) {
+            reply(c, NSFS_HOLDER_OK, -1);
             return 0;
-        } else if (strcmp(msg, "pid") == 0) {
-            snprintf(text, sizeof text, "pid %d", (int)getpid());
+        } else if (strcmp(msg, NSFS_HOLDER_PID) == 0) {
+            snprintf(text, sizeof text, NSFS_HOLDER_PID " %d", (int)getpid());
             reply(c, text, -1);
-        } else if (strcmp(msg, "who") == 0) {
-            if (serving >= 0) snprintf(text, sizeof text, "serving %ld", serving_pid);
-            else snprintf(text, sizeof text, "none");
+        } else if (strcmp(msg, NSFS_HOLDER_WHO) == 0) {
+            if (serving >= 0) snprintf(text, sizeof text, NSFS_HOLDER_SERVING " %ld", serving_pid);
+            else snprintf(text, sizeof text, NSFS_HOLDER_NONE);
             reply(c, text, -1);
         } else {
-            reply(c, "error", -1);
+            reply(c, NSFS_HOLDER_ERROR, -1);
         }
         close(c);
     }

@@ -106,8 +106,33 @@ package enum ConnectionHolder {
         case failed(String)
     }
 
+    /// What the holder is asked (holder_protocol.h: both sides' words).
+    package enum Request: Equatable, Sendable {
+        /// Its descriptor, unless a live daemon serves.
+        case take
+        /// This daemon serves from now on.
+        case serve(pid: Int32)
+        /// The mount ended on purpose.
+        case end
+        /// Who serves.
+        case who
+        /// Its own pid.
+        case pid
+
+        var text: String {
+            switch self {
+            case .take: NSFS_HOLDER_TAKE
+            case .serve(let pid): NSFS_HOLDER_SERVE + " \(pid)"
+            case .end: NSFS_HOLDER_END
+            case .who: NSFS_HOLDER_WHO
+            case .pid: NSFS_HOLDER_PID
+            }
+        }
+    }
+
     /// Ask the holder of this state directory one thing.
-    package static func ask(_ message: String, stateDirectory: String) -> Answer {
+    package static func ask(_ request: Request, stateDirectory: String) -> Answer {
+        let message = request.text
         let s = nsfs_seqpacket_connect(socketPath(in: stateDirectory))
         guard s >= 0 else { return .unreachable }
         defer { close(s) }
@@ -121,12 +146,12 @@ package enum ConnectionHolder {
         let text = String(decoding: buf[0..<Int(n)], as: UTF8.self)
         if fd >= 0 { return .descriptor(fd) }
         let words = text.split(separator: " ")
-        switch words.first {
-        case "ok": return .ok
-        case "busy": return .busy(pid: Int32(words.last ?? "") ?? 0)
-        case "serving": return .serving(pid: Int32(words.last ?? "") ?? 0)
-        case "pid": return .pid(Int32(words.last ?? "") ?? 0)
-        case "none": return .none
+        switch words.first.map(String.init) {
+        case NSFS_HOLDER_OK: return .ok
+        case NSFS_HOLDER_BUSY: return .busy(pid: Int32(words.last ?? "") ?? 0)
+        case NSFS_HOLDER_SERVING: return .serving(pid: Int32(words.last ?? "") ?? 0)
+        case NSFS_HOLDER_PID: return .pid(Int32(words.last ?? "") ?? 0)
+        case NSFS_HOLDER_NONE: return .none
         default: return .failed("the connection holder answered \(text)")
         }
     }
@@ -158,7 +183,7 @@ extension ConnectionHolder {
                                  start: @escaping @Sendable () -> Void) {
         BackgroundThread.start(name: "nsfs-holder") {
             while serving() {
-                guard case .pid(let pid) = ask("pid", stateDirectory: stateDirectory), pid > 0,
+                guard case .pid(let pid) = ask(.pid, stateDirectory: stateDirectory), pid > 0,
                       let holder = try? ProcessHandle.open(pid: pid) else { return }
                 // A failed poll proves no death: look again, start nothing.
                 guard holder.waitForExit(timeoutMilliseconds: -1) else { usleep(100_000); continue }

@@ -139,7 +139,7 @@ let holdSeconds = options.holdSeconds
 // lock would wait for its holder), then after it.
 let mounted = ourMount.map { TakeoverPlan.Mount(device: $0.device, mountPoint: $0.mountPoint) }
 let recorded = ConnectionRecord.load(from: stateDirectory).map { TakeoverPlan.Mount(device: $0.device, mountPoint: $0.mountPoint) }
-let who = ourMount != nil || options.restart ? ConnectionHolder.ask("who", stateDirectory: stateDirectory) : .none
+let who = ourMount != nil || options.restart ? ConnectionHolder.ask(.who, stateDirectory: stateDirectory) : .none
 var serverExiting = false
 if case .serving(let pid) = who { serverExiting = ProcStat.isExiting(pid: pid) }
 switch TakeoverPlan.beforeLock(mountPoint: mountPoint, stateDirectory: stateDirectory, mounted: mounted, recorded: recorded,
@@ -176,7 +176,7 @@ struct Takeover {
 var takeover: Takeover?
 if let ourMount, let mounted {
     var fd = SystemdNotify.storedDescriptor(named: "fuse")
-    let take = ConnectionHolder.ask("take", stateDirectory: stateDirectory)
+    let take = ConnectionHolder.ask(.take, stateDirectory: stateDirectory)
     if case .descriptor(let d) = take { if fd == nil { fd = d } else { close(d) } }
     let record = ConnectionRecord.load(from: stateDirectory)
     switch TakeoverPlan.afterLock(mountPoint: mountPoint, stateDirectory: stateDirectory, mounted: mounted,
@@ -187,7 +187,7 @@ if let ourMount, let mounted {
     case .release(let reason, let thenRefuse):
         // Nobody can serve it: end it, and start afresh.
         fd.map { _ = close($0) }
-        _ = ConnectionHolder.ask("end", stateDirectory: stateDirectory)
+        _ = ConnectionHolder.ask(.end, stateDirectory: stateDirectory)
         Log.line("\(reason): \(ourMount.mountPoint) is unmounted and mounted again")
         _ = umount2(ourMount.mountPoint, Int32(MNT_DETACH))
         ConnectionRecord.remove(from: stateDirectory)
@@ -314,9 +314,9 @@ let holderBinary = besideThisProgram("namespacefs-holder")
 func registerWithHolder() {
     // A holder of an earlier connection of this state directory (one
     // unmounted by hand while it held it) lets go of it: a new mount is served.
-    if !tookOver { _ = ConnectionHolder.ask("end", stateDirectory: stateDirectory) }
+    if !tookOver { _ = ConnectionHolder.ask(.end, stateDirectory: stateDirectory) }
     guard holdSeconds > 0, kernelResends else { return }
-    if tookOver, case .ok = ConnectionHolder.ask("serve \(getpid())", stateDirectory: stateDirectory) { return }
+    if tookOver, case .ok = ConnectionHolder.ask(.serve(pid: getpid()), stateDirectory: stateDirectory) { return }
     startHolder()
 }
 @Sendable func startHolder() {
@@ -324,7 +324,7 @@ func registerWithHolder() {
         try ConnectionHolder.start(binary: holderBinary, fuse: session.descriptor, mountPoint: mountPoint,
                                    connection: connection.connectionNumber, holdSeconds: holdSeconds,
                                    stateDirectory: stateDirectory)
-        guard case .ok = ConnectionHolder.ask("serve \(getpid())", stateDirectory: stateDirectory) else {
+        guard case .ok = ConnectionHolder.ask(.serve(pid: getpid()), stateDirectory: stateDirectory) else {
             Log.line("the connection holder does not answer: a crash of this daemon will abort the mount")
             return
         }
@@ -348,7 +348,7 @@ if kernelResends { SystemdNotify.send("FDSTORE=1\nFDNAME=fuse", descriptor: sess
     // No lock file left behind (a daemon waiting on one sees it removed).
     HolderLock.remove(cgroupLockPath, held: cgroupLock)
     HolderLock.remove(stateDirectory + "/lock", held: stateLock)
-    _ = ConnectionHolder.ask("end", stateDirectory: stateDirectory)
+    _ = ConnectionHolder.ask(.end, stateDirectory: stateDirectory)
     SystemdNotify.send("FDSTOREREMOVE=1\nFDNAME=fuse")
     ConnectionRecord.remove(from: stateDirectory)
 }

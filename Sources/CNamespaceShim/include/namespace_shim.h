@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "holder_protocol.h"
 
 #if !defined(__clang__)   // nullability annotations are clang's (Swift reads them)
 #define _Nonnull
