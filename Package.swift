@@ -3,6 +3,7 @@
 //
 // Layers, bottom up (each target one job):
 //   CFuse3           libfuse3 as Swift sees it (system library)
+//   CFuseLoop        C: the request loop, INIT replay, resend, libfuse's macros
 //   CCap             libcap (capability checks)
 //   CNamespaceShim   C: clone3-to-exec, pidfd and nsfs calls Swift cannot make
 //   LinuxSystem      typed Swift over syscalls: descriptors, errno, cgroup2, /proc
@@ -30,12 +31,13 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .target(name: "CFuseLoop", dependencies: ["CFuse3"]),
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(name: "CNamespaceShim"),
         .target(name: "LinuxSystem", dependencies: ["CNamespaceShim", "CCap"]),
         .target(name: "ContainerTree", dependencies: ["LinuxSystem"]),
         .target(name: "ContainerRuntime", dependencies: ["ContainerTree", "LinuxSystem", "CNamespaceShim"]),
-        .target(name: "FuseAdapter", dependencies: ["CFuse3", "CNamespaceShim", "ContainerTree", "ContainerRuntime", "LinuxSystem"]),
+        .target(name: "FuseAdapter", dependencies: ["CFuse3", "CFuseLoop", "CNamespaceShim", "ContainerTree", "ContainerRuntime", "LinuxSystem"]),
         .target(name: "MountOptions", dependencies: ["ContainerRuntime", "ContainerTree"]),
         .executableTarget(name: "namespacefs", dependencies: ["FuseAdapter", "ContainerRuntime", "LinuxSystem", "MountOptions"]),
         .executableTarget(name: "nsctl", dependencies: [

@@ -1,4 +1,5 @@
 import CFuse3
+import CFuseLoop
 import ContainerRuntime
 import ContainerTree
 import LinuxSystem

@@ -1,4 +1,5 @@
 import CFuse3
+import CFuseLoop
 import CNamespaceShim
 import LinuxSystem
 #if canImport(Glibc)
