@@ -83,12 +83,9 @@ package final class Lifecycle: Sendable {
         let root = CgroupDirectory(path: configuration.cgroupMount + configuration.cgroupRoot)
         rootCgroup = root
         watcher = try doing("cannot create an epoll set") { () throws(Errno) in try Epoll() }
-        do throws(Errno) { try store.prepare() } catch {
-            throw RuntimeError(error, "cannot create the state directory \(configuration.stateDirectory)")
-        }
-        do throws(Errno) { try FileIO.makeDirectories(root.path) } catch {
-            throw RuntimeError(error, "cannot create the cgroup \(root.path)")
-        }
+        let store = store   // (self is not whole yet)
+        try doing("cannot create the state directory \(configuration.stateDirectory)") { () throws(Errno) in try store.prepare() }
+        try doing("cannot create the cgroup \(root.path)") { () throws(Errno) in try FileIO.makeDirectories(root.path) }
         layout = CgroupLayout.prepare(root: root, cgroupMount: configuration.cgroupMount,
                                       mounts: ifReadable({ try MountInfo.current() }) ?? [])
         for (file, _) in configuration.defaultLimits where layout.file(file, of: root) == nil {
@@ -100,9 +97,7 @@ package final class Lifecycle: Sendable {
             $0.tree.controllers = layout.controllers
             $0.idPool = pool
         }
-        do throws(Errno) { try store.recordConfiguration(cgroupRoot: configuration.cgroupRoot, hostFilesystem: configuration.hostFilesystem) } catch {
-            throw RuntimeError(error, "cannot write to the state directory \(configuration.stateDirectory)")
-        }
+        try doing("cannot write to the state directory \(configuration.stateDirectory)") { () throws(Errno) in try store.recordConfiguration(cgroupRoot: configuration.cgroupRoot, hostFilesystem: configuration.hostFilesystem) }
     }
 
     static let cgroupPrefix = "ns-"
@@ -336,14 +331,10 @@ package final class Lifecycle: Sendable {
     /// A new container's cgroup: controllers for its children, its leaf,
     /// its v1 mirror, and the default limits.
     private func furnish(_ cgroup: CgroupDirectory) throws(RuntimeError) {
-        do throws(Errno) { try layout.furnish(cgroup) } catch {
-            throw RuntimeError(error, "cannot prepare cgroup \(cgroup.path)")
-        }
+        try doing("cannot prepare cgroup \(cgroup.path)") { () throws(Errno) in try layout.furnish(cgroup) }
         for (file, value) in configuration.defaultLimits {
             guard let path = layout.file(file, of: cgroup) else { continue }
-            do throws(Errno) { try FileIO.write(path, value) } catch {
-                throw RuntimeError(error, "cannot set the default \(file.name) \(value)")
-            }
+            try doing("cannot set the default \(file.name) \(value)") { () throws(Errno) in try FileIO.write(path, value) }
         }
     }
 

@@ -237,9 +237,7 @@ extension Lifecycle {
             s.renames += 1
             return s.hostSetNames
         }
-        do throws(Errno) { try store.saveHostSetNames(names) } catch {
-            throw RuntimeError(error, "cannot record the name")
-        }
+        try doing("cannot record the name") { () throws(Errno) in try store.saveHostSetNames(names) }
     }
 
     /// Start looking for the host's sets at the root (-o discover=host).

@@ -225,9 +225,7 @@ package struct ControlFiles: Sendable {
             guard !set.isHosts else { throw RuntimeError(.notPermitted, "the host's sets are not the tree's to change") }
             guard set.owned.contains(.uts) else { throw RuntimeError(.notPermitted, "the set shares its parent's UTS namespace") }
             let v = try Self.validHostname(bytes)
-            do throws(Errno) { try UTSNamespace.setHostname(v, in: try Self.namespace(.uts, of: set)) } catch {
-                throw RuntimeError(error, "cannot set the hostname")
-            }
+            try doing("cannot set the hostname") { () throws(Errno) in try UTSNamespace.setHostname(v, in: try Self.namespace(.uts, of: set)) }
             return
         }
         guard let c = runningContainer(serial) else { throw RuntimeError(.noEntry, "no such container") }
