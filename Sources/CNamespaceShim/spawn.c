@@ -253,18 +253,6 @@ static int clone_init(struct spawn_ctx *ctx, uint64_t extra_flags) {
 
 
 // Runs in the parent container's pid namespace: clones the init there.
-void nsfs_close_all_but(int *keep, int n) {
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) { int t = keep[j]; keep[j] = keep[j - 1]; keep[j - 1] = t; }
-    unsigned int from = 0;
-    for (int i = 0; i < n; i++) {
-        if (keep[i] < 0) continue;
-        if ((unsigned int)keep[i] > from) syscall(SYS_close_range, from, (unsigned int)keep[i] - 1, 0U);
-        from = (unsigned int)keep[i] + 1;
-    }
-    syscall(SYS_close_range, from, ~0U, 0U);
-}
-
 static int inner_child(void *p) {
     struct spawn_ctx *ctx = p;
     const struct nsfs_spawn_request *req = ctx->req;

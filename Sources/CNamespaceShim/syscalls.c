@@ -1,6 +1,7 @@
 // Thin wrappers for syscalls and ioctls that Glibc's Swift module hides.
 #define _GNU_SOURCE
 #include "namespace_shim.h"
+#include "shim_internal.h"
 
 #include <errno.h>
 #include <sys/prctl.h>
@@ -230,4 +231,18 @@ int nsfs_set_thread_name(const char *name) {
 
 int nsfs_forbid_tracing(void) {
     return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno;
+}
+
+// Close every descriptor but those in `keep` (sorted here), without
+// malloc: it runs in children that share the daemon's memory.
+void nsfs_close_all_but(int *keep, int n) {
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) { int t = keep[j]; keep[j] = keep[j - 1]; keep[j - 1] = t; }
+    unsigned int from = 0;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 0) continue;
+        if ((unsigned int)keep[i] > from) syscall(SYS_close_range, from, (unsigned int)keep[i] - 1, 0U);
+        from = (unsigned int)keep[i] + 1;
+    }
+    syscall(SYS_close_range, from, ~0U, 0U);
 }
