@@ -9,7 +9,7 @@ import LinuxSystem
 /// - `views`: each container's own view of the mount.
 /// Nothing here knows of FUSE.
 package final class Runtime: Sendable {
-    package let registry = Registry()
+    package let registry: Registry
     package let lifecycle: Lifecycle
     package let callers: Callers
     package let files: ControlFiles
@@ -17,6 +17,7 @@ package final class Runtime: Sendable {
     package var discovery: Discovery { lifecycle.discovery }
 
     package init(configuration: RuntimeConfiguration) throws(RuntimeError) {
+        registry = Registry(host: Host.read())
         lifecycle = try Lifecycle(configuration: configuration, registry: registry)
         callers = Callers(registry: registry)
         files = ControlFiles(registry: registry)

@@ -270,7 +270,7 @@ extension Lifecycle {
     /// A record rebuilt from its init: the user namespace and id block the
     /// init has (its uid_map as the host reads it: "0 BASE 65536").
     func recoverIds(_ r: inout ContainerRecord, _ p: ProcessHandle) {
-        guard let u = ifReadable({ try p.namespaceID(.user) }), u != DaemonNamespaces.own.user else { return }
+        guard let u = ifReadable({ try p.namespaceID(.user) }), u != registry.host.namespaces.user else { return }
         r.userNamespace = u
         guard let map = ifReadable({ try FileIO.readString("/proc/\(r.initPid)/uid_map") }) else { return }
         let f = map.split(whereSeparator: { $0 == " " || $0 == "\n" })
@@ -291,7 +291,7 @@ extension Lifecycle {
 
     private func enter(_ r: ContainerRecord, _ p: ProcessHandle, parent: UInt64) -> [String] {
         let settled = settle(r)
-        let c = Container(record: r, initProcess: p, layout: layout)
+        let c = Container(record: r, initProcess: p, layout: layout, budget: registry.host.openBudget)
         return settled + registry.state.withLock { s -> [String] in
             // The plan checked the name against a tree built the same way.
             do throws(TreeError) {

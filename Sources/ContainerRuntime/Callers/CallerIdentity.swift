@@ -24,7 +24,7 @@ package final class Callers: Sendable {
     }
 
     let registry: Registry
-    let daemonNamespaces = DaemonNamespaces.own
+    var daemonNamespaces: DaemonNamespaces { registry.host.namespaces }
     private let recent = Mutex<[Int32: Identity]>([:])
     /// Threads identified recently (find, ls -R and tar make thousands of
     /// requests from one thread). Bounded: cleared when full.
@@ -114,9 +114,6 @@ package final class Callers: Sendable {
 package struct DaemonNamespaces: Sendable {
     package let pid: UInt64
     package let user: UInt64
-
-    /// Read once: a daemon never changes them.
-    static let own = current()
 
     static func current() -> DaemonNamespaces {
         DaemonNamespaces(pid: id(.pid), user: id(.user))

@@ -25,8 +25,6 @@ package final class Discovery: Sendable {
 
     init(registry: Registry) { self.registry = registry }
 
-    /// The daemon's own set (the host's, at the root).
-    static let daemonKey = ifReadable({ try ProcessNamespaces.inodes(pid: getpid()) }).map(SetKey.init(inodes:))
 
     /// A process read before, held by pidfd (within the shared descriptor
     /// budget; nil when over it: then it is read again each time).
@@ -40,8 +38,9 @@ package final class Discovery: Sendable {
 
     final class Tracked: Sendable {
         let process: ProcessHandle
-        init(_ p: ProcessHandle) { process = p }
-        deinit { Container.openBudget.give(back: 1) }
+        let budget: DescriptorBudget
+        init(_ p: ProcessHandle, budget: DescriptorBudget) { process = p; self.budget = budget }
+        deinit { budget.give(back: 1) }
     }
 
     struct Scan: Sendable {
@@ -120,7 +119,7 @@ package final class Discovery: Sendable {
 
     func scope(of serial: UInt64) -> (Scope, listing: () -> [UInt8]?)? {
         if serial == ContainerTree.rootSerial {
-            guard let host = hostDiscovery.withLock({ $0 }), let key = Self.daemonKey else { return nil }
+            guard let host = hostDiscovery.withLock({ $0 }), let key = registry.host.key else { return nil }
             let inside = host.cgroupRoot + "/"
             let scope = Scope(serial: serial, key: key, ids: host.ids, pidAncestors: host.pidAncestors) { pid, p in
                 guard let path = ifReadable({ try Cgroup2.path(of: pid) }), path != host.cgroupRoot, !path.hasPrefix(inside),
@@ -419,7 +418,7 @@ package final class Discovery: Sendable {
         guard let p = ifReadable({ try ProcessHandle.open(pid: pid) }),
               let inodes = ifReadable({ try ProcessNamespaces.inodes(pid: pid) }),
               let parent = scope.holds(pid, p), p.isAlive || scope.serial != ContainerTree.rootSerial else { return nil }
-        return Seen(tracked: Container.openBudget.take() ? Tracked(p) : nil, key: SetKey(inodes: inodes), at: now, parent: parent)
+        return Seen(tracked: registry.host.openBudget.take() ? Tracked(p, budget: registry.host.openBudget) : nil, key: SetKey(inodes: inodes), at: now, parent: parent)
     }
 
     /// The facts of new sets: four syscalls each, spread over the CPUs

@@ -45,7 +45,8 @@ package final class Container: Sendable {
     /// its UTS namespace): a read is then one pread, not open+read+close.
     private let openFiles = Mutex<[String: OwnedDescriptor]>([:])
 
-    init(record r: ContainerRecord, initProcess: ProcessHandle, layout: CgroupLayout) {
+    init(record r: ContainerRecord, initProcess: ProcessHandle, layout: CgroupLayout, budget: DescriptorBudget) {
+        self.budget = budget
         id = r.id
         serial = r.serial
         self.initProcess = initProcess
@@ -71,14 +72,15 @@ package final class Container: Sendable {
         // Two readers that both missed keep one (and take budget once).
         return openFiles.withLock { files in
             if let kept = files[key] { return kept }
-            if Self.openBudget.take() { files[key] = d }
+            if budget.take() { files[key] = d }
             return d
         }
     }
 
-    static let openBudget = DescriptorBudget(limit: ResourceLimits.openFiles() / 4)
+    /// The daemon's budget of such descriptors (see Host).
+    let budget: DescriptorBudget
 
-    deinit { Self.openBudget.give(back: openFiles.withLock { $0.count }) }
+    deinit { budget.give(back: openFiles.withLock { $0.count }) }
 
     /// A cgroup file of this container, read whole from offset 0.
     func readCgroupFile(_ name: String) throws(Errno) -> [UInt8] {

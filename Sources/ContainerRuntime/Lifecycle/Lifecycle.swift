@@ -72,7 +72,7 @@ package final class Lifecycle: Sendable {
     /// Sets found in containers' cgroups (unnamed nodes).
     package let discovery: Discovery
     /// The daemon's own set: what a set's pinning init must join.
-    var daemonKey: SetKey? { Discovery.daemonKey }
+    var daemonKey: SetKey? { registry.host.key }
 
     package init(configuration: RuntimeConfiguration, registry: Registry) throws(RuntimeError) {
         self.configuration = configuration
@@ -295,7 +295,7 @@ package final class Lifecycle: Sendable {
             throw RuntimeError(error, "cannot record container \(name)")
         }
         crashPoint(.mkdirDone)
-        return (Container(record: record, initProcess: process, layout: layout), record)
+        return (Container(record: record, initProcess: process, layout: layout, budget: registry.host.openBudget), record)
     }
 
     /// A fresh cgroup below `parent`, never reused: a random id, retried on

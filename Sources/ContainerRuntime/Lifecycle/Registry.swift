@@ -55,7 +55,10 @@ package final class Registry: Sendable {
 
     let state = Mutex(State())
 
-    package init() {}
+    /// What the daemon itself is (read once, see Host).
+    package let host: Host
+
+    package init(host: Host) { self.host = host }
 
     /// Run `body` with a consistent view of the tree.
     package func read<T: Sendable>(_ body: (borrowing State) -> T) -> T {

@@ -170,7 +170,7 @@ extension Lifecycle {
                 // In its container's user namespace (its ids), or one of its own.
                 record.userNamespace = try pin.namespaceID(.user)
                 if key[.user] == containerKey[.user] { record.idBase = parentIDs }
-                if record.userNamespace == DaemonNamespaces.own.user { record.userNamespace = 0 }
+                if record.userNamespace == registry.host.namespaces.user { record.userNamespace = 0 }
                 // Not pid 1 of its pid namespace: the start time tells it apart.
                 record.initStartTime = try ProcStat.startTime(pid: pin.pid)
             } catch { throw RuntimeError(error, "cannot read the new init of \(name)") }
@@ -200,7 +200,7 @@ extension Lifecycle {
             }
             moving = discovery.processes(of: keys, in: c, exact: true)
         }
-        let container = Container(record: record, initProcess: pin, layout: layout)
+        let container = Container(record: record, initProcess: pin, layout: layout, budget: registry.host.openBudget)
         let renamed = registry.state.withLock { s -> Bool in
             guard s.tree.node(serial)?.unnamed == true,
                   bestEffort({ try s.tree.rename(serial, to: s.tree.node(serial)!.parent!, name: Array(name.utf8)) }) else { return false }

@@ -63,7 +63,7 @@ struct StatusTemplate: Sendable {
 package struct ControlFiles: Sendable {
     let registry: Registry
     /// The daemon's own set: the parent of top-level containers.
-    var daemonKey: SetKey? { Discovery.daemonKey }
+    var daemonKey: SetKey? { registry.host.key }
 
     /// `scope`: the reader's container; the path is relative to its view.
     /// Everything but state, init and processes is taken from a template
