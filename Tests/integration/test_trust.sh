@@ -36,6 +36,10 @@ test_injected_read_failures_lose_nothing() {
     gcc -shared -fPIC -O1 -Wall -Werror -o "$shim" "$here/../faults/faultinject.c" -ldl
     new_mount
     mkdir -p "$MNT/a/x" "$MNT/b" "$MNT/c"
+    # a process of a live container, besides its init: it must live on too
+    in_container "$MNT/a/x" sleep 3600 >/dev/null 2>&1 &
+    wait_for 5 sh -c "[ \$(wc -l < '$MNT/a/x/procs') -ge 2 ]" || fail "no worker in a/x"
+    local worker; worker=$(grep -vx "$(init_pid "$MNT/a/x")" "$MNT/a/x/procs" | tail -1)
     local err every survivors victim dead
     for err in EMFILE ENOMEM EACCES; do
         for every in 2 3 5 9; do
@@ -53,9 +57,10 @@ test_injected_read_failures_lose_nothing() {
                 timeout 20 rm -rf "$MNT/doomed" 2>/dev/null || true
                 # (c may not be shown: a container that could not be checked is kept, unseen)
                 { in_container "$MNT/c" unshare --uts sleep 2 2>/dev/null || true; } &
+                local setter=$!
                 sleep 0.3
                 ls -R "$MNT" >/dev/null 2>&1 || true
-                wait
+                wait "$setter" || true
                 umount "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT"
             else
                 kill -9 "$victim"
@@ -69,6 +74,7 @@ test_injected_read_failures_lose_nothing() {
                 is_running "$dead" || fail "$err every $every: init $dead of a listed container is not running"
             done
             rm -rf "$MNT/doomed"
+            is_running "$worker" || fail "$err every $every: a process of the live container a/x was killed"
             check_consistency
         done
     done
