@@ -33,6 +33,9 @@ package struct MountOptions: Equatable, Sendable {
     package var holdSeconds = 30
     /// --restart: hand the mount over from the daemon serving it to this one.
     package var restart = false
+    /// -o log=FILE: where a detached daemon's messages go (nil: syslog where
+    /// /dev/log is there, else STATE_DIR/daemon.log).
+    package var logFile: String?
 
     package static let usage = """
     usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [--restart] [-o OPTION[,OPTION...]]
@@ -80,6 +83,9 @@ package struct MountOptions: Equatable, Sendable {
                          FUSE mount
       -o init=PATH       the container init binary (default: namespacefs-init next
                          to this program)
+      -o log=FILE        where the daemon's messages go once it detaches (default:
+                         syslog where /dev/log is, else STATE_DIR/daemon.log;
+                         -f: standard error)
       -o crash_at=STEP   testing only: SIGKILL the daemon at a step of mkdir, rmdir or mv
                          (\(CrashStep.allCases.map(\.rawValue).joined(separator: ", ")))
       -o drop_worker_replies  testing only: mkdir and rmdir drop their requests
@@ -178,6 +184,10 @@ package struct MountOptions: Equatable, Sendable {
                             return "ids takes BASE:COUNT (host ids; COUNT at least \(IdPool.blockSize), BASE above 0)"
                         }
                         o.idPool = IdPool(base: b, count: n)
+                        continue
+                    case "log":
+                        guard value.hasPrefix("/"), value.count > 1 else { return "log takes an absolute path" }
+                        o.logFile = value
                         continue
                     case "hold":
                         guard let n = Int(value), n >= 0, n <= 86_400 else { return "hold takes seconds, 0 to 86400" }

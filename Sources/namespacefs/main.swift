@@ -68,6 +68,7 @@ if options.discoverHost { runtime.lifecycle.discoverHost() }
 
 let daemon = Daemon(runtime: runtime, options: options, mountPoint: mountPoint.path, claim: claim, cgroupRoot: cgroupRoot)
 guard daemon.session.daemonize(foreground: options.foreground) else { Command.fail("cannot detach from the terminal") }
+if !options.foreground { Log.detach(to: options.logFile, fallback: options.stateDirectory + "/daemon.log") }
 daemon.holdConnection()
 // Threads only from here on: daemonizing forks. And not on this thread:
 // after the fork its cached thread id (which Mutex stores as the owner) is

@@ -41,6 +41,11 @@ import Testing
         #expect(run(["/m", "-o", "discover=host"])?.discoverHost == true)
     }
 
+    @Test func logFile() {
+        #expect(run(["/m"])?.logFile == nil)
+        #expect(run(["/m", "-o", "log=/var/log/nsfs.log"])?.logFile == "/var/log/nsfs.log")
+    }
+
     @Test(arguments: [
         (["/m", "-o", "state_dir=relative"], "state_dir must be an absolute path"),
         (["/m", "-o", "cgroup=/a/../b"], "cgroup must be an absolute path"),
@@ -49,6 +54,7 @@ import Testing
         (["/m", "-o"], "-o needs an argument"),
         (["/m", "-o", "hold=-1"], "hold takes seconds"),
         (["/m", "-o", "hold=soon"], "hold takes seconds"),
+        (["/m", "-o", "log=relative.log"], "log takes an absolute path"),
         (["/m", "--bogus"], "unknown option --bogus"),
         ([], "missing mount point"),
         (["a", "b", "c"], "too many arguments"),

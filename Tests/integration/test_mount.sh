@@ -110,3 +110,23 @@ test_release_binaries_run_without_the_toolchain() {
     case $(echo "$out" | sed -n 2p) in "nsctl "*) ;; *) fail "nsctl --version: $out" ;; esac
     rm -rf "$st"
 }
+
+# A detached daemon's messages go somewhere (they went to /dev/null): to
+# -o log=FILE, else to syslog where /dev/log is, else STATE_DIR/daemon.log.
+test_a_detached_daemon_logs_somewhere() {
+    new_mount "log=$TEST_TMP/daemon.log"
+    mkdir "$MNT/a"
+    local old; old=$(daemon_pid)
+    # a handover is logged by the daemon that hands over, detached long ago
+    "$NSFS_BIN" "$MNT" --restart -o "state_dir=$STATE,cgroup=$CG" 2>/dev/null
+    wait_for 5 is_gone "$old"
+    grep -q "handing $MNT over to the next daemon" "$TEST_TMP/daemon.log" || fail "-o log: $(cat "$TEST_TMP/daemon.log" 2>&1)"
+    [ "$(stat -c %a "$TEST_TMP/daemon.log")" = 600 ] || fail "the log file is readable by others"
+    if [ -S /dev/log ]; then echo "    (a syslog daemon listens here: the default goes to it)"; return 0; fi
+    # no log= for the daemon the restart started: the state directory's file
+    local now; now=$(daemon_pid)
+    "$NSFS_BIN" "$MNT" --restart -o "state_dir=$STATE,cgroup=$CG" 2>/dev/null
+    wait_for 5 is_gone "$now"
+    grep -q "handing $MNT over to the next daemon" "$STATE/daemon.log" || fail "default: $(cat "$STATE/daemon.log" 2>&1)"
+    [ -d "$MNT/a" ] || fail "a lost across the handovers"
+}
