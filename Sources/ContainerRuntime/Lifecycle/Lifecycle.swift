@@ -65,10 +65,8 @@ package final class Lifecycle: Sendable {
     let teardown: Teardown
     /// Inits of live containers (tag: serial) and of removed ones still
     /// exiting (tag: reapTag | pid).
-    let watcher: Epoll
-    let lateInits = Mutex<[UInt64: ProcessHandle]>([:])
-    /// Teardowns of containers whose init died, off the watcher's thread.
-    let deaths = WorkerPool(name: "nsfs-deaths", maxThreads: 4)
+    /// Inits watched for a death; removed ones reaped when they exit.
+    let deathWatcher: DeathWatcher
     /// Sets found in containers' cgroups (unnamed nodes).
     package let discovery: Discovery
     /// The daemon's own set: what a set's pinning init must join.
@@ -82,7 +80,7 @@ package final class Lifecycle: Sendable {
         spawner = try InitSpawner(initPath: configuration.initPath)
         let root = CgroupDirectory(path: configuration.cgroupMount + configuration.cgroupRoot)
         rootCgroup = root
-        watcher = try doing("cannot create an epoll set") { () throws(Errno) in try Epoll() }
+        deathWatcher = try doing("cannot create an epoll set") { () throws(Errno) in try DeathWatcher() }
         let store = store   // (self is not whole yet)
         try doing("cannot create the state directory \(configuration.stateDirectory)") { () throws(Errno) in try store.prepare() }
         try doing("cannot create the cgroup \(root.path)") { () throws(Errno) in try FileIO.makeDirectories(root.path) }
@@ -353,7 +351,7 @@ package final class Lifecycle: Sendable {
             if case .failure(let e) = s.tree.beginRemove(serial) { throw RuntimeError(refused: e, "rmdir") }
             return s.containers[serial]!
         }
-        watcher.remove(c.initProcess.descriptor.fd)
+        deathWatcher.unwatch(c.serial)
         return PendingRemoval(serial: serial, container: c)
     }
 

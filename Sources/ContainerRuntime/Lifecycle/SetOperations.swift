@@ -53,7 +53,7 @@ extension Lifecycle {
                 if made { try grave.kill() }
                 var killed = !made || ProcessHandle.waitAll(held, timeoutMilliseconds: teardown.timeoutMilliseconds)
                 if made && killed {
-                    deaths.submit { [teardown] in _ = teardown.destroy(process: nil, cgroup: grave) }
+                    deathWatcher.deaths.submit { [teardown] in _ = teardown.destroy(process: nil, cgroup: grave) }
                 } else if made {
                     killed = teardown.destroy(process: nil, cgroup: grave)
                 }
