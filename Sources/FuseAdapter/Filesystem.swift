@@ -252,11 +252,12 @@ package final class NamespaceFilesystem: Sendable {
 
     /// Contents as the caller sees them: paths relative to its container,
     /// pids in its pid namespace (looked up only for files that show pids).
-    func generate(_ inode: Inode, _ caller: Caller) -> [UInt8]? {
+    /// `looked`: the container's processes are known current for this request.
+    func generate(_ inode: Inode, _ caller: Caller, looked: Bool = false) -> [UInt8]? {
         guard case .control(let c) = inode.kind else { return nil }
         let s = inode.serial
         // Processes and sets as they are now.
-        if c == .procs || c == .status { discover(Inode(serial: s, kind: .container)) }
+        if !looked && (c == .procs || c == .status) { discover(Inode(serial: s, kind: .container)) }
         let files = runtime.files
         switch c {
         case .status: return files.status(s, view: caller.identity.pidView, scope: caller.scope)

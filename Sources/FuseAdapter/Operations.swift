@@ -357,18 +357,6 @@ extension NamespaceFilesystem {
               let caller = caller(req, seeing: inode) else {
             return req.reply(error: ENOENT)
         }
-        // status and procs of a container whose processes need a new look:
-        // its contents are made on a looker before the answer (no one
-        // else waits), and are in the handle before the first read.
-        if c == .procs || c == .status, fi.pointee.flags & O_ACCMODE == O_RDONLY, cachedSnapshot(inode, caller) == nil,
-           !runtime.discovery.isCurrent(runtime.registry.read({ $0.tree.owningContainer(of: inode.serial) })) {
-            let info = fi.pointee
-            return lookers.answer(req) { [self] req in
-                let bytes = generate(inode, caller)
-                let handle = newHandle { $0.files[$1] = OpenFile(inode: inode, bytes: bytes, writable: false) }
-                return req.reply(open: handle, directIO: true, info: info)
-            }
-        }
         let accessMode = fi.pointee.flags & O_ACCMODE
         let writing = accessMode != O_RDONLY
         if writing {
@@ -381,10 +369,23 @@ extension NamespaceFilesystem {
         // while the reader is on its way to its first read: this loop thread
         // (asserted above) serves no other request before it is in the handle.
         let kept = reading ? cachedSnapshot(inode, caller) : []
+        // status and procs show the container's processes and sets: one
+        // whose processes need a new look gets it on a looker, with the
+        // contents made before the answer (no one else waits); otherwise
+        // nothing changed since the last look, and none is made again.
+        let showsProcesses = kept == nil && (c == .procs || c == .status)
+        if showsProcesses, !runtime.discovery.isCurrent(runtime.registry.read({ $0.tree.owningContainer(of: inode.serial) })) {
+            let info = fi.pointee
+            return lookers.answer(req) { [self] req in
+                let bytes = generate(inode, caller)
+                let handle = newHandle { $0.files[$1] = OpenFile(inode: inode, bytes: bytes, writable: writing) }
+                return req.reply(open: handle, directIO: true, info: info)
+            }
+        }
         let handle = newHandle { $0.files[$1] = OpenFile(inode: inode, bytes: kept, writable: writing) }
         let replied = req.reply(open: handle, directIO: true, flags: fi)
         if kept == nil {
-            let bytes = generate(inode, caller)
+            let bytes = generate(inode, caller, looked: showsProcesses)
             state.withLock { $0.files[handle]?.bytes = bytes }
         }
         return replied

@@ -13,6 +13,8 @@
 // faults are the kernel's answers about processes, not the daemon's own
 // files. LD_PRELOAD is removed from the environment at once, so that
 // nothing the daemon starts (holder, view helpers) inherits it.
+// NSFS_FAULT_REPORT=FILE: each process appends how many calls it failed,
+// at its exit, so that a test knows faults were injected at all.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -34,12 +37,16 @@ static long every;
 static int calls;
 static char prefixes[512] = "/proc/:/sys/fs/cgroup/";
 static atomic_long counter;
+static atomic_long failed;
+static char report[512];
 static atomic_uchar tracked[MAX_TRACKED];
 
 __attribute__((constructor)) static void setup(void) {
     const char *spec = getenv("NSFS_FAULT");
     const char *paths = getenv("NSFS_FAULT_PATHS");
     unsetenv("LD_PRELOAD");
+    const char *r = getenv("NSFS_FAULT_REPORT");
+    if (r) { strncpy(report, r, sizeof report - 1); unsetenv("NSFS_FAULT_REPORT"); }
     if (paths) { strncpy(prefixes, paths, sizeof prefixes - 1); }
     if (!spec) return;
     char buf[256];
@@ -60,6 +67,14 @@ __attribute__((constructor)) static void setup(void) {
     }
 }
 
+__attribute__((destructor)) static void tell(void) {
+    if (!report[0]) return;
+    char line[64];
+    int n = snprintf(line, sizeof line, "%ld\n", atomic_load(&failed));
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, report, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) { (void)!write(fd, line, (size_t)n); syscall(SYS_close, fd); }
+}
+
 static int watched(const char *path) {
     if (!path) return 0;
     char list[512];
@@ -73,6 +88,7 @@ static int watched(const char *path) {
 static int fault(int kind) {
     if (every <= 0 || !(calls & kind)) return 0;
     if (atomic_fetch_add(&counter, 1) % every != every - 1) return 0;
+    atomic_fetch_add(&failed, 1);
     errno = fault_errno;
     return 1;
 }

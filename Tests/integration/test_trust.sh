@@ -48,7 +48,8 @@ test_injected_read_failures_lose_nothing() {
             victim=$(init_pid "$MNT/victim")
             umount "$MNT"
             # It may fail to mount: that is allowed; losing a container is not.
-            NSFS_FAULT="errno=$err every=$every calls=open,read,pidfd,ioctl,poll" LD_PRELOAD=$shim \
+            rm -f "$TEST_TMP/faults.count"
+            NSFS_FAULT="errno=$err every=$every calls=open,read,pidfd,ioctl,poll" NSFS_FAULT_REPORT=$TEST_TMP/faults.count LD_PRELOAD=$shim \
                 "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG,hold=0" 2>>"$TEST_TMP/faults.log" || true
             if is_mounted "$MNT"; then
                 # the death watcher: an init killed from outside
@@ -68,6 +69,9 @@ test_injected_read_failures_lose_nothing() {
             wait_for 5 is_gone "$victim"
             "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG" 2>"$TEST_TMP/remount.log" ||
                 fail "$err every $every: the mount after it: $(cat "$TEST_TMP/remount.log")"
+            # (the faulty daemon has let go of the state lock: it has exited, its count written)
+            [ "$(cat "$TEST_TMP/faults.count" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')" -gt 0 ] ||
+                fail "$err every $every: no call was made to fail (the shim did not work)"
             assert_eq "$(inits_snapshot | grep -v -e '^/doomed ' -e '^/victim ')" "$survivors" "$err every $every: containers not asked to die"
             [ ! -e "$MNT/victim" ] || fail "$err every $every: a dead container is still listed"
             for dead in $(inits_snapshot | awk '{ print $2 }'); do

@@ -242,8 +242,7 @@ package final class Discovery: Sendable {
     /// sets did 2,000 of them: 46 s). `nil`: nothing recent to go by.
     func members(of keys: Set<SetKey>, serials: [UInt64], in c: Container) -> [Int32]? {
         let now = SystemTime.monotonicNanoseconds()
-        guard let scan = scans.withLock({ $0[c.serial] }), now - scan.at < Self.recheckNanoseconds,
-              let (scope, _) = scope(of: c.serial) else { return nil }
+        guard let scan = scans.withLock({ $0[c.serial] }), now - scan.at < Self.recheckNanoseconds else { return nil }
         // No process made on the host since that look (the last pid is the
         // same): no newcomer, no pid reused; the listing need not be read.
         let nothingMade = scan.lastPid != nil && ProcessCreation.lastPid() == scan.lastPid
@@ -265,6 +264,7 @@ package final class Discovery: Sendable {
         // (Nothing made: no pid reused, no newcomer; an untracked member
         // that exited meanwhile is a pid a move answers with ESRCH.)
         if nothingMade { out.formUnion(recorded.filter { scan.seen[$0]?.tracked == nil }); return out.sorted() }
+        guard let (scope, _) = scope(of: c.serial) else { return nil }
         let reread = recorded.filter { scan.seen[$0]?.tracked == nil } + pids.filter { scan.seen[$0] == nil }
         for (pid, seen) in see(reread, in: scope, now: now) where keys.contains(seen.key) { out.insert(pid) }
         return out.sorted()

@@ -52,8 +52,8 @@ final class DeathWatcher: Sendable {
                         }
                         continue
                     }
-                    guard watched.withLock({ $0[tag] }) != nil else { continue }
-                    unwatch(tag)
+                    guard let p = watched.withLock({ $0.removeValue(forKey: tag) }) else { continue }
+                    epoll.remove(p.descriptor.fd)
                     deaths.submit { onDeath(tag) }
                 }
             }

@@ -38,18 +38,22 @@ extension Lifecycle {
         let serials = registry.read { s in s.tree.subtreePostOrder(serial) }
         if let known = discovery.members(of: keys, serials: serials, in: c) {
             var moved: [Int32] = []
+            // Held from before their move: their exits, not the cgroup's
+            // (rate-limited) events, say when they are dead; the empty grave
+            // is removed after the reply.
+            var held: [ProcessHandle] = []
             do throws(Errno) {
                 if !known.isEmpty { try grave.create(); made = true }
                 var next = known
                 var taken = Set<Int32>()
                 while !next.isEmpty {
-                    for pid in next where taken.insert(pid).inserted { try grave.adopt(pid: pid); moved.append(pid) }
+                    for pid in next where taken.insert(pid).inserted {
+                        if let h = ifReadable({ try ProcessHandle.open(pid: pid) }) { held.append(h) }
+                        try grave.adopt(pid: pid)
+                        moved.append(pid)
+                    }
                     next = next.flatMap { ProcChildren.of($0) }.filter { !taken.contains($0) }
                 }
-                // Held before the kill: their exits, not the cgroup's
-                // (rate-limited) events, say when they are dead; the empty
-                // grave is removed after the reply.
-                let held = moved.compactMap { pid in ifReadable({ try ProcessHandle.open(pid: pid) }) }
                 if made { try grave.kill() }
                 var killed = !made || ProcessHandle.waitAll(held, timeoutMilliseconds: teardown.timeoutMilliseconds)
                 if made && killed {
