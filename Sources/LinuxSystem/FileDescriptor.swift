@@ -179,6 +179,14 @@ package enum FileIO {
         return st
     }
 
+    /// The path with every symlink, `.` and `..` resolved (nil, errno set,
+    /// if a component is missing). The corresponding C function is `realpath`.
+    package static func realPath(_ path: String) -> String? {
+        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard realpath(path, &resolved) != nil else { return nil }
+        return resolved.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
     package static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR

@@ -42,9 +42,7 @@ package enum TrustedDirectory {
         if let why = verdict(st, sticky: false) { throw Refusal(path: path, reason: why) }
         // Above it: the real path (a symlink such as /var/run -> /run, made
         // by root, is fine: it is the directories it reaches that count).
-        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard realpath(path, &resolved) != nil else { throw Refusal(path: path, reason: "not resolvable (\(Errno.current))") }
-        var dir = resolved.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        guard var dir = FileIO.realPath(path) else { throw Refusal(path: path, reason: "not resolvable (\(Errno.current))") }
         while dir != "/" {
             dir = dir.lastIndex(of: "/").map { $0 == dir.startIndex ? "/" : String(dir[..<$0]) } ?? "/"
             guard stat(dir, &st) == 0 else { throw Refusal(path: dir, reason: "not readable (\(Errno.current))") }

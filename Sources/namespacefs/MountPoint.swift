@@ -18,7 +18,7 @@ struct MountPoint {
             mounts.last(where: { $0.mountPoint == path && $0.fsType == "fuse.namespacefs" })
         }
         if let existing { return MountPoint(path: existing.mountPoint, existing: existing) }
-        guard let resolved = realPath(given) else {
+        guard let resolved = FileIO.realPath(given) else {
             let e = Errno.current
             Command.fail("mount point \(given) does not exist (\(e)): create it with 'mkdir -p \(given)'")
         }
@@ -27,20 +27,14 @@ struct MountPoint {
         return MountPoint(path: resolved, existing: nil)
     }
 
-    static func realPath(_ path: String) -> String? {
-        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard realpath(path, &resolved) != nil else { return nil }
-        return resolved.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
-
     /// The path with its parent resolved, its last component not entered.
     static func pathWithoutEntering(_ path: String) -> String? {
         var p = path
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
-        guard let slash = p.lastIndex(of: "/") else { return realPath(".").map { ($0 == "/" ? "" : $0) + "/" + p } }
+        guard let slash = p.lastIndex(of: "/") else { return FileIO.realPath(".").map { ($0 == "/" ? "" : $0) + "/" + p } }
         let last = String(p[p.index(after: slash)...])
-        guard !last.isEmpty, last != ".", last != ".." else { return realPath(p) }
+        guard !last.isEmpty, last != ".", last != ".." else { return FileIO.realPath(p) }
         let parent = slash == p.startIndex ? "/" : String(p[..<slash])
-        return realPath(parent).map { ($0 == "/" ? "" : $0) + "/" + last }
+        return FileIO.realPath(parent).map { ($0 == "/" ? "" : $0) + "/" + last }
     }
 }
