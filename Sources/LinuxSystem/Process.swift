@@ -38,6 +38,11 @@ package final class ProcessHandle: Sendable {
         }
     }
 
+    /// Send `sig` to exactly this process (pidfd_send_signal).
+    package func signal(_ sig: Int32) throws(Errno) {
+        _ = try valueOrNegatedErrno { nsfs_pidfd_send_signal(descriptor.rawValue, sig) }
+    }
+
     /// Collect the exit status if this process is our child and has exited.
     package func reap() { _ = nsfs_pidfd_reap(descriptor.rawValue) }
 

@@ -291,7 +291,7 @@ extension Lifecycle {
 
     private func enter(_ r: ContainerRecord, _ p: ProcessHandle, parent: UInt64) -> [String] {
         let settled = settle(r)
-        let c = Container(record: r, initProcess: p, layout: layout, budget: registry.host.openBudget)
+        let c = container(r, init: p)
         return settled + registry.state.withLock { s -> [String] in
             // The plan checked the name against a tree built the same way.
             do throws(TreeError) {

@@ -150,7 +150,7 @@ package final class Lifecycle: Sendable {
             }
         }
         // 2. The kernel work, no lock held.
-        let made: (Container, ContainerRecord)
+        let made: (Container, ContainerBirth)
         do throws(RuntimeError) {
             made = try makeContainer(serial: serial, name: name, parent: parentContainer, parentID: parentID,
                                      owner: owner, mode: mode, ids: ids, userProcessLimit: userProcessLimit, request: request)
@@ -161,7 +161,8 @@ package final class Lifecycle: Sendable {
             }
             throw error
         }
-        let (c, record) = made
+        let (c, birth) = made
+        let record = birth.record
         // 3. Enter it, unless its parent died meanwhile (then the subtree
         // was dropped, this name with it).
         let entered = registry.state.withLock { s -> Bool in
@@ -170,8 +171,7 @@ package final class Lifecycle: Sendable {
             return true
         }
         guard entered else {
-            teardown.destroy(process: c.initProcess, cgroup: c.cgroup, reapLater: reapLater)
-            store.delete(id: record.id)
+            birth.undo()
             registry.state.withLock {
                 $0.tree.finishRemove(serial)
                 if let b = ids?.takenBlock { $0.idPool.release(b) }
@@ -210,10 +210,11 @@ package final class Lifecycle: Sendable {
         }
     }
 
-    /// The record, the cgroup and the init of a new container.
+    /// The record, the cgroup and the init of a new container (its birth:
+    /// to undo it if it cannot take its place).
     private func makeContainer(serial: UInt64, name: String, parent: Container?, parentID: UInt64?,
                                owner: ContainerTree.Owner, mode: UInt16, ids: IdChoice?,
-                               userProcessLimit: UInt64?, request: RequestTag?) throws(RuntimeError) -> (Container, ContainerRecord) {
+                               userProcessLimit: UInt64?, request: RequestTag?) throws(RuntimeError) -> (Container, ContainerBirth) {
         var record = ContainerRecord(
             id: 0, serial: serial, name: name, parent: parentID,
             created: SystemTime.realtimeNanoseconds(), initPid: 0, initStartTime: 0, pidNamespace: 0,
@@ -222,16 +223,12 @@ package final class Lifecycle: Sendable {
         record.ownsIds = ids?.takenBlock != nil
         record.mode = mode & 0o7777
         record.request = request
-        // The new init is a process of every container above: refused
-        // (EAGAIN, as fork is) where one of them is at its pids.max.
-        if let full = layout.pidsLimitReached(from: parent?.cgroup ?? rootCgroup, upTo: rootCgroup, adding: 1) {
-            throw RuntimeError(.tryAgain, "mkdir \(name): \(full) is reached")
-        }
-        let (cgroup, pending) = try recordWithCgroup(&record, below: parent?.cgroup ?? rootCgroup, crash: .mkdirRecorded)
+        var birth = try ContainerBirth(record, below: parent?.cgroup ?? rootCgroup, by: self,
+                                       doing: "mkdir \(name)", crash: .mkdirRecorded)
         crashPoint(.mkdirCgroup)
-        let process: ProcessHandle
-        let leaf = CgroupLayout.leaf(of: cgroup)
-        do throws(RuntimeError) {
+        let leaf = birth.leaf
+        var userNamespace: UInt64 = 0
+        try birth.start { (dir) throws(RuntimeError) -> ProcessHandle in
             var userns: OwnedDescriptor?
             if let ids {
                 switch ids {
@@ -240,15 +237,13 @@ package final class Lifecycle: Sendable {
                 case .delegated(let b, let user):
                     userns = try spawner.makeUserNamespace(parent: nil, first: b, owner: user, ownerProcessLimit: userProcessLimit)
                 }
-                do throws(Errno) {
-                    record.userNamespace = try NamespaceKind.id(of: userns!)
+                try doing("cannot prepare the user namespace of \(name)") { () throws(Errno) in
+                    userNamespace = try NamespaceKind.id(of: userns!)
                     // Its root manages the cgroups below its leaf (systemd or
                     // docker inside), and nothing above.
                     try layout.delegate(leaf, to: ids.hostBase)
-                } catch { throw RuntimeError(error, "cannot prepare the user namespace of \(name)") }
+                }
             }
-            let dir: OwnedDescriptor
-            dir = try doing("cannot open cgroup \(leaf.path)") { () throws(Errno) in try leaf.open() }
             // Below a frozen container the new cgroup is frozen too, and so
             // is a child cloned into it: the spawn must not wait for it.
             let frozen = ifReadable({ try leaf.isFrozen() }) ?? false
@@ -256,44 +251,27 @@ package final class Lifecycle: Sendable {
             if delegated && frozen {
                 throw RuntimeError(.busy, "mkdir: \(parent.map { hex($0.id) } ?? "the parent") is frozen; thaw it first")
             }
-            process = try spawner.spawn(cgroup: dir, parent: parent?.initProcess, userNamespace: userns,
-                                        hostname: ContainerName.hostname(for: name), argv0: "nsinit", frozen: frozen,
-                                        processLimit: configuration.processLimit, parentMountOnly: delegated,
-                                        privateFilesystem: configuration.hostFilesystem == .private)
-        } catch {
-            teardown.destroy(process: nil, cgroup: cgroup)
-            pending.abandon()
-            throw error
-        }
-        // Where pids is on v1: in its mirror before anything can fork (the
-        // init never does; what enters later is placed by nsctl exec).
-        do throws(Errno) { try layout.placeInMirror(process.pid, of: cgroup) } catch {
-            teardown.destroy(process: process, cgroup: cgroup, reapLater: reapLater)
-            pending.abandon()
-            throw RuntimeError(error, "cannot place the init of \(name) in its pids cgroup")
+            return try spawner.spawn(cgroup: dir, parent: parent?.initProcess, userNamespace: userns,
+                                     hostname: ContainerName.hostname(for: name), argv0: "nsinit", frozen: frozen,
+                                     processLimit: configuration.processLimit, parentMountOnly: delegated,
+                                     privateFilesystem: configuration.hostFilesystem == .private)
         }
         // Two mkdirs (or a fork) at once may both have passed the check.
-        if let full = layout.pidsLimitReached(from: cgroup, upTo: rootCgroup, adding: 0) {
-            teardown.destroy(process: process, cgroup: cgroup, reapLater: reapLater)
-            pending.abandon()
+        let (cgroup, root) = (birth.cgroup, rootCgroup)
+        if let full = layout.pidsLimitReached(from: cgroup, upTo: root, adding: 0) {
+            birth.undo()
             throw RuntimeError(.tryAgain, "mkdir \(name): \(full) is reached")
         }
         crashPoint(.mkdirSpawned)
-        do throws(Errno) {
-            record.initPid = process.pid
+        let c = try birth.commit { (r, process) throws(Errno) in
+            r.userNamespace = userNamespace
             // The pid namespace id identifies the init for good (ids are
             // never reused, and a pid namespace dies with its init): no
             // start time needed (reading /proc/PID/stat cost 35 µs here).
-            record.pidNamespace = try process.namespaceID(.pid)
-            record.creating = false
-            try pending.commit(record)
-        } catch {
-            teardown.destroy(process: process, cgroup: cgroup, reapLater: reapLater)
-            pending.abandon()
-            throw RuntimeError(error, "cannot record container \(name)")
+            r.pidNamespace = try process.namespaceID(.pid)
         }
         crashPoint(.mkdirDone)
-        return (Container(record: record, initProcess: process, layout: layout, budget: registry.host.openBudget), record)
+        return (c, birth)
     }
 
     /// A fresh cgroup below `parent`, never reused: a random id, retried on
