@@ -20,7 +20,7 @@ package struct Host: Sendable {
 
     package static func read() -> Host {
         Host(namespaces: DaemonNamespaces.current(),
-             key: try? SetKey(inodes: ProcessNamespaces.inodes(pid: getpid())),
+             key: ifReadable({ try SetKey(inodes: ProcessNamespaces.inodes(pid: getpid())) }),
              openBudget: DescriptorBudget(limit: ResourceLimits.openFiles() / 4))
     }
 }
