@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "ContainerTreeTests", dependencies: ["ContainerTree", "LinuxSystem"]),
         .testTarget(name: "LinuxSystemTests", dependencies: ["LinuxSystem"]),
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "ContainerTree", "LinuxSystem"]),
-        .testTarget(name: "FuseAdapterTests", dependencies: ["FuseAdapter"]),
+        .testTarget(name: "FuseAdapterTests", dependencies: ["FuseAdapter", "ContainerTree", "LinuxSystem"]),
         .testTarget(name: "MountCommandTests", dependencies: ["MountOptions", "ContainerRuntime"]),
     ]
 )

@@ -35,6 +35,9 @@ package struct ContainerTree: Sendable {
         /// processes in its container's cgroup (see SetForest).
         package var unnamed = false
         package var children: [String: UInt64] = [:]
+        /// When its container was made (ns since the epoch, what stat shows);
+        /// nil until it runs, and for the root and sets (the mount's time).
+        package var created: Int64?
 
         package static let defaultMode = ContainerTree.defaultMode
     }
@@ -352,6 +355,10 @@ package struct ContainerTree: Sendable {
     }
 
     /// chmod.
+    package mutating func setCreated(_ serial: UInt64, _ time: Int64) {
+        nodes[serial]?.created = time
+    }
+
     package mutating func setMode(_ serial: UInt64, _ mode: UInt16) {
         if nodes[serial] != nil { nodes[serial]!.mode = mode & 0o7777 }
     }

@@ -114,7 +114,9 @@ package final class NamespaceFilesystem: Sendable {
     }
 
     /// Was this handle made by a daemon before this one?
-    func isInherited(_ handle: UInt64) -> Bool { handle >> Self.handleGenerationShift != generation }
+    func isInherited(_ handle: UInt64) -> Bool {
+        Decide.isInherited(handle, generation: generation, shift: Self.handleGenerationShift)
+    }
 
     /// Wait for the requests workers still answer (a handover), up to `milliseconds`.
     package func drainWorkers(milliseconds: Int) -> Bool {
@@ -172,7 +174,7 @@ package final class NamespaceFilesystem: Sendable {
     /// The attributes of a container and of its sets (their st_nlink).
     func invalidateAttributes(below container: UInt64) {
         guard let se = session.withLock({ $0 })?.raw else { return }
-        let serials = [container] + runtime.registry.read { $0.tree.sets(below: container) }
+        let serials = [container] + decide { $0.sets(below: container) }
         for s in serials { _ = fuse_lowlevel_notify_inval_inode(se, fuse_ino_t(Inode(serial: s, kind: .container).number), -1, 0) }
     }
 
@@ -180,13 +182,13 @@ package final class NamespaceFilesystem: Sendable {
 
     /// Attributes of an inode, or nil when it no longer exists.
     func attributes(_ inode: Inode, _ caller: Caller, handleBytes: [UInt8]? = nil) -> stat? {
-        let info = runtime.registry.read { s -> (links: Int, created: Int64, owner: ContainerTree.Owner, mode: UInt16)? in
-            guard let n = s.tree.visibleNode(inode.serial) else { return nil }
+        let info = runtime.registry.withTree { t, _ -> (links: Int, created: Int64?, owner: ContainerTree.Owner, mode: UInt16)? in
+            guard let n = t.visibleNode(inode.serial) else { return nil }
             // A writable entry belongs to whoever manages the parent (see
             // ContainerTree.mayChange); the rest, to the container's owner.
             var owner = n.owner
-            if case .control(let c) = inode.kind, c.isWritable, let o = s.tree.entryOwner(of: inode.serial) { owner = o }
-            return (s.tree.linkCount(of: inode), s.containers[inode.serial]?.created ?? mountTime, owner, n.mode)
+            if case .control(let c) = inode.kind, c.isWritable, let o = t.entryOwner(of: inode.serial) { owner = o }
+            return (t.linkCount(of: inode), n.created, owner, n.mode)
         }
         guard let info else { return nil }
         var st = stat()
@@ -196,7 +198,8 @@ package final class NamespaceFilesystem: Sendable {
         st.st_uid = uid_t(info.owner.uid)
         st.st_gid = gid_t(info.owner.gid)
         st.st_blksize = 4096
-        let t = timespec(tv_sec: Int(info.created / 1_000_000_000), tv_nsec: Int(info.created % 1_000_000_000))
+        let created = info.created ?? mountTime
+        let t = timespec(tv_sec: Int(created / 1_000_000_000), tv_nsec: Int(created % 1_000_000_000))
         st.st_atim = t
         st.st_mtim = t
         st.st_ctim = t

@@ -9,40 +9,43 @@ import Glibc
 /// The request handlers, one per FUSE operation. Each consumes its request
 /// and returns the proof of its reply.
 extension NamespaceFilesystem {
-    /// `looked`: the container's processes were looked at for this request already.
-    func resolve(_ name: [UInt8], in parent: Inode, for caller: Caller, looked: Bool = false) -> Inode? {
-        guard let s = String(validating: name, as: UTF8.self) else { return nil }
+    /// The caller, the directory and the entry `name` in it, each resolved
+    /// once for the request, as that caller sees them: nil if the directory
+    /// does not exist for it; `child` nil if the name does not. `looked`:
+    /// the container's processes were looked at for this request already.
+    func entry(_ req: borrowing Request, _ parent: fuse_ino_t, _ name: [UInt8],
+               looked: Bool = false) -> (caller: Caller, dir: Decide.Node, child: Decide.Node?)? {
+        guard let dirInode = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dirInode) else { return nil }
+        let s = String(validating: name, as: UTF8.self)
         // A name that may be a set's: look at the container's processes first.
-        if !looked && EntryKind.controlEntry(named: s) == nil { discover(parent) }
-        guard let inode = runtime.registry.read({ $0.tree.lookup(s, in: parent) }) else { return nil }
-        if inode.kind != .container, isUnlinked(inode, by: caller) { return nil }
-        return inode
+        if let s, !looked, EntryKind.controlEntry(named: s) == nil { discover(dirInode) }
+        let (dir, found) = runtime.registry.withTree { t, isHostSet in
+            (Decide.Node.resolve(dirInode, in: t, isHostSet: isHostSet),
+             s.flatMap { t.lookup($0, in: dirInode) }.flatMap { Decide.Node.resolve($0, in: t, isHostSet: isHostSet) })
+        }
+        guard let dir else { return nil }
+        var child = found
+        if let c = child, !c.isTreeNode, isUnlinked(c.inode, by: caller) { child = nil }
+        return (caller, dir, child)
     }
 
-    /// The directory, the caller and the entry `name` in it, as that caller
-    /// sees them; nil (ENOENT) if any of them does not exist for it.
-    func entry(_ req: borrowing Request, _ parent: fuse_ino_t, _ name: [UInt8], looked: Bool = false) -> (dir: Inode, caller: Caller, inode: Inode)? {
-        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir),
-              let inode = resolve(name, in: dir, for: caller, looked: looked) else { return nil }
-        return (dir, caller, inode)
+    /// What `inode` is now, if it is anything.
+    func node(_ inode: Inode) -> Decide.Node? {
+        runtime.registry.withTree { t, isHostSet in Decide.Node.resolve(inode, in: t, isHostSet: isHostSet) }
     }
 
     /// Bring the sets below `dir`'s container up to date (nothing for other
     /// inodes): what a lookup, a listing or a stat must see.
     func discover(_ dir: Inode) {
         guard dir.kind == .container else { return }
-        let container = runtime.registry.read { $0.tree.owningContainer(of: dir.serial) }
+        let container = owningContainer(of: dir.serial)
         // Sets came or went: the st_nlink the kernel keeps for the
         // container and its sets is stale (after the reply: see upkeep).
         if runtime.discovery.refresh(container) { afterReply { [self] in invalidateAttributes(below: container) } }
     }
 
-    func isSet(_ serial: UInt64) -> Bool {
-        runtime.registry.read { $0.tree.node(serial)?.unnamed == true }
-    }
-
-    func isHostSet(_ serial: UInt64) -> Bool {
-        runtime.registry.read { $0.sets[serial]?.isHosts == true }
+    func owningContainer(of serial: UInt64) -> UInt64 {
+        runtime.registry.withTree { t, _ in t.owningContainer(of: serial) }
     }
 
     /// A control entry this caller unlinked a moment ago (see OpenState.unlinked).
@@ -60,7 +63,7 @@ extension NamespaceFilesystem {
     func isVisible(_ inode: Inode, in scope: UInt64) -> Bool {
         // An outsider sees the top directory, empty (see Callers).
         if scope == ContainerTree.outsiderScope { return inode == Inode(serial: ContainerTree.rootSerial, kind: .container) }
-        return runtime.registry.read { $0.tree.isVisible(inode.serial, to: scope) }
+        return runtime.registry.withTree { t, _ in t.isVisible(inode.serial, to: scope) }
     }
 
     /// The request's caller, identified once, if `inode` exists for it:
@@ -81,24 +84,9 @@ extension NamespaceFilesystem {
         runtime.callers.facts(caller.identity, uid: caller.uid, gid: caller.gid)
     }
 
-    /// May the caller change things at or below each of these containers?
-    func mayModify(_ facts: CallerFacts, at serials: UInt64...) -> Bool {
-        runtime.registry.read { s in serials.allSatisfy { s.tree.mayModify(at: $0, facts) } }
-    }
-
-    /// May the caller write this control entry? Limits follow their own
-    /// rule (a container never changes its own, see mayChangeLimits).
-    func mayWrite(_ facts: CallerFacts, _ inode: Inode) -> Bool {
-        guard case .control(let c) = inode.kind, c.isLimit else {
-            return runtime.registry.read { $0.tree.mayChange(inode.serial, facts) }
-        }
-        return runtime.registry.read { $0.tree.mayChangeLimits(of: inode.serial, facts) }
-    }
-
-    /// May the caller remove or rename `child` out of its directory
-    /// (ContainerTree.mayRemove: the directory's mode, its sticky bit)?
-    func mayRemove(_ facts: CallerFacts, _ child: UInt64) -> Bool {
-        runtime.registry.read { $0.tree.mayRemove(child, facts) }
+    /// Decide with the tree as it is now (see Decisions).
+    func decide<T: Sendable>(_ body: (borrowing ContainerTree) -> T) -> T {
+        runtime.registry.withTree { t, _ in body(t) }
     }
 
     func reply(_ req: consuming Request, _ error: RuntimeError) -> Replied {
@@ -111,7 +99,7 @@ extension NamespaceFilesystem {
         guard let attr = attributes(inode, caller) else { return req.reply(error: ENOENT) }
         // A set comes and goes with its processes, without a request the
         // kernel sees: never cached.
-        let set = inode.kind == .container && isSet(inode.serial)
+        let set = node(inode)?.isSet ?? false
         return req.reply(entry: inode.number, generation: generation(inode), attr: attr,
                          entryTimeout: set ? 0 : entryTimeout, attrTimeout: set ? 0 : attrTimeout(inode))
     }
@@ -130,7 +118,7 @@ extension NamespaceFilesystem {
     /// Either way `body` needs no look of its own.
     func withFreshSets(_ req: consuming Request, _ dir: Inode?, _ body: @escaping @Sendable (consuming Request) -> Replied) -> Replied {
         guard let dir, dir.kind == .container else { return body(req) }
-        let container = runtime.registry.read { $0.tree.owningContainer(of: dir.serial) }
+        let container = owningContainer(of: dir.serial)
         if runtime.discovery.isCurrent(container) { return body(req) }
         return lookers.answer(req) { [self] r in
             discover(dir)
@@ -139,12 +127,11 @@ extension NamespaceFilesystem {
     }
 
     func lookup(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
-        // NAME_MAX is the filesystem's to check (the kernel does not).
-        if name.count > ContainerName.maxBytes { return req.reply(error: ENAMETOOLONG) }
+        if let e = Decide.lookup(nameLength: name.count) { return req.reply(error: e) }
         let isControl = String(validating: name, as: UTF8.self).flatMap(EntryKind.controlEntry(named:)) != nil
         return withFreshSets(req, isControl ? nil : Inode(number: UInt64(parent))) { [self] req in
-            guard let (_, caller, inode) = entry(req, parent, name, looked: true) else { return req.reply(error: ENOENT) }
-            return replyEntry(req, inode, caller)
+            guard let (caller, _, child) = entry(req, parent, name, looked: true), let child else { return req.reply(error: ENOENT) }
+            return replyEntry(req, child.inode, caller)
         }
     }
 
@@ -160,41 +147,25 @@ extension NamespaceFilesystem {
 
     func setattr(_ req: consuming Request, _ ino: fuse_ino_t, _ attr: UnsafeMutablePointer<stat>, _ toSet: Int32,
                  _ fi: UnsafeMutablePointer<fuse_file_info>?) -> Replied {
-        guard let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode) else {
+        guard let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode), let node = node(inode) else {
             return req.reply(error: ENOENT)
         }
-        if toSet & FUSE_SET_ATTR_MODE != 0 {
-            // chmod of a container directory: its owner, or the privileged.
-            guard inode.kind == .container, !isSet(inode.serial) else { return req.reply(error: EPERM) }
-            let facts = facts(caller)
-            guard runtime.registry.read({ $0.tree.mayChangeMode(inode.serial, facts) }) else { return req.reply(error: EPERM) }
-            do { try runtime.lifecycle.setMode(inode.serial, UInt16(truncatingIfNeeded: attr.pointee.st_mode & 0o7777)) } catch {
-                return reply(req, error)
-            }
-        }
-        // Times are the creation time, not the filesystem's to change:
-        // touch gets EPERM rather than a success that changes nothing.
         let times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME
-        if toSet & times != 0 { return req.reply(error: EPERM) }
-        if toSet & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
-            // chown of a container directory delegates its subtree.
-            guard inode.kind == .container, inode.serial != ContainerTree.rootSerial, inode.serial != caller.scope,
-                  !isSet(inode.serial) else {
-                return req.reply(error: EPERM)
+        let change = Decide.AttributeChange(
+            mode: toSet & FUSE_SET_ATTR_MODE != 0 ? UInt16(truncatingIfNeeded: attr.pointee.st_mode & 0o7777) : nil,
+            uid: toSet & FUSE_SET_ATTR_UID != 0 ? UInt32(attr.pointee.st_uid) : nil,
+            gid: toSet & FUSE_SET_ATTR_GID != 0 ? UInt32(attr.pointee.st_gid) : nil,
+            times: toSet & times != 0, size: toSet & FUSE_SET_ATTR_SIZE != 0)
+        let facts = facts(caller)
+        for step in decide({ Decide.setattr(node, change, facts: facts, tree: $0) }) {
+            switch step {
+            case .refuse(let e): return req.reply(error: e)
+            case .setMode(let mode):
+                do { try runtime.lifecycle.setMode(inode.serial, mode) } catch { return reply(req, error) }
+            case .setOwner(let uid, let gid):
+                do { try runtime.lifecycle.setOwner(inode.serial, uid: uid, gid: gid) } catch { return reply(req, error) }
+                invalidateEntries(of: inode.serial)
             }
-            guard runtime.callers.isPrivileged(caller.identity) else { return req.reply(error: EPERM) }
-            let uid: UInt32? = toSet & FUSE_SET_ATTR_UID != 0 ? UInt32(attr.pointee.st_uid) : nil
-            let gid: UInt32? = toSet & FUSE_SET_ATTR_GID != 0 ? UInt32(attr.pointee.st_gid) : nil
-            do { try runtime.lifecycle.setOwner(inode.serial, uid: uid, gid: gid) } catch { return reply(req, error) }
-            invalidateEntries(of: inode.serial)
-        }
-        if toSet & FUSE_SET_ATTR_SIZE != 0 {
-            // Truncation is what `echo x > file` does first: accepted on the
-            // writable control files, where a write replaces the value.
-            guard case .control(let c) = inode.kind, c.isWritable, inode.serial != ContainerTree.rootSerial else {
-                return req.reply(error: inode.kind == .container || inode.kind == .nsDirectory ? EISDIR : EACCES)
-            }
-            guard mayWrite(facts(caller), inode) else { return req.reply(error: EACCES) }
         }
         return replyAttr(req, inode, caller, fi.map { $0.pointee.fh })
     }
@@ -213,18 +184,20 @@ extension NamespaceFilesystem {
     /// The new container's directory gets `mode` (the kernel has applied the
     /// umask) and the caller's fsuid and fsgid as its owner.
     func mkdir(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8], _ mode: mode_t) -> Replied {
-        guard let dir = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dir) else {
+        guard let dirInode = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dirInode),
+              let dir = node(dirInode) else {
             return req.reply(error: ENOENT)
         }
-        guard dir.kind == .container else { return req.reply(error: EPERM) }
         // Sent again after a daemon died: done already if the container of
         // that name is the one this request made (its record says so).
         let request = tag(req.unique)
-        if req.isResent, let done = runtime.lifecycle.doneBy(request, parent: dir.serial, name: name) {
-            return replyEntry(req, Inode(serial: done, kind: .container), caller)
-        }
+        let done = req.isResent ? runtime.lifecycle.doneBy(request, parent: dir.serial, name: name) : nil
         let facts = facts(caller)
-        guard mayModify(facts, at: dir.serial) else { return req.reply(error: EACCES) }
+        switch decide({ Decide.mkdir(name, in: dir, doneBy: done, facts: facts, tree: $0) }) {
+        case .refuse(let e): return req.reply(error: e)
+        case .done(let serial): return replyEntry(req, Inode(serial: serial, kind: .container), caller)
+        case .create: break
+        }
         return workers.answer(req) { [self] req in
             let serial: UInt64
             let owner = ContainerTree.Owner(uid: UInt32(caller.uid), gid: UInt32(caller.gid))
@@ -246,11 +219,11 @@ extension NamespaceFilesystem {
     /// before it removes the directory) and changes nothing but hiding the
     /// entry for a moment (see OpenState.unlinked).
     func unlink(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
-        guard let (dir, caller, inode) = entry(req, parent, name) else { return req.reply(error: req.isResent ? 0 : ENOENT) }
-        guard mayModify(facts(caller), at: dir.serial) else { return req.reply(error: EACCES) }
-        switch inode.kind {
-        case .container, .nsDirectory: return req.reply(error: EISDIR)
-        case .control, .namespace:
+        guard let (caller, dir, child) = entry(req, parent, name) else { return req.reply(error: req.isResent ? 0 : ENOENT) }
+        let facts = facts(caller)
+        switch decide({ Decide.unlink(child, in: dir, resent: req.isResent, facts: facts, tree: $0) }) {
+        case .refuse(let e): return req.reply(error: e)
+        case .hide(let inode):
             state.withLock {
                 $0.unlinked.store(true, for: SnapshotKey(inode: inode.number, pid: caller.tid), now: SystemTime.monotonicNanoseconds())
             }
@@ -266,43 +239,34 @@ extension NamespaceFilesystem {
     /// thousands of processes takes tens of milliseconds, a stuck one up to
     /// the timeout.
     func rmdir(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
-        // Sent again and gone: removed by this request before its daemon
-        // died (or by another since: either way what the caller asked for).
-        guard let (dir, caller, inode) = entry(req, parent, name) else { return req.reply(error: req.isResent ? 0 : ENOENT) }
-        // Only containers strictly below the caller's own are reachable here:
-        // its own container is the root of its view, with no parent it can name.
+        guard let (caller, dir, child) = entry(req, parent, name) else { return req.reply(error: req.isResent ? 0 : ENOENT) }
         let facts = facts(caller)
-        guard mayModify(facts, at: dir.serial) else { return req.reply(error: EACCES) }
-        // The sticky bit: only the child's or the directory's owner.
-        if inode.kind == .container, !mayRemove(facts, inode.serial) { return req.reply(error: EPERM) }
-        switch inode.kind {
-        case .control, .namespace:
-            return req.reply(error: ENOTDIR)
-        case .nsDirectory:
-            state.withLock { $0.nsGeneration[inode.serial, default: 0] += 1 }
+        switch decide({ Decide.rmdir(child, in: dir, resent: req.isResent, facts: facts, tree: $0) }) {
+        case .refuse(let e):
+            return req.reply(error: e)
+        case .renewNamespaceHandles(let serial):
+            state.withLock { $0.nsGeneration[serial, default: 0] += 1 }
             return req.replyOK()
-        case .container where isSet(inode.serial):
-            // A set's processes are its container's: killed from a worker
-            // (the container is frozen meanwhile). The host's are not ours.
-            guard !isHostSet(inode.serial) else { return req.reply(error: EPERM) }
+        case .removeSet(let serial):
+            // A set's processes are its container's: killed from a worker.
             return workers.answer(req) { [self] req in
-                do throws(RuntimeError) { try runtime.lifecycle.removeSet(inode.serial) } catch { return reply(req, error) }
-                forgetSnapshots(serial: inode.serial)
+                do throws(RuntimeError) { try runtime.lifecycle.removeSet(serial) } catch { return reply(req, error) }
+                forgetSnapshots(serial: serial)
                 return req.replyOK()
             }
-        case .container:
+        case .removeContainer(let serial):
             let removal: Lifecycle.PendingRemoval
-            do throws(RuntimeError) { removal = try runtime.lifecycle.beginRemove(inode.serial) } catch { return reply(req, error) }
+            do throws(RuntimeError) { removal = try runtime.lifecycle.beginRemove(serial) } catch { return reply(req, error) }
             // Most containers die within a millisecond of cgroup.kill: that
             // is answered here, without waking a worker (a halted vCPU costs
             // 60-100 µs to wake). Anything slower goes on on a worker.
             if runtime.lifecycle.tryFinishRemove(removal, within: Self.quickRemoveMilliseconds) {
-                forgetSnapshots(serial: inode.serial)
+                forgetSnapshots(serial: serial)
                 return req.replyOK()
             }
             return workers.answer(req) { [self] req in
                 do throws(RuntimeError) { try runtime.lifecycle.finishRemove(removal) } catch { return reply(req, error) }
-                forgetSnapshots(serial: inode.serial)
+                forgetSnapshots(serial: serial)
                 return req.replyOK()
             }
         }
@@ -311,57 +275,53 @@ extension NamespaceFilesystem {
     func rename(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8], _ newParent: fuse_ino_t,
                 _ newName: [UInt8], _ flags: UInt32) -> Replied {
         let request = tag(req.unique)
-        guard let (dir, caller, inode) = entry(req, parent, name),
-              let target = Inode(number: UInt64(newParent)), isVisible(target, in: caller.scope) else {
-            // Sent again: done already if the new name is what this request named.
-            if req.isResent, let target = Inode(number: UInt64(newParent)),
-               runtime.lifecycle.doneBy(request, parent: target.serial, name: newName) != nil {
-                return req.replyOK()
-            }
-            return req.reply(error: ENOENT)
-        }
+        let found = entry(req, parent, name)
+        let targetInode = Inode(number: UInt64(newParent))
+        let target = found.flatMap { f in targetInode.flatMap { isVisible($0, in: f.caller.scope) ? node($0) : nil } }
+        guard let (caller, dir, child) = found else { return req.reply(error: ENOENT) }
+        // Sent again: done already if the new name is what this request named.
+        let done = req.isResent && (child == nil || target == nil) && targetInode.map {
+            runtime.lifecycle.doneBy(request, parent: $0.serial, name: newName) != nil
+        } == true
         let facts = facts(caller)
-        guard mayModify(facts, at: dir.serial, target.serial) else { return req.reply(error: EACCES) }
-        if flags & 2 /* RENAME_EXCHANGE */ != 0 { return req.reply(error: EINVAL) }
-        guard inode.kind == .container else { return req.reply(error: EPERM) }
-        guard mayRemove(facts, inode.serial) else { return req.reply(error: EPERM) }
-        guard target.kind == .container else { return req.reply(error: target.kind == .nsDirectory ? EPERM : ENOTDIR) }
-        if isSet(inode.serial) {
-            guard target.serial == dir.serial else { return req.reply(error: EPERM) }
-            // The host's sets get a name, nothing else.
-            if isHostSet(inode.serial) {
-                do { try runtime.lifecycle.nameHostSet(inode.serial, name: newName) } catch { return reply(req, error) }
-                forgetSnapshots(serial: inode.serial)
-                return req.replyOK()
-            }
+        let exchange = flags & 2 /* RENAME_EXCHANGE */ != 0
+        switch decide({ Decide.rename(child, in: dir, to: target, exchange: exchange, doneBy: done, facts: facts, tree: $0) }) {
+        case .refuse(let e):
+            return req.reply(error: e)
+        case .nameHostSet(let serial):
+            do { try runtime.lifecycle.nameHostSet(serial, name: newName) } catch { return reply(req, error) }
+            forgetSnapshots(serial: serial)
+            return req.replyOK()
+        case .nameSet(let serial):
             // Naming a set makes it a container: freeze, pin, move (a worker).
             return workers.answer(req) { [self] req in
                 let ownView: Bool
-                do throws(RuntimeError) { ownView = try runtime.lifecycle.nameSet(inode.serial, name: newName, request: request) } catch {
+                do throws(RuntimeError) { ownView = try runtime.lifecycle.nameSet(serial, name: newName, request: request) } catch {
                     return reply(req, error)
                 }
-                forgetSnapshots(serial: inode.serial)
+                forgetSnapshots(serial: serial)
                 let replied = req.replyOK()
-                if ownView { runtime.views.attach(inode.serial) }
+                if ownView { runtime.views.attach(serial) }
                 return replied
             }
+        case .rename(let serial, let to):
+            do { try runtime.lifecycle.rename(serial, to: to, name: newName, request: request) } catch { return reply(req, error) }
+            forgetSnapshots(serial: serial)
+            return req.replyOK()
         }
-        do { try runtime.lifecycle.rename(inode.serial, to: target.serial, name: newName, request: request) } catch { return reply(req, error) }
-        forgetSnapshots(serial: inode.serial)
-        return req.replyOK()
     }
 
     func open(_ req: consuming Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
         assertOnLoopThread()
         guard let inode = Inode(number: UInt64(ino)), case .control(let c) = inode.kind,
-              let caller = caller(req, seeing: inode) else {
+              let caller = caller(req, seeing: inode), let node = node(inode) else {
             return req.reply(error: ENOENT)
         }
         let accessMode = fi.pointee.flags & O_ACCMODE
         let writing = accessMode != O_RDONLY
         if writing {
-            guard c.isWritable, inode.serial != ContainerTree.rootSerial else { return req.reply(error: EACCES) }
-            guard mayWrite(facts(caller), inode) else { return req.reply(error: EACCES) }
+            let facts = facts(caller)
+            if let e = decide({ Decide.open(node, writing: true, facts: facts, tree: $0) }) { return req.reply(error: e) }
         }
         let reading = accessMode != O_WRONLY
         // The caller's own snapshot if it just stat'ed the file (tar: the
@@ -374,7 +334,7 @@ extension NamespaceFilesystem {
         // contents made before the answer (no one else waits); otherwise
         // nothing changed since the last look, and none is made again.
         let showsProcesses = kept == nil && (c == .procs || c == .status)
-        if showsProcesses, !runtime.discovery.isCurrent(runtime.registry.read({ $0.tree.owningContainer(of: inode.serial) })) {
+        if showsProcesses, !runtime.discovery.isCurrent(owningContainer(of: inode.serial)) {
             let info = fi.pointee
             return lookers.answer(req) { [self] req in
                 let bytes = generate(inode, caller)
@@ -407,22 +367,20 @@ extension NamespaceFilesystem {
     func write(_ req: consuming Request, _ ino: fuse_ino_t, _ data: [UInt8], _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
         guard let file = state.withLock({ $0.files[fi.pointee.fh] }) ?? inheritedFile(req, ino, fi.pointee.fh), file.writable,
               case .control(let c) = file.inode.kind else { return req.reply(error: EBADF) }
-        // A writer that cannot see the file (a descriptor passed into a container
-        // below it): refused, not "no such file" on a descriptor it holds.
-        guard let writer = caller(req, seeing: file.inode) else { return req.reply(error: EACCES) }
-        guard mayWrite(facts(writer), file.inode) else { return req.reply(error: EACCES) }
-        // A value is one write at offset 0, as in sysfs: `dd bs=1` applies
-        // its first byte and gets EINVAL for the next.
-        guard offset == 0 else { return req.reply(error: EINVAL) }
+        let writer = caller(req, seeing: file.inode)
+        let writerFacts = writer.map { self.facts($0) }
+        if let e = decide({ Decide.write(c, of: file.inode.serial, offset: Int64(offset), writer: writerFacts, tree: $0) }) {
+            return req.reply(error: e)
+        }
+        guard let writer, let writerFacts else { return req.reply(error: EACCES) }
         do {
             switch c {
             case .hostname: try runtime.files.setHostname(file.inode.serial, data)
             case .freeze: try runtime.files.setFrozen(file.inode.serial, data)
             case .procs:
                 try runtime.files.enter(file.inode.serial, data, writer: writer.tid,
-                                        hostPrivileged: writer.scope == ContainerTree.rootSerial && facts(writer).privileged)
-            case let l where l.isWritable && l.isLimit: try runtime.files.setLimit(file.inode.serial, l, data)
-            default: return req.reply(error: EACCES)
+                                        hostPrivileged: writer.scope == ContainerTree.rootSerial && writerFacts.privileged)
+            default: try runtime.files.setLimit(file.inode.serial, c, data)
             }
         } catch {
             return reply(req, error)
@@ -453,14 +411,14 @@ extension NamespaceFilesystem {
         if caller.identity.container == ContainerTree.outsiderScope {
             return [DirectoryEntry(name: ".", inode: inode), DirectoryEntry(name: "..", inode: inode)]
         }
-        let entries: [DirectoryEntry]? = runtime.registry.read { s in
-            guard let node = s.tree.visibleNode(inode.serial) else { return nil }
+        let entries: [DirectoryEntry]? = decide { t in
+            guard let node = t.visibleNode(inode.serial) else { return nil }
             let parentSerial = node.parent ?? inode.serial
             switch inode.kind {
             case .container:
                 return [DirectoryEntry(name: ".", inode: inode),
                         DirectoryEntry(name: "..", inode: Inode(serial: parentSerial, kind: .container))]
-                    + s.tree.listing(of: inode.serial).map { DirectoryEntry(name: $0.name, inode: $0.inode) }
+                    + t.listing(of: inode.serial).map { DirectoryEntry(name: $0.name, inode: $0.inode) }
             case .nsDirectory:
                 return [DirectoryEntry(name: ".", inode: inode),
                         DirectoryEntry(name: "..", inode: Inode(serial: inode.serial, kind: .container))]

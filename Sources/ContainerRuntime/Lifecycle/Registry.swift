@@ -36,6 +36,7 @@ package final class Registry: Sendable {
         mutating func register(_ c: Container, record: ContainerRecord) {
             containers[c.serial] = c
             records[c.serial] = record
+            tree.setCreated(c.serial, c.created)
             if c.ownView { byPidNamespace[c.pidNamespace] = c.serial }
         }
 
@@ -60,9 +61,15 @@ package final class Registry: Sendable {
 
     package init(host: Host) { self.host = host }
 
-    /// Run `body` with a consistent view of the tree.
-    package func read<T: Sendable>(_ body: (borrowing State) -> T) -> T {
+    /// Run `body` with a consistent view of the state (the runtime's own).
+    func read<T: Sendable>(_ body: (borrowing State) -> T) -> T {
         state.withLock { body($0) }
+    }
+
+    /// What the filesystem reads of the state: the tree (the pure model)
+    /// and which of its sets are the host's. Nothing else leaves the runtime.
+    package func withTree<T: Sendable>(_ body: (borrowing ContainerTree, _ isHostSet: (UInt64) -> Bool) -> T) -> T {
+        state.withLock { s in body(s.tree, { s.sets[$0]?.isHosts == true }) }
     }
 
     package func container(_ serial: UInt64) -> Container? { state.withLock { $0.containers[serial] } }

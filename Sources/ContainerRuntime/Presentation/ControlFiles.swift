@@ -291,13 +291,20 @@ package struct ControlFiles: Sendable {
 
     /// A set's processes share their container's cgroup: `freeze` shows
     /// its state; writing it is refused (name the set: it then gets a
-    /// cgroup of its own).
+    /// cgroup of its own). What was asked of it or of a container above
+    /// (their cgroup.freeze), as cgroupfs shows it: the kernel's `frozen`
+    /// follows only once every process has stopped, so a read right after
+    /// `echo 1 >` could say 0 (seen under load).
     package func freeze(_ serial: UInt64) -> [UInt8]? {
-        if serial == ContainerTree.rootSerial { return Array("0\n".utf8) }
-        let owner = registry.read { $0.sets[serial]?.container } ?? serial
-        if owner == ContainerTree.rootSerial { return Array("0\n".utf8) }
-        guard let c = registry.container(owner) else { return nil }
-        return c.isFrozen ? [UInt8(ascii: "1"), 10] : [UInt8(ascii: "0"), 10]
+        let zero: [UInt8] = [UInt8(ascii: "0"), 10], one: [UInt8] = [UInt8(ascii: "1"), 10]
+        var next: UInt64? = registry.read { $0.sets[serial]?.container } ?? serial
+        if next != ContainerTree.rootSerial, registry.container(next!) == nil { return nil }
+        while let serial = next, serial != ContainerTree.rootSerial {
+            guard let c = registry.container(serial) else { return zero }
+            if ifReadable({ try c.cgroup.isFreezeRequested() }) == true { return one }
+            next = registry.read { $0.tree.node(serial)?.parent }
+        }
+        return zero
     }
 
     /// "1" freezes the subtree, "0" thaws it; anything else is EINVAL.
