@@ -250,7 +250,7 @@ extension NamespaceFilesystem {
         case .removeSet(let serial):
             // A set's processes are its container's: killed from a worker.
             return workers.answer(req) { [self] req in
-                do throws(RuntimeError) { try runtime.lifecycle.removeSet(serial) } catch { return reply(req, error) }
+                do throws(RuntimeError) { try runtime.sets.remove(serial) } catch { return reply(req, error) }
                 forgetSnapshots(serial: serial)
                 return req.replyOK()
             }
@@ -289,14 +289,14 @@ extension NamespaceFilesystem {
         case .refuse(let e):
             return req.reply(error: e)
         case .nameHostSet(let serial):
-            do { try runtime.lifecycle.nameHostSet(serial, name: newName) } catch { return reply(req, error) }
+            do throws(RuntimeError) { try runtime.sets.nameHostSet(serial, as: newName) } catch { return reply(req, error) }
             forgetSnapshots(serial: serial)
             return req.replyOK()
         case .nameSet(let serial):
             // Naming a set makes it a container: freeze, pin, move (a worker).
             return workers.answer(req) { [self] req in
                 let ownView: Bool
-                do throws(RuntimeError) { ownView = try runtime.lifecycle.nameSet(serial, name: newName, request: request) } catch {
+                do throws(RuntimeError) { ownView = try runtime.sets.name(serial, as: newName, request: request) } catch {
                     return reply(req, error)
                 }
                 forgetSnapshots(serial: serial)

@@ -64,7 +64,7 @@ do {
     Command.fail("\(error)")
 }
 for line in runtime.lifecycle.adopt() { Log.line(line) }
-if options.discoverHost { runtime.lifecycle.discoverHost() }
+if options.discoverHost { runtime.sets.discoverHost() }
 
 let daemon = Daemon(runtime: runtime, options: options, mountPoint: mountPoint.path, claim: claim, cgroupRoot: cgroupRoot)
 guard daemon.session.daemonize(foreground: options.foreground) else { Command.fail("cannot detach from the terminal") }

@@ -4,11 +4,29 @@ import LinuxSystem
 import Glibc
 #endif
 
-/// Rebuilding the tree at mount time: gather the facts (records, the cgroup
-/// tree, each init), let `AdoptionPlan` decide, carry the plan out.
 extension Lifecycle {
-    /// Returns one line per thing worth reporting.
+    /// Rebuild the tree from the state store and the cgroups (at mount
+    /// time). Returns one line per thing worth reporting.
     package func adopt() -> [String] {
+        Adoption(configuration: configuration, registry: registry, store: store, layout: layout,
+                 teardown: teardown, rootCgroup: rootCgroup).run()
+    }
+}
+
+/// Rebuilding the tree at mount time: gather the facts (records, the cgroup
+/// tree, each init), let `AdoptionPlan` decide, carry the plan out. Made
+/// for one run; what it works on is the store, the cgroups and the
+/// registry, which it fills.
+struct Adoption {
+    let configuration: RuntimeConfiguration
+    let registry: Registry
+    let store: StateStore
+    let layout: CgroupLayout
+    let teardown: Teardown
+    let rootCgroup: CgroupDirectory
+    static var cgroupPrefix: String { Lifecycle.cgroupPrefix }
+
+    func run() -> [String] {
         var loaded = store.load()
         var report = loaded.problems
         // An mv that named a set died before it had moved every process of
@@ -291,7 +309,7 @@ extension Lifecycle {
 
     private func enter(_ r: ContainerRecord, _ p: ProcessHandle, parent: UInt64) -> [String] {
         let settled = settle(r)
-        let c = container(r, init: p)
+        let c = Container.running(r, init: p, layout: layout, host: registry.host)
         return settled + registry.state.withLock { s -> [String] in
             // The plan checked the name against a tree built the same way.
             do throws(TreeError) {

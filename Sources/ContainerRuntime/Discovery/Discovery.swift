@@ -23,7 +23,13 @@ package final class Discovery: Sendable {
     private let scans = Mutex<[UInt64: Scan]>([:])
     static let recheckNanoseconds: Int64 = 1_000_000_000
 
-    init(registry: Registry) { self.registry = registry }
+    /// Containers whose sets are being killed or named: left alone meanwhile.
+    let setWork: SetWorkInProgress
+
+    init(registry: Registry, setWork: SetWorkInProgress) {
+        self.registry = registry
+        self.setWork = setWork
+    }
 
 
     /// A process read before, held by pidfd (within the shared descriptor
@@ -152,7 +158,7 @@ package final class Discovery: Sendable {
     /// exited since the last look, or one of the container's is being
     /// killed or named)? The check refresh makes first, alone: a few reads.
     package func isCurrent(_ serial: UInt64) -> Bool {
-        guard registry.read({ !$0.setWork.contains(serial) }) else { return true }
+        guard !setWork.contains(serial) else { return true }
         guard let previous = scans.withLock({ $0[serial] }) else { return false }
         let container = registry.container(serial)
         return previous.isCurrent(now: SystemTime.monotonicNanoseconds(), lastPid: ProcessCreation.lastPid(),
@@ -163,7 +169,7 @@ package final class Discovery: Sendable {
     /// discovery on) up to date in the tree.
     @discardableResult
     package func refresh(_ serial: UInt64) -> Bool {
-        guard registry.read({ !$0.setWork.contains(serial) }) else { return false }
+        guard !setWork.contains(serial) else { return false }
         let now = SystemTime.monotonicNanoseconds()
         let previous = scans.withLock { $0[serial] }
         let container = registry.container(serial)
@@ -186,7 +192,7 @@ package final class Discovery: Sendable {
         }
         let survey = survey(scope, pids: CgroupDirectory.parsePids(procs), reusing: previous?.reusable(now: now) ?? [:], now: now)
         let changed = registry.state.withLock { s -> Bool? in
-            guard !s.setWork.contains(serial), serial == ContainerTree.rootSerial || s.containers[serial] != nil else { return nil }
+            guard !setWork.contains(serial), serial == ContainerTree.rootSerial || s.containers[serial] != nil else { return nil }
             let before = s.tree.sets(below: serial).map { ($0, s.tree.node($0)?.parent, s.tree.node($0)?.name) }
             Self.place(survey, of: scope, in: &s)
             let after = s.tree.sets(below: serial).map { ($0, s.tree.node($0)?.parent, s.tree.node($0)?.name) }

@@ -7,7 +7,7 @@ import LinuxSystem
 /// that fails undoes every step before it, here and nowhere else (`undo`);
 /// a crash between two steps leaves a record that names what the next
 /// mount undoes (Adoption). Adoption's rebuild makes nothing: it ends the
-/// same way (`Lifecycle.container(_:init:)`), from a record and an init
+/// same way (`Container.running`), from a record and an init
 /// that already exist.
 struct ContainerBirth {
     private let lifecycle: Lifecycle
@@ -75,7 +75,7 @@ struct ContainerBirth {
             try pending.commit(r)
         }
         record = r
-        return lifecycle.container(r, init: process)
+        return Container.running(r, init: process, layout: lifecycle.layout, host: lifecycle.registry.host)
     }
 
     /// Everything this birth made, undone: the init killed (reaped later if
@@ -87,9 +87,10 @@ struct ContainerBirth {
     }
 }
 
-extension Lifecycle {
-    /// A running container, as the registry holds it: its record and init.
-    func container(_ record: ContainerRecord, init process: ProcessHandle) -> Container {
-        Container(record: record, initProcess: process, layout: layout, budget: registry.host.openBudget)
+extension Container {
+    /// A running container, as the registry holds it: its record and init
+    /// (a birth's end, and adoption's).
+    static func running(_ record: ContainerRecord, init process: ProcessHandle, layout: CgroupLayout, host: Host) -> Container {
+        Container(record: record, initProcess: process, layout: layout, budget: host.openBudget)
     }
 }

@@ -69,13 +69,15 @@ package final class Lifecycle: Sendable {
     let deathWatcher: DeathWatcher
     /// Sets found in containers' cgroups (unnamed nodes).
     package let discovery: Discovery
+    /// Containers whose sets SetWork is killing or naming.
+    let setWorkInProgress = SetWorkInProgress()
     /// The daemon's own set: what a set's pinning init must join.
     var daemonKey: SetKey? { registry.host.key }
 
     package init(configuration: RuntimeConfiguration, registry: Registry) throws(RuntimeError) {
         self.configuration = configuration
         self.registry = registry
-        discovery = Discovery(registry: registry)
+        discovery = Discovery(registry: registry, setWork: setWorkInProgress)
         store = StateStore(directory: configuration.stateDirectory)
         spawner = try InitSpawner(initPath: configuration.initPath)
         let root = CgroupDirectory(path: configuration.cgroupMount + configuration.cgroupRoot)

@@ -24,9 +24,6 @@ package final class Registry: Sendable {
         package internal(set) var hostSetNames: [[UInt64]: String] = [:]
         /// Each surveyed container's own processes (those in no set), sorted.
         package internal(set) var ownProcesses: [UInt64: [Int32]] = [:]
-        /// Containers whose sets are being named or killed: discovery
-        /// leaves their part of the tree alone meanwhile.
-        var setWork: Set<UInt64> = []
         /// Host id blocks for containers' user namespaces.
         var idPool = IdPool()
 

@@ -1,14 +1,52 @@
 import ContainerTree
 import LinuxSystem
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// The containers whose sets are being killed or named (one operation at a
+/// time per container): discovery leaves them alone meanwhile. Taken under
+/// the registry's lock (see SetWork.begin), asked under it by discovery:
+/// never the other way round.
+final class SetWorkInProgress: Sendable {
+    private let containers = Mutex<Set<UInt64>>([])
+    func contains(_ serial: UInt64) -> Bool { containers.withLock { $0.contains(serial) } }
+    func insert(_ serial: UInt64) -> Bool { containers.withLock { $0.insert(serial).inserted } }
+    func remove(_ serial: UInt64) { _ = containers.withLock { $0.remove(serial) } }
+}
+
 /// Killing and naming sets (unnamed nodes). Their processes share their
-/// container's cgroup, so both freeze that cgroup first: then nobody forks
-/// while the members are read and moved (to a cgroup that is killed, or to
-/// the new container's own). Never under the registry's lock.
-extension Lifecycle {
+/// container's cgroup: killing stops and kills exactly its members; naming
+/// freezes that cgroup first, so that nobody forks while the members are
+/// read and moved to the new container's own. Never under the registry's
+/// lock.
+package final class SetWork: Sendable {
+    let registry: Registry
+    let discovery: Discovery
+    let teardown: Teardown
+    let spawner: InitSpawner
+    let layout: CgroupLayout
+    let store: StateStore
+    let configuration: RuntimeConfiguration
+    let rootCgroup: CgroupDirectory
+    let inProgress: SetWorkInProgress
+    /// For what a new container needs of it: its birth, its death watch.
+    unowned let lifecycle: Lifecycle
+
+    init(_ lifecycle: Lifecycle, inProgress: SetWorkInProgress) {
+        registry = lifecycle.registry
+        discovery = lifecycle.discovery
+        teardown = lifecycle.teardown
+        spawner = lifecycle.spawner
+        layout = lifecycle.layout
+        store = lifecycle.store
+        configuration = lifecycle.configuration
+        rootCgroup = lifecycle.rootCgroup
+        self.inProgress = inProgress
+        self.lifecycle = lifecycle
+    }
+
     /// How long to wait for the container's cgroup to report `frozen`. A
     /// member blocked in a request to this filesystem (an `rm` inside the
     /// container) does not freeze until answered: then the processes are
@@ -26,7 +64,7 @@ extension Lifecycle {
     /// their children are born there, killed too; a child whose fork raced
     /// the move is in the next look. Only a set that forks faster than
     /// three looks is frozen with its container.
-    package func removeSet(_ serial: UInt64) throws(RuntimeError) {
+    package func remove(_ serial: UInt64) throws(RuntimeError) {
         let (c, key) = try beginSetWork(serial, operation: "rmdir") { (s) throws(RuntimeError) in
             if case .failure(let e) = s.tree.beginRemove(serial) { throw RuntimeError(refused: e, "rmdir") }
         }
@@ -56,7 +94,7 @@ extension Lifecycle {
             }
             Log.line("rmdir of a set in \(hex(c.id)): its processes did not all die by signal; looking again")
         }
-        let grave = c.cgroup.child(Self.cgroupPrefix + hex(UInt64.random(in: 1...UInt64.max)))
+        let grave = c.cgroup.child(Lifecycle.cgroupPrefix + hex(UInt64.random(in: 1...UInt64.max)))
         var made = false
         var victims = discovery.processes(of: keys, in: c, exact: false)
         do throws(Errno) {
@@ -98,7 +136,7 @@ extension Lifecycle {
     /// moved there, a record in the store. Returns whether callers in it
     /// see its view (it has its own pid and mount namespaces).
     @discardableResult
-    package func nameSet(_ serial: UInt64, name bytes: [UInt8], request: RequestTag? = nil) throws(RuntimeError) -> Bool {
+    package func name(_ serial: UInt64, as bytes: [UInt8], request: RequestTag? = nil) throws(RuntimeError) -> Bool {
         var name = ""
         var parentID: UInt64?
         var parentIDs: UInt32?
@@ -135,10 +173,10 @@ extension Lifecycle {
         // Both undone by the next mount if the daemon dies before the end.
         record.thawParent = true
         record.moving = true
-        var birth = try ContainerBirth(record, below: c.cgroup, by: self, doing: "rename: naming the set \(name)")
+        var birth = try ContainerBirth(record, below: c.cgroup, by: lifecycle, doing: "rename: naming the set \(name)")
         let cgroup = birth.cgroup
         // The init joins the kinds in which the set differs from the daemon.
-        let kinds = daemonKey.map { key.differences(from: $0) } ?? NamespaceKind.allCases.filter { $0 != .user }
+        let kinds = registry.host.key.map { key.differences(from: $0) } ?? NamespaceKind.allCases.filter { $0 != .user }
         try birth.start { (dir) throws(RuntimeError) -> ProcessHandle in
             try spawner.join(member, kinds: kinds, cgroup: dir, argv0: "nsinit", frozen: false)
         }
@@ -153,10 +191,10 @@ extension Lifecycle {
             r.initStartTime = try ProcStat.startTime(pid: pin.pid)
         }
         record = birth.record
-        crashPoint(.nameRecorded)
+        lifecycle.crashPoint(.nameRecorded)
         // Its processes and those of the sets below it, read anew with the
         // container frozen: the new cgroup (again for a child whose fork was
-        // in flight, see removeSet).
+        // in flight, see remove).
         let frozen = freeze(c)
         defer { thaw(c, frozen) }
         let keys = setAndBelow(serial, key)
@@ -185,9 +223,9 @@ extension Lifecycle {
             birth.undo()
             throw RuntimeError(.noEntry, "rename: the set's container is gone")
         }
-        watch(container)
+        lifecycle.watch(container)
         discovery.markStale(c.serial)
-        crashPoint(.nameMoved)
+        lifecycle.crashPoint(.nameMoved)
         thaw(c, frozen)
         record.thawParent = false
         record.moving = false
@@ -199,7 +237,7 @@ extension Lifecycle {
     /// mv of one of the host's sets (-o discover=host): a name that lasts
     /// while it lives (and across restarts); its processes are not moved,
     /// nothing is pinned: the host's sets are not the tree's.
-    package func nameHostSet(_ serial: UInt64, name bytes: [UInt8]) throws(RuntimeError) {
+    package func nameHostSet(_ serial: UInt64, as bytes: [UInt8]) throws(RuntimeError) {
         let names = try registry.state.withLock { (s) throws(RuntimeError) -> [[UInt64]: String] in
             guard let set = s.sets[serial], set.isHosts else { throw RuntimeError(.noEntry, "rename: no such set") }
             do throws(TreeError) { try s.tree.renameSet(serial, name: bytes) } catch { throw RuntimeError(refused: error, "rename") }
@@ -269,10 +307,10 @@ extension Lifecycle {
             let taken = try registry.state.withLock { (s) throws(RuntimeError) -> (Container, SetKey)? in
                 guard let node = s.tree.node(serial), node.unnamed, let set = s.sets[serial],
                       let c = s.containers[set.container] else { throw RuntimeError(.noEntry, "\(operation): no such set") }
-                if s.setWork.contains(c.serial) { return nil }
+                if inProgress.contains(c.serial) { return nil }
                 if node.parent != c.serial, operation == "rename" { throw RuntimeError(refused: .unnamedParent, operation) }
                 try check(&s)
-                s.setWork.insert(c.serial)
+                _ = inProgress.insert(c.serial)
                 return (c, set.facts.key)
             }
             if let taken { return taken }
@@ -282,7 +320,7 @@ extension Lifecycle {
     }
 
     private func endSetWork(_ container: UInt64) {
-        _ = registry.state.withLock { $0.setWork.remove(container) }
+        inProgress.remove(container)
     }
 
     struct Freeze { let byUs: Bool }
