@@ -12,11 +12,9 @@ package struct InitSpawner: Sendable {
     package let initPath: String
 
     package init(initPath: String) throws(RuntimeError) {
-        do throws(Errno) {
-            initBinary = OwnedDescriptor(try FileDescriptor.open(initPath, nsfs_o_path()))
-            devNull = OwnedDescriptor(try FileDescriptor.open("/dev/null", O_RDWR))
-        } catch {
-            throw RuntimeError(error, "cannot open the container init \(initPath)")
+        (initBinary, devNull) = try doing("cannot open the container init \(initPath)") { () throws(Errno) in
+            (OwnedDescriptor(try FileDescriptor.open(initPath, nsfs_o_path())),
+             OwnedDescriptor(try FileDescriptor.open("/dev/null", O_RDWR)))
         }
         self.initPath = initPath
     }

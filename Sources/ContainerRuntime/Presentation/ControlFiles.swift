@@ -204,14 +204,14 @@ package struct ControlFiles: Sendable {
 
     /// The hostname, as the kernel holds it, and a newline.
     package func hostname(_ serial: UInt64) throws(RuntimeError) -> [UInt8] {
-        do throws(Errno) {
+        try doing("cannot read the hostname") { () throws(Errno) -> [UInt8] in
             if serial == ContainerTree.rootSerial { return try UTSNamespace.ownHostname() + [10] }
             if let set = registry.read({ $0.sets[serial] }) {
                 return try UTSNamespace.hostname(in: try Self.namespace(.uts, of: set)) + [10]
             }
             guard let c = registry.container(serial) else { throw Errno.noEntry }
             return try UTSNamespace.hostname(in: try c.utsNamespace()) + [10]
-        } catch { throw RuntimeError(error, "cannot read the hostname") }
+        }
     }
 
     /// Accepts 1–64 bytes without control characters (U+0000–U+001F,
@@ -230,9 +230,7 @@ package struct ControlFiles: Sendable {
         }
         guard let c = runningContainer(serial) else { throw RuntimeError(.noEntry, "no such container") }
         let v = try Self.validHostname(bytes)
-        do throws(Errno) {
-            try UTSNamespace.setHostname(v, in: try c.utsNamespace())
-        } catch { throw RuntimeError(error, "cannot set the hostname") }
+        try doing("cannot set the hostname") { () throws(Errno) in try UTSNamespace.setHostname(v, in: try c.utsNamespace()) }
     }
 
     /// `procs` written: `0` moves the writer's own process (all its
@@ -258,10 +256,10 @@ package struct ControlFiles: Sendable {
             guard hostPrivileged else { throw RuntimeError(.accessDenied, "only 0 (the writer itself), or any pid for the host's root") }
             pid = n
         }
-        do throws(Errno) {
+        try doing("cannot move process \(pid) into \(c.leaf.path)") { () throws(Errno) in
             try c.leaf.adopt(pid: pid)
             try c.pidsMirror?.adopt(pid: pid)
-        } catch { throw RuntimeError(error, "cannot move process \(pid) into \(c.leaf.path)") }
+        }
     }
 
     static func validHostname(_ bytes: [UInt8]) throws(RuntimeError) -> [UInt8] {
