@@ -114,6 +114,11 @@ package final class Container: Sendable {
         return CgroupDirectory.parseStat(b, key: "usage_usec")
     }
 
+    /// Its cgroup.freeze: what was asked of it (not whether it is done).
+    var isFreezeRequested: Bool {
+        (ifReadable({ try readCgroupFile("cgroup.freeze") })?.first).map { $0 == UInt8(ascii: "1") } ?? false
+    }
+
     var isFrozen: Bool {
         guard let e = ifReadable({ try readCgroupFile("cgroup.events") }) else { return false }
         return CgroupDirectory.parseEvents(e, key: "frozen")

@@ -299,7 +299,7 @@ package struct ControlFiles: Sendable {
         if next != ContainerTree.rootSerial, registry.container(next!) == nil { return nil }
         while let serial = next, serial != ContainerTree.rootSerial {
             guard let c = registry.container(serial) else { return zero }
-            if ifReadable({ try c.cgroup.isFreezeRequested() }) == true { return one }
+            if c.isFreezeRequested { return one }
             next = registry.read { $0.tree.node(serial)?.parent }
         }
         return zero
