@@ -98,10 +98,14 @@ extension NamespaceFilesystem {
     func replyEntry(_ req: consuming Request, _ inode: Inode, _ caller: Caller) -> Replied {
         guard let attr = attributes(inode, caller) else { return req.reply(error: ENOENT) }
         // A set comes and goes with its processes, without a request the
-        // kernel sees: never cached.
+        // kernel sees: its name is never cached (every path through it is
+        // looked up again: ENOENT once it is gone). Its attributes are, as
+        // a container's (a second; discovery invalidates them when sets
+        // change): only a descriptor already open on it could see them
+        // stale, and `rm -rf` of a set stat'ed it 3 times more.
         let set = node(inode)?.isSet ?? false
         return req.reply(entry: inode.number, generation: generation(inode), attr: attr,
-                         entryTimeout: set ? 0 : entryTimeout, attrTimeout: set ? 0 : attrTimeout(inode))
+                         entryTimeout: set ? 0 : entryTimeout, attrTimeout: attrTimeout(inode))
     }
 
     func replyAttr(_ req: consuming Request, _ inode: Inode, _ caller: Caller, _ handle: UInt64?) -> Replied {
