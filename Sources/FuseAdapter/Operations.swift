@@ -263,8 +263,10 @@ extension NamespaceFilesystem {
             do throws(RuntimeError) { removal = try runtime.lifecycle.beginRemove(serial) } catch { return reply(req, error) }
             // Most containers die within a millisecond of cgroup.kill: that
             // is answered here, without waking a worker (a halted vCPU costs
-            // 60-100 µs to wake). Anything slower goes on on a worker.
-            if runtime.lifecycle.tryFinishRemove(removal, within: Self.quickRemoveMilliseconds) {
+            // 60-100 µs to wake). Anything slower goes on on a worker, and
+            // so does a stop that asks first (-o stop_timeout).
+            if !runtime.lifecycle.stopsGracefully,
+               runtime.lifecycle.tryFinishRemove(removal, within: Self.quickRemoveMilliseconds) {
                 forgetSnapshots(serial: serial)
                 return req.replyOK()
             }

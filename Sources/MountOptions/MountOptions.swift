@@ -26,6 +26,9 @@ package struct MountOptions: Equatable, Sendable {
     package var idPool = IdPool()
     /// -o nproc=N: RLIMIT_NPROC of containers' processes.
     package var processLimit: UInt64?
+    /// -o stop_timeout=SECONDS: rmdir sends SIGTERM first and waits this
+    /// long before it kills (0: kill at once).
+    package var stopTimeoutSeconds = 0
     /// -o hostfs=private|shared (nil: what the state directory recorded).
     package var hostFilesystem: HostFilesystem?
     /// -o hold=SECONDS: how long the connection holder keeps a mount whose
@@ -77,6 +80,9 @@ package struct MountOptions: Equatable, Sendable {
       -o memory_high=N   suffixes; cpu_max=QUOTA:PERIOD in microseconds;
       -o cpu_max=Q[:P]   cpu_weight 1-10000). Only where the host gives containers
       -o cpu_weight=N    the controller: else the mount fails and says so
+      -o stop_timeout=S  rmdir and rm -rf send SIGTERM to a container's processes first
+                         and wait up to S seconds (0-3600) for them to exit before they
+                         kill what is left (default 0: kill at once)
       -o hold=SECONDS    how long the mount waits for a next daemon after its daemon
                          died (default 30): requests wait meanwhile, then the
                          connection is aborted (ENOTCONN). 0: no wait, as a plain
@@ -188,6 +194,10 @@ package struct MountOptions: Equatable, Sendable {
                     case "log":
                         guard value.hasPrefix("/"), value.count > 1 else { return "log takes an absolute path" }
                         o.logFile = value
+                        continue
+                    case "stop_timeout":
+                        guard let n = Int(value), n >= 0, n <= 3_600 else { return "stop_timeout takes seconds, 0 to 3600" }
+                        o.stopTimeoutSeconds = n
                         continue
                     case "hold":
                         guard let n = Int(value), n >= 0, n <= 86_400 else { return "hold takes seconds, 0 to 86400" }

@@ -58,6 +58,7 @@ do {
     configuration.userNamespaces = options.userNamespaces
     configuration.idPool = options.idPool
     configuration.processLimit = options.processLimit
+    configuration.stopTimeoutMilliseconds = options.stopTimeoutSeconds * 1000
     configuration.hostFilesystem = options.hostFilesystem ?? store.recordedHostFilesystem() ?? .private
     runtime = try Runtime(configuration: configuration)
 } catch {

@@ -132,3 +132,18 @@ import Testing
         guard case .error = MountOptions.parse(["/n", "-o", "hostfs=rw"]) else { Issue.record("hostfs=rw accepted"); return }
     }
 }
+
+@Suite struct StopTimeoutOption {
+    @Test func killAtOnceUnlessAsked() {
+        guard case .run(let none) = MountOptions.parse(["/n"]),
+              case .run(let five) = MountOptions.parse(["/n", "-o", "stop_timeout=5"]),
+              case .run(let most) = MountOptions.parse(["/n", "-o", "stop_timeout=3600"]) else { Issue.record("refused"); return }
+        #expect(none.stopTimeoutSeconds == 0 && five.stopTimeoutSeconds == 5 && most.stopTimeoutSeconds == 3600)
+    }
+
+    @Test(arguments: ["stop_timeout=-1", "stop_timeout=3601", "stop_timeout=x", "stop_timeout="])
+    func refused(_ option: String) {
+        guard case .error(let line) = MountOptions.parse(["/n", "-o", option]) else { Issue.record("\(option) accepted"); return }
+        #expect(line.contains("stop_timeout takes seconds"))
+    }
+}

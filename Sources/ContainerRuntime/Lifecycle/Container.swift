@@ -114,6 +114,47 @@ package final class Container: Sendable {
         return CgroupDirectory.parseStat(b, key: "usage_usec")
     }
 
+    struct Freeze { let byUs: Bool }
+
+    /// How long to wait for the cgroup to report `frozen`. A process
+    /// blocked in a request to this filesystem (an `rm` inside the
+    /// container) does not freeze until answered: then what needed the
+    /// freeze goes on without that guarantee, after this wait.
+    static let freezeWaitMilliseconds = 100
+
+    /// Freeze its cgroup (unless someone already did) and wait a moment
+    /// for it to report frozen: then nobody in it forks.
+    func freeze() -> Freeze {
+        if isFreezeRequested { return Freeze(byUs: false) }
+        guard bestEffort({ try cgroup.setFrozen(true) }) else { return Freeze(byUs: false) }
+        let deadline = SystemTime.monotonicNanoseconds() + Int64(Self.freezeWaitMilliseconds) * 1_000_000
+        while !isFrozen, SystemTime.monotonicNanoseconds() < deadline { usleep(200) }
+        return Freeze(byUs: true)
+    }
+
+    func thaw(_ f: Freeze) {
+        if f.byUs { bestEffort({ try cgroup.setFrozen(false) }) }
+    }
+
+    /// Every process of its cgroup and the cgroups below (its sets', what
+    /// its workload made), as the listings show them now.
+    func everyProcess() -> [Int32] {
+        func below(_ dir: CgroupDirectory) -> [Int32] {
+            (ifReadable({ try dir.processes() }) ?? []) + (ifReadable({ try dir.children() }) ?? []).flatMap { below(dir.child($0)) }
+        }
+        return below(cgroup)
+    }
+
+    /// The ids of its cgroup and of every cgroup below (as pidfd info
+    /// reports a process's cgroup).
+    func cgroupIDs() -> Set<UInt64> {
+        func below(_ dir: CgroupDirectory) -> [UInt64] {
+            (ifReadable({ try dir.identity().id }).map { [$0] } ?? [])
+                + (ifReadable({ try dir.children() }) ?? []).flatMap { below(dir.child($0)) }
+        }
+        return Set(below(cgroup))
+    }
+
     /// Its cgroup.freeze: what was asked of it (not whether it is done).
     var isFreezeRequested: Bool {
         (ifReadable({ try readCgroupFile("cgroup.freeze") })?.first).map { $0 == UInt8(ascii: "1") } ?? false

@@ -25,6 +25,9 @@ package struct RuntimeConfiguration: Sendable {
     package var initPath: String
     /// How long rmdir waits for a container's processes to die.
     package var killTimeoutMilliseconds = 10_000
+    /// How long rmdir waits for them to exit after SIGTERM before it kills
+    /// (-o stop_timeout=; 0: kill at once).
+    package var stopTimeoutMilliseconds = 0
     /// Testing crash safety: SIGKILL the daemon at this step.
     package var crashAt: CrashStep?
     /// Limits every new container starts with (-o pids_max=...), by entry,
@@ -347,15 +350,46 @@ package final class Lifecycle: Sendable {
     }
 
     /// Kill it and return when no process of it is left and its cgroup and
-    /// record are gone; on timeout it is running again (EBUSY).
+    /// record are gone; on timeout it is running again (EBUSY). With
+    /// -o stop_timeout, its processes are asked to stop first.
     package func finishRemove(_ r: PendingRemoval) throws(RuntimeError) {
         let c = r.container
+        askToStop(c)
         guard teardown.destroy(process: c.initProcess, cgroup: c.cgroup, reapLater: reapLater) else {
             registry.state.withLock { $0.tree.cancelRemove(r.serial) }
             watch(c)
             throw RuntimeError(.busy, "processes of container \(hex(c.id)) did not die")
         }
         complete(r)
+    }
+
+    /// Does rmdir ask the processes to stop first (-o stop_timeout)? Then it
+    /// is never answered on the request thread.
+    package var stopsGracefully: Bool { configuration.stopTimeoutMilliseconds > 0 }
+
+    /// -o stop_timeout: SIGTERM to every process of `c` but its init (which
+    /// would end them all at once), with its cgroup frozen meanwhile so that
+    /// none is missed while they fork; then wait until the init is all that
+    /// is left, or the time is up. What is left, the caller kills.
+    func askToStop(_ c: Container) {
+        let timeout = configuration.stopTimeoutMilliseconds
+        guard timeout > 0 else { return }
+        let frozen = c.freeze()
+        let ids = c.cgroupIDs()
+        var asked = 0
+        for pid in c.everyProcess() where pid != c.initPid {
+            // By pidfd, and only a process still in this container's cgroups
+            // (a pid may have been reused since the listing).
+            guard let p = ifReadable({ try ProcessHandle.open(pid: pid) }),
+                  let cg = ifReadable({ try p.info().cgroupID }), ids.contains(cg) else { continue }
+            if bestEffort({ try p.signal(SIGTERM) }) { asked += 1 }
+        }
+        c.thaw(frozen)
+        guard asked > 0 else { return }
+        let deadline = SystemTime.monotonicNanoseconds() + Int64(timeout) * 1_000_000
+        while c.everyProcess().contains(where: { $0 != c.initPid }), SystemTime.monotonicNanoseconds() < deadline {
+            usleep(5_000)
+        }
     }
 
     /// Kill a container without child containers; returns when no process of

@@ -47,11 +47,6 @@ package final class SetWork: Sendable {
         self.lifecycle = lifecycle
     }
 
-    /// How long to wait for the container's cgroup to report `frozen`. A
-    /// member blocked in a request to this filesystem (an `rm` inside the
-    /// container) does not freeze until answered: then the processes are
-    /// read without that guarantee, after this wait.
-    static let freezeWaitMilliseconds = 100
 
     /// rmdir of a set: kill exactly its processes and those of the sets
     /// below it, also while they fork; the container's others live on.
@@ -105,8 +100,8 @@ package final class SetWork: Sendable {
                 victims = discovery.processes(of: keys, in: c, exact: false)
             }
             if !victims.isEmpty {
-                let frozen = freeze(c)
-                defer { thaw(c, frozen) }
+                let frozen = c.freeze()
+                defer { c.thaw(frozen) }
                 victims = discovery.processes(of: keys, in: c, exact: true)
                 for _ in 0..<3 where !victims.isEmpty {
                     for pid in victims { try grave.adopt(pid: pid) }
@@ -195,8 +190,8 @@ package final class SetWork: Sendable {
         // Its processes and those of the sets below it, read anew with the
         // container frozen: the new cgroup (again for a child whose fork was
         // in flight, see remove).
-        let frozen = freeze(c)
-        defer { thaw(c, frozen) }
+        let frozen = c.freeze()
+        defer { c.thaw(frozen) }
         let keys = setAndBelow(serial, key)
         var moving = discovery.processes(of: keys, in: c, exact: true)
         for _ in 0..<3 where !moving.isEmpty {
@@ -226,7 +221,7 @@ package final class SetWork: Sendable {
         lifecycle.watch(container)
         discovery.markStale(c.serial)
         lifecycle.crashPoint(.nameMoved)
-        thaw(c, frozen)
+        c.thaw(frozen)
         record.thawParent = false
         record.moving = false
         bestEffort({ try store.save(record) })
@@ -323,19 +318,4 @@ package final class SetWork: Sendable {
         inProgress.remove(container)
     }
 
-    struct Freeze { let byUs: Bool }
-
-    /// Freeze `c`'s cgroup (unless someone already did) and wait a moment
-    /// for it to report frozen.
-    func freeze(_ c: Container) -> Freeze {
-        if ifReadable({ try c.cgroup.isFreezeRequested() }) == true { return Freeze(byUs: false) }
-        guard bestEffort({ try c.cgroup.setFrozen(true) }) else { return Freeze(byUs: false) }
-        let deadline = SystemTime.monotonicNanoseconds() + Int64(Self.freezeWaitMilliseconds) * 1_000_000
-        while !c.isFrozen, SystemTime.monotonicNanoseconds() < deadline { usleep(200) }
-        return Freeze(byUs: true)
-    }
-
-    func thaw(_ c: Container, _ f: Freeze) {
-        if f.byUs { bestEffort({ try c.cgroup.setFrozen(false) }) }
-    }
 }
