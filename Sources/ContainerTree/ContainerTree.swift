@@ -145,7 +145,8 @@ package struct ContainerTree: Sendable {
                                 mode: UInt16 = defaultMode) throws(TreeError) {
         guard nodes[parent] != nil else { throw .notFound }
         guard nodes[serial] == nil, serial != Self.rootSerial else { throw .exists }
-        if EntryKind.reservedNames.contains(name) || nodes[parent]!.children[name] != nil { throw .exists }
+        if (EntryKind.reservedNames.contains(name) && !EntryKind.namesTakenLater.contains(name))
+            || nodes[parent]!.children[name] != nil { throw .exists }
         add(Node(serial: serial, name: name, parent: parent, state: .running, owner: owner, mode: mode & 0o7777))
         if serial >= nextSerial { nextSerial = serial + 1 }
     }
@@ -443,6 +444,11 @@ package struct ContainerTree: Sendable {
     /// Whether the directory of `serial` has the control entry `c`: limit
     /// entries only in containers, for the controllers the host has.
     package func hasEntry(_ c: ControlFile, _ serial: UInt64) -> Bool {
+        if c == .signal {
+            // A container's, and not where a container took the name before.
+            guard serial != Self.rootSerial, let n = nodes[serial], !n.unnamed else { return false }
+            return n.children[c.name] == nil
+        }
         guard let controller = c.controller else { return true }
         guard serial != Self.rootSerial, nodes[serial]?.unnamed == false else { return false }
         return controllers.contains(controller)

@@ -8,6 +8,9 @@ package enum ControlFile: Int, CaseIterable, Sendable {
     /// Limits: the container's cgroup files of the same name, read and
     /// written through (only where the host gives containers the controller).
     case pidsMax = 14, pidsCurrent, memoryMax, memoryHigh, memoryCurrent, cpuMax, cpuWeight
+    /// Write-only: a signal for every process of the container and below
+    /// but the inits (reads empty, as cgroupfs's cgroup.kill).
+    case signal = 21
 
     package var name: String {
         switch self {
@@ -22,13 +25,14 @@ package enum ControlFile: Int, CaseIterable, Sendable {
         case .memoryCurrent: "memory.current"
         case .cpuMax: "cpu.max"
         case .cpuWeight: "cpu.weight"
+        case .signal: "signal"
         }
     }
 
     /// The cgroup controller behind a limit entry; nil for the others.
     package var controller: CgroupController? {
         switch self {
-        case .status, .procs, .hostname, .freeze: nil
+        case .status, .procs, .hostname, .freeze, .signal: nil
         case .pidsMax, .pidsCurrent: .pids
         case .memoryMax, .memoryHigh, .memoryCurrent: .memory
         case .cpuMax, .cpuWeight: .cpu
@@ -43,7 +47,7 @@ package enum ControlFile: Int, CaseIterable, Sendable {
     /// Entries a write changes (the current use is read-only, as in cgroupfs).
     package var isWritable: Bool {
         switch self {
-        case .procs, .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight: true
+        case .procs, .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight, .signal: true
         case .status, .pidsCurrent, .memoryCurrent: false
         }
     }
@@ -76,6 +80,11 @@ package enum EntryKind: Equatable, Hashable, Sendable {
     package static var reservedNames: Set<String> {
         Set(ControlFile.allCases.map(\.name) + [nsDirectoryName])
     }
+
+    /// Entries added after containers could be named so: a container of
+    /// that name made before is adopted as it is, and its directory goes
+    /// without the entry (the name is the container's).
+    package static let namesTakenLater: Set<String> = [ControlFile.signal.name]
 
     /// The entries the filesystem puts in every container directory.
     package static func controlEntry(named name: String) -> EntryKind? {

@@ -213,7 +213,7 @@ package final class NamespaceFilesystem: Sendable {
             // reader (pid in its namespace), the cached attributes may not.
             st.st_mode = inode.kind.fileType | 0o777
         case .control(let c):
-            st.st_mode = inode.kind.fileType | (c.isWritable && inode.serial != ContainerTree.rootSerial ? 0o644 : 0o444)
+            st.st_mode = inode.kind.fileType | (c == .signal ? 0o200 : c.isWritable && inode.serial != ContainerTree.rootSerial ? 0o644 : 0o444)
             guard let bytes = handleBytes ?? snapshot(inode, caller) else { return nil }
             st.st_size = off_t(bytes.count)
         }
@@ -268,6 +268,7 @@ package final class NamespaceFilesystem: Sendable {
         case .hostname:
             do { return try files.hostname(s) } catch { Log.line("\(error)"); return nil }
         case .freeze: return files.freeze(s)
+        case .signal: return []
         case let l: return files.limit(s, l)
         }
     }

@@ -383,6 +383,7 @@ extension NamespaceFilesystem {
             switch c {
             case .hostname: try runtime.files.setHostname(file.inode.serial, data)
             case .freeze: try runtime.files.setFrozen(file.inode.serial, data)
+            case .signal: try runtime.files.signal(file.inode.serial, data)
             case .procs:
                 try runtime.files.enter(file.inode.serial, data, writer: writer.tid,
                                         hostPrivileged: writer.scope == ContainerTree.rootSerial && writerFacts.privileged)

@@ -131,3 +131,28 @@ import LinuxSystem
         #expect(t.mayChangeMode(2, alice) && !t.mayChangeMode(3, alice) && !t.mayChangeMode(0, alice))
     }
 }
+
+@Suite struct SignalEntry {
+    @Test func containersHaveItRootAndSetsDoNot() throws {
+        var t = ContainerTree()
+        try t.insert(serial: 1, name: "a", parent: ContainerTree.rootSerial)
+        let set = try #require(t.arrangeSets(in: 1, [.init(name: "unnamed5", parent: nil, serial: nil)]).first ?? nil)
+        #expect(t.hasEntry(.signal, 1))
+        #expect(!t.hasEntry(.signal, ContainerTree.rootSerial))
+        #expect(!t.hasEntry(.signal, set))
+        #expect(t.lookup("signal", in: Inode(serial: 1, kind: .container)) == Inode(serial: 1, kind: .control(.signal)))
+        // a name new containers may not take
+        guard case .failure(.exists) = t.checkCreate(parent: 1, name: Array("signal".utf8)) else { Issue.record("signal could be made"); return }
+    }
+
+    @Test func aContainerNamedSoBeforeIsAdoptedAndKeepsTheName() throws {
+        var t = ContainerTree()
+        try t.insert(serial: 1, name: "a", parent: ContainerTree.rootSerial)
+        try t.insert(serial: 2, name: "signal", parent: 1)
+        #expect(!t.hasEntry(.signal, 1))
+        #expect(t.lookup("signal", in: Inode(serial: 1, kind: .container)) == Inode(serial: 2, kind: .container))
+        #expect(t.listing(of: 1).filter { $0.name == "signal" }.count == 1)
+        // the other entries' names stay refused
+        #expect(throws: TreeError.exists) { try t.insert(serial: 3, name: "status", parent: 1) }
+    }
+}

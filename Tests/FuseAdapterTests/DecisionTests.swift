@@ -200,6 +200,11 @@ import Glibc
         #expect(write(.hostname, of: Self.a, by: nil) == EACCES)
         #expect(write(.hostname, of: Self.a, by: aliceOnHost) == EACCES)
         #expect(write(.freeze, of: Self.inner, by: aliceOnHost) == nil)
+        // signal: as freeze, the parent's manager's
+        #expect(write(.signal, of: Self.inner, by: aliceOnHost) == nil)
+        #expect(write(.signal, of: Self.a, by: aliceOnHost) == EACCES)
+        #expect(write(.signal, of: Self.a, by: rootInA) == EACCES)
+        #expect(write(.signal, of: Self.inner, by: rootInA) == nil)
     }
 
     @Test func handlesOfAnEarlierDaemonAreKnownByTheirGeneration() {

@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import LinuxSystem
 
 @Suite struct ProcParsing {
@@ -93,5 +96,21 @@ import Testing
         #expect(ResourceLimits.parseProcesses(text) == 150)
         #expect(ResourceLimits.parseProcesses("Max processes             unlimited            unlimited            processes") == nil)
         #expect(ResourceLimits.parseProcesses("Max open files 10 10 files") == nil)
+    }
+}
+
+@Suite struct SignalNames {
+    @Test func namesNumbersAndPrefixes() {
+        #expect(SignalName.number(of: "TERM") == SIGTERM)
+        #expect(SignalName.number(of: "SIGTERM") == SIGTERM)
+        #expect(SignalName.number(of: "term") == SIGTERM)
+        #expect(SignalName.number(of: "sigusr1") == SIGUSR1)
+        #expect(SignalName.number(of: "9") == SIGKILL)
+        #expect(SignalName.number(of: "64") == 64)
+    }
+
+    @Test(arguments: ["", "0", "65", "-1", "BOGUS", "SIG", "TERM ", " 15"])
+    func refused(_ text: String) {
+        #expect(SignalName.number(of: text) == nil)
     }
 }

@@ -1,4 +1,4 @@
-# Running work in a container (issue 25): a graceful stop.
+# Running work in a container (issue 25): a graceful stop, signals.
 
 # A directory a container's root may write and the host may read (its /tmp
 # is its own).
@@ -75,4 +75,49 @@ test_stop_timeout_is_checked() {
         local out; out=$("$NSFS_BIN" "$TEST_TMP/nowhere" -o "$bad" 2>&1) && fail "-o $bad was accepted"
         grep -q "stop_timeout takes seconds" <<<"$out" || fail "-o $bad: $out"
     done
+}
+
+# A worker in DIR that writes FILE when it gets TERM, then exits.
+term_writer() {
+    in_container "$1" sh -c "trap 'echo got > $2; exit 0' TERM; echo > $2.ready; while :; do sleep 0.05; done" </dev/null >/dev/null 2>&1 &
+    wait_for 5 test -e "$2.ready" || fail "the worker in $1 did not start"
+}
+
+test_signal_reaches_every_process_below_but_the_inits() {
+    new_mount
+    mkdir -p "$MNT/app/inner"
+    local d; d=$(shared_dir signal)
+    term_writer "$MNT/app" "$d/app"
+    term_writer "$MNT/app/inner" "$d/inner"
+    local a i; a=$(init_pid "$MNT/app"); i=$(init_pid "$MNT/app/inner")
+    echo TERM > "$MNT/app/signal"
+    wait_for 5 test -e "$d/app" || fail "app's worker got no TERM"
+    wait_for 5 test -e "$d/inner" || fail "inner's worker got no TERM"
+    is_running "$a" && is_running "$i" || fail "an init got the signal"
+    # the init takes TERM from the host without acting on it
+    kill -TERM "$a"; sleep 0.2
+    is_running "$a" || fail "kill -TERM of the init ended it"
+    grep -qx 'state: running' "$MNT/app/inner/status" || fail "inner is not running"
+    # KILL: every other process dies, the containers stay
+    local cg; cg=$(cgroup_dir_of "$a")
+    in_container "$MNT/app" sh -c 'sleep 1000 & sleep 1000 & exec sleep 1000' </dev/null >/dev/null 2>&1 &
+    wait_for 5 sh -c "[ \$(wc -l < $cg/cgroup.procs) -ge 4 ]" || fail "the sleepers did not start"
+    echo KILL > "$MNT/app/signal"
+    wait_for 5 sh -c "[ \"\$(cat $cg/cgroup.procs)\" = $a ]" || fail "left after KILL: $(cat "$cg/cgroup.procs")"
+    is_running "$i" || fail "inner's init got KILL"
+    # numbers, names in any case, SIG prefixes; nothing written sends nothing
+    in_container "$MNT/app" sh -c "trap 'echo usr1 >> $d/n' USR1; echo > $d/usr.ready; while :; do sleep 0.05; done" </dev/null >/dev/null 2>&1 &
+    wait_for 5 test -e "$d/usr.ready" || fail "the USR1 worker did not start"
+    echo sigusr1 > "$MNT/app/signal"
+    wait_for 5 grep -q usr1 "$d/n" || fail "sigusr1 was not delivered"
+    echo 10 > "$MNT/app/signal"
+    wait_for 5 sh -c "[ \$(grep -c usr1 $d/n) = 2 ]" || fail "10 was not delivered"
+    : > "$MNT/app/signal"
+    assert_errno "Invalid argument" bash -c "echo BOGUS > $MNT/app/signal"
+    assert_errno "Invalid argument" bash -c "echo 65 > $MNT/app/signal"
+    assert_eq "$(stat -c %A "$MNT/app/signal")" "--w-------" "signal's mode"
+    assert_eq "$(cat "$MNT/app/signal")" "" "signal reads empty"
+    [ ! -e "$MNT/signal" ] || fail "the root has a signal entry"
+    echo 1 > "$MNT/app/signal"   # HUP ends the USR1 worker (no trap)
+    rm -rf "$MNT/app" "$d"
 }

@@ -145,6 +145,24 @@ package final class Container: Sendable {
         return below(cgroup)
     }
 
+    /// Send `sig` to every process of its cgroups but `spared` (inits), the
+    /// cgroup frozen meanwhile so that none is missed while they fork; by
+    /// pidfd, and only to a process still in its cgroups (a pid may have
+    /// been reused since the listing). Returns how many got it.
+    @discardableResult
+    func signalAll(_ sig: Int32, sparing spared: Set<Int32>) -> Int {
+        let frozen = freeze()
+        defer { thaw(frozen) }
+        let ids = cgroupIDs()
+        var sent = 0
+        for pid in everyProcess() where !spared.contains(pid) {
+            guard let p = ifReadable({ try ProcessHandle.open(pid: pid) }),
+                  let cg = ifReadable({ try p.info().cgroupID }), ids.contains(cg) else { continue }
+            if bestEffort({ try p.signal(sig) }) { sent += 1 }
+        }
+        return sent
+    }
+
     /// The ids of its cgroup and of every cgroup below (as pidfd info
     /// reports a process's cgroup).
     func cgroupIDs() -> Set<UInt64> {

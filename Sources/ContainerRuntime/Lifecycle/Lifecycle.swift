@@ -374,18 +374,7 @@ package final class Lifecycle: Sendable {
     func askToStop(_ c: Container) {
         let timeout = configuration.stopTimeoutMilliseconds
         guard timeout > 0 else { return }
-        let frozen = c.freeze()
-        let ids = c.cgroupIDs()
-        var asked = 0
-        for pid in c.everyProcess() where pid != c.initPid {
-            // By pidfd, and only a process still in this container's cgroups
-            // (a pid may have been reused since the listing).
-            guard let p = ifReadable({ try ProcessHandle.open(pid: pid) }),
-                  let cg = ifReadable({ try p.info().cgroupID }), ids.contains(cg) else { continue }
-            if bestEffort({ try p.signal(SIGTERM) }) { asked += 1 }
-        }
-        c.thaw(frozen)
-        guard asked > 0 else { return }
+        guard c.signalAll(SIGTERM, sparing: [c.initPid]) > 0 else { return }
         let deadline = SystemTime.monotonicNanoseconds() + Int64(timeout) * 1_000_000
         while c.everyProcess().contains(where: { $0 != c.initPid }), SystemTime.monotonicNanoseconds() < deadline {
             usleep(5_000)

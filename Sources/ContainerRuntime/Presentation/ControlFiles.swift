@@ -305,6 +305,24 @@ package struct ControlFiles: Sendable {
         return zero
     }
 
+    /// `signal` written: a name (`TERM`, `SIGTERM`, any case) or a number,
+    /// for every process of the container and of the containers below but
+    /// their inits (which would end the containers: that is rmdir's). The
+    /// subtree is frozen meanwhile: none is missed while they fork. Nothing
+    /// written (tar putting back the empty entry) sends nothing.
+    package func signal(_ serial: UInt64, _ bytes: [UInt8]) throws(RuntimeError) {
+        guard let c = runningContainer(serial) else { throw RuntimeError(.noEntry, "no such container") }
+        var v = bytes
+        if v.last == UInt8(ascii: "\n") { v.removeLast() }
+        if v.isEmpty { return }
+        let text = String(decoding: v, as: UTF8.self)
+        guard let sig = SignalName.number(of: text) else {
+            throw RuntimeError(rejected: .invalid, "signal takes a name (TERM, SIGTERM) or a number (1-\(SignalName.last))")
+        }
+        let inits = registry.read { s in Set(s.tree.subtreePostOrder(serial).compactMap { s.containers[$0]?.initPid }) }
+        c.signalAll(sig, sparing: inits)
+    }
+
     /// "1" freezes the subtree, "0" thaws it; anything else is EINVAL.
     package func setFrozen(_ serial: UInt64, _ bytes: [UInt8]) throws(RuntimeError) {
         if registry.read({ $0.sets[serial] }) != nil {
