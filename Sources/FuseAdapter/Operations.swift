@@ -284,11 +284,11 @@ extension NamespaceFilesystem {
         let found = entry(req, parent, name)
         let targetInode = Inode(number: UInt64(newParent))
         let target = found.flatMap { f in targetInode.flatMap { isVisible($0, in: f.caller.scope) ? node($0) : nil } }
-        guard let (caller, dir, child) = found else { return req.reply(error: ENOENT) }
         // Sent again: done already if the new name is what this request named.
-        let done = req.isResent && (child == nil || target == nil) && targetInode.map {
+        let done = req.isResent && (found?.child == nil || target == nil) && targetInode.map {
             runtime.lifecycle.doneBy(request, parent: $0.serial, name: newName) != nil
         } == true
+        guard let (caller, dir, child) = found else { return req.reply(error: done ? 0 : ENOENT) }
         let facts = facts(caller)
         let exchange = flags & 2 /* RENAME_EXCHANGE */ != 0
         switch decide({ Decide.rename(child, in: dir, to: target, exchange: exchange, doneBy: done, facts: facts, tree: $0) }) {
