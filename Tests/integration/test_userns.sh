@@ -36,11 +36,14 @@ test_each_container_has_a_user_namespace_of_its_own() {
     "$NSCTL" exec "$MNT/a" -- sleep 1000 &
     wait_for 5 sh -c "[ \$(wc -l < '$MNT/a/procs') -ge 2 ]"
     local p; p=$(tail -1 "$MNT/a/procs")
+    # (listed from its clone on, it takes its ids a moment later, before exec)
+    wait_for 5 sh -c "[ \"\$(awk '/^Uid:/ { print \$3 }' /proc/$p/status)\" = $a ]" || true
     assert_eq "$(host_uid_of "$p")" "$a" "an entered process on the host"
     assert_eq "$("$NSCTL" exec --user 1000:1001 "$MNT/a" -- sh -c 'echo $(id -u) $(id -g)')" "1000 1001" "--user inside"
     "$NSCTL" exec --user 1000 "$MNT/a" -- sleep 1000 &
     wait_for 5 sh -c "[ \$(wc -l < '$MNT/a/procs') -ge 3 ]"
-    grep -qx "Uid:.$((a + 1000)).*" /proc/"$(tail -1 "$MNT/a/procs")"/status || fail "--user 1000 is not $((a + 1000)) on the host"
+    wait_for 5 sh -c "grep -qx 'Uid:.$((a + 1000)).*' /proc/\$(tail -1 '$MNT/a/procs')/status" ||
+        fail "--user 1000 is not $((a + 1000)) on the host: $(grep Uid: /proc/"$(tail -1 "$MNT/a/procs")"/status)"
     assert_errno "takes UID" "$NSCTL" exec --user nobody "$MNT/a" -- true
     # a freed block is reused
     rm -rf "$MNT/c"
