@@ -83,6 +83,11 @@ static int direct_destroy(struct direct *d) {
     return 0;
 }
 
+// PAUSE_MS=50: each measured operation comes after that long idle, as a
+// command typed at a shell does (back to back, the CPUs never sleep).
+static useconds_t pause_us;
+static void idle(void) { if (pause_us) usleep(pause_us); }
+
 int main(int argc, char **argv) {
     if (argc != 5) {
         fprintf(stderr, "usage: %s MOUNTDIR CGROUPDIR INIT N\n", argv[0]);
@@ -92,6 +97,8 @@ int main(int argc, char **argv) {
     const char *u = getenv("DIRECT_USERNS");
     with_userns = !(u && strcmp(u, "0") == 0);
     int n = atoi(argv[4]);
+    const char *pm = getenv("PAUSE_MS");
+    pause_us = pm ? (useconds_t)atoi(pm) * 1000 : 0;
     int init_fd = open(argv[3], O_PATH | O_CLOEXEC);
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     double *fc = calloc(n, sizeof(double)), *dc = calloc(n, sizeof(double));
@@ -99,25 +106,31 @@ int main(int argc, char **argv) {
     struct direct *ds = calloc(n, sizeof *ds);
     char path[600];
     for (int i = 0; i < n; i++) {
+        idle();
         double t0 = now_us();
         int rc = direct_create(cgroot, i, init_fd, devnull, &ds[i]);
-        double t1 = now_us();
+        double tc = now_us();
         snprintf(path, sizeof path, "%s/bench%d", mnt, i);
+        idle();
+        double t1 = now_us();
         int rc2 = mkdir(path, 0755);
         double t2 = now_us();
         if (rc != 0 || rc2 != 0) { fprintf(stderr, "create %d failed: %d %s\n", i, rc, strerror(errno)); return 1; }
-        dc[i] = t1 - t0;
+        dc[i] = tc - t0;
         fc[i] = t2 - t1;
     }
     for (int i = 0; i < n; i++) {
+        idle();
         double t0 = now_us();
         int rc = direct_destroy(&ds[i]);
-        double t1 = now_us();
+        double td = now_us();
         snprintf(path, sizeof path, "%s/bench%d", mnt, i);
+        idle();
+        double t1 = now_us();
         int rc2 = rmdir(path);
         double t2 = now_us();
         if (rc != 0 || rc2 != 0) { fprintf(stderr, "destroy %d failed: %d %s\n", i, rc, strerror(errno)); return 1; }
-        dd[i] = t1 - t0;
+        dd[i] = td - t0;
         fd_[i] = t2 - t1;
     }
     double fc50 = percentile(fc, n, .5), fc90 = percentile(fc, n, .9), dc50 = percentile(dc, n, .5), dc90 = percentile(dc, n, .9);
@@ -127,6 +140,7 @@ int main(int argc, char **argv) {
     printf("%-8s %12.0f %12.0f %12.0f %12.0f %8.2fx\n", "rmdir", fd50, dd50, fd90, dd90, fd50 / dd50);
     double *us = calloc(n, sizeof(double));
     for (int i = 0; i < n; i++) {
+        idle();
         if ((us[i] = unshare_once()) < 0) { fprintf(stderr, "unshare failed\n"); return 1; }
     }
     double u50 = percentile(us, n, .5), u90 = percentile(us, n, .9);

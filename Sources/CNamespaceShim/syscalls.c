@@ -59,6 +59,8 @@ int nsfs_pidfd_pid(int pidfd) {
     return pid > 0 ? pid : -ESRCH;
 }
 
+const char *nsfs_signal_abbrev(int sig) { return sigabbrev_np(sig); }
+
 int nsfs_pidfd_send_signal(int pidfd, int sig) {
     return result(syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0));
 }

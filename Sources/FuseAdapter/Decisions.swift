@@ -231,7 +231,8 @@ package enum Decide {
             // Truncation is what `echo x > file` does first: accepted on the
             // writable control files, where a write replaces the value.
             guard case .control(let s, let c) = node, c.isWritable, s != ContainerTree.rootSerial else {
-                return steps + [.refuse(node.isTreeNode || node == .nsDirectory(node.serial) ? EISDIR : EACCES)]
+                if case .nsDirectory = node { return steps + [.refuse(EISDIR)] }
+                return steps + [.refuse(node.isTreeNode ? EISDIR : EACCES)]
             }
             if !mayWrite(c, of: s, facts: facts, tree: tree) { return steps + [.refuse(EACCES)] }
         }

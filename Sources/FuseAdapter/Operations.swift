@@ -103,7 +103,7 @@ extension NamespaceFilesystem {
         // a container's (a second; discovery invalidates them when sets
         // change): only a descriptor already open on it could see them
         // stale, and `rm -rf` of a set stat'ed it 3 times more.
-        let set = node(inode)?.isSet ?? false
+        let set = inode.kind == .container && node(inode)?.isSet == true
         return req.reply(entry: inode.number, generation: generation(inode), attr: attr,
                          entryTimeout: set ? 0 : entryTimeout, attrTimeout: attrTimeout(inode))
     }

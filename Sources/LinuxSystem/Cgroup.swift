@@ -150,6 +150,12 @@ package struct CgroupDirectory: Sendable, Hashable {
     }
 
     /// Child cgroups (cgroupfs reports each entry's type: no stat each).
+    /// This cgroup and every cgroup below it, parents first (a listing
+    /// that fails ends that branch).
+    package func subtree() -> [CgroupDirectory] {
+        [self] + ((try? children()) ?? []).flatMap { child($0).subtree() }
+    }
+
     package func children() throws(Errno) -> [String] {
         try FileIO.listDirectory(path, onlyDirectories: true)
     }

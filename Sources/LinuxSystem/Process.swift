@@ -334,24 +334,17 @@ extension Substring {
     var trimmingLeadingBlanks: Substring { drop(while: { $0 == " " || $0 == "\t" }) }
 }
 
-/// Signals by name, as kill(1) takes them.
+/// Signals by name, as kill(1) takes them (glibc's names).
 package enum SignalName {
     /// The highest signal number (SIGRTMAX on Linux).
     package static let last: Int32 = 64
-    static let names: [String: Int32] = [
-        "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "ILL": SIGILL, "TRAP": SIGTRAP, "ABRT": SIGABRT,
-        "IOT": SIGABRT, "BUS": SIGBUS, "FPE": SIGFPE, "KILL": SIGKILL, "USR1": SIGUSR1, "SEGV": SIGSEGV,
-        "USR2": SIGUSR2, "PIPE": SIGPIPE, "ALRM": SIGALRM, "TERM": SIGTERM, "STKFLT": SIGSTKFLT,
-        "CHLD": SIGCHLD, "CONT": SIGCONT, "STOP": SIGSTOP, "TSTP": SIGTSTP, "TTIN": SIGTTIN, "TTOU": SIGTTOU,
-        "URG": SIGURG, "XCPU": SIGXCPU, "XFSZ": SIGXFSZ, "VTALRM": SIGVTALRM, "PROF": SIGPROF,
-        "WINCH": SIGWINCH, "IO": SIGIO, "POLL": SIGIO, "PWR": SIGPWR, "SYS": SIGSYS,
-    ]
 
     /// `TERM`, `SIGTERM`, `term` or `15`; nil for anything else.
     package static func number(of text: String) -> Int32? {
         if let n = Int32(text) { return n >= 1 && n <= last ? n : nil }
         var name = text.uppercased()
         if name.hasPrefix("SIG") { name.removeFirst(3) }
-        return names[name]
+        guard !name.isEmpty else { return nil }
+        return (1...last).first { nsfs_signal_abbrev($0).map { String(cString: $0) } == name }
     }
 }

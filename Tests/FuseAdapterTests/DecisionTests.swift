@@ -48,7 +48,7 @@ import Glibc
     func container(_ s: UInt64) -> Node { node(Inode(serial: s, kind: .container))! }
     var root: Node { container(ContainerTree.rootSerial) }
 
-    @Test func nodesAreResolvedOnce() {
+    @Test func nodesAreWhatTheTreeSays() {
         #expect(node(Inode(serial: set, kind: .container)) == .set(set))
         #expect(node(Inode(serial: hostSet, kind: .container)) == .hostSet(hostSet))
         #expect(node(Inode(serial: Self.a, kind: .container)) == .container(Self.a))

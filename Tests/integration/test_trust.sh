@@ -39,6 +39,9 @@ test_injected_read_failures_lose_nothing() {
     # a process of a live container, besides its init: it must live on too
     in_container "$MNT/a/x" sleep 3600 >/dev/null 2>&1 &
     wait_for 5 sh -c "[ \$(wc -l < '$MNT/a/x/procs') -ge 2 ]" || fail "no worker in a/x"
+    # (on its way in, nsenter is a moment in a/x's cgroup with other
+    # namespaces: a set, gone once it has entered them all)
+    wait_for 5 sh -c "! ls '$MNT/a/x' | grep -q '^unnamed'" || fail "a set in a/x: $(ls "$MNT/a/x")"
     local worker; worker=$(grep -vx "$(init_pid "$MNT/a/x")" "$MNT/a/x/procs" | tail -1)
     local err every survivors victim dead
     for err in EMFILE ENOMEM EACCES; do

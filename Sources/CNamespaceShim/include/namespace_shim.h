@@ -132,6 +132,10 @@ uint64_t nsfs_default_namespaces(void);
 
 int nsfs_pidfd_open(pid_t pid, unsigned int flags);
 int nsfs_pidfd_send_signal(int pidfd, int sig);
+
+// glibc's name of signal `sig` without "SIG" ("TERM"), NULL for one it has
+// no name for (the real-time ones). sigabbrev_np is hidden from Swift.
+const char *_Nullable nsfs_signal_abbrev(int sig);
 // The pid behind a pidfd, in the caller's pid namespace (from fdinfo).
 int nsfs_pidfd_pid(int pidfd);
 // Reap the process behind pidfd if it is our child and has exited: 1 reaped,

@@ -139,10 +139,7 @@ package final class Container: Sendable {
     /// Every process of its cgroup and the cgroups below (its sets', what
     /// its workload made), as the listings show them now.
     func everyProcess() -> [Int32] {
-        func below(_ dir: CgroupDirectory) -> [Int32] {
-            (ifReadable({ try dir.processes() }) ?? []) + (ifReadable({ try dir.children() }) ?? []).flatMap { below(dir.child($0)) }
-        }
-        return below(cgroup)
+        cgroup.subtree().flatMap { dir in ifReadable({ try dir.processes() }) ?? [] }
     }
 
     /// Send `sig` to every process of its cgroups but `spared` (inits), the
@@ -153,24 +150,15 @@ package final class Container: Sendable {
     func signalAll(_ sig: Int32, sparing spared: Set<Int32>) -> Int {
         let frozen = freeze()
         defer { thaw(frozen) }
-        let ids = cgroupIDs()
+        let cgroups = cgroup.subtree()
+        let ids = Set(cgroups.compactMap { dir in ifReadable({ try dir.identity().id }) })
         var sent = 0
-        for pid in everyProcess() where !spared.contains(pid) {
+        for pid in cgroups.flatMap({ dir in ifReadable({ try dir.processes() }) ?? [] }) where !spared.contains(pid) {
             guard let p = ifReadable({ try ProcessHandle.open(pid: pid) }),
                   let cg = ifReadable({ try p.info().cgroupID }), ids.contains(cg) else { continue }
             if bestEffort({ try p.signal(sig) }) { sent += 1 }
         }
         return sent
-    }
-
-    /// The ids of its cgroup and of every cgroup below (as pidfd info
-    /// reports a process's cgroup).
-    func cgroupIDs() -> Set<UInt64> {
-        func below(_ dir: CgroupDirectory) -> [UInt64] {
-            (ifReadable({ try dir.identity().id }).map { [$0] } ?? [])
-                + (ifReadable({ try dir.children() }) ?? []).flatMap { below(dir.child($0)) }
-        }
-        return Set(below(cgroup))
     }
 
     /// Its cgroup.freeze: what was asked of it (not whether it is done).

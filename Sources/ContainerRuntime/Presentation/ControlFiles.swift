@@ -294,15 +294,19 @@ package struct ControlFiles: Sendable {
     /// follows only once every process has stopped, so a read right after
     /// `echo 1 >` could say 0 (seen under load).
     package func freeze(_ serial: UInt64) -> [UInt8]? {
-        let zero: [UInt8] = [UInt8(ascii: "0"), 10], one: [UInt8] = [UInt8(ascii: "1"), 10]
-        var next: UInt64? = registry.read { $0.sets[serial]?.container } ?? serial
-        if next != ContainerTree.rootSerial, registry.container(next!) == nil { return nil }
-        while let serial = next, serial != ContainerTree.rootSerial {
-            guard let c = registry.container(serial) else { return zero }
-            if c.isFreezeRequested { return one }
-            next = registry.read { $0.tree.node(serial)?.parent }
-        }
-        return zero
+        // It and the containers above it, in one look at the registry.
+        guard let chain = registry.read({ s -> [Container]? in
+            var next = s.sets[serial]?.container ?? serial
+            if next != ContainerTree.rootSerial && s.containers[next] == nil { return nil }
+            var out: [Container] = []
+            while let c = s.containers[next] {
+                out.append(c)
+                guard let p = s.tree.node(next)?.parent else { break }
+                next = p
+            }
+            return out
+        }) else { return nil }
+        return chain.contains(where: \.isFreezeRequested) ? [UInt8(ascii: "1"), 10] : [UInt8(ascii: "0"), 10]
     }
 
     /// `signal` written: a name (`TERM`, `SIGTERM`, any case) or a number,
