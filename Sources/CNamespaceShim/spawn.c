@@ -299,9 +299,13 @@ static int private_filesystem(void) {
     // sysfs) of its own, which the kernel allows only where an existing
     // one is at least as writable; their files keep their own permissions.
     struct nsfs_mount_attr rw = {0, MOUNT_ATTR_RDONLY, 0, 0};
+    // A /sys read-only for good (EPERM: a parent container's own root
+    // has one) stays so: its children see it read-only too.
     const char *kernels[] = {"/proc", "/sys"};
     for (int i = 0; i < 2; i++)
-        if (syscall(SYS_mount_setattr, AT_FDCWD, kernels[i], AT_RECURSIVE, &rw, sizeof rw) != 0 && errno != ENOENT) return errno;
+        if (syscall(SYS_mount_setattr, AT_FDCWD, kernels[i], AT_RECURSIVE, &rw, sizeof rw) != 0 && errno != ENOENT
+            && !(i == 1 && errno == EPERM))
+            return errno;
     const char *scratch[] = {"/tmp", "/var/tmp", "/dev/shm"};
     for (int i = 0; i < 3; i++) {
         struct stat st;

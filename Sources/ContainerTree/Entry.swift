@@ -11,6 +11,12 @@ package enum ControlFile: Int, CaseIterable, Sendable {
     /// Write-only: a signal for every process of the container and below
     /// but the inits (reads empty, as cgroupfs's cgroup.kill).
     case signal = 21
+    /// The container's root filesystem: an image directory (empty: the
+    /// host's files). Written by whoever manages the parent, as limits.
+    case root = 22
+    /// Host directories bind-mounted into it (`SOURCE TARGET [ro]` adds,
+    /// `-TARGET` removes). Written by whoever manages the parent.
+    case mounts = 23
 
     package var name: String {
         switch self {
@@ -26,13 +32,15 @@ package enum ControlFile: Int, CaseIterable, Sendable {
         case .cpuMax: "cpu.max"
         case .cpuWeight: "cpu.weight"
         case .signal: "signal"
+        case .root: "root"
+        case .mounts: "mounts"
         }
     }
 
     /// The cgroup controller behind a limit entry; nil for the others.
     package var controller: CgroupController? {
         switch self {
-        case .status, .procs, .hostname, .freeze, .signal: nil
+        case .status, .procs, .hostname, .freeze, .signal, .root, .mounts: nil
         case .pidsMax, .pidsCurrent: .pids
         case .memoryMax, .memoryHigh, .memoryCurrent: .memory
         case .cpuMax, .cpuWeight: .cpu
@@ -41,13 +49,17 @@ package enum ControlFile: Int, CaseIterable, Sendable {
 
     package var isLimit: Bool { controller != nil }
 
+    /// Written by whoever manages the parent, never by the container
+    /// itself: its limits, its root and its volumes.
+    package var isSetFromAbove: Bool { isLimit || self == .root || self == .mounts }
+
     /// Its mount option for a default (`pids.max`: `-o pids_max=`).
     package var optionName: String { String(name.map { $0 == "." ? "_" : $0 }) }
 
     /// Entries a write changes (the current use is read-only, as in cgroupfs).
     package var isWritable: Bool {
         switch self {
-        case .procs, .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight, .signal: true
+        case .procs, .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight, .signal, .root, .mounts: true
         case .status, .pidsCurrent, .memoryCurrent: false
         }
     }
@@ -84,7 +96,7 @@ package enum EntryKind: Equatable, Hashable, Sendable {
     /// Entries added after containers could be named so: a container of
     /// that name made before is adopted as it is, and its directory goes
     /// without the entry (the name is the container's).
-    package static let namesTakenLater: Set<String> = [ControlFile.signal.name]
+    package static let namesTakenLater: Set<String> = [ControlFile.signal.name, ControlFile.root.name, ControlFile.mounts.name]
 
     /// The entries the filesystem puts in every container directory.
     package static func controlEntry(named name: String) -> EntryKind? {

@@ -244,7 +244,7 @@ package enum Decide {
     /// May the caller write control entry `c` of `serial`? Limits follow
     /// their own rule (a container never changes its own).
     package static func mayWrite(_ c: ControlFile, of serial: UInt64, facts: CallerFacts, tree: borrowing ContainerTree) -> Bool {
-        c.isLimit ? tree.mayChangeLimits(of: serial, facts) : tree.mayChange(serial, facts)
+        c.isSetFromAbove ? tree.mayChangeLimits(of: serial, facts) : tree.mayChange(serial, facts)
     }
 
     /// open of `node` (only control entries are opened as files); nil: go on.

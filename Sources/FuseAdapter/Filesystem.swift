@@ -269,6 +269,8 @@ package final class NamespaceFilesystem: Sendable {
             do { return try files.hostname(s) } catch { Log.line("\(error)"); return nil }
         case .freeze: return files.freeze(s)
         case .signal: return []
+        case .root: return files.root(s)
+        case .mounts: return files.volumes(s)
         case let l: return files.limit(s, l)
         }
     }

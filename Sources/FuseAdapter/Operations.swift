@@ -384,6 +384,11 @@ extension NamespaceFilesystem {
             case .hostname: try runtime.files.setHostname(file.inode.serial, data)
             case .freeze: try runtime.files.setFrozen(file.inode.serial, data)
             case .signal: try runtime.files.signal(file.inode.serial, data)
+            case .root:
+                try runtime.lifecycle.setRoot(file.inode.serial, data, writer: writer.tid)
+                // Its view, anew in the new root.
+                runtime.views.attach(file.inode.serial)
+            case .mounts: try runtime.lifecycle.changeVolumes(file.inode.serial, data, writer: writer.tid)
             case .procs:
                 try runtime.files.enter(file.inode.serial, data, writer: writer.tid,
                                         hostPrivileged: writer.scope == ContainerTree.rootSerial && writerFacts.privileged)

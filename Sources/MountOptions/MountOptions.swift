@@ -39,6 +39,11 @@ package struct MountOptions: Equatable, Sendable {
     /// -o log=FILE: where a detached daemon's messages go (nil: syslog where
     /// /dev/log is there, else STATE_DIR/daemon.log).
     package var logFile: String?
+    /// -o root=DIR: the root filesystem of every new top-level container.
+    package var rootImage: String?
+    /// -o storage=DIR: where containers' own layers live (nil: what the
+    /// state directory recorded, else RootFilesystems.defaultStorage).
+    package var storageDirectory: String?
 
     package static let usage = """
     usage: namespacefs [SOURCE] MOUNTPOINT [-f] [-d] [--restart] [-o OPTION[,OPTION...]]
@@ -87,6 +92,13 @@ package struct MountOptions: Equatable, Sendable {
                          died (default 30): requests wait meanwhile, then the
                          connection is aborted (ENOTCONN). 0: no wait, as a plain
                          FUSE mount
+      -o root=DIR        every new top-level container gets DIR as its root filesystem
+                         (read-only lower layer; its changes go to a layer of its own
+                         in the storage): mkdir returns a running system. Per
+                         container: echo DIR > C/root
+      -o storage=DIR     where containers' own layers live (default: what the state
+                         directory recorded, else \(RootFilesystems.defaultStorage)); made
+                         by root, refused when others may change it. Remembered
       -o init=PATH       the container init binary (default: namespacefs-init next
                          to this program)
       -o log=FILE        where the daemon's messages go once it detaches (default:
@@ -195,6 +207,13 @@ package struct MountOptions: Equatable, Sendable {
                         guard value.hasPrefix("/"), value.count > 1 else { return "log takes an absolute path" }
                         o.logFile = value
                         continue
+                    case "root":
+                        guard value.hasPrefix("/") else { return "root must be an absolute path" }
+                        o.rootImage = value
+                        continue
+                    case "storage":
+                        guard let refusal = RootFilesystems.storageRefusal(value) else { o.storageDirectory = value; continue }
+                        return "storage \(refusal)"
                     case "stop_timeout":
                         guard let n = Int(value), n >= 0, n <= 3_600 else { return "stop_timeout takes seconds, 0 to 3600" }
                         o.stopTimeoutSeconds = n

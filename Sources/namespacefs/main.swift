@@ -46,6 +46,14 @@ do throws(TrustedDirectory.Refusal) { try TrustedDirectory.ensure(options.stateD
 }
 let claim = Claim.make(mountPoint, stateDirectory: options.stateDirectory, restart: options.restart)
 let store = StateStore(directory: options.stateDirectory)
+// So is the storage of containers' own layers: checked now when a root is
+// given at every mkdir or the storage is named, else at its first use.
+let storage = options.storageDirectory ?? store.recordedStorage() ?? RootFilesystems.defaultStorage
+if options.rootImage != nil || options.storageDirectory != nil {
+    do throws(TrustedDirectory.Refusal) { try TrustedDirectory.ensure(storage, mode: 0o700) } catch {
+        Command.fail("refusing the storage directory: \(error)")
+    }
+}
 let cgroupRoot = CgroupRoot.claim(options, store: store, cgroupMount: cgroupMount, mounts: mounts, mountPoint: mountPoint.path)
 
 ResourceLimits.raiseOpenFiles()
@@ -59,6 +67,9 @@ do {
     configuration.idPool = options.idPool
     configuration.processLimit = options.processLimit
     configuration.stopTimeoutMilliseconds = options.stopTimeoutSeconds * 1000
+    configuration.rootImage = options.rootImage
+    configuration.storageDirectory = storage
+    configuration.mountPoint = mountPoint.path
     configuration.hostFilesystem = options.hostFilesystem ?? store.recordedHostFilesystem() ?? .private
     runtime = try Runtime(configuration: configuration)
 } catch {

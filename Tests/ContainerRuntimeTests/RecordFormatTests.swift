@@ -13,6 +13,25 @@ import Testing
         #expect(try ContainerRecord.parse(top.text) == top)
     }
 
+    @Test func aRootFilesystemIsRecordedAndChecked() throws {
+        var r = sample
+        #expect(!r.text.contains("root:"))
+        r.root = "/srv/images/debian"
+        #expect(r.text.contains("root: /srv/images/debian\n"))
+        #expect(try ContainerRecord.parse(r.text) == r)
+        let bad = r.text.replacing("root: /srv/images/debian", with: "root: srv")
+        #expect(throws: ContainerRecord.ParseError.bad("root")) { try ContainerRecord.parse(bad) }
+    }
+
+    @Test func storageDirectoriesTheOverlayCanName() {
+        #expect(RootFilesystems.storageRefusal("/var/lib/namespacefs") == nil)
+        #expect(RootFilesystems.storageRefusal("var/lib") != nil)
+        #expect(RootFilesystems.storageRefusal("/") != nil)
+        #expect(RootFilesystems.storageRefusal("/srv/a,b") != nil)
+        #expect(RootFilesystems.storageRefusal("/srv/a:b") != nil)
+        #expect(RootFilesystems.storageRefusal("/srv/../etc") != nil)
+    }
+
     @Test func theRequestThatWroteARecordLast() throws {
         var r = sample
         #expect(!r.text.contains("request:"))

@@ -132,26 +132,29 @@ import LinuxSystem
     }
 }
 
-@Suite struct SignalEntry {
-    @Test func containersHaveItRootAndSetsDoNot() throws {
+/// Entries added after containers could take their names: signal, root.
+@Suite struct EntriesAddedLater {
+    @Test(arguments: [ControlFile.signal, .root])
+    func containersHaveItRootAndSetsDoNot(_ entry: ControlFile) throws {
         var t = ContainerTree()
         try t.insert(serial: 1, name: "a", parent: ContainerTree.rootSerial)
         let set = try #require(t.arrangeSets(in: 1, [.init(name: "unnamed5", parent: nil, serial: nil)]).first ?? nil)
-        #expect(t.hasEntry(.signal, 1))
-        #expect(!t.hasEntry(.signal, ContainerTree.rootSerial))
-        #expect(!t.hasEntry(.signal, set))
-        #expect(t.lookup("signal", in: Inode(serial: 1, kind: .container)) == Inode(serial: 1, kind: .control(.signal)))
+        #expect(t.hasEntry(entry, 1))
+        #expect(!t.hasEntry(entry, ContainerTree.rootSerial))
+        #expect(!t.hasEntry(entry, set))
+        #expect(t.lookup(entry.name, in: Inode(serial: 1, kind: .container)) == Inode(serial: 1, kind: .control(entry)))
         // a name new containers may not take
-        guard case .failure(.exists) = t.checkCreate(parent: 1, name: Array("signal".utf8)) else { Issue.record("signal could be made"); return }
+        guard case .failure(.exists) = t.checkCreate(parent: 1, name: Array(entry.name.utf8)) else { Issue.record("\(entry.name) could be made"); return }
     }
 
-    @Test func aContainerNamedSoBeforeIsAdoptedAndKeepsTheName() throws {
+    @Test(arguments: [ControlFile.signal, .root])
+    func aContainerNamedSoBeforeIsAdoptedAndKeepsTheName(_ entry: ControlFile) throws {
         var t = ContainerTree()
         try t.insert(serial: 1, name: "a", parent: ContainerTree.rootSerial)
-        try t.insert(serial: 2, name: "signal", parent: 1)
-        #expect(!t.hasEntry(.signal, 1))
-        #expect(t.lookup("signal", in: Inode(serial: 1, kind: .container)) == Inode(serial: 2, kind: .container))
-        #expect(t.listing(of: 1).filter { $0.name == "signal" }.count == 1)
+        try t.insert(serial: 2, name: entry.name, parent: 1)
+        #expect(!t.hasEntry(entry, 1))
+        #expect(t.lookup(entry.name, in: Inode(serial: 1, kind: .container)) == Inode(serial: 2, kind: .container))
+        #expect(t.listing(of: 1).filter { $0.name == entry.name }.count == 1)
         // the other entries' names stay refused
         #expect(throws: TreeError.exists) { try t.insert(serial: 3, name: "status", parent: 1) }
     }

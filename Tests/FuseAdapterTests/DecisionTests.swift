@@ -205,6 +205,12 @@ import Glibc
         #expect(write(.signal, of: Self.a, by: aliceOnHost) == EACCES)
         #expect(write(.signal, of: Self.a, by: rootInA) == EACCES)
         #expect(write(.signal, of: Self.inner, by: rootInA) == nil)
+        // root: as limits, never by the container itself
+        #expect(open(.control(Self.a, .root), by: rootInA) == EACCES)
+        #expect(open(.control(Self.inner, .root), by: rootInA) == nil)
+        #expect(write(.root, of: Self.a, by: rootInA) == EACCES)
+        #expect(write(.root, of: Self.a, by: hostRoot) == nil)
+        #expect(write(.root, of: Self.a, at: 3, by: hostRoot) == EINVAL)
     }
 
     @Test func handlesOfAnEarlierDaemonAreKnownByTheirGeneration() {

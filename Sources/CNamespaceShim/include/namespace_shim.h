@@ -179,6 +179,60 @@ int nsfs_ns_parent(int nsfd);
 // whatever is mounted at `mountpoint` there and attach the copy. 0 or -errno.
 int nsfs_attach_view(int pidfd, const char *_Nonnull source, const char *_Nonnull mountpoint);
 
+// A root filesystem for a running container (root.c): the directory
+// `image` (the host's path) as the read-only lower layer of an overlay whose
+// upper layer is `storage`/layer/upper (work: layer/work), both idmapped on
+// userns_fd (-1: none), with a fresh /proc, a read-only
+// /sys, a minimal /dev, a tmpfs /tmp and the directory `view` (the tree's
+// mount point) under it, made the root of the mount namespace of the
+// process behind init_pidfd (pivot_root; the old root is detached).
+// root_uid/gid: the host ids of the container's root. 0 or -errno, and
+// *step says which step failed.
+struct nsfs_root_request {
+    int init_pidfd;
+    int userns_fd;
+    uint32_t root_uid;
+    uint32_t root_gid;
+    const char *_Nonnull image;
+    const char *_Nonnull storage;
+    const char *_Nonnull view;
+};
+enum nsfs_root_step {
+    NSFS_ROOT_STEP_NONE = 0,
+    NSFS_ROOT_STEP_ENTER,
+    NSFS_ROOT_STEP_PRIVATE,
+    NSFS_ROOT_STEP_USER,
+    NSFS_ROOT_STEP_LAYERS,
+    NSFS_ROOT_STEP_LOWER,
+    NSFS_ROOT_STEP_UPPER,
+    NSFS_ROOT_STEP_OVERLAY,
+    NSFS_ROOT_STEP_DIRECTORIES,
+    NSFS_ROOT_STEP_PROC,
+    NSFS_ROOT_STEP_SYS,
+    NSFS_ROOT_STEP_DEV,
+    NSFS_ROOT_STEP_TMP,
+    NSFS_ROOT_STEP_PIVOT,
+};
+int nsfs_apply_root(const struct nsfs_root_request *_Nonnull req, int *_Nonnull step);
+// A volume (root.c): the host's directory `source` bind-mounted (idmapped
+// on userns_fd unless -1; read-only if asked) over the directory `target`
+// in the mount namespace of the process behind init_pidfd; with `remove`,
+// the mount at `target` detached instead (source unused). Neither path
+// may pass a symbolic link (ELOOP). 0 or -errno, and *step.
+enum nsfs_volume_step {
+    NSFS_VOLUME_STEP_NONE = 0,
+    NSFS_VOLUME_STEP_SOURCE,
+    NSFS_VOLUME_STEP_ENTER,
+    NSFS_VOLUME_STEP_TARGET,
+    NSFS_VOLUME_STEP_MOUNT,
+};
+int nsfs_volume(int init_pidfd, int userns_fd, const char *_Nonnull source, const char *_Nonnull target,
+                int readonly, int remove, int *_Nonnull step);
+
+// rm -rf of `path`, never following a symbolic link. 0 or -errno
+// (-ENOENT: nothing there).
+int nsfs_remove_tree(const char *_Nonnull path);
+
 // nsctl exec: start argv in the namespaces `nsflags` (CLONE_NEW*) of the
 // process behind pidfd, in the cgroup cgroup_fd (-1: stay), in its own
 // process group if use_tty. 0 with *child_pidfd/*child_pid set, or -errno

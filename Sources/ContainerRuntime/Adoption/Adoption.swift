@@ -25,6 +25,7 @@ struct Adoption {
     let teardown: Teardown
     let rootCgroup: CgroupDirectory
     static var cgroupPrefix: String { Lifecycle.cgroupPrefix }
+    var roots: RootFilesystems { RootFilesystems(storage: configuration.storageDirectory, view: configuration.mountPoint) }
 
     func run() -> [String] {
         var loaded = store.load()
@@ -268,10 +269,14 @@ struct Adoption {
                 let dir = CgroupDirectory(path: mount + top.cgroup)
                 if dir.exists { teardown.destroy(process: nil, cgroup: dir) }
             }
-            for r in records { store.delete(id: r.id) }
+            for r in records {
+                if r.root != nil { roots.remove(id: r.id) }
+                store.delete(id: r.id)
+            }
             releaseIds(records)
             return ["container \(top.name) (\(hex(top.id))): \(why); cleaning up"]
         case .forget(let r):
+            if r.root != nil { roots.remove(id: r.id) }
             store.delete(id: r.id)
             releaseIds([r])
             return ["container \(r.name) (\(hex(r.id))): its cgroup is gone; forgetting it"]

@@ -62,6 +62,15 @@ struct ContainerBirth {
         try step("cannot place the init of \(name) in its pids cgroup") { () throws(Errno) in try layout.placeInMirror(p.pid, of: cgroup) }
     }
 
+    /// The init's mount namespace gets `image` as its root, with a layer
+    /// of its own in the storage (removed by `undo`).
+    mutating func giveRoot(_ image: String) throws(RuntimeError) {
+        guard let process else { preconditionFailure("a root before the init") }
+        let (r, roots) = (record, lifecycle.roots)
+        try step { () throws(RuntimeError) in try roots.give(image, to: process, id: r.id, idBase: r.idBase, name: r.name) }
+        record.root = image
+    }
+
     /// The record `running`, once `finish` has added what it reads of the
     /// init; the container it describes.
     mutating func commit(_ finish: (inout ContainerRecord, ProcessHandle) throws(Errno) -> Void) throws(RuntimeError) -> Container {
@@ -83,6 +92,7 @@ struct ContainerBirth {
     /// when the container cannot take its place in the tree.
     func undo() {
         lifecycle.teardown.destroy(process: process, cgroup: cgroup, reapLater: lifecycle.reapLater)
+        if record.root != nil { lifecycle.roots.remove(id: record.id) }
         pending.abandon()
     }
 }

@@ -110,6 +110,7 @@ extension Lifecycle {
             if let c = v.c {
                 deathWatcher.unwatch(c.serial)
                 teardown.destroy(process: c.initProcess, cgroup: c.cgroup, reapLater: reapLater)
+                roots.remove(id: c.id)
                 store.delete(id: c.id)
             }
             registry.state.withLock { $0.forget(v.serial) }

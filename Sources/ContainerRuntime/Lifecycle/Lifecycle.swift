@@ -44,6 +44,13 @@ package struct RuntimeConfiguration: Sendable {
     /// RLIMIT_NPROC of every container's processes (-o nproc=N): with user
     /// namespaces, counted per container (its root's uid in its namespace).
     package var processLimit: UInt64?
+    /// The root filesystem of every new top-level container (-o root=).
+    package var rootImage: String?
+    /// Where containers' own layers live (-o storage=).
+    package var storageDirectory = RootFilesystems.defaultStorage
+    /// Where the tree is mounted: a container with a root of its own gets
+    /// the directory for its view there.
+    package var mountPoint = "/namespaces"
 
     package init(cgroupMount: String, cgroupRoot: String, stateDirectory: String, initPath: String) {
         self.cgroupMount = cgroupMount
@@ -100,7 +107,7 @@ package final class Lifecycle: Sendable {
             $0.tree.controllers = layout.controllers
             $0.idPool = pool
         }
-        try doing("cannot write to the state directory \(configuration.stateDirectory)") { () throws(Errno) in try store.recordConfiguration(cgroupRoot: configuration.cgroupRoot, hostFilesystem: configuration.hostFilesystem) }
+        try doing("cannot write to the state directory \(configuration.stateDirectory)") { () throws(Errno) in try store.recordConfiguration(cgroupRoot: configuration.cgroupRoot, hostFilesystem: configuration.hostFilesystem, storage: configuration.storageDirectory) }
     }
 
     static let cgroupPrefix = "ns-"
@@ -268,6 +275,7 @@ package final class Lifecycle: Sendable {
             throw RuntimeError(.tryAgain, "mkdir \(name): \(full) is reached")
         }
         crashPoint(.mkdirSpawned)
+        if parent == nil, let image = configuration.rootImage { try birth.giveRoot(image) }
         let c = try birth.commit { (r, process) throws(Errno) in
             r.userNamespace = userNamespace
             // The pid namespace id identifies the init for good (ids are
@@ -381,6 +389,72 @@ package final class Lifecycle: Sendable {
         }
     }
 
+    /// Containers' own root filesystems and their storage.
+    var roots: RootFilesystems { RootFilesystems(storage: configuration.storageDirectory, view: configuration.mountPoint) }
+
+    /// The `root` entry written: `serial` (a container that runs nothing
+    /// but its init and has none below it) gets the image the writer
+    /// named as its root filesystem, with a fresh layer of its own.
+    package func setRoot(_ serial: UInt64, _ bytes: [UInt8], writer: Int32) throws(RuntimeError) {
+        let image = try RootFilesystems.image(from: bytes, writer: writer)
+        guard let (c, record, below) = registry.read({ s in
+            s.containers[serial].flatMap { c in s.records[serial].map { (c, $0, s.tree.node(serial)?.children.count ?? 0) } }
+        }) else { throw RuntimeError(.noEntry, "root: no such container") }
+        guard below == 0 else { throw RuntimeError(.busy, "root: \(record.name) has containers or sets below it") }
+        guard let procs = ifReadable({ try c.leaf.processes() }) else { throw RuntimeError(.busy, "root: cannot read the processes of \(record.name)") }
+        guard procs == [c.initPid] else { throw RuntimeError(.busy, "root: \(record.name) runs processes besides its init") }
+        try roots.give(image, to: c.initProcess, id: c.id, idBase: record.idBase, name: record.name)
+        // Its volumes were mounts of the old root: again in the new one.
+        for v in record.volumes {
+            do throws(RuntimeError) { try roots.volume(v, of: c.initProcess, idBase: record.idBase, name: record.name) } catch {
+                Log.line("\(error) (after its new root)")
+            }
+        }
+        var r = record
+        r.root = image
+        do throws(Errno) { try store.save(r) } catch {
+            Log.line("root: cannot record the root of \(r.name): \(error) (it has it until the daemon restarts)")
+        }
+        registry.state.withLock { $0.records[serial] = r }
+    }
+
+    /// The `mounts` entry written: a volume added to `serial` (its host
+    /// directory as the writer names it, the host's too) or removed.
+    package func changeVolumes(_ serial: UInt64, _ bytes: [UInt8], writer: Int32) throws(RuntimeError) {
+        guard let change = Volume.parseChange(bytes) else {
+            throw RuntimeError(rejected: .invalid, "mounts: takes 'SOURCE TARGET', 'SOURCE TARGET ro' or '-TARGET' (absolute paths, no spaces)")
+        }
+        guard let (c, record) = registry.read({ s in s.containers[serial].flatMap { c in s.records[serial].map { (c, $0) } } }) else {
+            throw RuntimeError(.noEntry, "mounts: no such container")
+        }
+        var r = record
+        switch change {
+        case .add(var v):
+            guard !record.volumes.contains(where: { $0.target == v.target }) else {
+                throw RuntimeError(rejected: .exists, "mounts: \(v.target) is a volume of \(record.name) already")
+            }
+            v.source = try RootFilesystems.hostDirectory(v.source, writer: writer, entry: "mounts", canonical: true)
+            try roots.volume(v, of: c.initProcess, idBase: record.idBase, name: record.name)
+            r.volumes.append(v)
+            do throws(Errno) { try store.save(r) } catch {
+                bestEffort({ () throws(RuntimeError) in try roots.volume(v, of: c.initProcess, idBase: record.idBase, name: record.name, remove: true) })
+                // A record is one 4 KiB slot.
+                if error.rawValue == ENAMETOOLONG { throw RuntimeError(rejected: Errno(ENOSPC), "mounts: \(record.name) has as many volumes as its record holds") }
+                throw RuntimeError(error, "mounts: cannot record the volume \(v.line) of \(record.name)")
+            }
+        case .remove(let target):
+            guard let v = record.volumes.first(where: { $0.target == target }) else {
+                throw RuntimeError(rejected: .noEntry, "mounts: \(target) is no volume of \(record.name)")
+            }
+            try roots.volume(v, of: c.initProcess, idBase: record.idBase, name: record.name, remove: true)
+            r.volumes.removeAll { $0.target == target }
+            do throws(Errno) { try store.save(r) } catch {
+                Log.line("mounts: cannot record that \(target) of \(record.name) is gone: \(error)")
+            }
+        }
+        registry.state.withLock { $0.records[serial] = r }
+    }
+
     /// Kill a container without child containers; returns when no process of
     /// it is left and its cgroup and record are gone.
     package func remove(_ serial: UInt64) throws(RuntimeError) {
@@ -389,6 +463,7 @@ package final class Lifecycle: Sendable {
 
     private func complete(_ r: PendingRemoval) {
         crashPoint(.rmdirKilled)
+        roots.remove(id: r.container.id)
         store.delete(id: r.container.id)
         registry.state.withLock { $0.forget(r.serial) }
         discovery.invalidate(r.serial)

@@ -124,6 +124,17 @@ package struct ControlFiles: Sendable {
         return out
     }
 
+    /// The `root` entry: its image and a newline, or an empty line (the
+    /// host's files); nil if the container is gone.
+    package func root(_ serial: UInt64) -> [UInt8]? {
+        registry.read { s in s.records[serial].map { Array(($0.root ?? "").utf8) + [10] } }
+    }
+
+    /// The `mounts` entry: a line per volume; nil if the container is gone.
+    package func volumes(_ serial: UInt64) -> [UInt8]? {
+        registry.read { s in s.records[serial].map { Array($0.volumes.map { $0.line + "\n" }.joined().utf8) } }
+    }
+
     /// A limit entry: the kernel's file, read through; nil if the
     /// container is gone.
     package func limit(_ serial: UInt64, _ f: ControlFile) -> [UInt8]? {

@@ -46,6 +46,10 @@ import Glibc
 ///     userns: 4026532301               (optional: NS_GET_ID of its user namespace)
 ///     mode: 1777                       (optional, octal: its directory's permission
 ///                                       bits; 755 when absent)
+///     root: /srv/images/debian         (optional: its root filesystem's image, as the
+///                                       host sees it; its own layer is STORAGE/<id>)
+///     volume: /srv/data /data ro       (optional, repeated: a host directory bind-mounted
+///                                       into it, see Volume)
 ///     request: 5b0e… 8812              (optional: the FUSE connection and request id
 ///                                       of the mkdir or mv that wrote it last: a
 ///                                       request the kernel sends again after a daemon
@@ -94,6 +98,10 @@ package struct ContainerRecord: Sendable, Equatable {
     package var mode: UInt16 = ContainerTree.defaultMode
     /// The request that made or renamed it last.
     package var request: RequestTag?
+    /// Its root filesystem's image (nil: the host's files).
+    package var root: String?
+    /// Host directories bind-mounted into it, in the order they came.
+    package var volumes: [Volume] = []
 
     package static let header = "namespacefs-container 1"
 
@@ -113,7 +121,7 @@ package struct ContainerRecord: Sendable, Equatable {
         owner: \(ownerUID):\(ownerGID)
         origin: \(fromSet ? "set" : "mkdir")
         view: \(ownView ? "own" : "parent")
-        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\(ownsIds && parent != nil ? " own" : "")\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")\(mode != ContainerTree.defaultMode ? "mode: \(String(mode, radix: 8))\n" : "")\(request.map { "request: \(hex($0.connection)) \($0.unique)\n" } ?? "")
+        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\(ownsIds && parent != nil ? " own" : "")\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")\(mode != ContainerTree.defaultMode ? "mode: \(String(mode, radix: 8))\n" : "")\(request.map { "request: \(hex($0.connection)) \($0.unique)\n" } ?? "")\(root.map { "root: \($0)\n" } ?? "")\(volumes.map { "volume: \($0.line)\n" }.joined())
         """
     }
 
@@ -125,11 +133,17 @@ package struct ContainerRecord: Sendable, Equatable {
         guard let first = lines.first else { throw .empty }
         guard first.elementsEqual(Self.header.utf8) else { throw .unknownVersion(String(decoding: first, as: UTF8.self)) }
         var f: [String: String] = [:]
+        var volumes: [Volume] = []
         for l in lines.dropFirst() {
             guard let colon = l.firstIndex(of: UInt8(ascii: ":")) else { throw .bad(String(decoding: l, as: UTF8.self)) }
             var v = l[l.index(after: colon)...]
             if v.first == UInt8(ascii: " ") { v = v.dropFirst() }
-            f[String(decoding: l[..<colon], as: UTF8.self)] = String(decoding: v, as: UTF8.self)
+            let key = String(decoding: l[..<colon], as: UTF8.self), value = String(decoding: v, as: UTF8.self)
+            if key == "volume" {
+                guard let volume = Volume.parse(line: value) else { throw .bad("volume") }
+                volumes.append(volume)
+            }
+            f[key] = value
         }
         func req(_ k: String) throws(ParseError) -> String {
             guard let v = f[k] else { throw .missing(k) }
@@ -190,6 +204,11 @@ package struct ContainerRecord: Sendable, Equatable {
             guard parts.count == 2, let c = UInt64(parts[0], radix: 16), let u = UInt64(parts[1]) else { throw .bad("request") }
             r.request = RequestTag(connection: c, unique: u)
         }
+        if let root = f["root"] {
+            guard root.hasPrefix("/") else { throw .bad("root") }
+            r.root = root
+        }
+        r.volumes = volumes
         if let u = f["userns"] {
             guard let v = UInt64(u) else { throw .bad("userns") }
             r.userNamespace = v

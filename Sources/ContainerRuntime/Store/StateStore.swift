@@ -206,6 +206,9 @@ package final class StateStore: Sendable {
     /// -o hostfs as the state directory remembers it.
     package func recordedHostFilesystem() -> HostFilesystem? { recorded("host-filesystem").flatMap(HostFilesystem.init(rawValue:)) }
 
+    /// -o storage as the state directory remembers it.
+    package func recordedStorage() -> String? { recorded("storage") }
+
     /// A `key: value` line of namespacefs.conf.
     func recorded(_ key: String) -> String? {
         guard let text = ifReadable({ try FileIO.readString(configPath) }) else { return nil }
@@ -216,8 +219,8 @@ package final class StateStore: Sendable {
     }
 
     /// What the next mount of this state directory starts from, unless told otherwise.
-    package func recordConfiguration(cgroupRoot: String, hostFilesystem: HostFilesystem) throws(Errno) {
+    package func recordConfiguration(cgroupRoot: String, hostFilesystem: HostFilesystem, storage: String) throws(Errno) {
         try FileIO.replaceAtomically(configPath, with: Array(
-            "namespacefs-state 1\ncgroup-root: \(cgroupRoot)\nhost-filesystem: \(hostFilesystem.rawValue)\n".utf8))
+            "namespacefs-state 1\ncgroup-root: \(cgroupRoot)\nhost-filesystem: \(hostFilesystem.rawValue)\nstorage: \(storage)\n".utf8))
     }
 }

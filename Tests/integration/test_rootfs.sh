@@ -1,0 +1,179 @@
+# A system of its own (issue 24): a root filesystem per container, an
+# overlay on an image, idmapped; what a process inside sees.
+
+# A tiny root from Debian's busybox-static, made once per run, and a
+# storage directory per test.
+image_dir() {
+    local img=/run/nsfs-test-$$-image
+    if [ ! -x "$img/bin/busybox" ]; then
+        rm -rf "$img"
+        mkdir -p "$img/bin" "$img/etc" "$img/root" "$img/proc" "$img/sys" "$img/dev" "$img/tmp"
+        cp "$(command -v busybox)" "$img/bin/busybox"
+        local a
+        for a in $(busybox --list); do [ "$a" = busybox ] || ln -s busybox "$img/bin/$a"; done
+        echo 'root:x:0:0:root:/root:/bin/sh' > "$img/etc/passwd"
+        echo 'root:x:0:' > "$img/etc/group"
+        echo nsfs-test-image > "$img/etc/hostname"
+    fi
+    echo "$img"
+}
+storage_dir() { echo "/run/nsfs-test-$$-storage-$N"; }
+# The storage of the mount new_mount makes next.
+next_storage() { echo "/run/nsfs-test-$$-storage-$(( $(cat "$TEST_TMP/counter" 2>/dev/null || echo 0) + 1 ))"; }
+# inside DIR CMD: CMD (a shell line) in the container, as its root.
+inside() { in_container "$1" /bin/sh -c "$2" </dev/null; }
+
+test_root_entry_gives_a_container_a_system_of_its_own() {
+    local img; img=$(image_dir)
+    new_mount "storage=$(next_storage)"
+    local st; st=$(storage_dir)
+    mkdir "$MNT/web"
+    assert_eq "$(cat "$MNT/web/root")" "" "root before it is given"
+    assert_eq "$(stat -c %a "$MNT/web/root")" 644 "root's mode"
+    echo "$img" > "$MNT/web/root"
+    assert_eq "$(cat "$MNT/web/root")" "$img" "root read back"
+    # its files are the image's; the host's are out of reach
+    local secret=/run/nsfs-test-$$-secret; echo host > "$secret"
+    assert_eq "$(inside "$MNT/web" 'cat /etc/hostname')" nsfs-test-image "the image's /etc/hostname"
+    inside "$MNT/web" "test ! -e $secret && test ! -e $NSFS_BIN" || fail "a host file is visible inside"
+    # owned by root inside (the image is the host root's), and root may chown
+    assert_eq "$(inside "$MNT/web" 'stat -c %u:%g /bin/busybox /etc')" "0:0
+0:0" "owner of the image's files inside"
+    inside "$MNT/web" 'echo changed > /root/f && chown 1000:1000 /root/f && echo x >> /etc/passwd' || fail "writing inside"
+    assert_eq "$(inside "$MNT/web" 'stat -c %u:%g /root/f')" 1000:1000 "chown inside"
+    # the image never changes; the change is the container's layer's
+    [ ! -e "$img/root/f" ] || fail "the image changed"
+    assert_eq "$(wc -l < "$img/etc/passwd")" 1 "the image's passwd"
+    local id; id=$(awk '/^id:/ { print $2 }' "$MNT/web/status")
+    assert_eq "$(stat -c %u:%g "$st/$id/layer/upper/root/f")" 1000:1000 "owner on disk (idmapped)"
+    assert_eq "$(stat -c %a "$st" )" 700 "the storage's mode"
+    # what a process sees: no host mount, a minimal /dev, /sys read-only
+    local points; points=$(inside "$MNT/web" 'cat /proc/self/mountinfo' | awk '{ print $5 }' | sort | tr '\n' ' ')
+    assert_eq "$points" "/ /dev /dev/mqueue /dev/pts /dev/shm /proc /sys /tmp $MNT " "mount points inside"
+    assert_eq "$(inside "$MNT/web" 'ls /dev | tr "\n" " "')" "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero " "/dev"
+    inside "$MNT/web" 'echo x > /dev/null && head -c 4 /dev/zero | wc -c | grep -qx 4' || fail "/dev/null, /dev/zero"
+    inside "$MNT/web" 'touch /sys/x' 2>/dev/null && fail "/sys is writable"
+    inside "$MNT/web" 'grep -q " /sys ro," /proc/self/mountinfo' || fail "/sys not read-only"
+    # its /tmp is its own, and /proc hides nothing
+    inside "$MNT/web" 'touch /tmp/mine' && [ ! -e /tmp/mine ] || fail "/tmp"
+    assert_eq "$(inside "$MNT/web" 'umount -l /proc && ls -A /proc | wc -l')" 0 "what umount -l /proc uncovers"
+    # the view of the tree, at the mount point's path, as before
+    view_ready "$MNT/web"
+    assert_eq "$(inside "$MNT/web" "awk '/^name:/ { print \$2 }' $MNT/status")" web "the view inside"
+    rm -f "$secret"
+}
+
+test_root_is_refused_while_work_runs_and_for_bad_paths() {
+    local img; img=$(image_dir)
+    new_mount "storage=$(next_storage)"
+    mkdir "$MNT/c"
+    assert_errno "No such file or directory" bash -c "echo /nonexistent > $MNT/c/root"
+    assert_errno "Not a directory" bash -c "echo $img/etc/passwd > $MNT/c/root"
+    assert_errno "Invalid argument" bash -c "echo relative/path > $MNT/c/root"
+    assert_errno "Invalid argument" bash -c "echo > $MNT/c/root"
+    # the container itself never sets its own root (its parent's manager does)
+    view_ready "$MNT/c"
+    inside "$MNT/c" "echo $img > $MNT/root" 2>/dev/null && fail "the container set its own root"
+    # busy: a process besides its init, or a container below
+    in_container "$MNT/c" sleep 600 </dev/null >/dev/null 2>&1 &
+    wait_for 5 sh -c "[ \$(wc -w < $MNT/c/procs) -ge 2 ]" || fail "the sleeper did not start"
+    assert_errno "Device or resource busy" bash -c "echo $img > $MNT/c/root"
+    echo KILL > "$MNT/c/signal"
+    wait_for 5 sh -c "[ \$(wc -w < $MNT/c/procs) = 1 ]" || fail "the sleeper is still there"
+    mkdir "$MNT/c/below"
+    assert_errno "Device or resource busy" bash -c "echo $img > $MNT/c/root"
+    rmdir "$MNT/c/below"
+    echo "$img" > "$MNT/c/root"
+    assert_eq "$(cat "$MNT/c/root")" "$img" "root once idle"
+    check_consistency
+}
+
+test_root_survives_mv_and_remount_and_goes_with_rm_rf() {
+    local img; img=$(image_dir)
+    new_mount "storage=$(next_storage)"
+    local st; st=$(storage_dir)
+    mkdir "$MNT/a"
+    echo "$img" > "$MNT/a/root"
+    inside "$MNT/a" 'echo kept > /root/note'
+    local id; id=$(awk '/^id:/ { print $2 }' "$MNT/a/status")
+    mv "$MNT/a" "$MNT/b"
+    assert_eq "$(inside "$MNT/b" 'cat /root/note')" kept "after mv"
+    remount
+    assert_eq "$(cat "$MNT/b/root")" "$img" "root after a remount"
+    assert_eq "$(inside "$MNT/b" 'cat /root/note')" kept "after a remount"
+    [ -d "$st/$id/layer/upper" ] || fail "the layer is gone"
+    rm -rf "$MNT/b"
+    [ ! -e "$st/$id" ] || fail "rm -rf left the layer $st/$id"
+}
+
+test_mount_option_root_and_nested_containers() {
+    local img; img=$(image_dir)
+    # (hostfs=shared, as the other tests have it, would share the parent's
+    # root writable with the nested container, as it does the host's)
+    new_mount "root=$img,storage=$(next_storage),hostfs=private"
+    mkdir "$MNT/sys1"
+    assert_eq "$(cat "$MNT/sys1/root")" "$img" "root from -o root"
+    assert_eq "$(inside "$MNT/sys1" 'cat /etc/hostname')" nsfs-test-image "mkdir alone gives a system"
+    # a nested container sees its parent's files, read-only, until it has its own
+    mkdir "$MNT/sys1/inner"
+    assert_eq "$(cat "$MNT/sys1/inner/root")" "" "a nested container's root"
+    assert_eq "$(inside "$MNT/sys1/inner" 'cat /etc/hostname')" nsfs-test-image "nested: the parent's files"
+    inside "$MNT/sys1/inner" 'touch /x' 2>/dev/null && fail "nested: the parent's files are writable"
+    echo "$img" > "$MNT/sys1/inner/root"
+    inside "$MNT/sys1/inner" 'touch /x' || fail "nested with its own root: not writable"
+    inside "$MNT/sys1" 'test ! -e /x' || fail "the nested container wrote its parent's root"
+    rm -rf "$MNT/sys1"
+    assert_eq "$(ls -A "$(storage_dir)" | wc -l)" 0 "layers left after rm -rf"
+}
+
+test_storage_directory_is_checked() {
+    local bad=$TEST_TMP/storage-not-roots
+    mkdir "$bad"; chown nobody "$bad"
+    local out rc=0
+    mkdir -p "$TEST_TMP/m-storage"
+    out=$("$NSFS_BIN" "$TEST_TMP/m-storage" -o "state_dir=/run/nsfs-test-$$-st-storage,cgroup=$TEST_ROOT_CGROUP/st,storage=$bad" 2>&1) || rc=$?
+    [ "$rc" != 0 ] || { umount "$TEST_TMP/m-storage"; fail "mounted with a storage directory nobody owns"; }
+    grep -q "refusing the storage directory" <<<"$out" || fail "message: $out"
+    out=$("$NSFS_BIN" "$TEST_TMP/m-storage" -o "storage=rel" 2>&1) && fail "a relative storage was taken"
+    grep -q "storage must be an absolute path" <<<"$out" || fail "message: $out"
+}
+
+test_volumes_bind_host_directories_into_a_running_container() {
+    local img; img=$(image_dir)
+    new_mount "storage=$(next_storage)"
+    mkdir "$MNT/web"
+    echo "$img" > "$MNT/web/root"
+    local vol=/run/nsfs-test-$$-vol; rm -rf "$vol"; mkdir -p "$vol/sub"
+    echo data > "$vol/f"; chown 1000:1000 "$vol/f"
+    inside "$MNT/web" 'mkdir -p /data /ro'
+    echo "$vol /data" > "$MNT/web/mounts"
+    echo "$vol/sub /ro ro" > "$MNT/web/mounts"
+    assert_eq "$(cat "$MNT/web/mounts")" "$vol /data
+$vol/sub /ro ro" "the volumes listed"
+    # idmapped as the root: the host's ids inside, what root writes is root's on the host
+    assert_eq "$(inside "$MNT/web" 'cat /data/f; stat -c %u /data/f')" "data
+1000" "the volume inside"
+    inside "$MNT/web" 'echo new > /data/made' || fail "writing the volume"
+    assert_eq "$(stat -c %u:%g "$vol/made")" 0:0 "owner on the host of what root wrote"
+    inside "$MNT/web" 'touch /ro/x' 2>/dev/null && fail "a read-only volume took a write"
+    # refused: a target that is missing, paths with .. or a symbolic link, a target taken
+    assert_errno "No such file or directory" bash -c "echo '$vol /missing' > $MNT/web/mounts"
+    assert_errno "Invalid argument" bash -c "echo '$vol/../x /data2' > $MNT/web/mounts"
+    ln -s "$vol" "$vol-link"
+    assert_errno "Too many levels of symbolic links" bash -c "echo '$vol-link /srv' > $MNT/web/mounts"
+    inside "$MNT/web" 'ln -s /etc /lnk'
+    assert_errno "Too many levels of symbolic links" bash -c "echo '$vol /lnk' > $MNT/web/mounts"
+    assert_errno "File exists" bash -c "echo '$vol /data' > $MNT/web/mounts"
+    assert_errno "Invalid argument" bash -c "echo 'just-one-word' > $MNT/web/mounts"
+    # they survive a daemon restart; -TARGET removes one
+    remount
+    assert_eq "$(inside "$MNT/web" 'cat /data/made')" new "a volume after a remount"
+    assert_eq "$(wc -l < "$MNT/web/mounts")" 2 "volumes listed after a remount"
+    echo "-/data" > "$MNT/web/mounts"
+    inside "$MNT/web" 'test ! -e /data/made' || fail "the volume is still mounted"
+    assert_eq "$(cat "$MNT/web/mounts")" "$vol/sub /ro ro" "after -/data"
+    assert_errno "No such file or directory" bash -c "echo '-/data' > $MNT/web/mounts"
+    rm -rf "$MNT/web"
+    [ -f "$vol/made" ] || fail "rm -rf removed a volume's files"
+    rm -rf "$vol" "$vol-link"
+}
