@@ -23,7 +23,7 @@ package final class Runtime: Sendable {
         lifecycle = try Lifecycle(configuration: configuration, registry: registry)
         sets = SetWork(lifecycle, inProgress: lifecycle.setWorkInProgress)
         callers = Callers(registry: registry)
-        files = ControlFiles(registry: registry)
+        files = ControlFiles(registry: registry, network: configuration.network)
         views = Views(registry: registry)
     }
 }

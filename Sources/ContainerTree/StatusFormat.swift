@@ -3,8 +3,9 @@ import LinuxSystem
 /// The `status` file's format, written by the daemon and read by `nsctl`:
 /// one definition of its keys, and a typed parser.
 ///
-/// `key: value` lines; a container's has every key below but `containers`,
-/// the root's (the host) has name, path, state and containers.
+/// `key: value` lines; a container's has every key below but `containers`
+/// (and `address`/`gateway` only on a network), the root's (the host) has
+/// name, path, state and containers.
 package enum StatusKey: String, CaseIterable, Sendable {
     case name, path, id, state, created
     case initPid = "init"
@@ -24,6 +25,9 @@ package enum StatusKey: String, CaseIterable, Sendable {
     /// and gid_map: `0 524288 65536` (inside, outside, count); the host's
     /// own for a container that shares its user namespace.
     case uidMap = "uid-map", gidMap = "gid-map"
+    /// Its eth0's address (`10.88.0.5/16`) and the bridge's, its default
+    /// route (-o network only).
+    case address, gateway
 
     /// `ns-net: net:[4026532182]`, the identity as /proc shows it.
     package static func namespace(_ k: NamespaceKind) -> String { "ns-\(k.name)" }

@@ -41,6 +41,10 @@ package struct MountOptions: Equatable, Sendable {
     package var logFile: String?
     /// -o root=DIR: the root filesystem of every new top-level container.
     package var rootImage: String?
+    /// -o netns=names: containers' net namespaces in /run/netns.
+    package var netnsNames = false
+    /// -o network=bridge[:CIDR]: eth0 on a bridge for every container.
+    package var network: NetworkConfiguration?
     /// -o storage=DIR: where containers' own layers live (nil: what the
     /// state directory recorded, else RootFilesystems.defaultStorage).
     package var storageDirectory: String?
@@ -99,6 +103,14 @@ package struct MountOptions: Equatable, Sendable {
       -o storage=DIR     where containers' own layers live (default: what the state
                          directory recorded, else \(RootFilesystems.defaultStorage)); made
                          by root, refused when others may change it. Remembered
+      -o network=bridge[:A.B.C.D/N]  every container mkdir makes gets eth0 on the bridge
+                         \(NetworkConfiguration.bridgeName) (made if missing, address A.B.C.D/N, default
+                         \(NetworkConfiguration.defaultCIDR)) with an address of its own and a default
+                         route; where nft is, a table of the daemon's masquerades the
+                         subnet's traffic to other networks (removed at unmount)
+      -o netns=names     every container's net namespace in /run/netns, as ip netns
+                         makes them: /web/job is web.job (ip netns exec web.job ...);
+                         renamed by mv, removed by rm -rf
       -o init=PATH       the container init binary (default: namespacefs-init next
                          to this program)
       -o log=FILE        where the daemon's messages go once it detaches (default:
@@ -210,6 +222,16 @@ package struct MountOptions: Equatable, Sendable {
                     case "root":
                         guard value.hasPrefix("/") else { return "root must be an absolute path" }
                         o.rootImage = value
+                        continue
+                    case "netns":
+                        guard value == "names" else { return "netns takes: names" }
+                        o.netnsNames = true
+                        continue
+                    case "network":
+                        guard let n = NetworkConfiguration.parse(value) else {
+                            return "network takes bridge or bridge:A.B.C.D/N (the bridge's address, N 8-30)"
+                        }
+                        o.network = n
                         continue
                     case "storage":
                         guard let refusal = RootFilesystems.storageRefusal(value) else { o.storageDirectory = value; continue }

@@ -122,6 +122,7 @@ final class Daemon: Sendable {
         _ = ConnectionHolder.ask(.end, stateDirectory: stateDirectory)
         SystemdNotify.send("FDSTOREREMOVE=1\nFDNAME=fuse")
         ConnectionRecord.remove(from: stateDirectory)
+        runtime.lifecycle.network?.stop()
     }
 
     /// Serve until unmounted or signalled (on its own thread: see main).

@@ -68,12 +68,17 @@ do {
     configuration.processLimit = options.processLimit
     configuration.stopTimeoutMilliseconds = options.stopTimeoutSeconds * 1000
     configuration.rootImage = options.rootImage
+    configuration.network = options.network
+    configuration.netnsNames = options.netnsNames
     configuration.storageDirectory = storage
     configuration.mountPoint = mountPoint.path
     configuration.hostFilesystem = options.hostFilesystem ?? store.recordedHostFilesystem() ?? .private
     runtime = try Runtime(configuration: configuration)
 } catch {
     Command.fail("\(error)")
+}
+if let network = runtime.lifecycle.network {
+    do throws(RuntimeError) { for line in try network.start() { Log.line(line) } } catch { Command.fail("\(error)") }
 }
 for line in runtime.lifecycle.adopt() { Log.line(line) }
 if options.discoverHost { runtime.sets.discoverHost() }

@@ -177,3 +177,94 @@ $vol/sub /ro ro" "the volumes listed"
     [ -f "$vol/made" ] || fail "rm -rf removed a volume's files"
     rm -rf "$vol" "$vol-link"
 }
+
+# The bridge a test made (none before it) goes with the test.
+bridge_was_there() { ip link show nsfs0 >/dev/null 2>&1; }
+remove_bridge_unless() { [ "$1" = yes ] || ip link del nsfs0 2>/dev/null || true; }
+address_of() { awk '/^address:/ { sub("/.*", "", $2); print $2 }' "$1/status"; }
+
+test_network_bridge_addresses_and_traffic() {
+    local img; img=$(image_dir)
+    local had=no; bridge_was_there && had=yes
+    new_mount "network=bridge,storage=$(next_storage)"
+    mkdir "$MNT/a" "$MNT/b"
+    mkdir "$MNT/a/inner"
+    local a b inner; a=$(address_of "$MNT/a"); b=$(address_of "$MNT/b"); inner=$(address_of "$MNT/a/inner")
+    [ -n "$a" ] && [ -n "$b" ] && [ -n "$inner" ] || { remove_bridge_unless $had; fail "addresses: '$a' '$b' '$inner'"; }
+    assert_eq "$(printf '%s\n' "$a" "$b" "$inner" | sort -u | wc -l)" 3 "three different addresses"
+    assert_eq "$(awk '/^gateway:/ { print $2 }' "$MNT/a/status")" 10.88.0.1 "gateway"
+    assert_eq "$(ip -4 -br addr show nsfs0 | awk '{ print $3 }')" 10.88.0.1/16 "the bridge's address"
+    # eth0 inside, up, with the default route
+    assert_eq "$(in_container "$MNT/a" ip -4 -br addr show eth0 2>/dev/null | awk '{ print $2 $3 }')" "UP$a/16" "eth0 inside"
+    assert_eq "$(in_container "$MNT/a" ip route show default 2>/dev/null)" "default via 10.88.0.1 dev eth0 " "default route"
+    # host -> container and container -> container: a real service in a
+    # system of its own (busybox httpd)
+    mkdir "$MNT/srv"
+    local srv; srv=$(address_of "$MNT/srv")
+    echo "$img" > "$MNT/srv/root"
+    echo "$img" > "$MNT/b/root"
+    inside "$MNT/srv" 'mkdir -p /srv/www && echo hello from srv > /srv/www/index.html && httpd -p 8080 -h /srv/www'
+    wait_for 5 python3 -c "import urllib.request; urllib.request.urlopen('http://$srv:8080/', timeout=1)" || fail "the host cannot reach srv's httpd"
+    assert_eq "$(python3 -c "import urllib.request; print(urllib.request.urlopen('http://$srv:8080/index.html', timeout=3).read().decode().strip())")" "hello from srv" "host -> container"
+    assert_eq "$(inside "$MNT/b" "wget -q -O - http://$srv:8080/index.html")" "hello from srv" "container -> container"
+    # the address is the container's: across mv and a restart; released by rm -rf
+    mv "$MNT/a" "$MNT/web"
+    assert_eq "$(address_of "$MNT/web")" "$a" "address after mv"
+    remount_with "network=bridge"
+    assert_eq "$(address_of "$MNT/web")" "$a" "address after a remount"
+    mkdir "$MNT/c"
+    local c; c=$(address_of "$MNT/c")
+    [ "$c" != "$a" ] && [ "$c" != "$b" ] && [ "$c" != "$inner" ] && [ "$c" != "$srv" ] || fail "an address given twice: $c"
+    local veth; veth=$(ip -br link | awk '/^nv/ { print $1 }' | wc -l)
+    rm -rf "$MNT/web"
+    wait_for 5 sh -c "[ \$(ip -br link | awk '/^nv/' | wc -l) -lt $veth ]" || fail "rm -rf left its veth"
+    umount "$MNT"
+    remove_bridge_unless $had
+}
+
+test_network_masquerade_table_is_the_daemons_own() {
+    command -v nft >/dev/null || { [ "${CI:-}" != true ] || fail "nft is missing (scripts/test installs nftables)"; echo "    skipped: no nft"; return 0; }
+    local had=no; bridge_was_there && had=yes
+    new_mount "network=bridge"
+    local table; table=$(nft list tables | awk '$2 == "ip" && $3 ~ /^namespacefs/ { print $3 }' | grep -F "$(basename "$STATE" | tr -c 'A-Za-z0-9\n' _)")
+    [ -n "$table" ] || fail "no masquerade table: $(nft list tables)"
+    nft list table ip "$table" | grep -q "ip saddr 10.88.0.0/16 oifname != \"nsfs0\" masquerade" || fail "the rule: $(nft list table ip "$table")"
+    umount "$MNT"
+    nft list tables | grep -qw "$table" && fail "the table outlived the unmount"
+    remove_bridge_unless $had
+}
+
+netns_names() { ip netns list | awk '{ print $1 }'; }
+
+test_netns_names_follow_the_tree() {
+    new_mount "netns=names"
+    mkdir -p "$MNT/web/job"
+    netns_names | grep -qx web || fail "web not in ip netns list: $(ip netns list)"
+    netns_names | grep -qx 'web\.job' || fail "web.job not in ip netns list"
+    # the same namespace as the container's
+    assert_eq "$(stat -L -c %i /run/netns/web.job)" "$(stat -L -c %i "$MNT/web/job/ns/net")" "the named namespace"
+    ip netns exec web.job ip -br link show lo >/dev/null || fail "ip netns exec"
+    # a veth moved in by name
+    ip link add nsfs-t$$ type veth peer name nsfs-u$$
+    ip link set nsfs-u$$ netns web
+    in_container "$MNT/web" ip link show nsfs-u$$ >/dev/null || fail "ip link set DEV netns web"
+    ip link del nsfs-t$$
+    # someone else's name is left alone: the container gets NAME~ID8
+    touch /run/netns/other
+    mkdir "$MNT/other"
+    local id8; id8=$(awk '/^id:/ { print substr($2, 1, 8) }' "$MNT/other/status")
+    netns_names | grep -qx "other~$id8" || fail "the collision: $(ip netns list)"
+    [ -f /run/netns/other ] && [ ! -s /run/netns/other ] || fail "someone else's file was touched"
+    rm -f /run/netns/other
+    mv "$MNT/web" "$MNT/www"
+    netns_names | grep -qx 'www\.job' || fail "mv did not rename: $(ip netns list)"
+    netns_names | grep -q '^web' && fail "old names left: $(ip netns list)"
+    remount_with "netns=names"
+    netns_names | grep -qx www || fail "after a restart: $(ip netns list)"
+    rm -rf "$MNT/other"
+    netns_names | grep -q "^other" && fail "rm -rf left a name: $(ip netns list)"
+    # a mount without the option takes the names an earlier one made away
+    remount
+    netns_names | grep -q "^www" && fail "names left by a mount without netns=names: $(ip netns list)"
+    true
+}

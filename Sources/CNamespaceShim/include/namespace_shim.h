@@ -229,6 +229,19 @@ enum nsfs_volume_step {
 int nsfs_volume(int init_pidfd, int userns_fd, const char *_Nonnull source, const char *_Nonnull target,
                 int readonly, int remove, int *_Nonnull step);
 
+// Containers' network (network.c). A bridge `name` (made if missing) with
+// address/prefix (host byte order), up: its index, or -errno.
+int nsfs_bridge_ensure(const char *_Nonnull name, uint32_t address, int prefix);
+// A veth pair: host_name on the bridge, up; eth0 in the net namespace
+// netns_fd (the init's behind init_pidfd), up, with address/prefix and a
+// default route via gateway. 0 or -errno, and *step.
+enum nsfs_net_step { NSFS_NET_STEP_VETH = 1, NSFS_NET_STEP_INSIDE, NSFS_NET_STEP_ROUTE };
+int nsfs_veth_attach(int init_pidfd, int netns_fd, const char *_Nonnull host_name, int bridge_index,
+                     uint32_t address, int prefix, uint32_t gateway, int *_Nonnull step);
+// Run argv (argv[0] a path) with `input` on its stdin, its stdout to
+// /dev/null; *status as waitpid gives it. 0 or -errno.
+int nsfs_run(char *_Nullable const argv[_Nonnull], const char *_Nullable input, int *_Nonnull status);
+
 // rm -rf of `path`, never following a symbolic link. 0 or -errno
 // (-ENOENT: nothing there).
 int nsfs_remove_tree(const char *_Nonnull path);

@@ -8,8 +8,10 @@ extension Lifecycle {
     /// Rebuild the tree from the state store and the cgroups (at mount
     /// time). Returns one line per thing worth reporting.
     package func adopt() -> [String] {
-        Adoption(configuration: configuration, registry: registry, store: store, layout: layout,
-                 teardown: teardown, rootCgroup: rootCgroup).run()
+        let lines = Adoption(configuration: configuration, registry: registry, store: store, layout: layout,
+                             teardown: teardown, rootCgroup: rootCgroup, buried: buried, network: network).run()
+        syncNetnsNames()
+        return lines
     }
 }
 
@@ -25,7 +27,9 @@ struct Adoption {
     let teardown: Teardown
     let rootCgroup: CgroupDirectory
     static var cgroupPrefix: String { Lifecycle.cgroupPrefix }
-    var roots: RootFilesystems { RootFilesystems(storage: configuration.storageDirectory, view: configuration.mountPoint) }
+    /// Releases what a container gone for good had of its own (Lifecycle.buried).
+    let buried: (UInt64) -> Void
+    let network: Network?
 
     func run() -> [String] {
         var loaded = store.load()
@@ -44,6 +48,17 @@ struct Adoption {
             for r in loaded.records {
                 s.tree.reserveSerials(through: r.serial)
                 if r.ownsIdBlock, let b = r.idBase { s.idPool.reserve(b) }
+            }
+        }
+        // Addresses stay their containers' (an address of another subnet,
+        // from a mount with other options, is kept in the record, unused).
+        if let network {
+            for r in loaded.records {
+                guard let text = r.address else { continue }
+                guard let a = network.configuration.parseRecorded(text), network.pool.reserve(a, for: r.id) else {
+                    report.append("container \(r.name) (\(hex(r.id))): its address \(text) is not one of \(network.configuration.subnet) or is taken; it keeps it, unmanaged")
+                    continue
+                }
             }
         }
         let mount = configuration.cgroupMount
@@ -270,13 +285,13 @@ struct Adoption {
                 if dir.exists { teardown.destroy(process: nil, cgroup: dir) }
             }
             for r in records {
-                if r.root != nil { roots.remove(id: r.id) }
+                buried(r.id)
                 store.delete(id: r.id)
             }
             releaseIds(records)
             return ["container \(top.name) (\(hex(top.id))): \(why); cleaning up"]
         case .forget(let r):
-            if r.root != nil { roots.remove(id: r.id) }
+            buried(r.id)
             store.delete(id: r.id)
             releaseIds([r])
             return ["container \(r.name) (\(hex(r.id))): its cgroup is gone; forgetting it"]

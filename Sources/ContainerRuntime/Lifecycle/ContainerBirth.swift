@@ -71,6 +71,13 @@ struct ContainerBirth {
         record.root = image
     }
 
+    /// eth0 on the bridge, with an address of its own (released by `undo`).
+    mutating func giveNetwork(_ network: Network) throws(RuntimeError) {
+        guard let process else { preconditionFailure("a network before the init") }
+        let r = record
+        record.address = try step { () throws(RuntimeError) in try network.attach(process, id: r.id, name: r.name) }
+    }
+
     /// The record `running`, once `finish` has added what it reads of the
     /// init; the container it describes.
     mutating func commit(_ finish: (inout ContainerRecord, ProcessHandle) throws(Errno) -> Void) throws(RuntimeError) -> Container {
@@ -92,7 +99,7 @@ struct ContainerBirth {
     /// when the container cannot take its place in the tree.
     func undo() {
         lifecycle.teardown.destroy(process: process, cgroup: cgroup, reapLater: lifecycle.reapLater)
-        if record.root != nil { lifecycle.roots.remove(id: record.id) }
+        lifecycle.buried(record.id)
         pending.abandon()
     }
 }

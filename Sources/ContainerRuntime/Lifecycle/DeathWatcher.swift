@@ -110,13 +110,14 @@ extension Lifecycle {
             if let c = v.c {
                 deathWatcher.unwatch(c.serial)
                 teardown.destroy(process: c.initProcess, cgroup: c.cgroup, reapLater: reapLater)
-                roots.remove(id: c.id)
+                buried(c.id)
                 store.delete(id: c.id)
             }
             registry.state.withLock { $0.forget(v.serial) }
             discovery.invalidate(v.serial)
             removals.append(Removal(parent: v.parent, serial: v.serial, name: v.name))
         }
+        syncNetnsNames()
         return removals
     }
 }

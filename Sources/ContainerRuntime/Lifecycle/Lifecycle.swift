@@ -48,6 +48,11 @@ package struct RuntimeConfiguration: Sendable {
     package var rootImage: String?
     /// Where containers' own layers live (-o storage=).
     package var storageDirectory = RootFilesystems.defaultStorage
+    /// -o network=bridge[:CIDR]: every container made by mkdir gets eth0
+    /// on a bridge (nil: none).
+    package var network: NetworkConfiguration?
+    /// -o netns=names: containers' net namespaces in /run/netns (ip netns).
+    package var netnsNames = false
     /// Where the tree is mounted: a container with a root of its own gets
     /// the directory for its view there.
     package var mountPoint = "/namespaces"
@@ -81,6 +86,10 @@ package final class Lifecycle: Sendable {
     package let discovery: Discovery
     /// Containers whose sets SetWork is killing or naming.
     let setWorkInProgress = SetWorkInProgress()
+    /// The bridge and containers' addresses (-o network).
+    package let network: Network?
+    /// Containers' net namespaces by name in /run/netns (-o netns=names).
+    let netnsNames: NetnsNames?
     /// The daemon's own set: what a set's pinning init must join.
     var daemonKey: SetKey? { registry.host.key }
 
@@ -88,6 +97,10 @@ package final class Lifecycle: Sendable {
         self.configuration = configuration
         self.registry = registry
         discovery = Discovery(registry: registry, setWork: setWorkInProgress)
+        network = configuration.network.map { Network($0, stateDirectory: configuration.stateDirectory) }
+        // Also without the option when an earlier mount had it: its names go.
+        netnsNames = configuration.netnsNames || NetnsNames.recorded(stateDirectory: configuration.stateDirectory)
+            ? NetnsNames(stateDirectory: configuration.stateDirectory) : nil
         store = StateStore(directory: configuration.stateDirectory)
         spawner = try InitSpawner(initPath: configuration.initPath)
         let root = CgroupDirectory(path: configuration.cgroupMount + configuration.cgroupRoot)
@@ -191,6 +204,7 @@ package final class Lifecycle: Sendable {
             throw RuntimeError(.noEntry, "mkdir: the parent of \(name) died meanwhile")
         }
         watch(c)
+        syncNetnsNames()
         return serial
     }
 
@@ -276,6 +290,7 @@ package final class Lifecycle: Sendable {
         }
         crashPoint(.mkdirSpawned)
         if parent == nil, let image = configuration.rootImage { try birth.giveRoot(image) }
+        if let network { try birth.giveNetwork(network) }
         let c = try birth.commit { (r, process) throws(Errno) in
             r.userNamespace = userNamespace
             // The pid namespace id identifies the init for good (ids are
@@ -389,6 +404,22 @@ package final class Lifecycle: Sendable {
         }
     }
 
+    /// Bring /run/netns up to the tree (-o netns=names; nothing otherwise).
+    package func syncNetnsNames() {
+        guard let netnsNames else { return }
+        let wanted = !configuration.netnsNames ? [] : registry.read { s in
+            s.containers.values.map { c in NetnsNames.Wanted(id: c.id, serial: c.serial, path: s.tree.path(of: c.serial), process: c.initProcess) }
+        }
+        netnsNames.sync(wanted)
+    }
+
+    /// What a container had of its own beyond its processes and cgroup,
+    /// released once it is gone for good: its layer, its address.
+    func buried(_ id: UInt64) {
+        roots.remove(id: id)
+        network?.pool.release(id: id)
+    }
+
     /// Containers' own root filesystems and their storage.
     var roots: RootFilesystems { RootFilesystems(storage: configuration.storageDirectory, view: configuration.mountPoint) }
 
@@ -463,10 +494,11 @@ package final class Lifecycle: Sendable {
 
     private func complete(_ r: PendingRemoval) {
         crashPoint(.rmdirKilled)
-        roots.remove(id: r.container.id)
+        buried(r.container.id)
         store.delete(id: r.container.id)
         registry.state.withLock { $0.forget(r.serial) }
         discovery.invalidate(r.serial)
+        syncNetnsNames()
     }
 
     // MARK: requests sent again
@@ -503,6 +535,7 @@ package final class Lifecycle: Sendable {
             try! s.tree.rename(serial, to: newParent, name: Array(name.utf8))
             s.renames += 1
         }
+        syncNetnsNames()
     }
 
     // MARK: chmod

@@ -219,6 +219,7 @@ package final class SetWork: Sendable {
             throw RuntimeError(.noEntry, "rename: the set's container is gone")
         }
         lifecycle.watch(container)
+        lifecycle.syncNetnsNames()
         discovery.markStale(c.serial)
         lifecycle.crashPoint(.nameMoved)
         c.thaw(frozen)

@@ -62,6 +62,8 @@ struct StatusTemplate: Sendable {
 /// of FUSE; `nil` means the container is gone.
 package struct ControlFiles: Sendable {
     let registry: Registry
+    /// -o network: containers' addresses are shown with the gateway.
+    let network: NetworkConfiguration?
     /// The daemon's own set: the parent of top-level containers.
     var daemonKey: SetKey? { registry.host.key }
 
@@ -102,6 +104,9 @@ package struct ControlFiles: Sendable {
         out += String(registry.read { $0.ownProcesses[serial]?.count } ?? c.processCount()).utf8
         out.append(UInt8(ascii: "\n"))
         out += limitLines(c)
+        if let gateway = network?.gatewayText, let a = registry.read({ $0.records[serial]?.address }) {
+            out += "\(StatusKey.address.rawValue): \(a)\n\(StatusKey.gateway.rawValue): \(gateway)\n".utf8
+        }
         out += t.namespaces
         return out
     }

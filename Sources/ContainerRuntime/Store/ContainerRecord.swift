@@ -48,6 +48,7 @@ import Glibc
 ///                                       bits; 755 when absent)
 ///     root: /srv/images/debian         (optional: its root filesystem's image, as the
 ///                                       host sees it; its own layer is STORAGE/<id>)
+///     address: 10.88.0.5/16            (optional: its eth0's, on the bridge of -o network)
 ///     volume: /srv/data /data ro       (optional, repeated: a host directory bind-mounted
 ///                                       into it, see Volume)
 ///     request: 5b0e… 8812              (optional: the FUSE connection and request id
@@ -100,6 +101,8 @@ package struct ContainerRecord: Sendable, Equatable {
     package var request: RequestTag?
     /// Its root filesystem's image (nil: the host's files).
     package var root: String?
+    /// Its eth0's address on the bridge (-o network), `A.B.C.D/N`.
+    package var address: String?
     /// Host directories bind-mounted into it, in the order they came.
     package var volumes: [Volume] = []
 
@@ -121,7 +124,7 @@ package struct ContainerRecord: Sendable, Equatable {
         owner: \(ownerUID):\(ownerGID)
         origin: \(fromSet ? "set" : "mkdir")
         view: \(ownView ? "own" : "parent")
-        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\(ownsIds && parent != nil ? " own" : "")\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")\(mode != ContainerTree.defaultMode ? "mode: \(String(mode, radix: 8))\n" : "")\(request.map { "request: \(hex($0.connection)) \($0.unique)\n" } ?? "")\(root.map { "root: \($0)\n" } ?? "")\(volumes.map { "volume: \($0.line)\n" }.joined())
+        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\(ownsIds && parent != nil ? " own" : "")\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")\(mode != ContainerTree.defaultMode ? "mode: \(String(mode, radix: 8))\n" : "")\(request.map { "request: \(hex($0.connection)) \($0.unique)\n" } ?? "")\(root.map { "root: \($0)\n" } ?? "")\(address.map { "address: \($0)\n" } ?? "")\(volumes.map { "volume: \($0.line)\n" }.joined())
         """
     }
 
@@ -209,6 +212,10 @@ package struct ContainerRecord: Sendable, Equatable {
             r.root = root
         }
         r.volumes = volumes
+        if let a = f["address"] {
+            guard a.contains("/"), !a.contains(" ") else { throw .bad("address") }
+            r.address = a
+        }
         if let u = f["userns"] {
             guard let v = UInt64(u) else { throw .bad("userns") }
             r.userNamespace = v
