@@ -268,3 +268,39 @@ test_netns_names_follow_the_tree() {
     netns_names | grep -q "^www" && fail "names left by a mount without netns=names: $(ip netns list)"
     true
 }
+
+# A Debian minbase root from mmdebstrap (the mirror, ~30 s), cached between
+# runs beside the default storage.
+debian_image() {
+    local cache=${NSFS_IMAGE_CACHE:-/var/lib/namespacefs-images}/debian-bookworm-minbase
+    if [ ! -x "$cache/usr/bin/apt-get" ]; then
+        command -v mmdebstrap >/dev/null || { echo "mmdebstrap is missing (scripts/test installs it)" >&2; return 1; }
+        rm -rf "$cache.new"; mkdir -p "$(dirname "$cache")"
+        mmdebstrap --variant=minbase --quiet bookworm "$cache.new" >&2 || { rm -rf "$cache.new"; return 1; }
+        rm -rf "$cache"; mv "$cache.new" "$cache"
+    fi
+    echo "$cache"
+}
+
+test_a_debian_root_runs_a_service_and_takes_apt_style_ownership() {
+    local img; img=$(debian_image) || fail "no Debian image (mmdebstrap failed)"
+    local had=no; bridge_was_there && had=yes
+    new_mount "root=$img,network=bridge,storage=$(next_storage)"
+    mkdir "$MNT/deb"
+    assert_eq "$(inside "$MNT/deb" 'cat /etc/debian_version' | cut -d. -f1)" 12 "Debian inside"
+    # what package scripts do: users, chown, dpkg and apt's own checks
+    inside "$MNT/deb" 'useradd -m svc && su svc -s /bin/sh -c "touch /home/svc/f" && chown -R svc:svc /var/cache/apt' || fail "useradd, su, chown"
+    assert_eq "$(inside "$MNT/deb" 'stat -c %U:%G /home/svc/f /var/cache/apt' | sort -u)" "svc:svc" "owners inside"
+    inside "$MNT/deb" 'apt-get check >/dev/null && dpkg -s base-files | grep -qx "Status: install ok installed"' || fail "apt-get check, dpkg"
+    local id; id=$(awk '/^id:/ { print $2 }' "$MNT/deb/status")
+    assert_eq "$(stat -c %u "$(storage_dir)/$id/layer/upper/home/svc/f")" 1000 "svc's file on disk"
+    [ ! -e "$img/home/svc" ] || fail "the image changed"
+    # a service, reached from the host over the bridge
+    local a; a=$(address_of "$MNT/deb")
+    inside "$MNT/deb" "perl -MIO::Socket::INET -e '\$s = IO::Socket::INET->new(LocalPort => 8081, Listen => 5, ReuseAddr => 1) or die; while (\$c = \$s->accept) { <\$c>; print \$c qq(HTTP/1.0 200 OK\r\n\r\nhello from debian\n); close \$c }' >/dev/null 2>&1 &"
+    wait_for 10 python3 -c "import urllib.request; urllib.request.urlopen('http://$a:8081/', timeout=1)" || fail "the service is not reachable"
+    assert_eq "$(python3 -c "import urllib.request; print(urllib.request.urlopen('http://$a:8081/', timeout=3).read().decode().strip())")" "hello from debian" "the service's answer"
+    rm -rf "$MNT/deb"
+    umount "$MNT"
+    remove_bridge_unless $had
+}
