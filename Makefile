@@ -5,6 +5,10 @@
 # no Swift runtime either: it outlives daemons of any build).
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
+# nsctl is for users too (delegation): where their PATH finds it.
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 CONFIG ?= release
 # A release build carries the Swift runtime inside (static): what is
 # installed, and mounted at boot, needs nothing of the toolchain that built it.
@@ -42,11 +46,16 @@ install: all
 	install -m 0755 $(BUILD)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs
 	install -m 0755 $(BUILD)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-init
 	install -m 0755 $(BUILD)/namespacefs-holder $(DESTDIR)$(SBINDIR)/namespacefs-holder
-	install -m 0755 $(BUILD)/nsctl $(DESTDIR)$(SBINDIR)/nsctl
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPLETIONDIR)
+	install -m 0755 $(BUILD)/nsctl $(DESTDIR)$(BINDIR)/nsctl
+	rm -f $(DESTDIR)$(SBINDIR)/nsctl
 	install -m 0755 $(BUILD)/nsfs-records $(DESTDIR)$(SBINDIR)/nsfs-records
+	install -m 0644 docs/man/namespacefs.8 docs/man/nsctl.8 $(DESTDIR)$(MANDIR)/man8/
+	$(BUILD)/nsctl --generate-completion-script bash > $(DESTDIR)$(COMPLETIONDIR)/nsctl
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-holder $(DESTDIR)$(SBINDIR)/nsctl $(DESTDIR)$(SBINDIR)/nsfs-records
+	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-holder $(DESTDIR)$(BINDIR)/nsctl $(DESTDIR)$(SBINDIR)/nsctl $(DESTDIR)$(SBINDIR)/nsfs-records
+	rm -f $(DESTDIR)$(MANDIR)/man8/namespacefs.8 $(DESTDIR)$(MANDIR)/man8/nsctl.8 $(DESTDIR)$(COMPLETIONDIR)/nsctl
 
 clean:
 	swift package clean

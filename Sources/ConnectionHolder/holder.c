@@ -90,6 +90,10 @@ static void abort_connection(void) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        static const char line[] = "namespacefs-holder 0.1.0\n";
+        return write(1, line, sizeof line - 1) == (ssize_t)(sizeof line - 1) ? 0 : 1;
+    }
     if (argc != 4) {
         say("usage: namespacefs-holder MOUNTPOINT CONNECTION HOLD_MS (started by namespacefs)");
         return 2;

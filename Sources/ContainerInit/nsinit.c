@@ -42,7 +42,19 @@ struct k_sigaction {
 #define __WALL 0x40000000
 #endif
 
-__attribute__((noreturn, used)) void nsinit_main(void) {
+// `namespacefs-init --version` (the daemon runs it with argv[0] alone).
+static void answer_version(long *sp) {
+    static const char want[] = "--version", line[] = "namespacefs-init 0.1.0\n";
+    const char *arg = sp[0] > 1 ? (const char *)sp[2] : 0;
+    for (int i = 0; arg && i < (int)sizeof want; i++)
+        if (arg[i] != want[i]) return;
+    if (!arg) return;
+    sys4(__NR_write, 1, (long)line, sizeof line - 1, 0);
+    sys4(__NR_exit_group, 0, 0, 0, 0);
+}
+
+__attribute__((noreturn, used)) void nsinit_main(long *sp) {
+    answer_version(sp);
     // SIGCHLD must not be ignored (inherited SIG_IGN would auto-reap and
     // never report); default disposition, but blocked, so it queues for us.
     struct k_sigaction dfl = {0};
@@ -58,7 +70,7 @@ __attribute__((noreturn, used)) void nsinit_main(void) {
 }
 
 #if defined(__x86_64__)
-__asm__(".text\n.globl _start\n_start:\n  xor %ebp,%ebp\n  and $-16,%rsp\n  call nsinit_main\n  hlt\n");
+__asm__(".text\n.globl _start\n_start:\n  xor %ebp,%ebp\n  mov %rsp,%rdi\n  and $-16,%rsp\n  call nsinit_main\n  hlt\n");
 #elif defined(__aarch64__)
-__asm__(".text\n.globl _start\n_start:\n  mov x29, #0\n  bl nsinit_main\n  brk #0\n");
+__asm__(".text\n.globl _start\n_start:\n  mov x29, #0\n  mov x0, sp\n  bl nsinit_main\n  brk #0\n");
 #endif

@@ -25,6 +25,12 @@ package enum StatusKey: String, CaseIterable, Sendable {
     /// and gid_map: `0 524288 65536` (inside, outside, count); the host's
     /// own for a container that shares its user namespace.
     case uidMap = "uid-map", gidMap = "gid-map"
+    /// Accounting, of its processes and those below (as its cgroup counts):
+    /// CPU time in µs (cpu.stat's usage_usec, in every cgroup2 directory),
+    /// memory in bytes (memory.current where the host gives containers the
+    /// controller, `memory-source: cgroup`; else the sum of its processes'
+    /// resident sets, `memory-source: estimate`).
+    case cpuUsec = "cpu-usec", memory, memorySource = "memory-source"
     /// Its eth0's address (`10.88.0.5/16`) and the bridge's, its default
     /// route (-o network only).
     case address, gateway
@@ -67,5 +73,7 @@ package struct ContainerStatus: Sendable, Equatable {
     package var initPid: Int32? { self[.initPid].flatMap { Int32($0) } }
     package var cgroup: String? { self[.cgroup] }
     package var processes: Int? { self[.processes].flatMap { Int($0) } }
+    package var cpuMicroseconds: UInt64? { self[.cpuUsec].flatMap { UInt64($0) } }
+    package var memoryBytes: UInt64? { self[.memory].flatMap { UInt64($0) } }
     package func namespaceID(_ k: NamespaceKind) -> UInt64? { fields[StatusKey.namespaceID(k)].flatMap { UInt64($0) } }
 }

@@ -146,6 +146,13 @@ package enum ProcStat {
         Int32(truncatingIfNeeded: try parseField(4, try read(pid: pid)))
     }
 
+    /// What it used: CPU time (utime + stime, fields 14 and 15, in clock
+    /// ticks) and its resident set (field 24, in pages).
+    package static func usage(pid: Int32) throws(Errno) -> (ticks: UInt64, residentPages: UInt64) {
+        let s = try read(pid: pid)
+        return (try parseField(14, s) + parseField(15, s), try parseField(24, s))
+    }
+
     /// Is the process gone or on its way out: a zombie, or in do_exit
     /// (PF_EXITING, 0x4 in the flags, field 9), its threads still ending?
     package static func isExiting(pid: Int32) -> Bool {

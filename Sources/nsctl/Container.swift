@@ -9,6 +9,13 @@ import Glibc
 struct ContainerDirectory {
     let path: String
     let status: ContainerStatus
+    /// The status file as read.
+    let statusText: String
+
+    /// The container at `path`, or exit with its one line.
+    static func open(_ path: String) -> ContainerDirectory {
+        do { return try ContainerDirectory(path) } catch { Nsctl.fail(error.description) }
+    }
 
     /// Reads PATH/status; fails with a readable line if PATH is no container
     /// of a real namespacefs mount.
@@ -21,6 +28,7 @@ struct ContainerDirectory {
             throw NsctlError("\(path) is not a container of a namespacefs mount (no status file)")
         }
         self.path = p
+        statusText = text
         status = ContainerStatus(parsing: text)
     }
 

@@ -1,43 +1,72 @@
 import ArgumentParser
+import ContainerTree
 import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Ps: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the processes of a container and of every container below it.",
         discussion: """
         One line per process: its pid (as you see it), the container path \
-        (relative to your view of the tree) and its command. Inside a \
-        container, the mount shows only that container's subtree.
+        (relative to your view of the tree), its CPU time, its resident \
+        memory and its command. Inside a container, the mount shows only \
+        that container's subtree.
         """)
 
     @Argument(help: ArgumentHelp("A container's directory, or the top of the mount.", valueName: "path"))
     var path: String = Nsctl.defaultMount
 
+    @Flag(help: "One JSON array of {pid, container, cpu_usec, rss_bytes, command}.")
+    var json = false
+
     func run() throws {
-        let top: ContainerDirectory
-        do { top = try ContainerDirectory(path) } catch { Nsctl.fail(error.description) }
-        print("\(pad("PID", 8)) \(pad("CONTAINER", 30)) COMMAND")
+        let top = ContainerDirectory.open(path)
+        var rows: [(pid: Int32, container: String, cpu: UInt64, rss: UInt64, command: String)] = []
         func visit(_ c: ContainerDirectory) {
             for pid in c.processes() {
                 let comm = (try? FileIO.readString("/proc/\(pid)/comm"))?.split(separator: "\n").first.map(String.init) ?? "?"
-                print("\(pad(String(pid), 8)) \(pad(c.status[.path] ?? "/", 30)) \(comm)")
+                let use = try? ProcStat.usage(pid: pid)
+                rows.append((pid, c.status[.path] ?? "/", (use?.ticks ?? 0) * Accounting.microsecondsPerTick,
+                             (use?.residentPages ?? 0) * Accounting.pageSize, comm))
             }
             c.children().forEach(visit)
         }
         visit(top)
+        if json {
+            print(JSON.array(rows.map { r in
+                .object([("pid", .number(UInt64(r.pid))), ("container", .string(r.container)), ("cpu_usec", .number(r.cpu)),
+                         ("rss_bytes", .number(r.rss)), ("command", .string(r.command))])
+            }).text)
+            return
+        }
+        print("\(pad("PID", 8)) \(pad("CONTAINER", 24)) \(pad("CPU", 9)) \(pad("RSS", 9)) COMMAND")
+        for r in rows {
+            print("\(pad(String(r.pid), 8)) \(pad(r.container, 24)) \(pad(Accounting.seconds(r.cpu), 9)) \(pad(Accounting.size(r.rss), 9)) \(r.command)")
+        }
     }
 }
 
 struct Tree: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the container tree with each container's state and process count.")
+        abstract: "Print the container tree with each container's state, processes, CPU time and memory.")
 
     @Argument(help: ArgumentHelp("Where to start: a container's directory or the top of the mount.", valueName: "path"))
     var path: String = Nsctl.defaultMount
 
+    @Flag(help: "One JSON object per container, its children nested.")
+    var json = false
+
     func run() throws {
-        let top: ContainerDirectory
-        do { top = try ContainerDirectory(path) } catch { Nsctl.fail(error.description) }
+        let top = ContainerDirectory.open(path)
+        if json {
+            func node(_ c: ContainerDirectory) -> JSON {
+                .object(Accounting.fields(c.status, full: false) + [("children", .array(c.children().map(node)))])
+            }
+            print(node(top).text)
+            return
+        }
         print(top.isRoot ? path : "\(top.name)  \(summary(top))")
         func visit(_ c: ContainerDirectory, _ prefix: String) {
             let kids = c.children()
@@ -52,7 +81,99 @@ struct Tree: ParsableCommand {
 
     func summary(_ c: ContainerDirectory) -> String {
         let n = c.status.processes ?? 0
-        return "\(c.status.state?.rawValue ?? "?")  \(n) process\(n == 1 ? "" : "es")"
+        var s = "\(c.status.state?.rawValue ?? "?")  \(n) process\(n == 1 ? "" : "es")"
+        if let cpu = c.status.cpuMicroseconds { s += "  cpu \(Accounting.seconds(cpu))" }
+        if let m = c.status.memoryBytes { s += "  mem \(Accounting.size(m))\(c.status[.memorySource] == "estimate" ? "~" : "")" }
+        return s
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a container's status (its status file), or with --json as one JSON object.")
+
+    @Argument(help: ArgumentHelp("A container's directory.", valueName: "path"))
+    var path: String
+
+    @Flag(help: "One JSON object: every key of the status file, numbers as numbers.")
+    var json = false
+
+    func run() throws {
+        let c = ContainerDirectory.open(path)
+        if json {
+            print(JSON.object(Accounting.fields(c.status, full: true)).text)
+        } else {
+            print(c.statusText, terminator: "")
+        }
+    }
+}
+
+struct Top: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The busiest containers: CPU use over an interval, memory and processes, busiest first.")
+
+    @Argument(help: ArgumentHelp("Where to look: a container's directory or the top of the mount.", valueName: "path"))
+    var path: String = Nsctl.defaultMount
+
+    @Option(name: .shortAndLong, help: "How many lines.")
+    var number = 10
+
+    @Option(name: .shortAndLong, help: "Seconds between the two looks (0.1-60).")
+    var interval = 1.0
+
+    func validate() throws {
+        guard (0.1...60).contains(interval) else { throw ValidationError("--interval takes 0.1 to 60 seconds") }
+        guard number > 0 else { throw ValidationError("--number takes a count above 0") }
+    }
+
+    func run() throws {
+        let top = ContainerDirectory.open(path)
+        func all(_ c: ContainerDirectory) -> [ContainerDirectory] { [c] + c.children().flatMap(all) }
+        let before = Dictionary(all(top).filter { !$0.isRoot }.map { ($0.path, $0.status.cpuMicroseconds ?? 0) }, uniquingKeysWith: { a, _ in a })
+        usleep(UInt32(interval * 1_000_000))
+        let after = all(top).filter { !$0.isRoot }
+        let rows = after.map { c -> (ContainerDirectory, Double) in
+            let used = Double((c.status.cpuMicroseconds ?? 0) &- (before[c.path] ?? c.status.cpuMicroseconds ?? 0))
+            return (c, max(0, used) / (interval * 10_000))
+        }.sorted { $0.1 > $1.1 }.prefix(number)
+        print("\(pad("CPU%", 7)) \(pad("MEMORY", 10)) \(pad("PROCS", 6)) CONTAINER (cpu and memory include the containers below)")
+        for (c, pct) in rows {
+            let mem = c.status.memoryBytes.map { Accounting.size($0) + (c.status[.memorySource] == "estimate" ? "~" : "") } ?? "-"
+            print("\(pad(String(format1(pct)), 7)) \(pad(mem, 10)) \(pad(String(c.status.processes ?? 0), 6)) \(c.status[.path] ?? c.path)")
+        }
+    }
+
+    func format1(_ v: Double) -> String { String(Double(Int(v * 10)) / 10) }
+}
+
+/// Units for people, and the status keys as JSON.
+enum Accounting {
+    static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+    static let microsecondsPerTick = 1_000_000 / UInt64(sysconf(Int32(_SC_CLK_TCK)))
+
+    static func seconds(_ us: UInt64) -> String { "\(us / 1_000_000).\(String(us % 1_000_000 / 10_000 + 100).dropFirst())s" }
+
+    static func size(_ bytes: UInt64) -> String {
+        let units = ["B", "K", "M", "G", "T"]
+        var v = Double(bytes), i = 0
+        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+        return i == 0 ? "\(bytes)B" : "\(Double(Int(v * 10)) / 10)\(units[i])"
+    }
+
+    /// Keys whose values are counts (numbers in JSON; "max" and the like stay strings).
+    static let numeric: Set<String> = [StatusKey.initPid, .processes, .containers, .oomKills, .cpuUsec, .memory].map(\.rawValue)
+        .reduce(into: Set(NamespaceKind.allCases.map(StatusKey.namespaceID))) { $0.insert($1) }
+        .union(ControlFile.limits.map(\.name))
+
+    /// `full`: every key; else those a tree shows.
+    static func fields(_ s: ContainerStatus, full: Bool) -> [(String, JSON)] {
+        let shown = full ? s.fields.keys.sorted()
+            : [StatusKey.name, .path, .id, .state, .processes, .cpuUsec, .memory, .memorySource].map(\.rawValue).filter { s.fields[$0] != nil }
+        return shown.map { k in
+            let v = s.fields[k]!
+            if numeric.contains(k), let n = UInt64(v) { return (k, .number(n)) }
+            return (k, .string(v))
+        }
     }
 }
 

@@ -16,7 +16,7 @@ struct Nsctl: ParsableCommand {
         container it sees that container's subtree only.
         """,
         version: "nsctl 0.1.0",
-        subcommands: [Exec.self, Ps.self, Tree.self])
+        subcommands: [Exec.self, Ps.self, Tree.self, Status.self, Top.self])
 
     static let defaultMount = "/namespaces"
 

@@ -23,6 +23,7 @@ func fail(_ message: String) -> Never {
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
+if args == ["--version"] { print("nsfs-records 0.1.0"); exit(0) }
 guard args.count >= 2 else { fail("usage: nsfs-records count|dump|put|set|unset|check STATE_DIR ...") }
 let store = StateStore(directory: args[1])
 

@@ -54,3 +54,22 @@ test_delegated_mode_keeps_the_daemon_in_a_leaf() {
     rmdir "$m/c"
     umount "$m"
 }
+
+test_every_program_answers_version_and_install_puts_each_where_it_belongs() {
+    local bin; bin=$(dirname "$NSFS_BIN")
+    local p out
+    for p in namespacefs nsctl namespacefs-init namespacefs-holder nsfs-records; do
+        out=$("$bin/$p" --version) || fail "$p --version failed"
+        [[ $out == "$p "[0-9]* ]] || fail "$p --version said: $out"
+    done
+    local dest=$TEST_TMP/dest config
+    config=$(basename "$(dirname "$NSFS_BIN")")
+    make -s -C "$here/../.." CONFIG="$config" install DESTDIR="$dest" >/dev/null || fail "make install"
+    [ -x "$dest/usr/local/bin/nsctl" ] || fail "nsctl is not in /usr/local/bin"
+    [ -x "$dest/usr/local/sbin/namespacefs" ] || fail "namespacefs is not in /usr/local/sbin"
+    for p in namespacefs nsctl; do
+        man -l "$dest/usr/local/share/man/man8/$p.8" 2>/dev/null | grep -q "^NAME" || fail "$p(8) does not render"
+    done
+    grep -q "_nsctl" "$dest/usr/local/share/bash-completion/completions/nsctl" || fail "no bash completion for nsctl"
+    bash -n "$dest/usr/local/share/bash-completion/completions/nsctl" || fail "the completion script is not bash"
+}

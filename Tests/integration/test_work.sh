@@ -121,3 +121,42 @@ test_signal_reaches_every_process_below_but_the_inits() {
     echo 1 > "$MNT/app/signal"   # HUP ends the USR1 worker (no trap)
     rm -rf "$MNT/app" "$d"
 }
+
+test_accounting_in_status_nsctl_and_json() {
+    new_mount
+    mkdir -p "$MNT/busy/inner" "$MNT/idle"
+    in_container "$MNT/busy/inner" sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+    in_container "$MNT/idle" sleep 600 </dev/null >/dev/null 2>&1 &
+    wait_for 5 sh -c "[ \$(wc -w < $MNT/busy/inner/procs) -ge 2 ]" || fail "the loop did not start"
+    sleep 0.5
+    local cpu; cpu=$(awk '/^cpu-usec:/ { print $2 }' "$MNT/busy/status")
+    [ "${cpu:-0}" -gt 100000 ] || fail "busy's cpu-usec after 0.5 s of a loop below: '$cpu'"
+    # memory: memory.current where the host gives the controller, else an estimate
+    local mem src; mem=$(awk '/^memory:/ { print $2 }' "$MNT/idle/status"); src=$(awk '/^memory-source:/ { print $2 }' "$MNT/idle/status")
+    [ "${mem:-0}" -gt 0 ] || fail "idle's memory: '$mem'"
+    case $src in cgroup|estimate) ;; *) fail "memory-source: '$src'" ;; esac
+    # nsctl: ps, tree and status as JSON, top with the busy one first
+    "$NSCTL" ps --json "$MNT" | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+assert any(r["container"] == "/busy/inner" and r["cpu_usec"] > 0 and r["rss_bytes"] > 0 for r in rows), rows
+' || fail "nsctl ps --json"
+    "$NSCTL" tree --json "$MNT" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)
+busy = [c for c in t["children"] if c["name"] == "busy"][0]
+# (read one after the other, while the loop runs: the parent may lag a little)
+assert busy["cpu-usec"] > 0 and busy["children"][0]["cpu-usec"] > 0, busy
+assert busy["children"][0]["path"] == "/busy/inner"
+' || fail "nsctl tree --json"
+    "$NSCTL" status --json "$MNT/idle" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["name"] == "idle" and isinstance(s["processes"], int) and s["processes"] >= 2 and isinstance(s["memory"], int), s
+' || fail "nsctl status --json"
+    # busy counts inner's loop too: the two share the top
+    local first; first=$("$NSCTL" top -n 2 -i 0.3 "$MNT" | awk 'NR > 1 { print $4 }' | sort | tr '\n' ' ')
+    assert_eq "$first" "/busy /busy/inner " "nsctl top's first two"
+    "$NSCTL" tree "$MNT" | grep -q "inner .*cpu [0-9]" || fail "nsctl tree: $("$NSCTL" tree "$MNT")"
+    echo KILL > "$MNT/busy/signal"
+}

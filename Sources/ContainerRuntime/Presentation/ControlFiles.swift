@@ -1,5 +1,8 @@
 import ContainerTree
 import LinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The namespaces of a container, read once: the init never changes them,
 /// so the cached answer is exact for the container's whole life.
@@ -104,6 +107,7 @@ package struct ControlFiles: Sendable {
         out += String(registry.read { $0.ownProcesses[serial]?.count } ?? c.processCount()).utf8
         out.append(UInt8(ascii: "\n"))
         out += limitLines(c)
+        out += accountingLines(c)
         if let gateway = network?.gatewayText, let a = registry.read({ $0.records[serial]?.address }) {
             out += "\(StatusKey.address.rawValue): \(a)\n\(StatusKey.gateway.rawValue): \(gateway)\n".utf8
         }
@@ -138,6 +142,21 @@ package struct ControlFiles: Sendable {
     /// The `mounts` entry: a line per volume; nil if the container is gone.
     package func volumes(_ serial: UInt64) -> [UInt8]? {
         registry.read { s in s.records[serial].map { Array($0.volumes.map { $0.line + "\n" }.joined().utf8) } }
+    }
+
+    /// CPU time and memory of the container and below (see StatusKey).
+    func accountingLines(_ c: Container) -> [UInt8] {
+        var out = "\(StatusKey.cpuUsec.rawValue): \(c.cpuUsage ?? 0)\n"
+        if let path = c.limitFile(.memoryCurrent), let v = ifReadable({ try c.readFile(path) }),
+           let bytes = UInt64(String(decoding: v.filter { $0 != 10 }, as: UTF8.self)) {
+            out += "\(StatusKey.memory.rawValue): \(bytes)\n\(StatusKey.memorySource.rawValue): cgroup\n"
+        } else {
+            let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+            var pages: UInt64 = 0
+            for pid in c.everyProcess() { pages += ifReadable({ try ProcStat.usage(pid: pid) })?.residentPages ?? 0 }
+            out += "\(StatusKey.memory.rawValue): \(pages * page)\n\(StatusKey.memorySource.rawValue): estimate\n"
+        }
+        return Array(out.utf8)
     }
 
     /// A limit entry: the kernel's file, read through; nil if the
