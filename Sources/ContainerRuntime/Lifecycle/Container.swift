@@ -41,6 +41,9 @@ package final class Container: Sendable {
     private let cachedCgroupID = Mutex<UInt64?>(nil)
     let cachedPidAncestors = Mutex<[UInt64]?>(nil)
     let statusTemplate = Mutex<StatusTemplate?>(nil)
+    /// The last memory estimate (the sum of its processes' resident sets)
+    /// and when it was made: a status read walks them at most once a second.
+    let memoryEstimate = Mutex<(at: Int64, bytes: UInt64)?>(nil)
     /// Descriptors kept open for the container's life (its cgroup files,
     /// its UTS namespace): a read is then one pread, not open+read+close.
     private let openFiles = Mutex<[String: OwnedDescriptor]>([:])

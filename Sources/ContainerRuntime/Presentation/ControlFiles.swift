@@ -151,13 +151,25 @@ package struct ControlFiles: Sendable {
            let bytes = UInt64(String(decoding: v.filter { $0 != 10 }, as: UTF8.self)) {
             out += "\(StatusKey.memory.rawValue): \(bytes)\n\(StatusKey.memorySource.rawValue): cgroup\n"
         } else {
-            let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
-            var pages: UInt64 = 0
-            for pid in c.everyProcess() { pages += ifReadable({ try ProcStat.usage(pid: pid) })?.residentPages ?? 0 }
-            out += "\(StatusKey.memory.rawValue): \(pages * page)\n\(StatusKey.memorySource.rawValue): estimate\n"
+            out += "\(StatusKey.memory.rawValue): \(memoryEstimate(c))\n\(StatusKey.memorySource.rawValue): estimate\n"
         }
         return Array(out.utf8)
     }
+
+    /// The sum of the resident sets of the container's processes and those
+    /// below, made at most once a second (a walk of its cgroups and a read
+    /// of /proc per process: it doubled the cost of a status read).
+    func memoryEstimate(_ c: Container) -> UInt64 {
+        let now = SystemTime.monotonicNanoseconds()
+        if let e = c.memoryEstimate.withLock({ $0 }), now - e.at < 1_000_000_000 { return e.bytes }
+        var pages: UInt64 = 0
+        for pid in c.everyProcess() { pages += ifReadable({ try ProcStat.usage(pid: pid) })?.residentPages ?? 0 }
+        let bytes = pages * Self.pageSize
+        c.memoryEstimate.withLock { $0 = (now, bytes) }
+        return bytes
+    }
+
+    static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
 
     /// A limit entry: the kernel's file, read through; nil if the
     /// container is gone.
