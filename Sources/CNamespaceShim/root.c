@@ -394,6 +394,20 @@ static int volume_child(void *p) {
     }
     if (syscall(SYS_setns, c->pidfd, CLONE_NEWNS) != 0) return volume_fail(c, NSFS_VOLUME_STEP_ENTER, errno);
     int target = open_target(c->target);
+    if (target == -ENOENT && !c->remove) {
+        // A missing mount point is made, by the container's root (its
+        // owner inside; "/" is its root here, a link cannot leave it).
+        if (c->userns_fd >= 0) {
+            if (syscall(SYS_setns, c->userns_fd, CLONE_NEWUSER) != 0) return volume_fail(c, NSFS_VOLUME_STEP_ENTER, errno);
+            int e = -nsfs_become_root();
+            if (e) return volume_fail(c, NSFS_VOLUME_STEP_ENTER, e);
+        }
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int e = root < 0 ? errno : make_dirs(root, c->target + 1);
+        if (root >= 0) close(root);
+        if (e) return volume_fail(c, NSFS_VOLUME_STEP_TARGET, e);
+        target = open_target(c->target);
+    }
     if (target < 0) return volume_fail(c, NSFS_VOLUME_STEP_TARGET, -target);
     if (c->remove) {
         // Only a mount there is removed (EINVAL: none), from inside it.

@@ -413,13 +413,13 @@ package struct ContainerTree: Sendable {
     /// the filesystem's own entries.
     package func listing(of serial: UInt64) -> [(name: String, inode: Inode)] {
         guard visibleNode(serial) != nil else { return [] }
-        var out: [(name: String, inode: Inode)] = visibleChildren(of: serial).map {
-            ($0.name, Inode(serial: $0.serial, kind: .container))
+        // Its own entries first, then its children: tar archives (and
+        // restores) a container's root and limits before what is below it.
+        var out: [(name: String, inode: Inode)] = ControlFile.allCases.filter { hasEntry($0, serial) }.map {
+            ($0.name, Inode(serial: serial, kind: .control($0)))
         }
         out.append((EntryKind.nsDirectoryName, Inode(serial: serial, kind: .nsDirectory)))
-        for c in ControlFile.allCases where hasEntry(c, serial) {
-            out.append((c.name, Inode(serial: serial, kind: .control(c))))
-        }
+        out += visibleChildren(of: serial).map { ($0.name, Inode(serial: $0.serial, kind: .container)) }
         return out
     }
 

@@ -271,6 +271,20 @@ package enum Decide {
         return c.isWritable ? nil : EACCES
     }
 
+    /// May the caller restore entry `c` of `serial` from a snapshot (tar x:
+    /// create, then one write)? Who may write it; for an entry that only
+    /// reports (its write is dropped), who may change the container.
+    package static func mayRestore(_ c: ControlFile, of serial: UInt64, facts: CallerFacts, tree: borrowing ContainerTree) -> Bool {
+        serial != ContainerTree.rootSerial && (c.isWritable ? mayWrite(c, of: serial, facts: facts, tree: tree) : tree.mayChange(serial, facts))
+    }
+
+    /// A write through a handle create made (see mayRestore). nil: go on.
+    package static func restoreWrite(_ c: ControlFile, of serial: UInt64, offset: Int64, writer: CallerFacts?,
+                                     tree: borrowing ContainerTree) -> Int32? {
+        guard let writer, mayRestore(c, of: serial, facts: writer, tree: tree) else { return EACCES }
+        return offset == 0 ? nil : EINVAL
+    }
+
     // MARK: handles
 
     /// Handles carry the generation of the daemon that made them: one of

@@ -81,6 +81,8 @@ package final class NamespaceFilesystem: Sendable {
         /// What the opener reads; nil if its container was gone by then.
         var bytes: [UInt8]?
         let writable: Bool
+        /// Made by create (tar x restoring a snapshot): see `restore`.
+        var restoring = false
     }
 
     struct OpenDirectory: Sendable {

@@ -45,9 +45,9 @@ nonisolated func makeOperationTable() -> fuse_lowlevel_ops {
     // Only containers may be created, and only with mkdir: tar x, cp -r,
     // rsync and install get EPERM for every file they try to make.
     ops.mknod = { req, _, _, _, _ in fuse_reply_err(req, EPERM) }
-    ops.symlink = { req, _, _, _ in fuse_reply_err(req, EPERM) }
+    ops.symlink = { req, _, parent, name in _ = filesystem(req).symlink(request(req, "symlink"), parent, name!.nameBytes) }
     ops.link = { req, _, _, _ in fuse_reply_err(req, EPERM) }
-    ops.create = { req, _, _, _, _ in fuse_reply_err(req, EPERM) }
+    ops.create = { req, parent, name, _, fi in _ = filesystem(req).create(request(req, "create"), parent, name!.nameBytes, fi!) }
     ops.open = { req, ino, fi in _ = filesystem(req).open(request(req, "open"), ino, fi!) }
     ops.read = { req, ino, size, off, fi in _ = filesystem(req).read(request(req, "read"), ino, size, off, fi!) }
     ops.write = { req, ino, buf, size, off, fi in

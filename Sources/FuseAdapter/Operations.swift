@@ -368,17 +368,94 @@ extension NamespaceFilesystem {
         return req.reply(bytes: bytes[start..<min(bytes.count, start + size)])
     }
 
+    // MARK: restoring a tar snapshot
+
+    /// The control entry `name` of container `parent` (or a namespace handle
+    /// of an `ns/` directory) as `tar x` makes it anew: it unlinked it (the
+    /// entry hid for a moment) and creates it. The entry is there again,
+    /// and what is written through this handle is restored (`restore`).
+    func restoredEntry(_ req: borrowing Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> (Caller, Inode)? {
+        guard let dirInode = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dirInode),
+              let s = String(validating: name, as: UTF8.self) else { return nil }
+        let inode: Inode? = runtime.registry.withTree { t, _ in
+            switch dirInode.kind {
+            case .container: if case .control = EntryKind.controlEntry(named: s) { return t.lookup(s, in: dirInode) }
+            case .nsDirectory: return t.lookup(s, in: dirInode)
+            default: break
+            }
+            return nil
+        }
+        guard let inode else { return nil }
+        let key = SnapshotKey(inode: inode.number, pid: caller.tid)
+        state.withLock { $0.unlinked.removeAll { $0 == key } }
+        return (caller, inode)
+    }
+
+    func create(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8], _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
+        guard let (caller, inode) = restoredEntry(req, parent, name) else { return req.reply(error: EPERM) }
+        let facts = facts(caller)
+        switch inode.kind {
+        case .control(let c):
+            guard decide({ Decide.mayRestore(c, of: inode.serial, facts: facts, tree: $0) }) else { return req.reply(error: EACCES) }
+        default:
+            return req.reply(error: EPERM)
+        }
+        guard let attr = attributes(inode, caller, handleBytes: []) else { return req.reply(error: ENOENT) }
+        let handle = newHandle { $0.files[$1] = OpenFile(inode: inode, bytes: [], writable: true, restoring: true) }
+        return req.reply(create: inode.number, attr: attr, entryTimeout: entryTimeout, attrTimeout: 0, handle: handle, flags: fi)
+    }
+
+    /// tar x of `ns/TYPE`: the handle is there already (its target is the
+    /// init's, whatever the archive says).
+    func symlink(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
+        guard let (caller, inode) = restoredEntry(req, parent, name), case .namespace = inode.kind else { return req.reply(error: EPERM) }
+        return replyEntry(req, inode, caller)
+    }
+
+    /// A value written through a handle `create` made: what a snapshot
+    /// restores (hostname, freeze, limits, root, volumes) is set; what only
+    /// reports (status, procs' pids of processes gone, readings of use,
+    /// signal) is taken and dropped.
+    func restore(_ c: ControlFile, of serial: UInt64, _ data: [UInt8], writer: Caller, facts: CallerFacts) throws(RuntimeError) {
+        switch c {
+        case .status, .procs, .pidsCurrent, .memoryCurrent, .signal: return
+        case .mounts:
+            let have = Set(String(decoding: runtime.files.volumes(serial) ?? [], as: UTF8.self).split(separator: "\n"))
+            for line in data.split(separator: 10) where !have.contains(Substring(String(decoding: line, as: UTF8.self))) {
+                try runtime.lifecycle.changeVolumes(serial, Array(line), writer: writer.tid)
+            }
+        case .root:
+            // The same root again (a container restored over itself) is no change.
+            guard runtime.files.root(serial) != data else { return }
+            try runtime.lifecycle.setRoot(serial, data, writer: writer.tid)
+            runtime.views.attach(serial)
+        case .hostname: try runtime.files.setHostname(serial, data)
+        case .freeze: try runtime.files.setFrozen(serial, data)
+        default: try runtime.files.setLimit(serial, c, data)
+        }
+    }
+
     /// Each write is checked against its writer, not against whoever opened
     /// the file: a descriptor may be inherited or passed on.
     func write(_ req: consuming Request, _ ino: fuse_ino_t, _ data: [UInt8], _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
-        guard let file = state.withLock({ $0.files[fi.pointee.fh] }) ?? inheritedFile(req, ino, fi.pointee.fh), file.writable,
-              case .control(let c) = file.inode.kind else { return req.reply(error: EBADF) }
+        guard let file = state.withLock({ $0.files[fi.pointee.fh] }) ?? inheritedFile(req, ino, fi.pointee.fh), file.writable else {
+            return req.reply(error: EBADF)
+        }
+        guard case .control(let c) = file.inode.kind else { return req.reply(error: EBADF) }
         let writer = caller(req, seeing: file.inode)
         let writerFacts = writer.map { self.facts($0) }
-        if let e = decide({ Decide.write(c, of: file.inode.serial, offset: Int64(offset), writer: writerFacts, tree: $0) }) {
+        if let e = decide({ file.restoring ? Decide.restoreWrite(c, of: file.inode.serial, offset: Int64(offset), writer: writerFacts, tree: $0)
+                                           : Decide.write(c, of: file.inode.serial, offset: Int64(offset), writer: writerFacts, tree: $0) }) {
             return req.reply(error: e)
         }
         guard let writer, let writerFacts else { return req.reply(error: EACCES) }
+        if file.restoring {
+            do throws(RuntimeError) { try restore(c, of: file.inode.serial, data, writer: writer, facts: writerFacts) } catch {
+                return reply(req, error)
+            }
+            forgetSnapshots(serial: file.inode.serial)
+            return req.reply(written: data.count)
+        }
         do {
             switch c {
             case .hostname: try runtime.files.setHostname(file.inode.serial, data)

@@ -75,6 +75,19 @@ struct Request: ~Copyable, @unchecked Sendable {
         return answer { _ = fuse_reply_entry($0, &e) }
     }
 
+    consuming func reply(create ino: UInt64, attr: stat, entryTimeout: Double, attrTimeout: Double, handle: UInt64,
+                         flags: UnsafeMutablePointer<fuse_file_info>) -> Replied {
+        var e = fuse_entry_param()
+        e.ino = fuse_ino_t(ino)
+        e.attr = attr
+        e.entry_timeout = entryTimeout
+        e.attr_timeout = attrTimeout
+        flags.pointee.fh = handle
+        flags.pointee.direct_io = 1
+        flags.pointee.keep_cache = 0
+        return answer { _ = fuse_reply_create($0, &e, flags) }
+    }
+
     consuming func reply(attr: stat, timeout: Double) -> Replied {
         var a = attr
         return answer { _ = fuse_reply_attr($0, &a, timeout) }

@@ -211,6 +211,17 @@ import Glibc
         #expect(write(.root, of: Self.a, by: rootInA) == EACCES)
         #expect(write(.root, of: Self.a, by: hostRoot) == nil)
         #expect(write(.root, of: Self.a, at: 3, by: hostRoot) == EINVAL)
+        // restoring a snapshot (tar x): read-only entries are taken (and
+        // dropped) from whoever may change the container; the rest as writes
+        func restore(_ c: ControlFile, of s: UInt64, by f: CallerFacts?) -> Int32? {
+            Decide.restoreWrite(c, of: s, offset: 0, writer: f, tree: tree)
+        }
+        #expect(restore(.status, of: Self.a, by: hostRoot) == nil)
+        #expect(restore(.status, of: Self.a, by: aliceOnHost) == EACCES)
+        #expect(restore(.status, of: ContainerTree.rootSerial, by: hostRoot) == EACCES)
+        #expect(restore(.pidsMax, of: Self.a, by: rootInA) == EACCES)
+        #expect(restore(.hostname, of: Self.inner, by: aliceOnHost) == nil)
+        #expect(Decide.restoreWrite(.hostname, of: Self.a, offset: 2, writer: hostRoot, tree: tree) == EINVAL)
     }
 
     @Test func handlesOfAnEarlierDaemonAreKnownByTheirGeneration() {

@@ -156,8 +156,12 @@ $vol/sub /ro ro" "the volumes listed"
     inside "$MNT/web" 'echo new > /data/made' || fail "writing the volume"
     assert_eq "$(stat -c %u:%g "$vol/made")" 0:0 "owner on the host of what root wrote"
     inside "$MNT/web" 'touch /ro/x' 2>/dev/null && fail "a read-only volume took a write"
-    # refused: a target that is missing, paths with .. or a symbolic link, a target taken
-    assert_errno "No such file or directory" bash -c "echo '$vol /missing' > $MNT/web/mounts"
+    # a missing target is made (by root inside); refused: paths with .. or a
+    # symbolic link, a target taken
+    echo "$vol /made/here" > "$MNT/web/mounts"
+    assert_eq "$(inside "$MNT/web" 'stat -c %u /made/here; cat /made/here/f')" "0
+data" "a volume on a target made for it"
+    echo "-/made/here" > "$MNT/web/mounts"
     assert_errno "Invalid argument" bash -c "echo '$vol/../x /data2' > $MNT/web/mounts"
     ln -s "$vol" "$vol-link"
     assert_errno "Too many levels of symbolic links" bash -c "echo '$vol-link /srv' > $MNT/web/mounts"
@@ -303,4 +307,43 @@ test_a_debian_root_runs_a_service_and_takes_apt_style_ownership() {
     rm -rf "$MNT/deb"
     umount "$MNT"
     remove_bridge_unless $had
+}
+
+# The README's restore command (see "Snapshots").
+restore() { tar xf "$1" -C "$MNT" -P --touch --no-same-owner --no-same-permissions --exclude='unnamed*' "${@:2}"; }
+
+test_tar_snapshot_restores_names_hostnames_limits_roots_and_volumes() {
+    local img; img=$(image_dir)
+    new_mount "storage=$(next_storage)"
+    mkdir -p "$MNT/web/job" "$MNT/other"
+    echo www > "$MNT/web/hostname"
+    echo "$img" > "$MNT/web/job/root"
+    local vol=/run/nsfs-test-$$-snapvol; rm -rf "$vol"; mkdir -p "$vol"; echo kept > "$vol/f"
+    echo "$vol /data ro" > "$MNT/web/job/mounts"
+    local limited=no
+    if [ -e "$MNT/web/pids.max" ]; then echo 77 > "$MNT/web/pids.max"; limited=yes; fi
+    # a set, which is processes: never restored
+    in_container "$MNT/web" unshare --uts sleep 600 </dev/null >/dev/null 2>&1 &
+    wait_for 5 sh -c "ls $MNT/web | grep -q '^unnamed'" || fail "no set to snapshot"
+    local other_before; other_before=$(cat "$MNT/other/status")
+    local old_init; old_init=$(init_pid "$MNT/web")
+    tar cf "$TEST_TMP/web.tar" -C "$MNT" web || fail "tar cf"
+    rm -rf "$MNT/web"
+    restore "$TEST_TMP/web.tar" || fail "tar xf exited $?"
+    [ -d "$MNT/web/job" ] || fail "job not restored"
+    assert_ne "$(init_pid "$MNT/web")" "$old_init" "a fresh init"
+    assert_eq "$(cat "$MNT/web/hostname")" www "hostname"
+    [ "$limited" = no ] || assert_eq "$(cat "$MNT/web/pids.max")" 77 "pids.max"
+    assert_eq "$(cat "$MNT/web/job/root")" "$img" "job's root"
+    assert_eq "$(cat "$MNT/web/job/mounts")" "$vol /data ro" "job's volume"
+    assert_eq "$(inside "$MNT/web/job" 'cat /data/f')" kept "the volume inside"
+    ls "$MNT/web" | grep -q '^unnamed' && fail "a set came back"
+    assert_eq "$(cat "$MNT/other/status")" "$other_before" "another container changed"
+    # under another name; and over itself
+    restore "$TEST_TMP/web.tar" --transform 's,^web,copy,' || fail "tar xf --transform exited $?"
+    assert_eq "$(cat "$MNT/copy/hostname")" www "the copy's hostname"
+    assert_eq "$(cat "$MNT/copy/job/root")" "$img" "the copy's job's root"
+    restore "$TEST_TMP/web.tar" || fail "tar xf over itself exited $?"
+    check_consistency
+    rm -rf "$vol"
 }
