@@ -7,6 +7,9 @@
 #     against `podman run --rm --rootfs IMAGE true` (runc) and
 #     `systemd-nspawn -D IMAGE true`, where they run here
 #   [PAUSE_MS=50] Benchmarks/rootfs.sh [N=20]     (root; builds release first)
+# (podman's netavark leaves its empty NETAVARK chains in the ip nat and ip
+# filter tables: `nft delete table ip nat` and `ip filter` if nothing else
+# uses them)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 n=${1:-20}
