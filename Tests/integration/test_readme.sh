@@ -3,7 +3,7 @@
 # are output, shown to readers, not compared (ids, addresses and dates
 # differ). Run in a mount namespace of their own where every default is
 # this test's: /namespaces, /run/namespacefs, /run/lock/namespacefs,
-# /var/lib/namespacefs, /srv, /run/netns and /tmp are fresh, and the default
+# /var/lib/namespacefs, /srv and /run/netns are fresh, and the default
 # cgroup (the daemon's own + /namespacefs) is below the test's cgroup.
 
 readme_examples() {
@@ -30,7 +30,7 @@ test_readme_examples_run_as_written() {
         echo "export PATH=$(dirname "$NSFS_BIN"):\$PATH"
         echo 'mount --make-rprivate /'
         echo 'mkdir -p /run/namespacefs /run/lock/namespacefs /var/lib/namespacefs /srv /run/netns'
-        echo 'for d in /namespaces /run/namespacefs /run/lock/namespacefs /var/lib/namespacefs /srv /run/netns /tmp; do mount -t tmpfs -o mode=755 nsfs-readme "$d"; done'
+        echo 'for d in /namespaces /run/namespacefs /run/lock/namespacefs /var/lib/namespacefs /srv /run/netns; do mount -t tmpfs -o mode=755 nsfs-readme "$d"; done'
         echo 'chmod 700 /run/namespacefs /var/lib/namespacefs'
         echo 'namespacefs /namespaces'
         readme_examples | sed '/^#END$/d' | while IFS= read -r line; do
