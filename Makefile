@@ -20,9 +20,9 @@ INIT_CFLAGS := -static -nostdlib -nostartfiles -ffreestanding -fno-stack-protect
 
 HOLDER_CFLAGS := -O2 -Wall -Wextra -Werror
 
-.PHONY: all build init holder install uninstall test clean
+.PHONY: all build init holder relay install uninstall test clean
 
-all: build init holder
+all: build init holder relay
 
 build:
 	swift build -c $(CONFIG) $(SWIFT_FLAGS)
@@ -40,6 +40,12 @@ $(BUILD)/namespacefs-holder: Sources/ConnectionHolder/holder.c Sources/CNamespac
 	mkdir -p $(BUILD)
 	$(CC) $(HOLDER_CFLAGS) -o $@ $<
 
+relay: $(BUILD)/namespacefs-log-relay
+
+$(BUILD)/namespacefs-log-relay: Sources/LogRelay/relay.c
+	mkdir -p $(BUILD)
+	$(CC) $(HOLDER_CFLAGS) -pthread -o $@ $<
+
 # mount(8) looks for helpers in a sanitized PATH that has /usr/local/sbin.
 install: all
 	install -d $(DESTDIR)$(SBINDIR)
@@ -48,13 +54,14 @@ install: all
 	install -m 0755 $(BUILD)/namespacefs-holder $(DESTDIR)$(SBINDIR)/namespacefs-holder
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(BUILD)/nsctl $(DESTDIR)$(BINDIR)/nsctl
+	install -m 0755 $(BUILD)/namespacefs-log-relay $(DESTDIR)$(BINDIR)/namespacefs-log-relay
 	rm -f $(DESTDIR)$(SBINDIR)/nsctl
 	install -m 0755 $(BUILD)/nsfs-records $(DESTDIR)$(SBINDIR)/nsfs-records
 	install -m 0644 docs/man/namespacefs.8 docs/man/nsctl.8 $(DESTDIR)$(MANDIR)/man8/
 	$(BUILD)/nsctl --generate-completion-script bash > $(DESTDIR)$(COMPLETIONDIR)/nsctl
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-holder $(DESTDIR)$(BINDIR)/nsctl $(DESTDIR)$(SBINDIR)/nsctl $(DESTDIR)$(SBINDIR)/nsfs-records
+	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-holder $(DESTDIR)$(BINDIR)/nsctl $(DESTDIR)$(BINDIR)/namespacefs-log-relay $(DESTDIR)$(SBINDIR)/nsctl $(DESTDIR)$(SBINDIR)/nsfs-records
 	rm -f $(DESTDIR)$(MANDIR)/man8/namespacefs.8 $(DESTDIR)$(MANDIR)/man8/nsctl.8 $(DESTDIR)$(COMPLETIONDIR)/nsctl
 
 clean:

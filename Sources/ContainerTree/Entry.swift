@@ -17,6 +17,9 @@ package enum ControlFile: Int, CaseIterable, Sendable {
     /// Host directories bind-mounted into it (`SOURCE TARGET [ro]` adds,
     /// `-TARGET` removes). Written by whoever manages the parent.
     case mounts = 23
+    /// What its detached processes wrote (`nsctl exec -d`), a line each,
+    /// stamped; appended to by whoever manages the parent (nsctl's relay).
+    case log = 24
 
     package var name: String {
         switch self {
@@ -34,13 +37,14 @@ package enum ControlFile: Int, CaseIterable, Sendable {
         case .signal: "signal"
         case .root: "root"
         case .mounts: "mounts"
+        case .log: "log"
         }
     }
 
     /// The cgroup controller behind a limit entry; nil for the others.
     package var controller: CgroupController? {
         switch self {
-        case .status, .procs, .hostname, .freeze, .signal, .root, .mounts: nil
+        case .status, .procs, .hostname, .freeze, .signal, .root, .mounts, .log: nil
         case .pidsMax, .pidsCurrent: .pids
         case .memoryMax, .memoryHigh, .memoryCurrent: .memory
         case .cpuMax, .cpuWeight: .cpu
@@ -51,7 +55,7 @@ package enum ControlFile: Int, CaseIterable, Sendable {
 
     /// Written by whoever manages the parent, never by the container
     /// itself: its limits, its root and its volumes.
-    package var isSetFromAbove: Bool { isLimit || self == .root || self == .mounts }
+    package var isSetFromAbove: Bool { isLimit || self == .root || self == .mounts || self == .log }
 
     /// Its mount option for a default (`pids.max`: `-o pids_max=`).
     package var optionName: String { String(name.map { $0 == "." ? "_" : $0 }) }
@@ -59,7 +63,7 @@ package enum ControlFile: Int, CaseIterable, Sendable {
     /// Entries a write changes (the current use is read-only, as in cgroupfs).
     package var isWritable: Bool {
         switch self {
-        case .procs, .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight, .signal, .root, .mounts: true
+        case .procs, .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight, .signal, .root, .mounts, .log: true
         case .status, .pidsCurrent, .memoryCurrent: false
         }
     }
@@ -96,7 +100,7 @@ package enum EntryKind: Equatable, Hashable, Sendable {
     /// Entries added after containers could be named so: a container of
     /// that name made before is adopted as it is, and its directory goes
     /// without the entry (the name is the container's).
-    package static let namesTakenLater: Set<String> = [ControlFile.signal.name, ControlFile.root.name, ControlFile.mounts.name]
+    package static let namesTakenLater: Set<String> = [ControlFile.signal.name, ControlFile.root.name, ControlFile.mounts.name, ControlFile.log.name]
 
     /// The entries the filesystem puts in every container directory.
     package static func controlEntry(named name: String) -> EntryKind? {

@@ -266,8 +266,8 @@ package enum Decide {
         // Refused, not "no such file" on a descriptor it holds.
         guard let writer, mayWrite(c, of: serial, facts: writer, tree: tree) else { return EACCES }
         // A value is one write at offset 0, as in sysfs: `dd bs=1` applies
-        // its first byte and gets EINVAL for the next.
-        guard offset == 0 else { return EINVAL }
+        // its first byte and gets EINVAL for the next. A log is appended to.
+        guard offset == 0 || c == .log else { return EINVAL }
         return c.isWritable ? nil : EACCES
     }
 

@@ -216,8 +216,14 @@ package final class NamespaceFilesystem: Sendable {
             st.st_mode = inode.kind.fileType | 0o777
         case .control(let c):
             st.st_mode = inode.kind.fileType | (c == .signal ? 0o200 : c.isWritable && inode.serial != ContainerTree.rootSerial ? 0o644 : 0o444)
-            guard let bytes = handleBytes ?? snapshot(inode, caller) else { return nil }
-            st.st_size = off_t(bytes.count)
+            if c == .log {
+                // Read as it grows (tail -f): its size now, never a snapshot.
+                guard let id = runtime.files.id(of: inode.serial) else { return nil }
+                st.st_size = off_t(runtime.lifecycle.logs.size(id))
+            } else {
+                guard let bytes = handleBytes ?? snapshot(inode, caller) else { return nil }
+                st.st_size = off_t(bytes.count)
+            }
         }
         st.st_blocks = (st.st_size + 511) / 512
         return st
@@ -273,6 +279,7 @@ package final class NamespaceFilesystem: Sendable {
         case .signal: return []
         case .root: return files.root(s)
         case .mounts: return files.volumes(s)
+        case .log: return []
         case let l: return files.limit(s, l)
         }
     }

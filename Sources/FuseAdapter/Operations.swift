@@ -362,6 +362,11 @@ extension NamespaceFilesystem {
         guard let file = state.withLock({ $0.files[fi.pointee.fh] }) ?? inheritedFile(req, ino, fi.pointee.fh) else {
             return req.reply(error: EBADF)
         }
+        // A log is read as it is now, at any offset (tail -f).
+        if case .control(.log) = file.inode.kind {
+            guard let id = runtime.files.id(of: file.inode.serial) else { return req.reply(error: ENOENT) }
+            return req.reply(bytes: runtime.lifecycle.logs.read(id, offset: Int(offset), count: size)[...])
+        }
         // No snapshot: the container was gone by the time it was taken.
         guard let bytes = file.bytes else { return req.reply(error: ENOENT) }
         let start = min(Int(offset), bytes.count)
@@ -418,7 +423,8 @@ extension NamespaceFilesystem {
     /// signal) is taken and dropped.
     func restore(_ c: ControlFile, of serial: UInt64, _ data: [UInt8], writer: Caller, facts: CallerFacts) throws(RuntimeError) {
         switch c {
-        case .status, .procs, .pidsCurrent, .memoryCurrent, .signal: return
+        // (a log is its processes' words: a new container's starts empty)
+        case .status, .procs, .pidsCurrent, .memoryCurrent, .signal, .log: return
         case .mounts:
             let have = Set(String(decoding: runtime.files.volumes(serial) ?? [], as: UTF8.self).split(separator: "\n"))
             for line in data.split(separator: 10) where !have.contains(Substring(String(decoding: line, as: UTF8.self))) {
@@ -456,7 +462,7 @@ extension NamespaceFilesystem {
             forgetSnapshots(serial: file.inode.serial)
             return req.reply(written: data.count)
         }
-        do {
+        do throws(RuntimeError) {
             switch c {
             case .hostname: try runtime.files.setHostname(file.inode.serial, data)
             case .freeze: try runtime.files.setFrozen(file.inode.serial, data)
@@ -466,6 +472,9 @@ extension NamespaceFilesystem {
                 // Its view, anew in the new root.
                 runtime.views.attach(file.inode.serial)
             case .mounts: try runtime.lifecycle.changeVolumes(file.inode.serial, data, writer: writer.tid)
+            case .log:
+                guard let id = runtime.files.id(of: file.inode.serial) else { throw RuntimeError(.noEntry, "log: no such container") }
+                do throws(Errno) { try runtime.lifecycle.logs.append(id, data) } catch { throw RuntimeError(error, "log: cannot append") }
             case .procs:
                 try runtime.files.enter(file.inode.serial, data, writer: writer.tid,
                                         hostPrivileged: writer.scope == ContainerTree.rootSerial && writerFacts.privileged)

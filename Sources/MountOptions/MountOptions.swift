@@ -41,6 +41,8 @@ package struct MountOptions: Equatable, Sendable {
     package var logFile: String?
     /// -o root=DIR: the root filesystem of every new top-level container.
     package var rootImage: String?
+    /// -o log_size=BYTES: each container's log's bound.
+    package var logSize = 1 << 20
     /// -o netns=names: containers' net namespaces in /run/netns.
     package var netnsNames = false
     /// -o network=bridge[:CIDR]: eth0 on a bridge for every container.
@@ -108,6 +110,8 @@ package struct MountOptions: Equatable, Sendable {
                          \(NetworkConfiguration.defaultCIDR)) with an address of its own and a default
                          route; where nft is, a table of the daemon's masquerades the
                          subnet's traffic to other networks (removed at unmount)
+      -o log_size=BYTES  each container's log (what nsctl exec -d runs writes) keeps at
+                         most this much, the oldest half dropped (default 1M; K, M, G)
       -o netns=names     every container's net namespace in /run/netns, as ip netns
                          makes them: /web/job is web.job (ip netns exec web.job ...);
                          renamed by mv, removed by rm -rf
@@ -222,6 +226,13 @@ package struct MountOptions: Equatable, Sendable {
                     case "root":
                         guard value.hasPrefix("/") else { return "root must be an absolute path" }
                         o.rootImage = value
+                        continue
+                    case "log_size":
+                        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+                        let unit = value.last.flatMap { units[$0] } ?? 1
+                        guard let n = Int(unit == 1 ? value : String(value.dropLast())), n > 0, n * unit >= 4096,
+                              n * unit <= 1 << 30 else { return "log_size takes bytes (K, M, G suffixes), 4K to 1G" }
+                        o.logSize = n * unit
                         continue
                     case "netns":
                         guard value == "names" else { return "netns takes: names" }

@@ -70,6 +70,7 @@ do {
     configuration.rootImage = options.rootImage
     configuration.network = options.network
     configuration.netnsNames = options.netnsNames
+    configuration.logSize = options.logSize
     configuration.storageDirectory = storage
     configuration.mountPoint = mountPoint.path
     configuration.hostFilesystem = options.hostFilesystem ?? store.recordedHostFilesystem() ?? .private

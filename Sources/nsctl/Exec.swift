@@ -34,6 +34,9 @@ struct Exec: ParsableCommand {
     @Flag(name: .short, help: "Interactive: give CMD a terminal of its own (a fresh pty that nsctl relays; also when the caller's input is a terminal). CMD never gets the caller's terminal.")
     var tty = false
 
+    @Flag(name: .shortAndLong, help: "Detached: start CMD in a session of its own, no terminal, stdin /dev/null, its output to the container's log; print its pid and return at once.")
+    var detach = false
+
     @Option(name: .customLong("user"), help: ArgumentHelp(
         "Run as this uid (and gid; default: the uid) of the container's user namespace (default 0, its root).",
         valueName: "uid[:gid]"))
@@ -81,6 +84,7 @@ struct Exec: ParsableCommand {
 
     func execute() throws(NsctlError) -> Int32 {
         guard !command.isEmpty else { throw NsctlError("missing command: nsctl exec PATH -- CMD [ARGS...]") }
+        if detach && tty { throw NsctlError("-d and -t: a detached command has no terminal") }
         let kinds = try kinds()
         // Entering needs CAP_SYS_ADMIN over the container's namespaces: root,
         // or (without privileges) the owner of its user namespace, as a
@@ -125,6 +129,10 @@ struct Exec: ParsableCommand {
             try Self.moveSelf(into: c)
         }
         defer { cgroup.map { _ = close($0) } }
+        // Detached: CMD's stdin is /dev/null, its stdout and stderr a pipe
+        // to the relay (nsctl's own, for the while of the start, then back).
+        // The relay first, while nsctl is still in none of C's cgroups.
+        let output = detach ? try Detached(c) : nil
         pidsMirror?.enter()
 
         var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
@@ -134,6 +142,8 @@ struct Exec: ParsableCommand {
                               entersUser ? uid : -1, entersUser ? gid : -1, processLimit(of: initProcess),
                               &argv, &childPidfd, &childPid, &ptyMaster)
         pidsMirror?.leave()
+        output?.restore()
+        output?.started(pid: rc < 0 ? nil : childPid)
         if rc < 0 {
             let e = Errno(-rc)
             // The shell's statuses: 127 not found, 126 found but not runnable.
@@ -147,6 +157,10 @@ struct Exec: ParsableCommand {
                 throw NsctlError("cannot enter \(path): it takes root, or owning its user namespace (a container you made in a directory delegated to you)")
             }
             throw NsctlError("cannot enter \(path) (\(kinds.map(\.name).joined(separator: ","))): \(e)")
+        }
+        if output != nil {
+            print(childPid)
+            return 0
         }
         return nsfs_wait_forwarding(childPidfd, childPid, ptyMaster)
     }
@@ -255,4 +269,84 @@ struct PidsMirror {
 
     func enter() { try? FileIO.write(inside + "/cgroup.procs", "0") }
     func leave() { try? FileIO.write(outside + "/cgroup.procs", "0") }
+}
+
+/// `exec -d`: CMD's output goes to its container's `log` through
+/// namespacefs-log-relay (installed beside nsctl), which outlives nsctl.
+/// The relay starts first: a child nsctl makes after it joined the
+/// container's pid namespace would be born in it (a process of the
+/// container, which may not write its own log). It learns CMD's pid on
+/// its descriptor 3.
+struct Detached {
+    let output: (read: Int32, write: Int32)
+    let pidPipe: Int32
+    let saved: (Int32, Int32, Int32)
+
+    /// The relay started, and nsctl's 0, 1, 2 pointed at /dev/null and the
+    /// pipe to it (CMD inherits them) until `restore`.
+    init(_ c: ContainerDirectory) throws(NsctlError) {
+        let log = c.path + "/" + ControlFile.log.name
+        guard access(log, W_OK) == 0 else { throw NsctlError("\(log): cannot write the container's log (\(Errno.current))") }
+        let out = try Self.pipe(), pid = try Self.pipe()
+        output = out
+        pidPipe = pid.write
+        try Self.startRelay(log: log, stdin: out.read, pid: pid.read)
+        close(out.read)
+        close(pid.read)
+        saved = (fcntl(0, F_DUPFD_CLOEXEC, 3), fcntl(1, F_DUPFD_CLOEXEC, 3), fcntl(2, F_DUPFD_CLOEXEC, 3))
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        guard null >= 0, dup2(null, 0) == 0, dup2(out.write, 1) == 1, dup2(out.write, 2) == 2 else {
+            throw NsctlError("cannot prepare CMD's output: \(Errno.current)")
+        }
+        close(null)
+    }
+
+    func restore() {
+        _ = dup2(saved.0, 0)
+        _ = dup2(saved.1, 1)
+        _ = dup2(saved.2, 2)
+        close(output.write)
+    }
+
+    /// CMD's pid to the relay (nothing if CMD did not start: the relay says "-").
+    func started(pid: Int32?) {
+        if let pid { _ = "\(pid)\n".withCString { write(pidPipe, $0, strlen($0)) } }
+        close(pidPipe)
+    }
+
+    static func pipe() throws(NsctlError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard Glibc.pipe(&fds) == 0, fcntl(fds[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(fds[1], F_SETFD, FD_CLOEXEC) == 0 else {
+            throw NsctlError("cannot make a pipe: \(Errno.current)")
+        }
+        return (fds[0], fds[1])
+    }
+
+    /// In a session of its own; nsctl lets go of it.
+    static func startRelay(log: String, stdin: Int32, pid: Int32) throws(NsctlError) {
+        let relay = relayPath
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, pid, 3)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawnattr_setflags(&attr, 0x80 /* POSIX_SPAWN_SETSID (glibc), which Swift's Glibc hides */)
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup(relay), strdup(log), nil]
+        defer { argv.forEach { free($0) } }
+        var child: pid_t = 0
+        let e = posix_spawn(&child, relay, &actions, &attr, &argv, environ)
+        guard e == 0 else { throw NsctlError("cannot start \(relay): \(Errno(e))") }
+    }
+
+    static var relayPath: String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        let exe = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/usr/local/bin/nsctl"
+        return String(exe[..<(exe.lastIndex(of: "/") ?? exe.endIndex)]) + "/namespacefs-log-relay"
+    }
 }

@@ -134,7 +134,7 @@ import LinuxSystem
 
 /// Entries added after containers could take their names: signal, root.
 @Suite struct EntriesAddedLater {
-    @Test(arguments: [ControlFile.signal, .root])
+    @Test(arguments: [ControlFile.signal, .root, .mounts, .log])
     func containersHaveItRootAndSetsDoNot(_ entry: ControlFile) throws {
         var t = ContainerTree()
         try t.insert(serial: 1, name: "a", parent: ContainerTree.rootSerial)
@@ -147,7 +147,7 @@ import LinuxSystem
         guard case .failure(.exists) = t.checkCreate(parent: 1, name: Array(entry.name.utf8)) else { Issue.record("\(entry.name) could be made"); return }
     }
 
-    @Test(arguments: [ControlFile.signal, .root])
+    @Test(arguments: [ControlFile.signal, .root, .mounts, .log])
     func aContainerNamedSoBeforeIsAdoptedAndKeepsTheName(_ entry: ControlFile) throws {
         var t = ContainerTree()
         try t.insert(serial: 1, name: "a", parent: ContainerTree.rootSerial)

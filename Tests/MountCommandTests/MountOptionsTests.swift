@@ -147,3 +147,21 @@ import Testing
         #expect(line.contains("stop_timeout takes seconds"))
     }
 }
+
+@Suite struct SystemOptions {
+    @Test func logSizeRootStorageNetworkAndNames() {
+        guard case .run(let none) = MountOptions.parse(["/n"]),
+              case .run(let set) = MountOptions.parse(["/n", "-o", "log_size=64K,root=/srv/img,storage=/srv/st,network=bridge:10.9.0.1/24,netns=names"])
+        else { Issue.record("refused"); return }
+        #expect(none.logSize == 1 << 20 && none.rootImage == nil && none.storageDirectory == nil && none.network == nil && !none.netnsNames)
+        #expect(set.logSize == 64 << 10 && set.rootImage == "/srv/img" && set.storageDirectory == "/srv/st" && set.netnsNames)
+        #expect(set.network?.gatewayText == "10.9.0.1" && set.network?.subnet == "10.9.0.0/24")
+    }
+
+    @Test(arguments: ["log_size=1K", "log_size=2G", "log_size=x", "root=rel", "storage=/a:b", "storage=rel",
+                      "network=bridge:10.0.0.0/24", "network=bridge:10.0.0.1/31", "network=bridge:300.0.0.1/16", "network=wifi",
+                      "netns=all"])
+    func refused(_ option: String) {
+        guard case .error = MountOptions.parse(["/n", "-o", option]) else { Issue.record("\(option) accepted"); return }
+    }
+}

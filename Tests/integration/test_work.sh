@@ -163,3 +163,59 @@ assert s["name"] == "idle" and isinstance(s["processes"], int) and s["processes"
     "$NSCTL" tree "$MNT" | grep -q "inner .*cpu [0-9]" || fail "nsctl tree: $("$NSCTL" tree "$MNT")"
     echo KILL > "$MNT/busy/signal"
 }
+
+test_detached_work_and_its_log() {
+    new_mount "log_size=64K"
+    mkdir "$MNT/svc"
+    local t0 pid ms
+    t0=$(date +%s%N)
+    pid=$("$NSCTL" exec -d "$MNT/svc" -- sh -c 'echo hello; echo oops >&2; cat; sid=$(cut -d" " -f6 /proc/self/stat); [ "$sid" = $$ ] && echo own-session; [ -t 0 ] || echo no-terminal; sleep 0.5; echo later')
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    [[ $pid =~ ^[0-9]+$ ]] || fail "exec -d printed '$pid'"
+    [ "$ms" -lt 400 ] || fail "exec -d took $ms ms: it waited"
+    wait_for 5 grep -q " later$" "$MNT/svc/log" || fail "the log: $(cat "$MNT/svc/log")"
+    local t='^[0-9-]+T[0-9:]+Z '
+    grep -Eq "$t$pid hello$" "$MNT/svc/log" || fail "no stamped stdout line: $(cat "$MNT/svc/log")"
+    grep -Eq "$t$pid oops$" "$MNT/svc/log" || fail "no stderr line"
+    grep -Eq "$t$pid own-session$" "$MNT/svc/log" || fail "not in a session of its own"
+    grep -Eq "$t$pid no-terminal$" "$MNT/svc/log" || fail "it had a terminal"
+    assert_eq "$(stat -c %a "$MNT/svc/log")" 644 "the log's mode"
+    # the container itself does not write its own log
+    view_ready "$MNT/svc"
+    in_container "$MNT/svc" sh -c "echo forged >> $MNT/log" 2>/dev/null && fail "the container wrote its own log"
+    # tail -f sees a new line within a second
+    tail -n 0 -f "$MNT/svc/log" > "$TEST_TMP/tail.out" 2>/dev/null &
+    local tailer=$!
+    sleep 0.3
+    "$NSCTL" exec -d "$MNT/svc" -- sh -c 'echo tailed' >/dev/null
+    wait_for 2 grep -q " tailed$" "$TEST_TMP/tail.out" || fail "tail -f did not see the new line"
+    kill $tailer
+    # a writer keeps writing across a daemon crash and an unmount
+    "$NSCTL" exec -d "$MNT/svc" -- sh -c 'i=0; while [ $i -lt 40 ]; do echo tick $i; i=$((i + 1)); sleep 0.1; done' >/dev/null
+    wait_for 5 grep -q " tick 3$" "$MNT/svc/log" || fail "no tick"
+    kill -9 "$(daemon_pid)"
+    sleep 0.3
+    "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG,log_size=64K" || fail "the next daemon"
+    grep -q " hello$" "$MNT/svc/log" || fail "the log lost its lines in the crash"
+    wait_for 10 grep -q " tick 39$" "$MNT/svc/log" || fail "the ticks after the crash: $(tail -3 "$MNT/svc/log")"
+    # (the next mount with the default log_size, 1 MiB)
+    remount
+    grep -q " tick 39$" "$MNT/svc/log" || fail "the log after an unmount"
+    # a process that writes fast never waits for the log; the log stays bounded
+    t0=$(date +%s%N)
+    pid=$("$NSCTL" exec -d "$MNT/svc" -- sh -c 'yes flood-line-of-some-length | head -n 300000; echo flood-done')
+    wait_for 20 sh -c "[ ! -d /proc/$pid ] || grep -q '^State:.Z' /proc/$pid/status" || fail "the flood did not end"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    # what the relay could not queue (1 MiB) is dropped and counted: either
+    # the flood's last line came through, or a count of dropped lines did
+    wait_for 10 grep -q " flood-done$\|lines dropped: the log could not keep up" "$MNT/svc/log" || fail "neither the last line nor a count: $(tail -2 "$MNT/svc/log"); relay: $(pgrep -af namespacefs-log-relay)"
+    echo "    300,000 lines (8 MB) written in $ms ms; log $(stat -c %s "$MNT/svc/log") bytes, $(grep -c 'lines dropped' "$MNT/svc/log") drop counts kept"
+    [ "$(stat -c %s "$MNT/svc/log")" -le $((1024 * 1024 + 4096)) ] || fail "the log grew past log_size: $(stat -c %s "$MNT/svc/log")"
+    "$NSCTL" exec -d "$MNT/svc" -- echo after-the-flood >/dev/null
+    wait_for 5 grep -q " after-the-flood$" "$MNT/svc/log" || fail "the log after the flood"
+    # it goes with the container
+    local id; id=$(awk '/^id:/ { print $2 }' "$MNT/svc/status")
+    [ -f "$STATE/logs/$id" ] || fail "no log file in the state directory"
+    rm -rf "$MNT/svc"
+    [ ! -e "$STATE/logs/$id" ] || fail "rm -rf left the log"
+}

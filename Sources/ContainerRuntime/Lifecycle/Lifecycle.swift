@@ -51,6 +51,8 @@ package struct RuntimeConfiguration: Sendable {
     /// -o network=bridge[:CIDR]: every container made by mkdir gets eth0
     /// on a bridge (nil: none).
     package var network: NetworkConfiguration?
+    /// -o log_size=BYTES: each container's log's bound.
+    package var logSize = 1 << 20
     /// -o netns=names: containers' net namespaces in /run/netns (ip netns).
     package var netnsNames = false
     /// Where the tree is mounted: a container with a root of its own gets
@@ -90,6 +92,8 @@ package final class Lifecycle: Sendable {
     package let network: Network?
     /// Containers' net namespaces by name in /run/netns (-o netns=names).
     let netnsNames: NetnsNames?
+    /// Containers' logs (the log entry).
+    package let logs: Logs
     /// The daemon's own set: what a set's pinning init must join.
     var daemonKey: SetKey? { registry.host.key }
 
@@ -98,6 +102,7 @@ package final class Lifecycle: Sendable {
         self.registry = registry
         discovery = Discovery(registry: registry, setWork: setWorkInProgress)
         network = configuration.network.map { Network($0, stateDirectory: configuration.stateDirectory) }
+        logs = Logs(stateDirectory: configuration.stateDirectory, limit: configuration.logSize)
         // Also without the option when an earlier mount had it: its names go.
         netnsNames = configuration.netnsNames || NetnsNames.recorded(stateDirectory: configuration.stateDirectory)
             ? NetnsNames(stateDirectory: configuration.stateDirectory) : nil
@@ -414,9 +419,10 @@ package final class Lifecycle: Sendable {
     }
 
     /// What a container had of its own beyond its processes and cgroup,
-    /// released once it is gone for good: its layer, its address.
+    /// released once it is gone for good: its layer, its log, its address.
     func buried(_ id: UInt64) {
         roots.remove(id: id)
+        logs.remove(id)
         network?.pool.release(id: id)
     }
 

@@ -139,6 +139,9 @@ package struct ControlFiles: Sendable {
         registry.read { s in s.records[serial].map { Array(($0.root ?? "").utf8) + [10] } }
     }
 
+    /// The container's id (what its log and layer are named by).
+    package func id(of serial: UInt64) -> UInt64? { registry.read { $0.records[serial]?.id } }
+
     /// The `mounts` entry: a line per volume; nil if the container is gone.
     package func volumes(_ serial: UInt64) -> [UInt8]? {
         registry.read { s in s.records[serial].map { Array($0.volumes.map { $0.line + "\n" }.joined().utf8) } }
