@@ -71,11 +71,8 @@ static int join(char *out, const char *a, const char *b) {
     return 0;
 }
 
-
-// mkdir -p of `rel` below the directory `dirfd`, each new directory made
-// by the container's root (fsuid/fsgid set by the caller): owned by root
-// inside. Relative to a descriptor: the storage above is the host root's
-// alone (0700), not a path the container's root may walk.
+// mkdir -p of `rel` below the directory `dirfd` (the caller is the
+// container's root: what it makes is root's inside).
 static int make_dirs(int dirfd, const char *rel) {
     char path[PATH_MAX];
     size_t n = strlen(rel);
@@ -89,18 +86,6 @@ static int make_dirs(int dirfd, const char *rel) {
         path[i] = saved;
         if (saved == 0) return 0;
     }
-}
-
-// out = a + decimal(n) + b (no stdio in a child on the daemon's memory).
-static void with_number(char *out, size_t size, const char *a, unsigned n, const char *b) {
-    char digits[12];
-    int k = 0;
-    do { digits[k++] = (char)('0' + n % 10); n /= 10; } while (n);
-    size_t i = 0;
-    for (; *a && i + 1 < size; a++) out[i++] = *a;
-    while (k && i + 1 < size) out[i++] = digits[--k];
-    for (; *b && i + 1 < size; b++) out[i++] = *b;
-    out[i] = 0;
 }
 
 
@@ -137,9 +122,9 @@ static int new_mount(const char *type, char *opts, unsigned attrs) {
 // "uid=U,gid=G" appended to `opts`.
 static void append_owner(char *opts, size_t size, uid_t uid, gid_t gid) {
     size_t n = strlen(opts);
-    with_number(opts + n, size - n, ",uid=", uid, "");
+    nsfs_with_number(opts + n, size - n, ",uid=", uid, "");
     n = strlen(opts);
-    with_number(opts + n, size - n, ",gid=", gid, "");
+    nsfs_with_number(opts + n, size - n, ",gid=", gid, "");
 }
 
 // The OCI runtime spec's default devices, made (this process has the
@@ -217,7 +202,7 @@ static int host_pieces(const struct nsfs_root_request *req, int m[M_COUNT]) {
     m[M_SYS] = new_mount("sysfs", NULL, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC);
     m[M_DEV] = make_dev(req->root_uid, req->root_gid);
     // tty is group 5 inside: the host's gid + 5.
-    with_number(opts, sizeof opts, "newinstance,ptmxmode=0666,mode=0620,gid=", req->root_gid + 5, "");
+    nsfs_with_number(opts, sizeof opts, "newinstance,ptmxmode=0666,mode=0620,gid=", req->root_gid + 5, "");
     m[M_PTS] = new_mount("devpts", opts, ATTR_NOSUID | ATTR_NOEXEC);
     memcpy(opts, "mode=1777", sizeof "mode=1777");
     append_owner(opts, sizeof opts, req->root_uid, req->root_gid);

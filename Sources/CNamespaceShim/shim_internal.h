@@ -48,6 +48,10 @@ long nsfs_vfork_run(uint64_t flags, int exit_signal, int (*fn)(void *), void *ar
 // Raw syscalls: safe in a child on the daemon's memory.
 void nsfs_close_all_but(int *keep, int n);
 
+// out = a + decimal(n) + b, cut to `size` (no stdio: also for children on
+// the daemon's memory, where only plain syscalls are safe).
+void nsfs_with_number(char *out, size_t size, const char *a, unsigned long n, const char *b);
+
 // Wait for a child of ours (any kind, __WALL) to end and reap it.
 static inline void nsfs_reap(long pid) {
     int status;

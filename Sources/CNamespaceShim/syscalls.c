@@ -39,6 +39,17 @@
 
 static int result(long r) { return r < 0 ? -errno : (int)r; }
 
+void nsfs_with_number(char *out, size_t size, const char *a, unsigned long n, const char *b) {
+    char digits[24];
+    int k = 0;
+    do { digits[k++] = (char)('0' + n % 10); n /= 10; } while (n);
+    size_t i = 0;
+    for (; *a && i + 1 < size; a++) out[i++] = *a;
+    while (k && i + 1 < size) out[i++] = digits[--k];
+    for (; *b && i + 1 < size; b++) out[i++] = *b;
+    out[i] = 0;
+}
+
 int nsfs_pidfd_open(pid_t pid, unsigned int flags) {
     return result(syscall(SYS_pidfd_open, pid, flags));
 }

@@ -94,16 +94,11 @@ static int placeholder_as_owner(void *p) {
 
 // "/proc/PID/leaf" without stdio: this also runs in children that share
 // the daemon's memory, where only plain syscalls are safe.
-static void proc_path(char *out, long pid, const char *leaf) {
-    char digits[24];
-    int n = 0;
-    do { digits[n++] = (char)('0' + pid % 10); pid /= 10; } while (pid > 0);
-    char *p = out;
-    for (const char *s = "/proc/"; *s; s++) *p++ = *s;
-    while (n > 0) *p++ = digits[--n];
-    *p++ = '/';
-    for (const char *s = leaf; *s; s++) *p++ = *s;
-    *p = 0;
+static void proc_path(char *out, size_t size, long pid, const char *leaf) {
+    nsfs_with_number(out, size, "/proc/", (unsigned long)pid, "/");
+    size_t n = strlen(out);
+    for (; *leaf && n + 1 < size; leaf++) out[n++] = *leaf;
+    out[n] = 0;
 }
 
 static int write_file(const char *path, const char *text) {
@@ -121,16 +116,16 @@ static int write_file(const char *path, const char *text) {
 // belong to the host's root (EACCES for the helper): wait, briefly.
 static int map_and_keep(struct userns_ctx *ctx, long pid, int after_exec) {
     char path[64];
-    proc_path(path, pid, "uid_map");
+    proc_path(path, sizeof path, pid, "uid_map");
     int e;
     for (int tries = 0; (e = write_file(path, ctx->uid_map)) == EACCES && after_exec && tries < 2000; tries++) {
         struct timespec pause = {0, 50 * 1000};
         nanosleep(&pause, NULL);
     }
     if (e) return e;
-    proc_path(path, pid, "gid_map");
+    proc_path(path, sizeof path, pid, "gid_map");
     if ((e = write_file(path, ctx->gid_map))) return e;
-    proc_path(path, pid, "ns/user");
+    proc_path(path, sizeof path, pid, "ns/user");
     ctx->fd = open(path, O_RDONLY | O_CLOEXEC);
     return ctx->fd < 0 ? errno : 0;
 }

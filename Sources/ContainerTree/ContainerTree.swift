@@ -444,7 +444,7 @@ package struct ContainerTree: Sendable {
     /// Whether the directory of `serial` has the control entry `c`: limit
     /// entries only in containers, for the controllers the host has.
     package func hasEntry(_ c: ControlFile, _ serial: UInt64) -> Bool {
-        if c == .signal || c == .root || c == .mounts || c == .log {
+        if c.isTakenLater {
             // A container's, and not where a container took the name before.
             guard serial != Self.rootSerial, let n = nodes[serial], !n.unnamed else { return false }
             return n.children[c.name] == nil

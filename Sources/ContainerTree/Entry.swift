@@ -68,6 +68,15 @@ package enum ControlFile: Int, CaseIterable, Sendable {
         }
     }
 
+    /// Added after containers could be named so (see EntryKind.namesTakenLater):
+    /// a container's only, not a set's nor the root's.
+    package var isTakenLater: Bool {
+        switch self {
+        case .signal, .root, .mounts, .log: true
+        default: false
+        }
+    }
+
     /// The limit entries, in listing order.
     package static var limits: [ControlFile] { allCases.filter(\.isLimit) }
 }
@@ -100,7 +109,7 @@ package enum EntryKind: Equatable, Hashable, Sendable {
     /// Entries added after containers could be named so: a container of
     /// that name made before is adopted as it is, and its directory goes
     /// without the entry (the name is the container's).
-    package static let namesTakenLater: Set<String> = [ControlFile.signal.name, ControlFile.root.name, ControlFile.mounts.name, ControlFile.log.name]
+    package static let namesTakenLater = Set(ControlFile.allCases.filter(\.isTakenLater).map(\.name))
 
     /// The entries the filesystem puts in every container directory.
     package static func controlEntry(named name: String) -> EntryKind? {

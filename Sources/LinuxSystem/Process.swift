@@ -355,3 +355,14 @@ package enum SignalName {
         return (1...last).first { nsfs_signal_abbrev($0).map { String(cString: $0) } == name }
     }
 }
+
+/// This program's own executable.
+package enum ThisProgram {
+    /// A file installed beside it (the init, the holder, the log relay).
+    package static func beside(_ name: String) -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buf, Int(PATH_MAX))
+        let exe = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/usr/local/sbin/" + name
+        return exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/" + name
+    }
+}

@@ -133,7 +133,9 @@ int main(int argc, char **argv) {
     pthread_t t;
     if (pthread_create(&t, NULL, reader, NULL) != 0) return 1;
     int fd = open_log();
-    static char batch[BATCH + 128];
+    // The whole queue is taken at once (one copy, no moving what is left)
+    // and appended in writes of whole lines up to BATCH.
+    static char batch[QUEUE + 128];
     time_t deadline = 0;
     for (;;) {
         pthread_mutex_lock(&lock);
@@ -142,16 +144,11 @@ int main(int argc, char **argv) {
             pthread_mutex_unlock(&lock);
             break;
         }
-        // Whole lines only, up to BATCH.
-        size_t take = queued < BATCH ? queued : BATCH;
-        while (take < queued && take > 0 && queue[take - 1] != '\n') take--;
-        memcpy(batch, queue, take);
-        size_t n = take;
-        memmove(queue, queue + take, queued - take);
-        queued -= take;
-        // Lines are dropped when the queue is full: after all it held. The
-        // count goes where they would have been, once it is empty.
-        if (!queued && dropped) {
+        memcpy(batch, queue, queued);
+        size_t n = queued;
+        queued = 0;
+        // Lines are dropped when the queue is full: after all it held.
+        if (dropped) {
             n += (size_t)snprintf(batch + n, 128, "%s\t[namespacefs: %zu lines dropped: the log could not keep up]\n", pid, dropped);
             dropped = 0;
         }
@@ -162,7 +159,14 @@ int main(int argc, char **argv) {
             clock_gettime(CLOCK_MONOTONIC, &now);
             deadline = now.tv_sec + 5;
         }
-        if (append(&fd, batch, n, deadline) != 0) break;
+        int failed = 0;
+        for (size_t at = 0; at < n && !failed;) {
+            size_t take = n - at < BATCH ? n - at : BATCH;
+            while (at + take < n && take > 1 && batch[at + take - 1] != '\n') take--;
+            failed = append(&fd, batch + at, take, deadline) != 0;
+            at += take;
+        }
+        if (failed) break;
     }
     return 0;
 }

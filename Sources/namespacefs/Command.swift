@@ -14,13 +14,4 @@ enum Command {
         for undo in undoOnFailure.reversed() { undo() }
         exit(code)
     }
-
-    /// A file installed beside this program (the init, the holder).
-    static func besideThisProgram(_ name: String) -> String {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buf, Int(PATH_MAX))
-        let exe = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/usr/local/sbin/namespacefs"
-        let dir = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        return dir + "/" + name
-    }
 }

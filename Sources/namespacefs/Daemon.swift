@@ -26,7 +26,7 @@ final class Daemon: Sendable {
     /// Set once the mount ends on purpose: no holder is started after that.
     let ending = Mutex(false)
     /// (Not beside -o init=: that may be anywhere.)
-    let holderBinary = Command.besideThisProgram("namespacefs-holder")
+    let holderBinary = ThisProgram.beside("namespacefs-holder")
 
     /// The exit status of a daemon that handed its mount over (systemd:
     /// RestartForceExitStatus= starts the next one).

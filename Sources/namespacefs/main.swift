@@ -34,7 +34,7 @@ let (mounts, cgroupMount) = Preflight.check()
 let mountPoint = MountPoint.resolve(options.mountPoint, mounts: mounts, restart: options.restart)
 
 // The init binary: installed beside this program.
-let initPath = options.initPath ?? Command.besideThisProgram("namespacefs-init")
+let initPath = options.initPath ?? ThisProgram.beside("namespacefs-init")
 guard access(initPath, X_OK) == 0 else {
     Command.fail("container init \(initPath) is missing: run 'make install', or pass -o init=PATH")
 }

@@ -343,10 +343,5 @@ struct Detached {
         guard e == 0 else { throw NsctlError("cannot start \(relay): \(Errno(e))") }
     }
 
-    static var relayPath: String {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        let exe = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/usr/local/bin/nsctl"
-        return String(exe[..<(exe.lastIndex(of: "/") ?? exe.endIndex)]) + "/namespacefs-log-relay"
-    }
+    static var relayPath: String { ThisProgram.beside("namespacefs-log-relay") }
 }

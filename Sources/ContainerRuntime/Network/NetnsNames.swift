@@ -18,8 +18,10 @@ package final class NetnsNames: Sendable {
     /// daemon unbinds those of containers gone meanwhile.
     private let bound: Mutex<[UInt64: String]>
     private let file: String
-    /// One reconciliation at a time.
-    private let busy = Mutex<Void>(())
+    /// One reconciliation at a time; true once the names loaded from the
+    /// state directory were checked against the kernel (then the map is
+    /// trusted: a mkdir does not stat every container's name).
+    private let busy = Mutex<Bool>(false)
 
     package init(stateDirectory: String) {
         let file = stateDirectory + "/netns-names"
@@ -36,6 +38,9 @@ package final class NetnsNames: Sendable {
     /// Did a mount of this state directory name namespaces?
     package static func recorded(stateDirectory: String) -> Bool { access(stateDirectory + "/netns-names", F_OK) == 0 }
 
+    /// `NAME~ID8`: the name of a container whose name was taken.
+    static func alternative(_ n: String, _ id: UInt64) -> String { String(n.prefix(190)) + "~" + String(hex(id).prefix(8)) }
+
     /// What a container at `path` is called.
     static func name(path: [String]) -> String { path.joined(separator: ".") }
 
@@ -48,35 +53,47 @@ package final class NetnsNames: Sendable {
 
     /// Bind what is missing, move what was renamed, unbind what is gone.
     func sync(_ wanted: [Wanted]) {
-        busy.withLock { _ in
+        busy.withLock { checked in
+            // (a mount without the option, once the names it found are gone)
+            if checked && wanted.isEmpty && bound.withLock({ $0.isEmpty }) { return }
             var names: [UInt64: String] = [:]
             var taken: Set<String> = []
             for w in wanted.sorted(by: { $0.serial < $1.serial }) {
                 var n = Self.name(path: w.path)
-                if n.utf8.count > 200 || taken.contains(n) { n = String(n.prefix(190)) + "~" + String(hex(w.id).prefix(8)) }
+                if n.utf8.count > 200 || taken.contains(n) { n = Self.alternative(n, w.id) }
                 taken.insert(n)
                 names[w.id] = n
             }
             let before = bound.withLock { $0 }
+            // What a container has now is its name, or that name's
+            // alternative if someone else's file took it.
+            func keeps(_ id: UInt64, _ had: String?) -> Bool {
+                guard let had, let n = names[id] else { return false }
+                return had == n || had == Self.alternative(n, id)
+            }
             // Unbind first: a name may pass from one container to another.
-            for (id, n) in before where names[id] != n { unbind(n) }
+            for (id, n) in before where !keeps(id, n) { unbind(n) }
             var now: [UInt64: String] = [:]
             for w in wanted {
                 guard let n = names[w.id] else { continue }
-                if before[w.id] == n, isBound(n, to: w.process) { now[w.id] = n; continue }
+                if let had = before[w.id], keeps(w.id, had), checked || isBound(had, to: w.process) { now[w.id] = had; continue }
                 switch bind(n, to: w.process) {
                 case .bound: now[w.id] = n
                 case .someoneElses:
-                    let other = String(n.prefix(190)) + "~" + String(hex(w.id).prefix(8))
+                    let other = Self.alternative(n, w.id)
                     if bind(other, to: w.process) == .bound { now[w.id] = other }
                 case .failed: break
                 }
             }
             bound.withLock { $0 = now }
-            let text = now.sorted { $0.key < $1.key }.map { "\(hex($0.key)) \($0.value)\n" }.joined()
-            if text.isEmpty && wanted.isEmpty {
+            checked = true
+            if now.isEmpty && wanted.isEmpty {
                 unlink(file)
-            } else if !bestEffort({ () throws(Errno) in try FileIO.replaceAtomically(file, with: Array(text.utf8)) }) {
+                return
+            }
+            guard now != before else { return }
+            let text = now.sorted { $0.key < $1.key }.map { "\(hex($0.key)) \($0.value)\n" }.joined()
+            if !bestEffort({ () throws(Errno) in try FileIO.replaceAtomically(file, with: Array(text.utf8)) }) {
                 Log.line("netns: cannot record the names in \(file)")
             }
         }

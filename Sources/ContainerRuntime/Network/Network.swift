@@ -63,23 +63,25 @@ package struct NetworkConfiguration: Equatable, Sendable {
 /// freed address is not reused at once: neighbours' caches).
 final class AddressPool: Sendable {
     let configuration: NetworkConfiguration
-    private let state = Mutex<(given: [UInt64: UInt32], last: UInt32)>(([:], 0))
+    /// Addresses by container, and by address (each mkdir asks whether one
+    /// is taken: not a walk over every container's).
+    private struct Given { var byID: [UInt64: UInt32] = [:]; var owner: [UInt32: UInt64] = [:]; var last: UInt32 }
+    private let state: Mutex<Given>
 
     init(_ configuration: NetworkConfiguration) {
         self.configuration = configuration
-        state.withLock { $0.last = configuration.gateway }
+        state = Mutex(Given(last: configuration.gateway))
     }
 
     func take(for id: UInt64) -> UInt32? {
         let c = configuration
         return state.withLock { s in
-            let used = Set(s.given.values)
-            let count = c.broadcast - c.network - 1
             var a = s.last
-            for _ in 0..<count {
+            for _ in 0..<(c.broadcast - c.network - 1) {
                 a = a + 1 >= c.broadcast ? c.network + 1 : a + 1
-                if a != c.gateway && !used.contains(a) {
-                    s.given[id] = a
+                if a != c.gateway && s.owner[a] == nil {
+                    s.byID[id] = a
+                    s.owner[a] = id
                     s.last = a
                     return a
                 }
@@ -91,13 +93,18 @@ final class AddressPool: Sendable {
     /// Recorded before (adoption); false if another container has it.
     func reserve(_ a: UInt32, for id: UInt64) -> Bool {
         state.withLock { s in
-            if s.given.values.contains(a) && s.given[id] != a { return false }
-            s.given[id] = a
+            if let other = s.owner[a], other != id { return false }
+            s.byID[id] = a
+            s.owner[a] = id
             return true
         }
     }
 
-    func release(id: UInt64) { _ = state.withLock { $0.given.removeValue(forKey: id) } }
+    func release(id: UInt64) {
+        state.withLock { s in
+            if let a = s.byID.removeValue(forKey: id) { s.owner.removeValue(forKey: a) }
+        }
+    }
 }
 
 /// The bridge, each container's veth pair and address, and (where `nft`
