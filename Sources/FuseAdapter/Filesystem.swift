@@ -29,7 +29,6 @@ package final class NamespaceFilesystem: Sendable {
     /// with every fork and differ per reader: never cached.
     let entryTimeout = 3600.0
     let directoryAttrTimeout = 3600.0
-    let containerAttrTimeout = 1.0
 
     /// The session, for telling the kernel what changed (set when mounted).
     let session = Mutex<SessionPointer?>(nil)
@@ -69,6 +68,11 @@ package final class NamespaceFilesystem: Sendable {
         /// the name again forever. Everyone else still sees them, and they
         /// come back by themselves; rm -rf reaches its rmdir well before.
         var unlinked = ExpiringCache<SnapshotKey, Bool>(lifetime: NamespaceFilesystem.unlinkedLifetime)
+        /// The kernel's readdir cache (FOPEN_CACHE_DIR), per directory
+        /// inode: the listing it was last filled with, and the handles open
+        /// on it with the cache (see OpenDirectory.cached).
+        var readdirCache: [UInt64: Int] = [:]
+        var cachedOpens: [UInt64: (listing: Int, count: Int)] = [:]
     }
 
     /// How long an unlinked control entry stays hidden.
@@ -88,6 +92,9 @@ package final class NamespaceFilesystem: Sendable {
     struct OpenDirectory: Sendable {
         let inode: Inode
         let entries: [DirectoryEntry]
+        /// Read through the kernel's readdir cache: a fingerprint of
+        /// `entries`, nil if read from here every time.
+        var cached: Int? = nil
     }
 
     struct DirectoryEntry: Sendable {
@@ -232,9 +239,8 @@ package final class NamespaceFilesystem: Sendable {
     func attrTimeout(_ inode: Inode) -> Double {
         switch inode.kind {
         // st_nlink counts the sets below, which change without a request:
-        // a second at most (discovery invalidates it when it sees a change).
-        case .container: containerAttrTimeout
-        case .nsDirectory, .namespace: directoryAttrTimeout
+        // discovery invalidates it when a look finds a change.
+        case .container, .nsDirectory, .namespace: directoryAttrTimeout
         case .control: 0
         }
     }

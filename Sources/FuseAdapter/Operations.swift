@@ -100,9 +100,9 @@ extension NamespaceFilesystem {
         // A set comes and goes with its processes, without a request the
         // kernel sees: its name is never cached (every path through it is
         // looked up again: ENOENT once it is gone). Its attributes are, as
-        // a container's (a second; discovery invalidates them when sets
-        // change): only a descriptor already open on it could see them
-        // stale, and `rm -rf` of a set stat'ed it 3 times more.
+        // a container's (discovery invalidates them when sets change): only
+        // a descriptor already open on it could see them stale, and `rm -rf`
+        // of a set stat'ed it 3 times more.
         let set = inode.kind == .container && node(inode)?.isSet == true
         return req.reply(entry: inode.number, generation: generation(inode), attr: attr,
                          entryTimeout: set ? 0 : entryTimeout, attrTimeout: attrTimeout(inode))
@@ -141,12 +141,12 @@ extension NamespaceFilesystem {
 
     func getattr(_ req: consuming Request, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) -> Replied {
         guard let inode = Inode(number: UInt64(ino)) else { return req.reply(error: ENOENT) }
-        // st_nlink counts the sets below; a set's own node may be gone.
-        let handle = fi.map { $0.pointee.fh }
-        return withFreshSets(req, inode) { [self] req in
-            guard let caller = caller(req, seeing: inode) else { return req.reply(error: ENOENT) }
-            return replyAttr(req, inode, caller, handle)
-        }
+        // No look at the container's processes: st_nlink counts the sets
+        // the last look (a lookup or a listing) found, as cached by the
+        // kernel until a look finds a change (see discover). A stat of every
+        // container (find) made a look at each.
+        guard let caller = caller(req, seeing: inode) else { return req.reply(error: ENOENT) }
+        return replyAttr(req, inode, caller, fi.map { $0.pointee.fh })
     }
 
     func setattr(_ req: consuming Request, _ ino: fuse_ino_t, _ attr: UnsafeMutablePointer<stat>, _ toSet: Int32,
@@ -498,9 +498,35 @@ extension NamespaceFilesystem {
         return withFreshSets(req, inode) { [self] req in
             guard let caller = caller(req, seeing: inode) else { return req.reply(error: ENOENT) }
             guard let entries = listing(inode, caller) else { return req.reply(error: inode.kind == .container ? ENOENT : ENOTDIR) }
-            let handle = newHandle { $0.directories[$1] = OpenDirectory(inode: inode, entries: entries) }
-            return req.reply(open: handle, directIO: false, info: info)
+            var reply = info
+            var keep = false
+            let handle = newHandle { st, h in
+                var dir = OpenDirectory(inode: inode, entries: entries)
+                // ns/ lists the same names for everyone: read through the
+                // kernel's cache, only while every handle reading through
+                // it lists the same (it is filled by whichever reads
+                // first); kept if it holds this very listing.
+                let listing = inode.kind == .nsDirectory ? Self.fingerprint(entries) : nil
+                if let listing, st.cachedOpens[inode.number].map({ $0.listing == listing }) ?? true {
+                    dir.cached = listing
+                    st.cachedOpens[inode.number, default: (listing, 0)].count += 1
+                    keep = st.readdirCache[inode.number] == listing
+                    reply.cache_readdir = 1
+                }
+                st.directories[h] = dir
+            }
+            return req.reply(open: handle, directIO: false, info: reply, keepCache: keep)
         }
+    }
+
+    /// Which entries a listing holds, in order (names and inodes).
+    static func fingerprint(_ entries: [DirectoryEntry]) -> Int {
+        var h = Hasher()
+        for e in entries {
+            h.combine(e.name)
+            h.combine(e.inode.number)
+        }
+        return h.finalize()
     }
 
     /// A directory's entries as `caller` sees them now; nil if it is gone
@@ -581,6 +607,9 @@ extension NamespaceFilesystem {
         // (directory attributes are cached, so no getattr would stop it).
         guard let caller = caller(req, seeing: dir.inode) else { return req.reply(error: ENOENT) }
         let entries = dir.entries
+        // The kernel caches what it asks for from the start of a listing
+        // opened with the cache (and only that).
+        if offset == 0, let listing = dir.cached { state.withLock { $0.readdirCache[dir.inode.number] = listing } }
         // Not zeroed: fuse_add_direntry writes every byte it reports.
         let buf = UnsafeMutablePointer<CChar>.allocate(capacity: size)
         defer { buf.deallocate() }
@@ -625,7 +654,12 @@ extension NamespaceFilesystem {
     }
 
     func releasedir(_ req: consuming Request, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Replied {
-        _ = state.withLock { $0.directories.removeValue(forKey: fi.pointee.fh) }
+        state.withLock { st in
+            guard let dir = st.directories.removeValue(forKey: fi.pointee.fh), dir.cached != nil else { return }
+            let n = dir.inode.number
+            st.cachedOpens[n]?.count -= 1
+            if st.cachedOpens[n]?.count == 0 { st.cachedOpens[n] = nil }
+        }
         return req.replyOK()
     }
 }

@@ -104,11 +104,11 @@ struct Request: ~Copyable, @unchecked Sendable {
 
     /// The same from another thread: libfuse's fuse_file_info lives only
     /// during the callback, so a copy of it is answered.
-    consuming func reply(open handle: UInt64, directIO: Bool, info: fuse_file_info) -> Replied {
+    consuming func reply(open handle: UInt64, directIO: Bool, info: fuse_file_info, keepCache: Bool = false) -> Replied {
         var copy = info
         copy.fh = handle
         copy.direct_io = directIO ? 1 : 0
-        copy.keep_cache = 0
+        copy.keep_cache = keepCache ? 1 : 0
         return answer { req in _ = withUnsafePointer(to: &copy) { fuse_reply_open(req, $0) } }
     }
 

@@ -57,6 +57,9 @@ package final class Discovery: Sendable {
         var lastPid: Int64?
         /// The CPU time the container's processes had used then.
         var cpuUsage: UInt64?
+        /// ... and at the last full look (every process read anew), taken
+        /// before its listing.
+        var usageAtLook: UInt64?
         /// The held pidfds: one becomes ready when its process exits.
         var exits: Epoll?
 
@@ -161,8 +164,35 @@ package final class Discovery: Sendable {
         guard !setWork.contains(serial) else { return true }
         guard let previous = scans.withLock({ $0[serial] }) else { return false }
         let container = registry.container(serial)
-        return previous.isCurrent(now: SystemTime.monotonicNanoseconds(), lastPid: ProcessCreation.lastPid(),
-                                  usage: { container?.cpuUsage })
+        var usage: UInt64??
+        func cpuUsage() -> UInt64? {
+            if usage == nil { usage = .some(container?.cpuUsage) }
+            return usage!
+        }
+        let now = SystemTime.monotonicNanoseconds()
+        if previous.isCurrent(now: now, lastPid: ProcessCreation.lastPid(), usage: cpuUsage) { return true }
+        return isQuiet(serial, since: previous, now: now, usage: cpuUsage)
+    }
+
+    /// No process of the container has run since the last full look (its
+    /// CPU time is the same: unsharing, forking, exiting all take some) and
+    /// its cgroup lists the same processes (none moved in from outside):
+    /// nothing can have changed, however long ago that look was. Renews
+    /// it: a container that sleeps is never read again process by process
+    /// (find over 1,000 of them did 1,000 looks a second, each on a looker
+    /// thread).
+    func isQuiet(_ serial: UInt64, since previous: Scan, now: Int64, usage: () -> UInt64?) -> Bool {
+        guard serial != ContainerTree.rootSerial, !previous.procs.isEmpty, let atLook = previous.usageAtLook,
+              let exits = previous.exits, exits.wait(timeout: 0).isEmpty,
+              usage() == atLook, let (_, listing) = scope(of: serial), listing() == previous.procs else { return false }
+        let lastPid = ProcessCreation.lastPid()
+        scans.withLock { s in
+            guard s[serial]?.usageAtLook == atLook else { return }
+            s[serial]?.at = now
+            s[serial]?.lastPid = lastPid
+            s[serial]?.cpuUsage = atLook
+        }
+        return true
     }
 
     /// Bring the sets below container `serial` (or the root's, with host
@@ -181,6 +211,9 @@ package final class Discovery: Sendable {
             return usage!
         }
         if let previous, previous.isCurrent(now: now, lastPid: lastPid, usage: cpuUsage) { return false }
+        if let previous, isQuiet(serial, since: previous, now: now, usage: cpuUsage) { return false }
+        // Before the listing: whatever runs after it shows at the next look.
+        let usageAtLook = cpuUsage()
         guard let (scope, listing) = scope(of: serial), let procs = listing() else { return false }
         if let previous, previous.procs == procs, now - previous.at < Self.recheckNanoseconds {
             let measured = cpuUsage()
@@ -190,7 +223,8 @@ package final class Discovery: Sendable {
             }
             return false
         }
-        let survey = survey(scope, pids: CgroupDirectory.parsePids(procs), reusing: previous?.reusable(now: now) ?? [:], now: now)
+        let reused = previous?.reusable(now: now) ?? [:]
+        let survey = survey(scope, pids: CgroupDirectory.parsePids(procs), reusing: reused, now: now)
         let changed = registry.state.withLock { s -> Bool? in
             guard !setWork.contains(serial), serial == ContainerTree.rootSerial || s.containers[serial] != nil else { return nil }
             let before = s.tree.sets(below: serial).map { ($0, s.tree.node($0)?.parent, s.tree.node($0)?.name) }
@@ -206,7 +240,10 @@ package final class Discovery: Sendable {
             for seen in survey.seen.values { if let t = seen.tracked { bestEffort({ try exits.add(t.process.descriptor.fd, tag: 0) }) } }
         }
         let measured = cpuUsage()
-        scans.withLock { $0[serial] = Scan(procs: procs, at: now, seen: survey.seen, lastPid: lastPid, cpuUsage: measured, exits: exits) }
+        scans.withLock {
+            $0[serial] = Scan(procs: procs, at: now, seen: survey.seen, lastPid: lastPid, cpuUsage: measured,
+                              usageAtLook: reused.isEmpty ? usageAtLook : previous?.usageAtLook, exits: exits)
+        }
         return changed
     }
 
