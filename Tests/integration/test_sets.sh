@@ -44,6 +44,37 @@ test_a_set_made_in_a_container_is_its_unnamed_child_at_the_next_ls() {
     check_consistency
 }
 
+test_a_quiet_container_still_shows_what_changed_at_the_next_ls() {
+    new_mount
+    mkdir "$MNT/q"
+    local cg; cg=$CGROUP2$(awk '/^cgroup:/ { print $2 }' "$MNT/q/status")
+    "$NSCTL" exec "$MNT/q" -- sleep 600 </dev/null >/dev/null 2>&1 &
+    wait_for 5 sh -c "[ \$(wc -l < '$cg/leaf/cgroup.procs') = 2 ]" || fail "the sleeper did not join q"
+    # Looked at, then left alone past the second after which a look reads
+    # every process again: a container that has not run is current
+    # without one (its CPU time and its cgroup's listing unchanged).
+    [ -z "$(sets_in "$MNT/q")" ] || fail "a set before any unshare"
+    sleep 1.2
+    [ -z "$(sets_in "$MNT/q")" ] || fail "a set after a quiet second"
+    # A process of the host with a namespace of its own, moved in from
+    # outside (q's CPU time does not change): seen within a second, when a
+    # look reads q's cgroup listing again (as before a quiet second).
+    unshare --uts sleep 600 &
+    local mover=$!
+    wait_for 5 sh -c "[ \"\$(readlink /proc/$mover/ns/uts)\" != \"\$(readlink /proc/self/ns/uts)\" ]" || fail "no unshare"
+    echo "$mover" > "$cg/leaf/cgroup.procs"
+    wait_for 3 sh -c "[ \$(find '$MNT/q' -maxdepth 1 -name 'unnamed*' | wc -l) = 1 ]" || fail "the process moved in is no set"
+    kill -9 "$mover"
+    wait_for 5 sh -c "[ -z \"\$(find '$MNT/q' -maxdepth 1 -name 'unnamed*')\" ]" || fail "its set outlived it"
+    # Quiet again, then a process of q unshares (q runs): the next ls.
+    sleep 1.2
+    [ -z "$(sets_in "$MNT/q")" ] || fail "a set left"
+    local m=$TEST_TMP/unshared
+    start_in "$MNT/q" "$m" "exec unshare --ipc --fork sh -c 'touch $m; exec sleep 600'"
+    assert_eq "$(sets_in "$MNT/q" | wc -l)" 1 "the unshare inside is a set at the next ls"
+    check_consistency
+}
+
 test_sets_nest_as_they_were_made() {
     new_mount
     mkdir "$MNT/c"
