@@ -166,6 +166,13 @@ test_processes_are_placed_in_the_pids_mirror() {
     [ -n "$PIDS_V1" ] && ! grep -qw pids "$CGROUP2/cgroup.subtree_control" || {
         echo "    skipped: pids is on cgroup2 here, there is no v1 mirror"; return 0; }
     new_mount
+    # The init of a container with no limit above moves into its mirror
+    # off mkdir's path (after an idle moment the move waits out an RCU
+    # grace period): counted as soon as anyone reads a count.
+    sleep 0.1
+    mkdir "$MNT/first"
+    assert_eq "$(cat "$MNT/first/pids.current")" 1 "the init counted right after mkdir"
+    rmdir "$MNT/first"
     mkdir -p "$MNT/a/b"
     local cga; cga=$(awk '/^cgroup:/ { print $2 }' "$MNT/a/status")
     local cgb; cgb=$(awk '/^cgroup:/ { print $2 }' "$MNT/a/b/status")

@@ -22,6 +22,7 @@ package final class Container: Sendable {
     package let leaf: CgroupDirectory
     /// Where they are counted too, where pids is on cgroup v1.
     let pidsMirror: CgroupDirectory?
+    let placements: MirrorPlacements
     /// Its limit entries and the kernel files behind them, in listing
     /// order (only those this host has): found once, read on every `status`.
     let limitFiles: [(entry: ControlFile, path: String)]
@@ -57,6 +58,7 @@ package final class Container: Sendable {
         cgroup = CgroupDirectory(path: layout.cgroupMount + r.cgroup)
         leaf = CgroupLayout.leaf(of: cgroup)
         pidsMirror = layout.pidsMirror(of: cgroup)
+        placements = layout.placements
         let cg = cgroup
         limitFiles = ControlFile.limits.compactMap { f in layout.file(f, of: cg).map { (f, $0) } }
         memoryEvents = layout.v2.contains(.memory) ? cgroup.path + "/memory.events" : nil
@@ -90,8 +92,12 @@ package final class Container: Sendable {
         try readFile(cgroup.path + "/" + name)
     }
 
-    /// The kernel file behind one of its limit entries.
-    func limitFile(_ f: ControlFile) -> String? { limitFiles.first { $0.entry == f }?.path }
+    /// The kernel file behind one of its limit entries, once every init
+    /// on its way into the pids mirror is there (see MirrorPlacements).
+    func limitFile(_ f: ControlFile) -> String? {
+        if pidsMirror != nil && f.controller == .pids { placements.settle() }
+        return limitFiles.first { $0.entry == f }?.path
+    }
 
     /// A file of its cgroups (any hierarchy), by path, kept open.
     func readFile(_ path: String) throws(Errno) -> [UInt8] {

@@ -15,6 +15,9 @@ struct ContainerBirth {
     let cgroup: CgroupDirectory
     private let pending: StateStore.Pending
     private(set) var process: ProcessHandle?
+    /// A container above has a pids limit: the init is counted before
+    /// mkdir answers.
+    private let limited: Bool
 
     /// Where its processes go.
     var leaf: CgroupDirectory { CgroupLayout.leaf(of: cgroup) }
@@ -25,9 +28,9 @@ struct ContainerBirth {
     /// the record and the cgroup.
     init(_ record: ContainerRecord, below parent: CgroupDirectory, by lifecycle: Lifecycle,
          doing what: String, crash: CrashStep? = nil) throws(RuntimeError) {
-        if let full = lifecycle.layout.pidsLimitReached(from: parent, upTo: lifecycle.rootCgroup, adding: 1) {
-            throw RuntimeError(.tryAgain, "\(what): \(full) is reached")
-        }
+        let limits = lifecycle.layout.pidsLimits(from: parent, upTo: lifecycle.rootCgroup, adding: 1)
+        if let full = limits.reached { throw RuntimeError(.tryAgain, "\(what): \(full) is reached") }
+        limited = limits.limited
         var r = record
         (cgroup, pending) = try lifecycle.recordWithCgroup(&r, below: parent, crash: crash)
         self.record = r
@@ -52,14 +55,16 @@ struct ContainerBirth {
 
     /// The init, started by `start` in the leaf (an open descriptor of it,
     /// for clone3's CLONE_INTO_CGROUP), then placed in its pids mirror
-    /// before anything can fork (the init never does).
+    /// (the init never forks: where no limit above counts it, soon after).
     mutating func start(_ start: (OwnedDescriptor) throws(RuntimeError) -> ProcessHandle) throws(RuntimeError) {
         let leaf = self.leaf
         let dir = try step("cannot open cgroup \(leaf.path)") { () throws(Errno) in try leaf.open() }
         let p = try step { () throws(RuntimeError) in try start(dir) }
         process = p
-        let (cgroup, layout, name) = (self.cgroup, lifecycle.layout, record.name)
-        try step("cannot place the init of \(name) in its pids cgroup") { () throws(Errno) in try layout.placeInMirror(p.pid, of: cgroup) }
+        let (cgroup, layout, name, later) = (self.cgroup, lifecycle.layout, record.name, !limited)
+        try step("cannot place the init of \(name) in its pids cgroup") { () throws(Errno) in
+            try layout.placeInMirror(p, of: cgroup, later: later)
+        }
     }
 
     /// The init's mount namespace gets `image` as its root, with a layer

@@ -29,6 +29,8 @@ package struct CgroupLayout: Sendable {
     /// The mount point of the v1 hierarchy holding `pids`, when pids is
     /// not on cgroup2.
     package let pidsV1Mount: String?
+    /// Inits moved into their v1 mirror off mkdir's path.
+    package let placements = MirrorPlacements()
 
     package init(cgroupMount: String, v2: Set<CgroupController>, pidsV1Mount: String?) {
         self.cgroupMount = cgroupMount
@@ -117,17 +119,28 @@ package struct CgroupLayout: Sendable {
     /// any over?), instead of letting nested mkdirs escape a limit.
     /// A file that cannot be read stops nothing (it says nothing).
     package func pidsLimitReached(from cgroup: CgroupDirectory, upTo top: CgroupDirectory, adding: Int) -> String? {
-        guard v2.contains(.pids) || pidsV1Mount != nil else { return nil }
+        pidsLimits(from: cgroup, upTo: top, adding: adding).reached
+    }
+
+    /// The same, and whether any of them has a limit at all (`limited`).
+    func pidsLimits(from cgroup: CgroupDirectory, upTo top: CgroupDirectory, adding: Int) -> (reached: String?, limited: Bool) {
+        guard v2.contains(.pids) || pidsV1Mount != nil else { return (nil, false) }
         var dir = cgroup
+        var limited = false
         while true {
             let pidsDir = v2.contains(.pids) ? dir : pidsMirror(of: dir)
-            if let d = pidsDir,
-               let max = Self.number(d.path + "/pids.max"),   // ("max": no limit, nil)
-               let current = Self.number(d.path + "/pids.current"),
-               current + adding > max || (adding == 0 && current > max) {
-                return d.path + "/pids.max"
+            if let d = pidsDir, let max = Self.number(d.path + "/pids.max") {   // ("max": no limit, nil)
+                limited = true
+                // Counted with every init on its way there.
+                if !v2.contains(.pids) { placements.settle() }
+                if let current = Self.number(d.path + "/pids.current"),
+                   current + adding > max || (adding == 0 && current > max) {
+                    return (d.path + "/pids.max", true)
+                }
             }
-            guard dir.path != top.path, dir.path.hasPrefix(top.path + "/"), let slash = dir.path.lastIndex(of: "/") else { return nil }
+            guard dir.path != top.path, dir.path.hasPrefix(top.path + "/"), let slash = dir.path.lastIndex(of: "/") else {
+                return (nil, limited)
+            }
             dir = CgroupDirectory(path: String(dir.path[..<slash]))
         }
     }
@@ -139,5 +152,12 @@ package struct CgroupLayout: Sendable {
     /// Put `pid` (the daemon's pid namespace) in the v1 mirror of `cgroup`.
     func placeInMirror(_ pid: Int32, of cgroup: CgroupDirectory) throws(Errno) {
         try pidsMirror(of: cgroup)?.adopt(pid: pid)
+    }
+
+    /// Put `process` in the v1 mirror of `cgroup`: now, or, where nothing
+    /// would count it against a limit (`later`), soon (see MirrorPlacements).
+    func placeInMirror(_ process: ProcessHandle, of cgroup: CgroupDirectory, later: Bool) throws(Errno) {
+        guard let mirror = pidsMirror(of: cgroup) else { return }
+        if later { placements.placeLater(process, in: mirror) } else { try mirror.adopt(pid: process.pid) }
     }
 }

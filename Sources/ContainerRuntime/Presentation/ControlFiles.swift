@@ -119,6 +119,7 @@ package struct ControlFiles: Sendable {
     /// has, and the OOM kills where memory is controlled.
     func limitLines(_ c: Container) -> [UInt8] {
         var out: [UInt8] = []
+        if c.pidsMirror != nil { c.placements.settle() }
         for (f, path) in c.limitFiles {
             guard var v = ifReadable({ try c.readFile(path) }) else { continue }
             if v.last == 10 { v.removeLast() }
