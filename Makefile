@@ -57,11 +57,12 @@ install: all
 	install -m 0755 $(BUILD)/namespacefs-log-relay $(DESTDIR)$(BINDIR)/namespacefs-log-relay
 	rm -f $(DESTDIR)$(SBINDIR)/nsctl
 	install -m 0755 $(BUILD)/nsfs-records $(DESTDIR)$(SBINDIR)/nsfs-records
+	install -m 0755 $(BUILD)/nsfs-oci $(DESTDIR)$(SBINDIR)/nsfs-oci
 	install -m 0644 docs/man/namespacefs.8 docs/man/nsctl.8 $(DESTDIR)$(MANDIR)/man8/
 	$(BUILD)/nsctl --generate-completion-script bash > $(DESTDIR)$(COMPLETIONDIR)/nsctl
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-holder $(DESTDIR)$(BINDIR)/nsctl $(DESTDIR)$(BINDIR)/namespacefs-log-relay $(DESTDIR)$(SBINDIR)/nsctl $(DESTDIR)$(SBINDIR)/nsfs-records
+	rm -f $(DESTDIR)$(SBINDIR)/namespacefs $(DESTDIR)$(SBINDIR)/namespacefs-init $(DESTDIR)$(SBINDIR)/namespacefs-holder $(DESTDIR)$(BINDIR)/nsctl $(DESTDIR)$(BINDIR)/namespacefs-log-relay $(DESTDIR)$(SBINDIR)/nsctl $(DESTDIR)$(SBINDIR)/nsfs-records $(DESTDIR)$(SBINDIR)/nsfs-oci
 	rm -f $(DESTDIR)$(MANDIR)/man8/namespacefs.8 $(DESTDIR)$(MANDIR)/man8/nsctl.8 $(DESTDIR)$(COMPLETIONDIR)/nsctl
 
 clean:

@@ -13,7 +13,10 @@
 //                    restart), Callers (who asks), Presentation (control files, views)
 //   FuseAdapter      the FUSE adapter: the only module that imports libfuse
 //   namespacefs      the mount command
+//   TreeClient       a container as the tools see it through the mount, and entering it
 //   nsctl            operates: exec inside a container, ps, tree
+//   OCISpec          an OCI bundle's config.json, decoded and checked (pure)
+//   nsfs-oci         the OCI runtime engines call (runc's command line)
 //   nsfs-records     inspects and checks a state store (the tests use it)
 // The init itself (Sources/ContainerInit/nsinit.c) is a libc-free static C
 // program built by the Makefile: it must not carry a Swift runtime.
@@ -25,6 +28,7 @@ let package = Package(
         .executable(name: "namespacefs", targets: ["namespacefs"]),
         .executable(name: "nsctl", targets: ["nsctl"]),
         .executable(name: "nsfs-records", targets: ["nsfs-records"]),
+        .executable(name: "nsfs-oci", targets: ["nsfs-oci"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -40,8 +44,14 @@ let package = Package(
         .target(name: "FuseAdapter", dependencies: ["CFuse3", "CFuseLoop", "CNamespaceShim", "ContainerTree", "ContainerRuntime", "LinuxSystem"]),
         .target(name: "MountOptions", dependencies: ["ContainerRuntime", "ContainerTree"]),
         .executableTarget(name: "namespacefs", dependencies: ["FuseAdapter", "ContainerRuntime", "LinuxSystem", "MountOptions"]),
+        .target(name: "TreeClient", dependencies: ["LinuxSystem", "ContainerTree", "CNamespaceShim"]),
         .executableTarget(name: "nsctl", dependencies: [
-            "LinuxSystem", "ContainerTree", "CNamespaceShim",
+            "LinuxSystem", "ContainerTree", "CNamespaceShim", "TreeClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "OCISpec"),
+        .executableTarget(name: "nsfs-oci", dependencies: [
+            "LinuxSystem", "ContainerTree", "CNamespaceShim", "TreeClient", "OCISpec",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "nsfs-records", dependencies: ["ContainerRuntime", "ContainerTree", "LinuxSystem"]),
@@ -49,6 +59,7 @@ let package = Package(
         .testTarget(name: "LinuxSystemTests", dependencies: ["LinuxSystem"]),
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "ContainerTree", "LinuxSystem"]),
         .testTarget(name: "FuseAdapterTests", dependencies: ["FuseAdapter", "ContainerTree", "LinuxSystem"]),
+        .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
         .testTarget(name: "MountCommandTests", dependencies: ["MountOptions", "ContainerRuntime"]),
     ]
 )

@@ -350,8 +350,8 @@ static int volume_fail(struct volume_ctx *c, int step, int err) {
 
 // The target inside, no symbolic link on the way (ELOOP): in the
 // container's mount namespace, where "/" is its root.
-static int open_target(const char *target) {
-    struct volume_open_how how = {O_PATH | O_DIRECTORY | O_CLOEXEC, 0, VOLUME_RESOLVE_NO_SYMLINKS};
+static int open_target(const char *target, int is_dir) {
+    struct volume_open_how how = {O_PATH | (is_dir ? O_DIRECTORY : 0) | O_CLOEXEC, 0, VOLUME_RESOLVE_NO_SYMLINKS};
     int fd = (int)syscall(SYS_openat2, AT_FDCWD, target, &how, sizeof how);
     return fd < 0 ? -errno : fd;
 }
@@ -361,11 +361,17 @@ static int volume_child(void *p) {
     int keep[] = {c->pidfd, c->userns_fd};
     nsfs_close_all_but(keep, 2);
     int tree = -1;
+    int is_dir = 1;
     if (!c->remove) {
         // The source, as the host sees it, idmapped as the container's root.
-        struct volume_open_how how = {O_PATH | O_DIRECTORY | O_CLOEXEC, 0, VOLUME_RESOLVE_NO_SYMLINKS};
+        // (The tree's `mounts` takes directories only; nsfs-oci binds files
+        // too: an engine's /etc/hosts.)
+        struct volume_open_how how = {O_PATH | O_CLOEXEC, 0, VOLUME_RESOLVE_NO_SYMLINKS};
         int src = (int)syscall(SYS_openat2, AT_FDCWD, c->source, &how, sizeof how);
         if (src < 0) return volume_fail(c, NSFS_VOLUME_STEP_SOURCE, errno);
+        struct stat st;
+        if (fstat(src, &st) != 0) return volume_fail(c, NSFS_VOLUME_STEP_SOURCE, errno);
+        is_dir = S_ISDIR(st.st_mode);
         tree = (int)syscall(SYS_open_tree, src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
         close(src);
         if (tree < 0) return volume_fail(c, NSFS_VOLUME_STEP_SOURCE, errno);
@@ -378,7 +384,7 @@ static int volume_child(void *p) {
             return volume_fail(c, NSFS_VOLUME_STEP_SOURCE, errno);
     }
     if (syscall(SYS_setns, c->pidfd, CLONE_NEWNS) != 0) return volume_fail(c, NSFS_VOLUME_STEP_ENTER, errno);
-    int target = open_target(c->target);
+    int target = open_target(c->target, is_dir);
     if (target == -ENOENT && !c->remove) {
         // A missing mount point is made, by the container's root (its
         // owner inside; "/" is its root here, a link cannot leave it).
@@ -388,10 +394,32 @@ static int volume_child(void *p) {
             if (e) return volume_fail(c, NSFS_VOLUME_STEP_ENTER, e);
         }
         int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        int e = root < 0 ? errno : make_dirs(root, c->target + 1);
+        int e = 0;
+        if (root < 0) {
+            e = errno;
+        } else if (is_dir) {
+            e = make_dirs(root, c->target + 1);
+        } else {
+            // A file: its directory, then the file (a link on the way: ELOOP).
+            char dir[4096];
+            const char *slash = strrchr(c->target, '/');
+            size_t n = (size_t)(slash - c->target);
+            if (n >= sizeof dir) {
+                e = ENAMETOOLONG;
+            } else {
+                memcpy(dir, c->target, n);
+                dir[n] = 0;
+                if (n > 1) e = make_dirs(root, dir + 1);
+                if (!e) {
+                    struct volume_open_how create = {O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644, VOLUME_RESOLVE_NO_SYMLINKS};
+                    int f = (int)syscall(SYS_openat2, root, c->target + 1, &create, sizeof create);
+                    if (f < 0) e = errno; else close(f);
+                }
+            }
+        }
         if (root >= 0) close(root);
         if (e) return volume_fail(c, NSFS_VOLUME_STEP_TARGET, e);
-        target = open_target(c->target);
+        target = open_target(c->target, is_dir);
     }
     if (target < 0) return volume_fail(c, NSFS_VOLUME_STEP_TARGET, -target);
     if (c->remove) {

@@ -2,6 +2,7 @@ import ArgumentParser
 import ContainerTree
 import CNamespaceShim
 import LinuxSystem
+import TreeClient
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -96,7 +97,7 @@ struct Exec: ParsableCommand {
         if c.status.state == .frozen {
             throw NsctlError("\(path) is frozen: thaw it first (echo 0 > \(Self.frozenBy(c.path))/freeze)")
         }
-        let initProcess = try c.status.isSet ? member(of: c) : initOf(c)
+        let initProcess = try c.status.isSet ? c.member() : c.initProcess()
         let (uid, gid) = try identity()
         var flags: Int32 = 0
         for k in kinds {
@@ -123,7 +124,7 @@ struct Exec: ParsableCommand {
         var cgroup: Int32?
         var pidsMirror: PidsMirror?
         if hostRoot {
-            cgroup = cgroupDirectory(c)
+            cgroup = c.leafCgroupDescriptor()
             pidsMirror = PidsMirror(c)
         } else {
             try Self.moveSelf(into: c)
@@ -139,7 +140,7 @@ struct Exec: ParsableCommand {
         defer { argv.forEach { free($0) } }
         var childPidfd: Int32 = -1, childPid: Int32 = -1, ptyMaster: Int32 = -1
         let rc = nsfs_exec_in(initProcess.descriptor.rawValue, flags, cgroup ?? -1, tty ? 1 : 0,
-                              entersUser ? uid : -1, entersUser ? gid : -1, processLimit(of: initProcess),
+                              entersUser ? uid : -1, entersUser ? gid : -1, ContainerDirectory.processLimit(of: initProcess),
                               &argv, &childPidfd, &childPid, &ptyMaster)
         pidsMirror?.leave()
         output?.restore()
@@ -199,76 +200,6 @@ struct Exec: ParsableCommand {
         return top
     }
 
-    /// The init's process limit (RLIMIT_NPROC), which what enters takes
-    /// too: 0 to leave ours (no limit, or unreadable).
-    func processLimit(of p: ProcessHandle) -> UInt64 {
-        ResourceLimits.processes(of: p.pid) ?? 0
-    }
-
-    /// The container's init, proven by its pid-namespace id.
-    func initOf(_ c: ContainerDirectory) throws(NsctlError) -> ProcessHandle {
-        guard let pid = c.status.initPid else {
-            throw NsctlError("\(path): its init is not visible from here")
-        }
-        // The pid is the init's as we see it; the pidfd pins that process,
-        // and its pid-namespace id proves it is still the container's.
-        let initProcess: ProcessHandle
-        do { initProcess = try ProcessHandle.open(pid: pid) } catch {
-            throw NsctlError("\(path): its init \(pid) is gone (\(error))")
-        }
-        let actual: UInt64
-        do throws(Errno) { actual = try initProcess.namespaceID(.pid) } catch {
-            if (error == .accessDenied || error == .notPermitted) && !Capabilities.hasSysAdmin() {
-                throw NsctlError("cannot enter \(path): it takes root, or owning its user namespace (a container you made in a directory delegated to you)")
-            }
-            throw NsctlError("\(path): cannot read its init's pid namespace (\(error))")
-        }
-        guard let want = c.status.namespaceID(.pid), actual == want else {
-            throw NsctlError("\(path): pid \(pid) is no longer its init")
-        }
-        return initProcess
-    }
-
-    /// A set has no init: enter through one of its processes, proven to
-    /// have every namespace `status` names.
-    func member(of c: ContainerDirectory) throws(NsctlError) -> ProcessHandle {
-        for pid in c.processes() {
-            guard let p = try? ProcessHandle.open(pid: pid) else { continue }
-            let same = NamespaceKind.allCases.allSatisfy { k in
-                c.status.namespaceID(k).map { (try? p.namespaceID(k)) == $0 } ?? true
-            }
-            if same, p.isAlive { return p }
-        }
-        throw NsctlError("\(path): none of its processes is visible from here")
-    }
-
-    /// The container's leaf cgroup (where its own processes live), through
-    /// our own cgroup2 mount.
-    func cgroupDirectory(_ c: ContainerDirectory) -> Int32? {
-        guard let rel = c.status.cgroup, let mounts = try? MountInfo.current(),
-              let mount = Cgroup2.mountPoint(in: mounts) else { return nil }
-        let fd = open(mount + rel + "/" + ContainerCgroup.leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        return fd >= 0 ? fd : nil
-    }
-}
-
-/// The container's cgroup in a v1 pids hierarchy (the daemon makes one
-/// where pids is not on cgroup2), and the one nsctl came from.
-struct PidsMirror {
-    let inside: String
-    let outside: String
-
-    init?(_ c: ContainerDirectory) {
-        guard let rel = c.status.cgroup, let mounts = try? MountInfo.current(),
-              let mount = CgroupV1.mountPoint(of: "pids", in: mounts), FileIO.isDirectory(mount + rel),
-              let own = (try? FileIO.readString("/proc/self/cgroup")).flatMap({ CgroupV1.parsePath($0, controller: "pids") })
-        else { return nil }
-        inside = mount + rel
-        outside = mount + own
-    }
-
-    func enter() { try? FileIO.write(inside + "/cgroup.procs", "0") }
-    func leave() { try? FileIO.write(outside + "/cgroup.procs", "0") }
 }
 
 /// `exec -d`: CMD's output goes to its container's `log` through
@@ -344,4 +275,11 @@ struct Detached {
     }
 
     static var relayPath: String { ThisProgram.beside("namespacefs-log-relay") }
+}
+
+extension ContainerDirectory {
+    /// The container at `path`, or exit with its one line.
+    static func open(_ path: String) -> ContainerDirectory {
+        do { return try ContainerDirectory(path) } catch { Nsctl.fail(error.description) }
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ContainerTree
 import LinuxSystem
+import TreeClient
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 // nsctl: operate namespacefs containers.
 import ArgumentParser
 import LinuxSystem
+import TreeClient
 #if canImport(Glibc)
 import Glibc
 #endif

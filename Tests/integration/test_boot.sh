@@ -58,7 +58,7 @@ test_delegated_mode_keeps_the_daemon_in_a_leaf() {
 test_every_program_answers_version_and_install_puts_each_where_it_belongs() {
     local bin; bin=$(dirname "$NSFS_BIN")
     local p out
-    for p in namespacefs nsctl namespacefs-init namespacefs-holder nsfs-records namespacefs-log-relay; do
+    for p in namespacefs nsctl namespacefs-init namespacefs-holder nsfs-records namespacefs-log-relay nsfs-oci; do
         out=$("$bin/$p" --version) || fail "$p --version failed"
         [[ $out == "$p "[0-9]* ]] || fail "$p --version said: $out"
     done
@@ -68,6 +68,7 @@ test_every_program_answers_version_and_install_puts_each_where_it_belongs() {
     [ -x "$dest/usr/local/bin/nsctl" ] || fail "nsctl is not in /usr/local/bin"
     [ -x "$dest/usr/local/bin/namespacefs-log-relay" ] || fail "the log relay is not beside nsctl"
     [ -x "$dest/usr/local/sbin/namespacefs" ] || fail "namespacefs is not in /usr/local/sbin"
+    [ -x "$dest/usr/local/sbin/nsfs-oci" ] || fail "nsfs-oci is not in /usr/local/sbin"
     for p in namespacefs nsctl; do
         man -l "$dest/usr/local/share/man/man8/$p.8" 2>/dev/null | grep -q "^NAME" || fail "$p(8) does not render"
     done

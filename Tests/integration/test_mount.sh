@@ -93,7 +93,7 @@ test_release_binaries_run_without_the_toolchain() {
     fi
     local toolchain; toolchain=$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")
     [ -d "$toolchain" ] || fail "no toolchain directory to hide"
-    local libs; libs=$(ldd "$NSFS_RELEASE_BIN/namespacefs" "$NSFS_RELEASE_BIN/nsctl")
+    local libs; libs=$(ldd "$NSFS_RELEASE_BIN/namespacefs" "$NSFS_RELEASE_BIN/nsctl" "$NSFS_RELEASE_BIN/nsfs-oci")
     case $libs in *"$toolchain"*) fail "linked against $toolchain: $(echo "$libs" | grep -m2 "$toolchain")" ;; esac
     local m=$TEST_TMP/static st=/run/nsfs-test-$$-static cg=$TEST_ROOT_CGROUP/static
     mkdir -p "$m"
@@ -102,12 +102,13 @@ test_release_binaries_run_without_the_toolchain() {
         mount -t tmpfs none "$1" || exit 9
         [ ! -e "$1/bin/swift" ] || exit 8
         "$2/namespacefs" "$3" -o "state_dir=$4,cgroup=$5" || exit 7
-        mkdir "$3/c" && "$2/nsctl" exec "$3/c" -- hostname && "$2/nsctl" --version
+        mkdir "$3/c" && "$2/nsctl" exec "$3/c" -- hostname && "$2/nsctl" --version && "$2/nsfs-oci" --version
         rc=$?
         rm -rf "$3/c"; umount "$3"
         exit $rc' - "$toolchain" "$NSFS_RELEASE_BIN" "$m" "$st" "$cg" 2>&1) || fail "with $toolchain hidden: $out"
     assert_eq "$(echo "$out" | head -1)" c "the container's hostname, through the release nsctl"
     case $(echo "$out" | sed -n 2p) in "nsctl "*) ;; *) fail "nsctl --version: $out" ;; esac
+    case $(echo "$out" | sed -n 3p) in "nsfs-oci "*) ;; *) fail "nsfs-oci --version: $out" ;; esac
     rm -rf "$st"
 }
 

@@ -260,6 +260,40 @@ int nsfs_remove_tree(const char *_Nonnull path);
 int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid, int as_gid, uint64_t nproc,
                  char *_Nullable const *_Nonnull argv, int *_Nonnull child_pidfd, int *_Nonnull child_pid,
                  int *_Nonnull pty_master);
+// An OCI process (nsfs-oci): what config.json's `process` asks for.
+struct nsfs_oci_process {
+    char *_Nullable const *_Nonnull argv;
+    char *_Nullable const *_Nonnull envp;
+    const char *_Nullable cwd;
+    unsigned uid, gid;
+    int ngroups;
+    const gid_t *_Nullable groups;
+    int umask;                       // -1: unchanged
+    int nrlimits;
+    const int *_Nullable rlimit_types;
+    const uint64_t *_Nullable rlimit_soft;
+    const uint64_t *_Nullable rlimit_hard;
+    int oom_score_adj_given, oom_score_adj;
+    int no_new_privs;
+    int set_caps;
+    uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+    int gate_fd;                     // an O_PATH descriptor of the exec FIFO, or -1
+    // The container's first process only (create): its mount namespace's
+    // masked and read-only paths, and cgroup2 at /sys/fs/cgroup.
+    int nmasked, nreadonly, mount_cgroup;
+    const char *_Nullable const *_Nullable masked;
+    const char *_Nullable const *_Nullable readonly;
+    // ... and the sysctls its namespaces scope (paths below /proc/sys).
+    int nsysctl;
+    const char *_Nullable const *_Nullable sysctl_paths;
+    const char *_Nullable const *_Nullable sysctl_values;
+};
+// Start p inside the container of the process behind pidfd (its
+// namespaces in nsflags), in cgroup_fd (-1: stay), with the caller's stdio.
+// Returns 0 once the child is inside (with a gate: waiting at it), with
+// *child_pidfd/*child_pid set; -errno if it could not get there.
+int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_process *_Nonnull p,
+                   int *_Nonnull child_pidfd, int *_Nonnull child_pid);
 // Wait for the child, forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT to it; with
 // a pty, relay bytes both ways (the caller's terminal raw meanwhile) and
 // the window size. Returns its exit status, 128+N if killed by signal N.

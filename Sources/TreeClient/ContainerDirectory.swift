@@ -4,22 +4,18 @@ import LinuxSystem
 import Glibc
 #endif
 
-/// A container as nsctl sees it: through the mount, in the caller's own view
-/// (inside a container, its subtree), so every pid is already the caller's.
-struct ContainerDirectory {
-    let path: String
-    let status: ContainerStatus
+/// A container as the tools see it (nsctl, nsfs-oci): through the mount,
+/// in the caller's own view (inside a container, its subtree), so every pid
+/// is already the caller's.
+package struct ContainerDirectory {
+    package let path: String
+    package let status: ContainerStatus
     /// The status file as read.
-    let statusText: String
-
-    /// The container at `path`, or exit with its one line.
-    static func open(_ path: String) -> ContainerDirectory {
-        do { return try ContainerDirectory(path) } catch { Nsctl.fail(error.description) }
-    }
+    package let statusText: String
 
     /// Reads PATH/status; fails with a readable line if PATH is no container
     /// of a real namespacefs mount.
-    init(_ path: String) throws(NsctlError) {
+    package init(_ path: String) throws(NsctlError) {
         let p = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         guard FileIO.isDirectory(p) else { throw NsctlError("\(path): no such container") }
         try Self.checkMount(p, shownAs: path)
@@ -38,7 +34,7 @@ struct ContainerDirectory {
     /// mount is found by the directory's device in the mount table; a FUSE
     /// mount made by an unprivileged user (fusermount3) carries its
     /// `user_id`, which the user cannot set to 0.
-    static func checkMount(_ path: String, shownAs shown: String) throws(NsctlError) {
+    package static func checkMount(_ path: String, shownAs shown: String) throws(NsctlError) {
         let st: stat
         do throws(Errno) { st = try FileIO.status(path) } catch { throw NsctlError("\(shown): \(error)") }
         let device = MountInfo.deviceName(UInt64(st.st_dev))
@@ -51,22 +47,23 @@ struct ContainerDirectory {
         }
     }
 
-    var name: String { status.name }
-    var isRoot: Bool { status.isRoot }
+    package var name: String { status.name }
+    package var isRoot: Bool { status.isRoot }
 
     /// Child containers (directories other than the filesystem's own entries).
-    func children() -> [ContainerDirectory] {
+    package func children() -> [ContainerDirectory] {
         let names = ((try? FileIO.listDirectory(path)) ?? []).filter { !EntryKind.reservedNames.contains($0) }.sorted()
         return names.compactMap { try? ContainerDirectory(path + "/" + $0) }
     }
 
     /// Own processes, as the caller sees them.
-    func processes() -> [Int32] {
+    package func processes() -> [Int32] {
         CgroupDirectory.parsePids((try? FileIO.read(path + "/procs")) ?? [])
     }
 }
 
-struct NsctlError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
+/// One readable line for the user (the tool prefixes its name).
+package struct NsctlError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ d: String) { description = d }
 }

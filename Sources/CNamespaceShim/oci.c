@@ -1,0 +1,212 @@
+// nsfs-oci: the process an engine asks for (config.json's `process`),
+// started inside a container of the tree. As nsctl exec's child (enter.c),
+// but with the spec's environment, directory, ids, limits and capabilities,
+// the caller's own stdio (the engine's pipes), and, for `create`, a gate:
+// it waits before its exec until `start` opens the exec FIFO.
+#define _GNU_SOURCE
+#include "namespace_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void report_and_exit(int fd, int e, const char *what) {
+    (void)!write(fd, &e, sizeof e);
+    // The engine shows the runtime's stderr: one line, errno and step.
+    dprintf(2, "nsfs-oci: %s: %s\n", what, strerror(e));
+    _exit(e == ENOENT ? 127 : 126);
+}
+
+static int set_caps(const struct nsfs_oci_process *p) {
+    for (int c = 0; c <= 63; c++) {
+        if (p->cap_bounding & (1ULL << c)) continue;
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL) return -errno;
+    }
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof d);
+    for (int i = 0; i < 2; i++) {
+        d[i].effective = (uint32_t)(p->cap_effective >> (32 * i));
+        d[i].permitted = (uint32_t)(p->cap_permitted >> (32 * i));
+        d[i].inheritable = (uint32_t)(p->cap_inheritable >> (32 * i));
+    }
+    if (syscall(SYS_capset, &h, d) != 0) return -errno;
+    for (int c = 0; c <= 63; c++) {
+        if (!(p->cap_ambient & (1ULL << c))) continue;
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) != 0) return -errno;
+    }
+    return 0;
+}
+
+// The decimal text of v (no stdio in a forked child).
+static int decimal(char *out, int v) {
+    char tmp[16];
+    int n = 0, neg = v < 0;
+    unsigned u = neg ? (unsigned)(-(long)v) : (unsigned)v;
+    do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
+    int k = 0;
+    if (neg) out[k++] = '-';
+    while (n) out[k++] = tmp[--n];
+    return k;
+}
+
+static void middle_exit(int fd, long value) {
+    (void)!write(fd, &value, sizeof value);
+    _exit(0);
+}
+
+int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_process *p,
+                   int *child_pidfd, int *child_pid) {
+    // A middle process joins the container's user and pid namespaces and
+    // clones the child as this process's own (CLONE_PARENT): the caller
+    // stays in its namespaces (it writes the engine's files as host root
+    // after), and is the child's parent (exec waits for it; when the caller
+    // exits, the engine's subreaper adopts it).
+    int report[2], middle[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return -errno;
+    if (pipe2(middle, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(report[0]);
+        close(report[1]);
+        return -e;
+    }
+    pid_t mid = fork();
+    if (mid < 0) {
+        int e = errno;
+        close(report[0]); close(report[1]); close(middle[0]); close(middle[1]);
+        return -e;
+    }
+    if (mid == 0) {
+        close(report[0]);
+        close(middle[0]);
+        // Limits first, while the host's root may still raise them: the
+        // child inherits them (inside the container's user namespace it
+        // could not raise a hard limit).
+        for (int i = 0; i < p->nrlimits; i++) {
+            struct rlimit r = {p->rlimit_soft[i], p->rlimit_hard[i]};
+            if (setrlimit(p->rlimit_types[i], &r) != 0) middle_exit(middle[1], -errno);
+        }
+        if (p->oom_score_adj_given) {
+            char v[16];
+            int n = decimal(v, p->oom_score_adj);
+            int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || write(fd, v, (size_t)n) != n) middle_exit(middle[1], -errno);
+            close(fd);
+        }
+        if (nsflags & CLONE_NEWUSER) {
+            prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+            if (syscall(SYS_setns, pidfd, CLONE_NEWUSER) != 0) middle_exit(middle[1], -errno);
+        }
+        if ((nsflags & CLONE_NEWPID) && syscall(SYS_setns, pidfd, CLONE_NEWPID) != 0) middle_exit(middle[1], -errno);
+        struct clone_args args;
+        memset(&args, 0, sizeof args);
+        args.flags = CLONE_PARENT | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+        args.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
+        long pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0) middle_exit(middle[1], -errno);
+        if (pid > 0) middle_exit(middle[1], pid);
+        close(middle[1]);
+        int rest = nsflags & ~(CLONE_NEWPID | CLONE_NEWUSER);
+        if (rest && syscall(SYS_setns, pidfd, rest) != 0) report_and_exit(report[1], errno, "cannot enter the container");
+        // Its namespaces' sysctls (net.*, ipc's kernel.*): through its own
+        // /proc, in its own namespaces, before /proc/sys turns read-only.
+        for (int i = 0; i < p->nsysctl; i++) {
+            int fd = open(p->sysctl_paths[i], O_WRONLY | O_CLOEXEC);
+            size_t len = strlen(p->sysctl_values[i]);
+            if (fd < 0 || write(fd, p->sysctl_values[i], len) != (ssize_t)len) report_and_exit(report[1], errno, p->sysctl_paths[i]);
+            close(fd);
+        }
+        // What the spec hides and protects, in the container's mount
+        // namespace (its root owns it): a missing path is nothing to hide.
+        for (int i = 0; i < p->nmasked; i++) {
+            struct stat st;
+            if (stat(p->masked[i], &st) != 0) continue;
+            int r = S_ISDIR(st.st_mode) ? mount("tmpfs", p->masked[i], "tmpfs", MS_RDONLY, "size=0")
+                                        : mount("/dev/null", p->masked[i], NULL, MS_BIND, NULL);
+            if (r != 0) report_and_exit(report[1], errno, p->masked[i]);
+        }
+        for (int i = 0; i < p->nreadonly; i++) {
+            if (access(p->readonly[i], F_OK) != 0) continue;
+            if (mount(p->readonly[i], p->readonly[i], NULL, MS_BIND | MS_REC, NULL) != 0 ||
+                mount(NULL, p->readonly[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) != 0)
+                report_and_exit(report[1], errno, p->readonly[i]);
+        }
+        if (p->mount_cgroup &&
+            mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+            report_and_exit(report[1], errno, "cgroup2 at /sys/fs/cgroup");
+        // A session of its own, as runc's init: never the engine's terminal.
+        if (setsid() < 0) report_and_exit(report[1], errno, "setsid");
+        if (p->cwd && chdir(p->cwd) != 0) report_and_exit(report[1], errno, p->cwd);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        // Ready: the caller may return. What fails from here on reaches
+        // the process's stderr (the engine's log) and its exit status.
+        int zero = 0;
+        (void)!write(report[1], &zero, sizeof zero);
+        close(report[1]);
+        if (p->gate_fd >= 0) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", p->gate_fd);
+            int g;
+            while ((g = open(path, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
+            if (g < 0) report_and_exit(-1, errno, "waiting for start");
+            (void)!write(g, "0", 1);
+            close(g);
+            close(p->gate_fd);
+        }
+        if (p->umask >= 0) umask((mode_t)p->umask);
+        if (p->set_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) report_and_exit(-1, errno, "keepcaps");
+        if (setgroups((size_t)p->ngroups, p->groups) != 0) report_and_exit(-1, errno, "setgroups");
+        if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) != 0) report_and_exit(-1, errno, "setresgid");
+        if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) != 0) report_and_exit(-1, errno, "setresuid");
+        if (p->set_caps) {
+            int r = set_caps(p);
+            if (r < 0) report_and_exit(-1, -r, "capabilities");
+        }
+        if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) report_and_exit(-1, errno, "no_new_privs");
+        environ = (char **)p->envp;
+        execvp(p->argv[0], p->argv);
+        report_and_exit(-1, errno, p->argv[0]);
+    }
+    close(report[1]);
+    close(middle[1]);
+    int status;
+    while (waitpid(mid, &status, 0) < 0 && errno == EINTR) {}
+    long got = 0;
+    ssize_t m;
+    while ((m = read(middle[0], &got, sizeof got)) < 0 && errno == EINTR) {}
+    close(middle[0]);
+    if (m != sizeof got || got <= 0) {
+        close(report[0]);
+        return m == sizeof got && got < 0 ? (int)got : -ECHILD;
+    }
+    pid_t pid = (pid_t)got;
+    int err = 0;
+    ssize_t n;
+    while ((n = read(report[0], &err, sizeof err)) < 0 && errno == EINTR) {}
+    close(report[0]);
+    if (n != sizeof err || err != 0) {
+        waitpid(pid, &status, 0);
+        return -(err ? err : ECHILD);
+    }
+    *child_pid = (int)pid;
+    *child_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    return *child_pidfd < 0 ? -errno : 0;
+}

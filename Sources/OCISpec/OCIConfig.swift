@@ -1,0 +1,248 @@
+import FoundationEssentials
+
+/// The part of an OCI bundle's `config.json` (runtime-spec 1.x) that
+/// nsfs-oci reads. Fields it does not know are ignored, as the spec asks;
+/// fields it knows but cannot honour are named by `unsupported`.
+package struct OCIConfig: Decodable, Sendable, Equatable {
+    package var ociVersion: String
+    package var root: Root?
+    package var mounts: [Mount]?
+    package var process: Process?
+    package var hostname: String?
+    package var hooks: Hooks?
+    package var linux: Linux?
+    package var annotations: [String: String]?
+
+    package struct Root: Decodable, Sendable, Equatable {
+        package var path: String
+        package var readonly: Bool?
+    }
+
+    package struct Mount: Decodable, Sendable, Equatable {
+        package var destination: String
+        package var type: String?
+        package var source: String?
+        package var options: [String]?
+    }
+
+    package struct Process: Decodable, Sendable, Equatable {
+        package var terminal: Bool?
+        package var user: User
+        package var args: [String]?
+        package var env: [String]?
+        package var cwd: String
+        package var capabilities: Capabilities?
+        package var rlimits: [Rlimit]?
+        package var noNewPrivileges: Bool?
+        package var oomScoreAdj: Int?
+
+        /// A process of `args` as `user`, nothing else asked.
+        package init(user: User, args: [String], env: [String], cwd: String) {
+            self.user = user
+            self.args = args
+            self.env = env
+            self.cwd = cwd
+        }
+    }
+
+    package struct User: Decodable, Sendable, Equatable {
+        package var uid: UInt32
+        package var gid: UInt32
+        package var umask: UInt32?
+        package var additionalGids: [UInt32]?
+
+        package init(uid: UInt32, gid: UInt32) {
+            self.uid = uid
+            self.gid = gid
+        }
+    }
+
+    package struct Capabilities: Decodable, Sendable, Equatable {
+        package var bounding: [String]?
+        package var effective: [String]?
+        package var inheritable: [String]?
+        package var permitted: [String]?
+        package var ambient: [String]?
+    }
+
+    package struct Rlimit: Decodable, Sendable, Equatable {
+        package var type: String
+        package var hard: UInt64
+        package var soft: UInt64
+    }
+
+    package struct Hooks: Decodable, Sendable, Equatable {
+        package var prestart: [Hook]?
+        package var createRuntime: [Hook]?
+        package var createContainer: [Hook]?
+        package var startContainer: [Hook]?
+        package var poststart: [Hook]?
+        package var poststop: [Hook]?
+
+        package var all: [(String, [Hook])] {
+            [("prestart", prestart), ("createRuntime", createRuntime), ("createContainer", createContainer),
+             ("startContainer", startContainer), ("poststart", poststart), ("poststop", poststop)]
+                .compactMap { name, hooks in hooks.flatMap { $0.isEmpty ? nil : (name, $0) } }
+        }
+    }
+
+    package struct Hook: Decodable, Sendable, Equatable {
+        package var path: String
+        package var args: [String]?
+        package var env: [String]?
+        package var timeout: Int?
+    }
+
+    package struct Linux: Decodable, Sendable, Equatable {
+        package var namespaces: [Namespace]?
+        package var uidMappings: [IDMapping]?
+        package var gidMappings: [IDMapping]?
+        package var resources: Resources?
+        package var cgroupsPath: String?
+        package var maskedPaths: [String]?
+        package var readonlyPaths: [String]?
+        package var sysctl: [String: String]?
+        package var seccomp: Seccomp?
+    }
+
+    package struct Namespace: Decodable, Sendable, Equatable {
+        package var type: String
+        package var path: String?
+    }
+
+    package struct IDMapping: Decodable, Sendable, Equatable {
+        package var containerID: UInt32
+        package var hostID: UInt32
+        package var size: UInt32
+    }
+
+    package struct Resources: Decodable, Sendable, Equatable {
+        package var pids: Pids?
+        package var memory: Memory?
+        package struct Pids: Decodable, Sendable, Equatable { package var limit: Int64 }
+        package struct Memory: Decodable, Sendable, Equatable { package var limit: Int64? }
+    }
+
+    package struct Seccomp: Decodable, Sendable, Equatable {
+        package var defaultAction: String
+    }
+}
+
+/// The first problem found in a config, with where it is (`$.process.args`).
+package struct OCIConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let path: String
+    package let problem: String
+    package init(_ path: String, _ problem: String) { self.path = path; self.problem = problem }
+    package var description: String { "config.json: \(path): \(problem)" }
+}
+
+extension OCIConfig {
+    /// The namespace types of the runtime spec, and the tree's names for them.
+    package static let namespaceTypes: [String: String] = [
+        "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
+        "user": "user", "cgroup": "cgroup", "time": "time",
+    ]
+
+    /// Decoded and checked, or the first problem by its JSON path.
+    package static func parse(_ bytes: [UInt8]) throws(OCIConfigError) -> OCIConfig {
+        let config: OCIConfig
+        do {
+            config = try JSONDecoder().decode(OCIConfig.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw Self.describe(error)
+        } catch {
+            throw OCIConfigError("$", "not JSON: \(error)")
+        }
+        try config.validate()
+        return config
+    }
+
+    static func jsonPath(_ keys: [any CodingKey]) -> String {
+        keys.reduce("$") { p, k in k.intValue.map { "\(p)[\($0)]" } ?? "\(p).\(k.stringValue)" }
+    }
+
+    static func describe(_ error: DecodingError) -> OCIConfigError {
+        switch error {
+        case .keyNotFound(let key, let ctx):
+            return OCIConfigError(jsonPath(ctx.codingPath + [key]), "missing")
+        case .typeMismatch(let type, let ctx):
+            return OCIConfigError(jsonPath(ctx.codingPath), "expected \(Self.name(of: type))")
+        case .valueNotFound(let type, let ctx):
+            return OCIConfigError(jsonPath(ctx.codingPath), "expected \(Self.name(of: type)), found null")
+        case .dataCorrupted(let ctx):
+            return OCIConfigError(jsonPath(ctx.codingPath), ctx.codingPath.isEmpty ? "not JSON" : "not valid here")
+        @unknown default:
+            return OCIConfigError("$", "unreadable")
+        }
+    }
+
+    static func name(of type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is UInt32.Type, is UInt64.Type, is Int.Type, is Int64.Type: "a number"
+        default: type is any Collection.Type ? "a list" : "an object"
+        }
+    }
+
+    /// What the spec requires beyond the types.
+    func validate() throws(OCIConfigError) {
+        guard ociVersion.hasPrefix("1.") else { throw OCIConfigError("$.ociVersion", "\(ociVersion) is not a 1.x version") }
+        guard let root else { throw OCIConfigError("$.root", "missing") }
+        if root.path.isEmpty { throw OCIConfigError("$.root.path", "empty") }
+        if let process {
+            guard let args = process.args, !args.isEmpty else { throw OCIConfigError("$.process.args", "missing or empty") }
+            if args[0].isEmpty { throw OCIConfigError("$.process.args[0]", "empty") }
+            if !process.cwd.hasPrefix("/") { throw OCIConfigError("$.process.cwd", "not absolute") }
+            for (i, e) in (process.env ?? []).enumerated() where !e.contains("=") {
+                throw OCIConfigError("$.process.env[\(i)]", "not NAME=VALUE")
+            }
+            for (i, r) in (process.rlimits ?? []).enumerated() {
+                if OCIConfig.rlimitNumbers[r.type] == nil { throw OCIConfigError("$.process.rlimits[\(i)].type", "unknown: \(r.type)") }
+                if r.soft > r.hard { throw OCIConfigError("$.process.rlimits[\(i)]", "soft above hard") }
+            }
+        }
+        for (i, m) in (mounts ?? []).enumerated() where !m.destination.hasPrefix("/") {
+            throw OCIConfigError("$.mounts[\(i)].destination", "not absolute")
+        }
+        var seen = Set<String>()
+        for (i, n) in (linux?.namespaces ?? []).enumerated() {
+            guard Self.namespaceTypes[n.type] != nil else { throw OCIConfigError("$.linux.namespaces[\(i)].type", "unknown: \(n.type)") }
+            guard seen.insert(n.type).inserted else { throw OCIConfigError("$.linux.namespaces[\(i)].type", "\(n.type) twice") }
+        }
+        if let limit = linux?.resources?.pids?.limit, limit == 0 || limit < -1 {
+            throw OCIConfigError("$.linux.resources.pids.limit", "\(limit) is no limit")
+        }
+    }
+
+    /// RLIMIT_* by name (Linux, x86-64 and arm64 alike).
+    package static let rlimitNumbers: [String: Int32] = [
+        "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+        "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+        "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+        "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+    ]
+}
+
+extension OCIConfig {
+    /// CAP_* by name (linux/capability.h).
+    package static let capabilityNumbers: [String: Int] = {
+        let names = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+                     "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+                     "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+                     "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+                     "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+                     "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"]
+        return Dictionary(uniqueKeysWithValues: names.enumerated().map { ("CAP_" + $1, $0) })
+    }()
+
+    /// A set of capability names as a bit mask, or the first unknown name.
+    package static func capabilityMask(_ names: [String]?, at path: String) throws(OCIConfigError) -> UInt64 {
+        var mask: UInt64 = 0
+        for (i, n) in (names ?? []).enumerated() {
+            guard let bit = capabilityNumbers[n] else { throw OCIConfigError("\(path)[\(i)]", "unknown capability \(n)") }
+            mask |= 1 << UInt64(bit)
+        }
+        return mask
+    }
+}

@@ -1,0 +1,114 @@
+import CNamespaceShim
+import ContainerTree
+import LinuxSystem
+import OCISpec
+import TreeClient
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// config.json's `process`, started inside a container of the tree with
+/// this program's stdio (the engine's): through `nsfs_oci_spawn` (C: the
+/// child runs no Swift).
+struct ProcessSpawn {
+    let process: OCIConfig.Process
+
+    /// The child's pid and pidfd once it is inside (waiting at `gate`, an
+    /// O_PATH descriptor of the exec FIFO, if given).
+    /// `first`: the container's first process (create) also masks and
+    /// protects paths and mounts cgroup2, in the container's mount namespace.
+    func start(in c: ContainerDirectory, gate: Int32,
+               first: (masked: [String], readonly: [String], cgroup: Bool, sysctl: [(String, String)])? = nil) throws(NsctlError) -> (pid: Int32, pidfd: Int32) {
+        guard let args = process.args, !args.isEmpty else { throw NsctlError("config.json: $.process.args: missing or empty") }
+        let initProcess = try c.initProcess()
+        var flags: Int32 = 0
+        for k in NamespaceKind.allCases {
+            if k == .user, (try? initProcess.namespaceID(.user)) == (try? ProcessHandle.open(pid: getpid()).namespaceID(.user)) { continue }
+            flags |= Int32(truncatingIfNeeded: k.cloneFlag)
+        }
+        let caps = process.capabilities
+        let masks = try Self.masks(caps)
+        var rlimitTypes: [Int32] = [], soft: [UInt64] = [], hard: [UInt64] = []
+        for (i, r) in (process.rlimits ?? []).enumerated() {
+            guard let t = OCIConfig.rlimitNumbers[r.type] else { throw NsctlError("config.json: unknown rlimit \(r.type)") }
+            // Above our own hard limit only with CAP_SYS_RESOURCE (which
+            // some hosts withhold even from root): said before anything starts.
+            var own = rlimit()
+            if getrlimit(__rlimit_resource_t(UInt32(t)), &own) == 0, r.hard > UInt64(own.rlim_max), !Capabilities.has(24 /* CAP_SYS_RESOURCE */) {
+                throw NsctlError("config.json: $.process.rlimits[\(i)]: \(r.type) hard \(r.hard) is above this host's \(own.rlim_max), and nsfs-oci lacks CAP_SYS_RESOURCE to raise it (podman: --ulimit)")
+            }
+            rlimitTypes.append(t)
+            soft.append(r.soft)
+            hard.append(r.hard)
+        }
+        // The container's process limit, where the spec sets none lower.
+        let nproc = ContainerDirectory.processLimit(of: initProcess)
+        if nproc > 0, !rlimitTypes.contains(OCIConfig.rlimitNumbers["RLIMIT_NPROC"]!) {
+            rlimitTypes.append(OCIConfig.rlimitNumbers["RLIMIT_NPROC"]!); soft.append(nproc); hard.append(nproc)
+        }
+        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = (process.env ?? []).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        var groups = (process.user.additionalGids ?? []).map { gid_t($0) }
+        let masked: [UnsafePointer<CChar>?] = (first?.masked ?? []).map { UnsafePointer(strdup($0)) }
+        let readonly: [UnsafePointer<CChar>?] = (first?.readonly ?? []).map { UnsafePointer(strdup($0)) }
+        let sysctlPaths: [UnsafePointer<CChar>?] = (first?.sysctl ?? []).map { UnsafePointer(strdup("/proc/sys/" + $0.0.replacing(".", with: "/"))) }
+        let sysctlValues: [UnsafePointer<CChar>?] = (first?.sysctl ?? []).map { UnsafePointer(strdup($0.1)) }
+        defer { (masked + readonly + sysctlPaths + sysctlValues).forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+        let cgroup = c.leafCgroupDescriptor()
+        defer { cgroup.map { _ = close($0) } }
+        let mirror = PidsMirror(c)
+        var pid: Int32 = -1, pidfd: Int32 = -1
+        let rc: Int32 = process.cwd.withCString { cwd in
+            argv.withUnsafeBufferPointer { a in envp.withUnsafeBufferPointer { e in
+                groups.withUnsafeMutableBufferPointer { g in rlimitTypes.withUnsafeBufferPointer { rt in
+                    soft.withUnsafeBufferPointer { rs in hard.withUnsafeBufferPointer { rh in
+                        var p = nsfs_oci_process(
+                            argv: a.baseAddress!, envp: e.baseAddress!, cwd: cwd,
+                            uid: process.user.uid, gid: process.user.gid,
+                            ngroups: Int32(g.count), groups: g.baseAddress,
+                            umask: process.user.umask.map { Int32($0) } ?? -1,
+                            nrlimits: Int32(rt.count), rlimit_types: rt.baseAddress, rlimit_soft: rs.baseAddress, rlimit_hard: rh.baseAddress,
+                            oom_score_adj_given: process.oomScoreAdj == nil ? 0 : 1, oom_score_adj: Int32(process.oomScoreAdj ?? 0),
+                            no_new_privs: process.noNewPrivileges == true ? 1 : 0,
+                            set_caps: caps == nil ? 0 : 1,
+                            cap_bounding: masks.bounding, cap_effective: masks.effective, cap_permitted: masks.permitted,
+                            cap_inheritable: masks.inheritable, cap_ambient: masks.ambient,
+                            gate_fd: gate,
+                            nmasked: Int32(masked.count), nreadonly: Int32(readonly.count), mount_cgroup: first?.cgroup == true ? 1 : 0,
+                            masked: nil, readonly: nil, nsysctl: Int32(sysctlPaths.count), sysctl_paths: nil, sysctl_values: nil)
+                        return masked.withUnsafeBufferPointer { mp in readonly.withUnsafeBufferPointer { rp in
+                          sysctlPaths.withUnsafeBufferPointer { sp in sysctlValues.withUnsafeBufferPointer { sv in
+                            p.masked = mp.baseAddress
+                            p.readonly = rp.baseAddress
+                            p.sysctl_paths = sp.baseAddress
+                            p.sysctl_values = sv.baseAddress
+                        mirror?.enter()
+                        defer { mirror?.leave() }
+                            return nsfs_oci_spawn(initProcess.descriptor.rawValue, flags, cgroup ?? -1, &p, &pidfd, &pid)
+                          } }
+                        } }
+                    } }
+                } }
+            } }
+        }
+        if rc < 0 {
+            let e = Errno(-rc)
+            if e.rawValue == ENOENT { throw NsctlError("\(args[0]): not found in the container (\(c.path))") }
+            throw NsctlError("cannot start \(args[0]) in \(c.path): \(e)")
+        }
+        return (pid, pidfd)
+    }
+
+    static func masks(_ caps: OCIConfig.Capabilities?) throws(NsctlError) -> (bounding: UInt64, effective: UInt64, permitted: UInt64, inheritable: UInt64, ambient: UInt64) {
+        do throws(OCIConfigError) {
+            return (try OCIConfig.capabilityMask(caps?.bounding, at: "$.process.capabilities.bounding"),
+                    try OCIConfig.capabilityMask(caps?.effective, at: "$.process.capabilities.effective"),
+                    try OCIConfig.capabilityMask(caps?.permitted, at: "$.process.capabilities.permitted"),
+                    try OCIConfig.capabilityMask(caps?.inheritable, at: "$.process.capabilities.inheritable"),
+                    try OCIConfig.capabilityMask(caps?.ambient, at: "$.process.capabilities.ambient"))
+        } catch {
+            throw NsctlError(error.description)
+        }
+    }
+}

@@ -1,0 +1,172 @@
+# The OCI runtime (issue 27): nsfs-oci, with runc's command line, makes
+# every container an engine asks for a directory of the tree.
+# shellcheck shell=bash
+
+OCI=$(dirname "$NSFS_BIN")/nsfs-oci
+
+# oci_bundle DIR ARGS-JSON [EXTRA-JSON]: a bundle whose root is the test image.
+oci_bundle() {
+    mkdir -p "$1"
+    cat > "$1/config.json" <<JSON
+{"ociVersion": "1.0.2", "root": {"path": "$(image_dir)"}, "hostname": "ocibox",
+ "process": {"user": {"uid": 0, "gid": 0}, "args": $2, "cwd": "/", "env": ["PATH=/bin"],
+             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 1024}]},
+ "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "network"}],
+           "resources": {"pids": {"limit": 40}}}${3:+, $3}}
+JSON
+}
+
+# as_subreaper SCRIPT: run bash -c SCRIPT as conmon runs a runtime: the
+# container processes whose creator exits are ours to reap (this host's
+# PID 1 reaps nobody).
+as_subreaper() {
+    python3 - "$1" <<'PY'
+import ctypes, os, subprocess, sys, time
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)          # PR_SET_CHILD_SUBREAPER
+script = subprocess.Popen(["bash", "-c", sys.argv[1]])
+def reap_others():
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid == script.pid:
+            return
+        os.waitpid(info.si_pid, 0)
+while script.poll() is None:
+    reap_others()
+    time.sleep(0.01)
+deadline = time.time() + 5                       # what the script left dies with its container
+while time.time() < deadline:
+    try:
+        if os.waitpid(-1, os.WNOHANG) == (0, 0):
+            time.sleep(0.05)
+    except ChildProcessError:
+        break
+sys.exit(script.returncode)
+PY
+}
+
+test_oci_lifecycle_through_the_tree() {
+    new_mount "storage=$(next_storage)"
+    local b=$TEST_TMP/bundle out=$TEST_TMP/out
+    oci_bundle "$b" '["/bin/sh", "-c", "echo hello from $(hostname) as $(id -u); ulimit -n; trap \"echo bye; exit 3\" TERM; while :; do sleep 0.05; done"]'
+    as_subreaper "
+        set -e
+        O='$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab'
+        \$O create --bundle '$b' --pid-file '$TEST_TMP/pid' c1 > '$out' 2>&1
+        # created: a directory of the tree (the engine's, from --root), the process waiting
+        [ -d '$MNT/lab/c1' ] || { echo 'no directory in the tree'; exit 1; }
+        \$O state c1 | grep -q '\"status\":\"created\"' || { echo 'not created'; exit 1; }
+        [ ! -s '$out' ] || { echo 'ran before start'; exit 1; }
+        grep -qx 'pids.max: 40' '$MNT/lab/c1/status' || { echo 'pids limit not set'; exit 1; }
+        \$O start c1
+        for i in \$(seq 50); do grep -q hello '$out' && break; sleep 0.05; done
+        \$O state c1 | grep -q '\"status\":\"running\"' || { echo 'not running'; exit 1; }
+        [ \"\$(\$O state c1 | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/')\" = \"\$(cat '$TEST_TMP/pid')\" ] || { echo 'state pid differs from the pid file'; exit 1; }
+        # its processes are the tree's: nsctl ps, freeze (pause), ps
+        pid=\$(cat '$TEST_TMP/pid')
+        '$NSCTL' ps '$MNT/lab/c1' | grep -qw \$pid || { echo 'nsctl ps does not show it'; '$NSCTL' ps '$MNT/lab/c1'; exit 1; }
+        \$O pause c1; \$O state c1 | grep -q '\"status\":\"paused\"' || { echo 'not paused'; exit 1; }
+        grep -qx 1 '$MNT/lab/c1/freeze' || { echo 'freeze not set'; exit 1; }
+        \$O resume c1
+        \$O ps --format json c1 | grep -q \"\$(cat '$TEST_TMP/pid')\" || { echo 'ps lacks the process'; exit 1; }
+        # exec: another process, its exit status
+        \$O exec c1 /bin/sh -c 'exit 7' && { echo 'exec status lost'; exit 1; } || [ \$? = 7 ] || { echo 'exec status not 7'; exit 1; }
+        # delete refuses a running container; kill TERM is the process's to handle
+        \$O delete c1 2>/dev/null && { echo 'deleted while running'; exit 1; }
+        \$O kill c1 TERM
+        for i in \$(seq 50); do \$O state c1 | grep -q stopped && break; sleep 0.05; done
+        \$O state c1 | grep -q '\"status\":\"stopped\"' || { echo 'not stopped'; exit 1; }
+        \$O delete c1
+        [ ! -e '$MNT/lab/c1' ] || { echo 'directory left'; exit 1; }
+        \$O state c1 2>/dev/null && { echo 'state after delete'; exit 1; }
+        exit 0
+    " || fail "lifecycle (see above)"
+    grep -qx 'hello from ocibox as 0' "$out" || fail "process output: $(cat "$out")"
+    grep -qx 1024 "$out" || fail "rlimit not applied: $(cat "$out")"
+    grep -qx bye "$out" || fail "SIGTERM not handled by the process: $(cat "$out")"
+    rm -rf "/run/nsfs-test-$$-oci"
+}
+
+test_oci_rm_rf_is_delete_force() {
+    new_mount "storage=$(next_storage)"
+    local b=$TEST_TMP/bundle
+    oci_bundle "$b" '["/bin/sleep", "600"]'
+    as_subreaper "
+        O='$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab'
+        \$O create --bundle '$b' c2 && \$O start c2 || exit 1
+        pid=\$(\$O state c2 | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/')
+        rm -rf '$MNT/lab/c2'
+        # (a zombie until this script's subreaper reaps it: dead is state Z or gone)
+        alive() { s=\$(cat /proc/\$1/stat 2>/dev/null) || return 1; s=\${s##*) }; [ \${s%% *} != Z ]; }
+        for i in \$(seq 50); do alive \$pid || break; sleep 0.05; done
+        alive \$pid && { echo 'the process survived rm -rf'; exit 1; }
+        \$O state c2 | grep -q '\"status\":\"stopped\"' || { echo 'the engine does not see it stopped'; exit 1; }
+        \$O delete c2
+    " || fail "rm -rf of an OCI container"
+    rm -rf "/run/nsfs-test-$$-oci"
+}
+
+test_oci_refuses_what_it_cannot_honour_by_json_path() {
+    new_mount "storage=$(next_storage)"
+    local b=$TEST_TMP/bundle O="$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab"
+    oci_bundle "$b" '[]'
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.process.args: missing or empty" "empty args"
+    oci_bundle "$b" '["/bin/true"]' '"hooks": {"prestart": [{"path": "/bin/true"}]}'
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.hooks.prestart: hooks are not supported yet" "hooks"
+    oci_bundle "$b" '["/bin/true"]'
+    sed -i 's/"uid": 0/"uid": "root"/' "$b/config.json"
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.process.user.uid: expected a number" "a string for a number"
+    # nothing was left behind by the refusals
+    [ ! -e "$MNT/lab/bad" ] || fail "a refused create left a directory"
+    [ ! -e "/run/nsfs-test-$$-oci/lab/bad" ] || fail "a refused create left a record"
+    "$OCI" features | grep -q '"ociVersionMax"' || fail "features"
+    rm -rf "/run/nsfs-test-$$-oci"
+}
+
+# in_podman_ns SCRIPT: bash -c SCRIPT in a mount namespace of its own where
+# this test's tree is /namespaces (where nsfs-oci finds it: podman runs its
+# cleanup without the runtime flags it was given).
+in_podman_ns() {
+    mkdir -p /namespaces
+    unshare -m bash -c "mount --bind '$MNT' /namespaces && $1"
+}
+
+test_podman_drives_it_and_its_containers_are_directories() {
+    command -v podman >/dev/null || { [ "${CI:-}" != true ] || fail "podman is missing (scripts/test installs it)"; echo "    skipped: no podman"; return 0; }
+    new_mount "storage=$(next_storage)"
+    local img; img=$(image_dir)
+    # (This host withholds CAP_SYS_RESOURCE even from root: podman's default
+    # limits are above its own, as runc finds too.)
+    local P="podman --runtime $OCI" U="--network none --security-opt seccomp=unconfined --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --rootfs $img"
+    in_podman_ns "$P rm -f nsfs-t1 nsfs-t2" >/dev/null 2>&1 || true
+    # run --rm: the output, and nothing left in the tree
+    assert_eq "$(in_podman_ns "$P run --rm $U /bin/echo hello from podman")" "hello from podman" "run --rm"
+    wait_for 5 sh -c "[ -z \"\$(find '$MNT/podman' -mindepth 1 -maxdepth 1 -type d ! -name ns 2>/dev/null)\" ]" || fail "run --rm left a container"
+    in_podman_ns "
+        set -e
+        id=\$($P run -d --name nsfs-t1 --pids-limit 12 $U /bin/sh -c 'echo started; trap \"echo got TERM; exit 0\" TERM; while :; do sleep 0.1; done')
+        d=/namespaces/podman/\$id
+        [ -d \$d ] || { echo 'not a directory of the tree'; exit 1; }
+        $P ps --format '{{.Names}}' | grep -qx nsfs-t1 || { echo 'podman ps'; exit 1; }
+        [ \"\$(cat \$d/pids.max)\" = 12 ] || { echo 'pids limit'; exit 1; }
+        '$NSCTL' ps \$d | grep -qw sh || { echo 'nsctl ps'; exit 1; }
+        [ \"\$($P exec nsfs-t1 /bin/hostname)\" = \"\${id:0:12}\" ] || { echo 'exec, hostname'; exit 1; }
+        $P exec nsfs-t1 /bin/sh -c 'i=0; while [ \$i -lt 20 ]; do sleep 5 & i=\$((i+1)); done 2>&1; wait' 2>&1 | grep -qi 'fork\|resource' || { echo 'the pids limit did not hold'; exit 1; }
+        $P top nsfs-t1 | grep -q 'while' || { echo 'top'; exit 1; }
+        $P pause nsfs-t1 >/dev/null; [ \"\$(cat \$d/freeze)\" = 1 ] || { echo 'pause is freeze'; exit 1; }
+        $P unpause nsfs-t1 >/dev/null; [ \"\$(cat \$d/freeze)\" = 0 ] || { echo 'unpause'; exit 1; }
+        start=\$(date +%s)
+        $P stop -t 10 nsfs-t1 >/dev/null
+        [ \$(( \$(date +%s) - start )) -lt 5 ] || { echo 'SIGTERM not honoured (stop waited for SIGKILL)'; exit 1; }
+        $P logs nsfs-t1 | grep -qx 'got TERM' || { echo 'logs'; exit 1; }
+        $P rm nsfs-t1 >/dev/null
+        [ ! -e \$d ] || { echo 'rm left the directory'; exit 1; }
+        $P run -d --name nsfs-t2 $U /bin/sleep 600 >/dev/null
+        $P kill nsfs-t2 >/dev/null
+        $P wait nsfs-t2 >/dev/null
+        $P rm nsfs-t2 >/dev/null
+    " || fail "podman run -d, exec, top, pause, stop, kill, rm (see above)"
+    in_podman_ns "$P rm -f nsfs-t1 nsfs-t2" >/dev/null 2>&1 || true
+}
