@@ -5,6 +5,7 @@
 // it waits before its exec until `start` opens the exec FIFO.
 #define _GNU_SOURCE
 #include "namespace_shim.h"
+#include "fd_passing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -152,6 +155,22 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
             report_and_exit(report[1], errno, "cgroup2 at /sys/fs/cgroup");
         // A session of its own, as runc's init: never the engine's terminal.
         if (setsid() < 0) report_and_exit(report[1], errno, "setsid");
+        if (p->console_fd >= 0) {
+            // A pty of the container's own devpts: the engine gets its master.
+            int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+            if (master < 0) report_and_exit(report[1], errno, "/dev/ptmx");
+            int unlock = 0;
+            if (ioctl(master, TIOCSPTLCK, &unlock) != 0) report_and_exit(report[1], errno, "unlockpt");
+            int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+            if (slave < 0) report_and_exit(report[1], errno, "the pty's slave");
+            if (nsfs_sendmsg_with_fd(p->console_fd, "/dev/ptmx", 9, master) < 0) report_and_exit(report[1], errno, "the console socket");
+            close(master);
+            close(p->console_fd);
+            if (ioctl(slave, TIOCSCTTY, 0) != 0) report_and_exit(report[1], errno, "TIOCSCTTY");
+            for (int fd = 0; fd <= 2; fd++)
+                if (dup2(slave, fd) < 0) report_and_exit(report[1], errno, "the pty as stdio");
+            if (slave > 2) close(slave);
+        }
         if (p->cwd && chdir(p->cwd) != 0) report_and_exit(report[1], errno, p->cwd);
         sigset_t none;
         sigemptyset(&none);
@@ -209,4 +228,20 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
     *child_pid = (int)pid;
     *child_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     return *child_pidfd < 0 ? -errno : 0;
+}
+
+int nsfs_connect_unix(const char *path) {
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof a.sun_path) return -ENAMETOOLONG;
+    strcpy(a.sun_path, path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -errno;
+    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
+        int e = errno;
+        close(s);
+        return -e;
+    }
+    return s;
 }

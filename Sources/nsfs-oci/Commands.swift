@@ -116,8 +116,10 @@ struct Create: ParsableCommand {
             let gate = open(fifo, 0o10000000 /* O_PATH */ | O_CLOEXEC)
             guard gate >= 0 else { throw NsctlError("open \(fifo): \(Errno.current)") }
             defer { close(gate) }
+            let console = try connectConsole(process.terminal == true ? consoleSocket : nil)
+            defer { if console >= 0 { close(console) } }
             let (pid, pidfd) = try ProcessSpawn(process: process).start(
-                in: c, gate: gate,
+                in: c, gate: gate, console: console,
                 first: (config.linux?.maskedPaths ?? [], config.linux?.readonlyPaths ?? [], cgroup,
                         (config.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
             close(pidfd)
@@ -190,8 +192,8 @@ struct Create: ParsableCommand {
         if config.linux?.seccomp != nil {
             throw NsctlError("config.json: $.linux.seccomp: seccomp is not supported yet (podman: --security-opt seccomp=unconfined)")
         }
-        if config.process?.terminal == true {
-            throw NsctlError("config.json: $.process.terminal: a terminal is not supported yet")
+        if config.process?.terminal == true, consoleSocket == nil {
+            throw NsctlError("config.json: $.process.terminal: a terminal needs --console-socket")
         }
         if config.root?.readonly == true {
             throw NsctlError("config.json: $.root.readonly: a read-only root is not supported yet")
@@ -331,7 +333,7 @@ struct Exec: ParsableCommand {
     @Option(name: [.customShort("p"), .long], help: "The process, as config.json's `process` (JSON).") var process: String?
     @Flag(name: [.customShort("d"), .long], help: "Return once it runs.") var detach = false
     @Option(name: .customLong("pid-file")) var pidFile: String?
-    @Flag(name: [.customShort("t"), .long], help: "A terminal (not supported yet).") var tty = false
+    @Flag(name: [.customShort("t"), .long], help: "A terminal: a pty whose master goes to --console-socket.") var tty = false
     @Option(name: .customLong("console-socket")) var consoleSocket: String?
     @Option(name: .customLong("cwd")) var cwd: String?
     @Option(name: [.customShort("e"), .long]) var env: [String] = []
@@ -352,8 +354,11 @@ struct Exec: ParsableCommand {
                 guard !args.isEmpty else { throw NsctlError("exec: nothing to run (--process FILE or ID CMD...)") }
                 p = OCIConfig.Process(user: .init(uid: 0, gid: 0), args: args, env: env, cwd: cwd ?? "/")
             }
-            if tty || p.terminal == true { throw NsctlError("exec: a terminal is not supported yet") }
-            let (pid, pidfd) = try ProcessSpawn(process: p).start(in: try ContainerDirectory(s.path), gate: -1)
+            if tty { p.terminal = true }
+            if p.terminal == true, consoleSocket == nil { throw NsctlError("exec: a terminal needs --console-socket") }
+            let console = try connectConsole(p.terminal == true ? consoleSocket : nil)
+            defer { if console >= 0 { close(console) } }
+            let (pid, pidfd) = try ProcessSpawn(process: p).start(in: try ContainerDirectory(s.path), gate: -1, console: console)
             if let pidFile { try write(String(pid), to: pidFile, create: true) }
             if detach { return }
             Glibc.exit(nsfs_wait_forwarding(pidfd, pid, -1))
@@ -379,6 +384,14 @@ struct Features: ParsableCommand {
 }
 
 func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+/// A socket connected to the engine's console socket, or -1 for none.
+func connectConsole(_ path: String?) throws(NsctlError) -> Int32 {
+    guard let path else { return -1 }
+    let fd = nsfs_connect_unix(path)
+    guard fd >= 0 else { throw NsctlError("--console-socket \(path): \(Errno(-fd))") }
+    return fd
+}
 
 /// mkdir -p, private to root (runc's --root is too).
 func makeDirectories(_ path: String) {

@@ -17,7 +17,9 @@ struct ProcessSpawn {
     /// O_PATH descriptor of the exec FIFO, if given).
     /// `first`: the container's first process (create) also masks and
     /// protects paths and mounts cgroup2, in the container's mount namespace.
-    func start(in c: ContainerDirectory, gate: Int32,
+    /// `console`: a socket connected to the engine's console socket
+    /// (process.terminal), or -1.
+    func start(in c: ContainerDirectory, gate: Int32, console: Int32 = -1,
                first: (masked: [String], readonly: [String], cgroup: Bool, sysctl: [(String, String)])? = nil) throws(NsctlError) -> (pid: Int32, pidfd: Int32) {
         guard let args = process.args, !args.isEmpty else { throw NsctlError("config.json: $.process.args: missing or empty") }
         let initProcess = try c.initProcess()
@@ -76,7 +78,8 @@ struct ProcessSpawn {
                             cap_inheritable: masks.inheritable, cap_ambient: masks.ambient,
                             gate_fd: gate,
                             nmasked: Int32(masked.count), nreadonly: Int32(readonly.count), mount_cgroup: first?.cgroup == true ? 1 : 0,
-                            masked: nil, readonly: nil, nsysctl: Int32(sysctlPaths.count), sysctl_paths: nil, sysctl_values: nil)
+                            masked: nil, readonly: nil, nsysctl: Int32(sysctlPaths.count), sysctl_paths: nil, sysctl_values: nil,
+                            console_fd: console)
                         return masked.withUnsafeBufferPointer { mp in readonly.withUnsafeBufferPointer { rp in
                           sysctlPaths.withUnsafeBufferPointer { sp in sysctlValues.withUnsafeBufferPointer { sv in
                             p.masked = mp.baseAddress

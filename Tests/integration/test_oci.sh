@@ -163,6 +163,10 @@ test_podman_drives_it_and_its_containers_are_directories() {
         $P logs nsfs-t1 | grep -qx 'got TERM' || { echo 'logs'; exit 1; }
         $P rm nsfs-t1 >/dev/null
         [ ! -e \$d ] || { echo 'rm left the directory'; exit 1; }
+        # run -it: a pty of the container's own (script gives podman a terminal)
+        out=\$(script -qec \"$P run -it --rm $U /bin/sh -c 'tty; [ -t 0 ] && echo stdin-is-a-tty'\" /dev/null | tr -d '\\r')
+        echo \"\$out\" | grep -qx '/dev/pts/0' || { echo \"run -it: \$out\"; exit 1; }
+        echo \"\$out\" | grep -qx 'stdin-is-a-tty' || { echo \"run -it stdin: \$out\"; exit 1; }
         $P run -d --name nsfs-t2 $U /bin/sleep 600 >/dev/null
         $P kill nsfs-t2 >/dev/null
         $P wait nsfs-t2 >/dev/null

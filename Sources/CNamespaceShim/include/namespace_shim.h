@@ -287,7 +287,13 @@ struct nsfs_oci_process {
     int nsysctl;
     const char *_Nullable const *_Nullable sysctl_paths;
     const char *_Nullable const *_Nullable sysctl_values;
+    // process.terminal: a socket connected to the engine's console socket,
+    // which gets the master of a pty made inside (its slave is 0, 1, 2 and
+    // the controlling terminal); -1: the caller's stdio.
+    int console_fd;
 };
+// A socket connected to the Unix socket at path, or -errno.
+int nsfs_connect_unix(const char *_Nonnull path);
 // Start p inside the container of the process behind pidfd (its
 // namespaces in nsflags), in cgroup_fd (-1: stay), with the caller's stdio.
 // Returns 0 once the child is inside (with a gate: waiting at it), with
