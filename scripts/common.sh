@@ -6,7 +6,7 @@ if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
     export PATH=/opt/swift/usr/bin:$PATH
 fi
 
-DEBIAN_PACKAGES=(libfuse3-dev fuse3 libcap-dev iproute2 util-linux procps tree python3 make gcc rsync tar coreutils busybox-static nftables mmdebstrap podman)
+DEBIAN_PACKAGES=(libfuse3-dev fuse3 libcap-dev iproute2 util-linux procps tree python3 make gcc rsync tar coreutils busybox-static nftables mmdebstrap podman containerd)
 
 ensure_deps() {
     command -v swift >/dev/null || { echo "swift not found: install Swift 6 (e.g. to /opt/swift)"; return 1; }

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "namespace_shim.h"
 #include "fd_passing.h"
+#include "shim_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -127,6 +128,28 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
         close(middle[1]);
         int rest = nsflags & ~(CLONE_NEWPID | CLONE_NEWUSER);
         if (rest && syscall(SYS_setns, pidfd, rest) != 0) report_and_exit(report[1], errno, "cannot enter the container");
+        // Its root from here on (host root's ids are not mapped inside: what
+        // it makes below an idmapped root would be EOVERFLOW); the spec's
+        // ids come after the gate.
+        if (nsflags & CLONE_NEWUSER) {
+            int e = -nsfs_become_root();
+            if (e) report_and_exit(report[1], e, "becoming the container's root");
+        }
+        for (int i = 0; i < p->ntmpfs; i++) {
+            // Its directory made first, by the container's root, as runc does.
+            char dir[4096];
+            size_t n = strlen(p->tmpfs_dest[i]);
+            if (n >= sizeof dir) report_and_exit(report[1], ENAMETOOLONG, p->tmpfs_dest[i]);
+            memcpy(dir, p->tmpfs_dest[i], n + 1);
+            for (char *c = dir + 1; *c; c++) {
+                if (*c != '/') continue;
+                *c = 0;
+                if (mkdir(dir, 0755) != 0 && errno != EEXIST) report_and_exit(report[1], errno, dir);
+                *c = '/';
+            }
+            if (mkdir(dir, 0755) != 0 && errno != EEXIST) report_and_exit(report[1], errno, dir);
+            if (mount("tmpfs", dir, "tmpfs", p->tmpfs_flags[i], p->tmpfs_data[i]) != 0) report_and_exit(report[1], errno, dir);
+        }
         // Its namespaces' sysctls (net.*, ipc's kernel.*): through its own
         // /proc, in its own namespaces, before /proc/sys turns read-only.
         for (int i = 0; i < p->nsysctl; i++) {

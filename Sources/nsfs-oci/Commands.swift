@@ -109,7 +109,10 @@ struct Create: ParsableCommand {
             if let h = config.hostname { try write(h, to: path + "/hostname") }
             if let limit = config.linux?.resources?.pids?.limit, limit > 0 { try write(String(limit), to: path + "/pids.max") }
             let c = try ContainerDirectory(path)
-            let cgroup = try bind(config.mounts ?? [], into: c)
+            var first = try bind(config.mounts ?? [], into: c)
+            first.masked = config.linux?.maskedPaths ?? []
+            first.readonly = config.linux?.readonlyPaths ?? []
+            first.sysctl = (config.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             let fifo = rt.directory(of: id) + "/exec.fifo"
             guard mkfifo(fifo, 0o622) == 0 else { throw NsctlError("mkfifo \(fifo): \(Errno.current)") }
             _ = chmod(fifo, 0o622)
@@ -119,9 +122,7 @@ struct Create: ParsableCommand {
             let console = try connectConsole(process.terminal == true ? consoleSocket : nil)
             defer { if console >= 0 { close(console) } }
             let (pid, pidfd) = try ProcessSpawn(process: process).start(
-                in: c, gate: gate, console: console,
-                first: (config.linux?.maskedPaths ?? [], config.linux?.readonlyPaths ?? [], cgroup,
-                        (config.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+                in: c, gate: gate, console: console, first: first)
             close(pidfd)
             let state = ContainerState(id: id, bundle: bundle, rootfs: rootfs, pid: pid,
                                        pidStart: ContainerState.startTime(of: pid) ?? 0,
@@ -140,12 +141,12 @@ struct Create: ParsableCommand {
 
     /// The engine's mounts: the tree's root gives /proc, /sys, /dev and its
     /// pts, shm and mqueue already; binds (files too) are attached as
-    /// volumes; cgroup2 at /sys/fs/cgroup is the process's to mount
-    /// (returned). Anything else is refused, by its JSON path.
-    func bind(_ mounts: [OCIConfig.Mount], into c: ContainerDirectory) throws(NsctlError) -> Bool {
+    /// volumes; cgroup2 at /sys/fs/cgroup and tmpfs elsewhere are the first
+    /// process's to mount (returned). Anything else is refused, by its JSON path.
+    func bind(_ mounts: [OCIConfig.Mount], into c: ContainerDirectory) throws(NsctlError) -> FirstProcess {
+        var first = FirstProcess()
         let provided: [String: Set<String>] = ["/proc": ["proc"], "/sys": ["sysfs"], "/dev": ["tmpfs"],
                                                "/dev/pts": ["devpts"], "/dev/mqueue": ["mqueue"], "/dev/shm": ["tmpfs", "bind"]]
-        var cgroup = false
         let initProcess = try c.initProcess()
         let ownUserns = try? ProcessHandle.open(pid: getpid()).namespaceID(.user)
         let userns: Int32 = (try? initProcess.namespaceID(.user)) == ownUserns
@@ -157,7 +158,12 @@ struct Create: ParsableCommand {
             if !isBind, let types = provided[m.destination], types.contains(m.type ?? "") { continue }
             if m.type == "cgroup" || m.type == "cgroup2" {
                 guard m.destination == "/sys/fs/cgroup" else { throw NsctlError("config.json: $.mounts[\(i)]: cgroup only at /sys/fs/cgroup") }
-                cgroup = true
+                first.cgroup = true
+                continue
+            }
+            if m.type == "tmpfs" && !isBind {
+                let (flags, data) = MountFlags.split(options)
+                first.tmpfs.append((m.destination, flags, data))
                 continue
             }
             guard isBind, let source = m.source, source.hasPrefix("/") else {
@@ -167,7 +173,7 @@ struct Create: ParsableCommand {
             let rc = nsfs_volume(initProcess.descriptor.rawValue, userns, source, m.destination, options.contains("ro") ? 1 : 0, 0, &step)
             if rc < 0 { throw NsctlError("config.json: $.mounts[\(i)]: cannot bind \(source) at \(m.destination): \(Errno(-rc))") }
         }
-        return cgroup
+        return first
     }
 
     /// Sysctls a container's own namespaces scope (net, ipc, uts): the
@@ -286,6 +292,8 @@ struct Delete: ParsableCommand {
     func run() {
         OCIRuntime.run { () throws(NsctlError) in
             let rt = OCIRuntime.runtime
+            // (runc's --force: a container already gone is no error.)
+            if force, !exists(rt.directory(of: id) + "/state.json") { try Runtime.check(id: id); return }
             let s = try rt.load(id)
             if !force, status(of: s) != "stopped" { throw NsctlError("container \(id) is \(status(of: s)): stop it first, or --force") }
             if rmdir(s.path) != 0 && errno != ENOENT { throw NsctlError("rmdir \(s.path): \(Errno.current)") }
@@ -418,4 +426,23 @@ func write(_ text: String, to path: String, create: Bool = false) throws(NsctlEr
         close(fd)
     }
     do throws(Errno) { try FileIO.write(path, text) } catch { throw NsctlError("\(path): \(error)") }
+}
+
+/// mount(8)'s option words: those that are MS_* flags, and the rest (the
+/// filesystem's own data).
+enum MountFlags {
+    static let flags: [String: UInt] = [
+        "ro": 1, "nosuid": 2, "nodev": 4, "noexec": 8, "sync": 16, "dirsync": 128, "noatime": 1024,
+        "nodiratime": 2048, "relatime": 1 << 21, "strictatime": 1 << 24,
+    ]
+    static let ignored: Set<String> = ["rw", "suid", "dev", "exec", "async", "atime", "diratime", "private", "rprivate"]
+
+    static func split(_ options: [String]) -> (UInt, String) {
+        var f: UInt = 0
+        var data: [String] = []
+        for o in options {
+            if let bit = flags[o] { f |= bit } else if !ignored.contains(o) { data.append(o) }
+        }
+        return (f, data.joined(separator: ","))
+    }
 }

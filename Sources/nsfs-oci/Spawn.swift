@@ -7,6 +7,16 @@ import TreeClient
 import Glibc
 #endif
 
+/// What only the container's first process does (create), in the
+/// container's mount and other namespaces.
+struct FirstProcess {
+    var masked: [String] = []
+    var readonly: [String] = []
+    var cgroup = false
+    var sysctl: [(String, String)] = []
+    var tmpfs: [(destination: String, flags: UInt, data: String)] = []
+}
+
 /// config.json's `process`, started inside a container of the tree with
 /// this program's stdio (the engine's): through `nsfs_oci_spawn` (C: the
 /// child runs no Swift).
@@ -20,7 +30,7 @@ struct ProcessSpawn {
     /// `console`: a socket connected to the engine's console socket
     /// (process.terminal), or -1.
     func start(in c: ContainerDirectory, gate: Int32, console: Int32 = -1,
-               first: (masked: [String], readonly: [String], cgroup: Bool, sysctl: [(String, String)])? = nil) throws(NsctlError) -> (pid: Int32, pidfd: Int32) {
+               first: FirstProcess? = nil) throws(NsctlError) -> (pid: Int32, pidfd: Int32) {
         guard let args = process.args, !args.isEmpty else { throw NsctlError("config.json: $.process.args: missing or empty") }
         let initProcess = try c.initProcess()
         var flags: Int32 = 0
@@ -54,6 +64,10 @@ struct ProcessSpawn {
         var groups = (process.user.additionalGids ?? []).map { gid_t($0) }
         let masked: [UnsafePointer<CChar>?] = (first?.masked ?? []).map { UnsafePointer(strdup($0)) }
         let readonly: [UnsafePointer<CChar>?] = (first?.readonly ?? []).map { UnsafePointer(strdup($0)) }
+        let tmpfsDest: [UnsafePointer<CChar>?] = (first?.tmpfs ?? []).map { UnsafePointer(strdup($0.destination)) }
+        let tmpfsData: [UnsafePointer<CChar>?] = (first?.tmpfs ?? []).map { UnsafePointer(strdup($0.data)) }
+        let tmpfsFlags: [UInt] = (first?.tmpfs ?? []).map(\.flags)
+        defer { (tmpfsDest + tmpfsData).forEach { free(UnsafeMutablePointer(mutating: $0)) } }
         let sysctlPaths: [UnsafePointer<CChar>?] = (first?.sysctl ?? []).map { UnsafePointer(strdup("/proc/sys/" + $0.0.replacing(".", with: "/"))) }
         let sysctlValues: [UnsafePointer<CChar>?] = (first?.sysctl ?? []).map { UnsafePointer(strdup($0.1)) }
         defer { (masked + readonly + sysctlPaths + sysctlValues).forEach { free(UnsafeMutablePointer(mutating: $0)) } }
@@ -79,9 +93,13 @@ struct ProcessSpawn {
                             gate_fd: gate,
                             nmasked: Int32(masked.count), nreadonly: Int32(readonly.count), mount_cgroup: first?.cgroup == true ? 1 : 0,
                             masked: nil, readonly: nil, nsysctl: Int32(sysctlPaths.count), sysctl_paths: nil, sysctl_values: nil,
-                            console_fd: console)
+                            console_fd: console, ntmpfs: Int32(tmpfsDest.count), tmpfs_dest: nil, tmpfs_flags: nil, tmpfs_data: nil)
                         return masked.withUnsafeBufferPointer { mp in readonly.withUnsafeBufferPointer { rp in
                           sysctlPaths.withUnsafeBufferPointer { sp in sysctlValues.withUnsafeBufferPointer { sv in
+                          tmpfsDest.withUnsafeBufferPointer { td in tmpfsData.withUnsafeBufferPointer { tdata in tmpfsFlags.withUnsafeBufferPointer { tf in
+                            p.tmpfs_dest = td.baseAddress
+                            p.tmpfs_data = tdata.baseAddress
+                            p.tmpfs_flags = tf.baseAddress
                             p.masked = mp.baseAddress
                             p.readonly = rp.baseAddress
                             p.sysctl_paths = sp.baseAddress
@@ -89,6 +107,7 @@ struct ProcessSpawn {
                         mirror?.enter()
                         defer { mirror?.leave() }
                             return nsfs_oci_spawn(initProcess.descriptor.rawValue, flags, cgroup ?? -1, &p, &pidfd, &pid)
+                          } } }
                           } }
                         } }
                     } }

@@ -174,3 +174,48 @@ test_podman_drives_it_and_its_containers_are_directories() {
     " || fail "podman run -d, exec, top, pause, stop, kill, rm (see above)"
     in_podman_ns "$P rm -f nsfs-t1 nsfs-t2" >/dev/null 2>&1 || true
 }
+
+test_containerd_drives_it_through_ctr() {
+    command -v containerd >/dev/null && command -v ctr >/dev/null || {
+        [ "${CI:-}" != true ] || fail "containerd is missing (scripts/test installs it)"; echo "    skipped: no containerd"; return 0; }
+    new_mount "storage=$(next_storage)"
+    local img; img=$(image_dir) d=/run/nsfs-test-$$-containerd
+    mkdir -p "$d"
+    cat > "$d/config.toml" <<TOML
+version = 2
+root = "$d/root"
+state = "$d/state"
+[grpc]
+  address = "$d/sock"
+[ttrpc]
+  address = "$d/sock.ttrpc"
+TOML
+    # containerd (and the shims it starts) in a mount namespace where this
+    # test's tree is /namespaces; ended by pid at the end.
+    mkdir -p /namespaces
+    unshare -m --propagation private bash -c "mount --bind '$MNT' /namespaces && exec containerd --config '$d/config.toml'" > "$d/log" 2>&1 &
+    local ctrd=$!
+    local C="ctr --address $d/sock" R="--runc-binary $OCI --rootfs $img"
+    wait_for 10 $C version >/dev/null 2>&1 || { kill $ctrd; fail "containerd did not start: $(tail -3 "$d/log")"; return 1; }
+    local rc=0
+    (
+        set -e
+        trap 'echo "failed: $BASH_COMMAND"' ERR
+        [ "$($C run --rm $R nsfs-c1 /bin/echo hello from containerd)" = "hello from containerd" ] || { echo "ctr run --rm"; exit 1; }
+        $C run -d $R nsfs-c2 /bin/sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done'
+        wait_for 5 sh -c "$C task ls | grep -q 'nsfs-c2 .* RUNNING'" || { echo "task ls: $($C task ls)"; exit 1; }
+        # the task is a directory of the tree, in containerd's namespace's directory
+        [ -d "$MNT/default/nsfs-c2" ] || { echo "not in the tree"; exit 1; }
+        $C task ps nsfs-c2 | grep -q "$($C task ls | awk '$1 == "nsfs-c2" { print $2 }')" || { echo "task ps"; exit 1; }
+        $C task kill nsfs-c2
+        wait_for 5 sh -c "$C task ls | grep -q 'nsfs-c2 .* STOPPED'" || { echo "kill (SIGTERM): $($C task ls)"; exit 1; }
+        $C task delete nsfs-c2 >/dev/null
+        $C container delete nsfs-c2
+        [ ! -e "$MNT/default/nsfs-c2" ] || { echo "task delete left the directory"; exit 1; }
+    ) || rc=$?
+    # (what a failure left: gone either way before containerd is ended)
+    { $C task kill -s KILL nsfs-c2; $C task delete nsfs-c2; $C container delete nsfs-c2; } >/dev/null 2>&1 || true
+    kill $ctrd; wait $ctrd 2>/dev/null || true
+    rm -rf "$d"
+    [ $rc = 0 ] || fail "ctr run --rm, run -d, task ls/ps/kill/delete (see above)"
+}

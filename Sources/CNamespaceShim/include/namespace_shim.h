@@ -291,6 +291,12 @@ struct nsfs_oci_process {
     // which gets the master of a pty made inside (its slave is 0, 1, 2 and
     // the controlling terminal); -1: the caller's stdio.
     int console_fd;
+    // The container's first process only: tmpfs mounts the engine asks for
+    // (destination, MS_* flags, data), made below its root.
+    int ntmpfs;
+    const char *_Nullable const *_Nullable tmpfs_dest;
+    const unsigned long *_Nullable tmpfs_flags;
+    const char *_Nullable const *_Nullable tmpfs_data;
 };
 // A socket connected to the Unix socket at path, or -errno.
 int nsfs_connect_unix(const char *_Nonnull path);
