@@ -176,6 +176,10 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
         if (p->mount_cgroup &&
             mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
             report_and_exit(report[1], errno, "cgroup2 at /sys/fs/cgroup");
+        // root.readonly: the root itself, once every mount point on it is
+        // made (what is mounted there stays as it is).
+        if (p->readonly_root && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) != 0)
+            report_and_exit(report[1], errno, "a read-only root");
         // A session of its own, as runc's init: never the engine's terminal.
         if (setsid() < 0) report_and_exit(report[1], errno, "setsid");
         if (p->console_fd >= 0) {

@@ -109,7 +109,8 @@ struct Create: ParsableCommand {
             if let h = config.hostname { try write(h, to: path + "/hostname") }
             if let limit = config.linux?.resources?.pids?.limit, limit > 0 { try write(String(limit), to: path + "/pids.max") }
             let c = try ContainerDirectory(path)
-            var first = try bind(config.mounts ?? [], into: c)
+            var first = try bind(config.mounts ?? [], into: c, rootfs: rootfs)
+            first.readonlyRoot = config.root?.readonly == true
             first.masked = config.linux?.maskedPaths ?? []
             first.readonly = config.linux?.readonlyPaths ?? []
             first.sysctl = (config.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
@@ -124,9 +125,11 @@ struct Create: ParsableCommand {
             let (pid, pidfd) = try ProcessSpawn(process: process).start(
                 in: c, gate: gate, console: console, first: first)
             close(pidfd)
+            let cgroup2 = (try? MountInfo.current()).flatMap { Cgroup2.mountPoint(in: $0) }
             let state = ContainerState(id: id, bundle: bundle, rootfs: rootfs, pid: pid,
                                        pidStart: ContainerState.startTime(of: pid) ?? 0,
                                        created: rfc3339(SystemTime.realtimeNanoseconds()), path: path,
+                                       cgroup: cgroup2.flatMap { m in c.status.cgroup.map { m + $0 } },
                                        annotations: config.annotations ?? [:])
             try rt.save(state)
             if let pidFile { try write(String(pid), to: pidFile, create: true) }
@@ -143,7 +146,7 @@ struct Create: ParsableCommand {
     /// pts, shm and mqueue already; binds (files too) are attached as
     /// volumes; cgroup2 at /sys/fs/cgroup and tmpfs elsewhere are the first
     /// process's to mount (returned). Anything else is refused, by its JSON path.
-    func bind(_ mounts: [OCIConfig.Mount], into c: ContainerDirectory) throws(NsctlError) -> FirstProcess {
+    func bind(_ mounts: [OCIConfig.Mount], into c: ContainerDirectory, rootfs: String) throws(NsctlError) -> FirstProcess {
         var first = FirstProcess()
         let provided: [String: Set<String>] = ["/proc": ["proc"], "/sys": ["sysfs"], "/dev": ["tmpfs"],
                                                "/dev/pts": ["devpts"], "/dev/mqueue": ["mqueue"], "/dev/shm": ["tmpfs", "bind"]]
@@ -162,7 +165,13 @@ struct Create: ParsableCommand {
                 continue
             }
             if m.type == "tmpfs" && !isBind {
-                let (flags, data) = MountFlags.split(options)
+                // runc's tmpcopyup copies what the image has there into the
+                // tmpfs: nothing to copy is the only case honoured yet.
+                if options.contains("tmpcopyup"),
+                   let inImage = try? FileIO.listDirectory(rootfs + m.destination), !inImage.isEmpty {
+                    throw NsctlError("config.json: $.mounts[\(i)]: tmpcopyup of \(m.destination), which the image fills, is not supported yet")
+                }
+                let (flags, data) = MountFlags.split(options.filter { $0 != "tmpcopyup" })
                 first.tmpfs.append((m.destination, flags, data))
                 continue
             }
@@ -200,9 +209,6 @@ struct Create: ParsableCommand {
         }
         if config.process?.terminal == true, consoleSocket == nil {
             throw NsctlError("config.json: $.process.terminal: a terminal needs --console-socket")
-        }
-        if config.root?.readonly == true {
-            throw NsctlError("config.json: $.root.readonly: a read-only root is not supported yet")
         }
         for key in (config.linux?.sysctl ?? [:]).keys.sorted() where !Create.isNamespaced(sysctl: key) {
             throw NsctlError("config.json: $.linux.sysctl.\(key): not scoped by the container's namespaces (the host's own setting)")
@@ -247,7 +253,11 @@ struct SpecState: Encodable {
 func status(of s: ContainerState) -> String {
     guard s.process != nil else { return "stopped" }
     if exists(OCIRuntime.runtime.directory(of: s.id) + "/exec.fifo") { return "created" }
-    if (try? FileIO.readString(s.path + "/freeze"))?.hasPrefix("1") == true { return "paused" }
+    // Frozen (by its own freeze or an ancestor's), as the kernel says: no
+    // request to the tree, which may have no daemon serving it for a while.
+    if let cg = s.cgroup, (try? FileIO.readString(cg + "/cgroup.events"))?.split(separator: "\n").contains("frozen 1") == true {
+        return "paused"
+    }
     return "running"
 }
 

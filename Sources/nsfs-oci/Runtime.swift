@@ -65,6 +65,9 @@ struct ContainerState: Codable {
     var created: String
     /// Its directory in the tree.
     var path: String
+    /// Its cgroup (cgroup2, absolute): what `state` reads, with or without
+    /// a daemon serving the tree.
+    var cgroup: String?
     var annotations: [String: String]
 
     /// Its process, if it still runs (nil: stopped).

@@ -15,6 +15,7 @@ struct FirstProcess {
     var cgroup = false
     var sysctl: [(String, String)] = []
     var tmpfs: [(destination: String, flags: UInt, data: String)] = []
+    var readonlyRoot = false
 }
 
 /// config.json's `process`, started inside a container of the tree with
@@ -93,7 +94,8 @@ struct ProcessSpawn {
                             gate_fd: gate,
                             nmasked: Int32(masked.count), nreadonly: Int32(readonly.count), mount_cgroup: first?.cgroup == true ? 1 : 0,
                             masked: nil, readonly: nil, nsysctl: Int32(sysctlPaths.count), sysctl_paths: nil, sysctl_values: nil,
-                            console_fd: console, ntmpfs: Int32(tmpfsDest.count), tmpfs_dest: nil, tmpfs_flags: nil, tmpfs_data: nil)
+                            console_fd: console, ntmpfs: Int32(tmpfsDest.count), tmpfs_dest: nil, tmpfs_flags: nil, tmpfs_data: nil,
+                            readonly_root: first?.readonlyRoot == true ? 1 : 0)
                         return masked.withUnsafeBufferPointer { mp in readonly.withUnsafeBufferPointer { rp in
                           sysctlPaths.withUnsafeBufferPointer { sp in sysctlValues.withUnsafeBufferPointer { sv in
                           tmpfsDest.withUnsafeBufferPointer { td in tmpfsData.withUnsafeBufferPointer { tdata in tmpfsFlags.withUnsafeBufferPointer { tf in

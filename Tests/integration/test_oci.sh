@@ -167,6 +167,9 @@ test_podman_drives_it_and_its_containers_are_directories() {
         out=\$(script -qec \"$P run -it --rm $U /bin/sh -c 'tty; [ -t 0 ] && echo stdin-is-a-tty'\" /dev/null | tr -d '\\r')
         echo \"\$out\" | grep -qx '/dev/pts/0' || { echo \"run -it: \$out\"; exit 1; }
         echo \"\$out\" | grep -qx 'stdin-is-a-tty' || { echo \"run -it stdin: \$out\"; exit 1; }
+        # --read-only: the root, not the tmpfs podman mounts on it
+        out=\$($P run --rm --read-only $U /bin/sh -c 'touch /x 2>&1; touch /tmp/y && echo tmp-writable')
+        echo \"\$out\" | grep -q 'Read-only file system' && echo \"\$out\" | grep -qx tmp-writable || { echo \"--read-only: \$out\"; exit 1; }
         $P run -d --name nsfs-t2 $U /bin/sleep 600 >/dev/null
         $P kill nsfs-t2 >/dev/null
         $P wait nsfs-t2 >/dev/null
@@ -218,4 +221,28 @@ TOML
     kill $ctrd; wait $ctrd 2>/dev/null || true
     rm -rf "$d"
     [ $rc = 0 ] || fail "ctr run --rm, run -d, task ls/ps/kill/delete (see above)"
+}
+
+test_oci_container_outlives_a_daemon_sigkill() {
+    new_mount "storage=$(next_storage)"
+    local b=$TEST_TMP/bundle dpid
+    oci_bundle "$b" '["/bin/sleep", "600"]'
+    dpid=$(daemon_pid)
+    as_subreaper "
+        set -e
+        O='$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab'
+        \$O create --bundle '$b' c4; \$O start c4
+        pid=\$(\$O state c4 | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/')
+        kill -9 $dpid
+        for i in \$(seq 100); do [ -e /proc/$dpid ] || break; sleep 0.05; done
+        # the engine still finds it, running, with no daemon at all
+        \$O state c4 | grep -q '\"status\":\"running\"' || { echo 'state without a daemon'; exit 1; }
+        '$NSFS_BIN' '$MNT' -o 'state_dir=$STATE,cgroup=$CG'
+        # and the tree shows it again, with its process
+        grep -qw \$pid '$MNT/lab/c4/procs' || { echo 'the tree lost it'; exit 1; }
+        \$O state c4 | grep -q '\"status\":\"running\"' || { echo 'state after the takeover'; exit 1; }
+        \$O delete --force c4
+        [ ! -e '$MNT/lab/c4' ] || { echo 'delete after the takeover'; exit 1; }
+    " || fail "an OCI container across a daemon SIGKILL"
+    rm -rf "/run/nsfs-test-$$-oci"
 }

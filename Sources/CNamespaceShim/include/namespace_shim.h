@@ -297,6 +297,7 @@ struct nsfs_oci_process {
     const char *_Nullable const *_Nullable tmpfs_dest;
     const unsigned long *_Nullable tmpfs_flags;
     const char *_Nullable const *_Nullable tmpfs_data;
+    int readonly_root;               // root.readonly: its / remounted read-only
 };
 // A socket connected to the Unix socket at path, or -errno.
 int nsfs_connect_unix(const char *_Nonnull path);
