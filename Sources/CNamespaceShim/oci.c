@@ -13,7 +13,9 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,4 +273,44 @@ int nsfs_connect_unix(const char *path) {
         return -e;
     }
     return s;
+}
+
+int nsfs_run_hook(const char *path, char *const *argv, char *const *envp, const char *input, int timeout_ms, int *status) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[0], 0);
+    pid_t pid;
+    int e = posix_spawn(&pid, path, &actions, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[0]);
+    if (e) { close(fds[1]); return -e; }
+    // The state on its stdin (a hook that reads none gets EPIPE: ignored).
+    signal(SIGPIPE, SIG_IGN);
+    size_t left = strlen(input);
+    while (left) {
+        ssize_t n = write(fds[1], input, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        input += n;
+        left -= (size_t)n;
+    }
+    close(fds[1]);
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd >= 0 && timeout_ms > 0) {
+        struct pollfd p = {pidfd, POLLIN, 0};
+        int r;
+        while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {}
+        if (r == 0) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        close(pidfd);
+        if (r == 0) {
+            while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
+            return -ETIMEDOUT;
+        }
+    } else if (pidfd >= 0) {
+        close(pidfd);
+    }
+    while (waitpid(pid, status, 0) < 0) if (errno != EINTR) return -errno;
+    return 0;
 }

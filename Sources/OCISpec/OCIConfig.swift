@@ -71,7 +71,7 @@ package struct OCIConfig: Decodable, Sendable, Equatable {
         package var soft: UInt64
     }
 
-    package struct Hooks: Decodable, Sendable, Equatable {
+    package struct Hooks: Codable, Sendable, Equatable {
         package var prestart: [Hook]?
         package var createRuntime: [Hook]?
         package var createContainer: [Hook]?
@@ -86,7 +86,7 @@ package struct OCIConfig: Decodable, Sendable, Equatable {
         }
     }
 
-    package struct Hook: Decodable, Sendable, Equatable {
+    package struct Hook: Codable, Sendable, Equatable {
         package var path: String
         package var args: [String]?
         package var env: [String]?

@@ -130,8 +130,12 @@ struct Create: ParsableCommand {
                                        pidStart: ContainerState.startTime(of: pid) ?? 0,
                                        created: rfc3339(SystemTime.realtimeNanoseconds()), path: path,
                                        cgroup: cgroup2.flatMap { m in c.status.cgroup.map { m + $0 } },
-                                       annotations: config.annotations ?? [:])
+                                       annotations: config.annotations ?? [:], hooks: config.hooks)
             try rt.save(state)
+            // The container exists, its process waits: the runtime's hooks.
+            let spec = state.spec(status: "created")
+            try HookRunner.run(config.hooks?.prestart, stage: "prestart", state: spec)
+            try HookRunner.run(config.hooks?.createRuntime, stage: "createRuntime", state: spec)
             if let pidFile { try write(String(pid), to: pidFile, create: true) }
         } catch {
             if let made { _ = rmdir(made) }
@@ -195,8 +199,8 @@ struct Create: ParsableCommand {
 
     /// What the tree cannot do yet fails here, by name, never silently.
     func refuseWhatCannotBeHonoured(_ config: OCIConfig) throws(NsctlError) {
-        if let hooks = config.hooks?.all, let first = hooks.first {
-            throw NsctlError("config.json: $.hooks.\(first.0): hooks are not supported yet")
+        for (stage, _) in config.hooks?.all ?? [] where stage == "createContainer" || stage == "startContainer" {
+            throw NsctlError("config.json: $.hooks.\(stage): hooks run in the container's namespaces are not supported yet")
         }
         for (i, n) in (config.linux?.namespaces ?? []).enumerated() where n.path != nil {
             throw NsctlError("config.json: $.linux.namespaces[\(i)].path: joining a namespace by path is not supported yet (podman: --network none, or the tree's -o network)")
@@ -233,6 +237,10 @@ struct Start: ParsableCommand {
             _ = read(fd, &b, 1)
             close(fd)
             _ = unlink(fifo)
+            // (A failed poststart is a warning: the process runs.)
+            do throws(NsctlError) { try HookRunner.run(s.hooks?.poststart, stage: "poststart", state: s.spec(status: "running")) } catch {
+                StandardError.line("nsfs-oci: warning: \(error)")
+            }
         }
     }
 }
@@ -248,6 +256,14 @@ struct SpecState: Encodable {
     let created: String
     let owner = ""
     let annotations: [String: String]
+}
+
+extension ContainerState {
+    /// What the spec's `state` says of it, in `status`.
+    func spec(status: String) -> SpecState {
+        SpecState(id: id, status: status, pid: status == "stopped" ? 0 : pid, bundle: bundle, rootfs: rootfs,
+                  created: created, annotations: annotations)
+    }
 }
 
 func status(of s: ContainerState) -> String {
@@ -267,9 +283,7 @@ struct State: ParsableCommand {
     func run() {
         OCIRuntime.run { () throws(NsctlError) in
             let s = try OCIRuntime.runtime.load(id)
-            let st = status(of: s)
-            OCIRuntime.printJSON(SpecState(id: s.id, status: st, pid: st == "stopped" ? 0 : s.pid, bundle: s.bundle,
-                                           rootfs: s.rootfs, created: s.created, annotations: s.annotations))
+            OCIRuntime.printJSON(s.spec(status: status(of: s)))
         }
     }
 }
@@ -307,6 +321,9 @@ struct Delete: ParsableCommand {
             let s = try rt.load(id)
             if !force, status(of: s) != "stopped" { throw NsctlError("container \(id) is \(status(of: s)): stop it first, or --force") }
             if rmdir(s.path) != 0 && errno != ENOENT { throw NsctlError("rmdir \(s.path): \(Errno.current)") }
+            do throws(NsctlError) { try HookRunner.run(s.hooks?.poststop, stage: "poststop", state: s.spec(status: "stopped")) } catch {
+                StandardError.line("nsfs-oci: warning: \(error)")
+            }
             _ = unlink(rt.directory(of: id) + "/exec.fifo")
             _ = unlink(rt.directory(of: id) + "/state.json")
             _ = rmdir(rt.directory(of: id))
@@ -393,7 +410,7 @@ struct Features: ParsableCommand {
     struct Out: Encodable {
         let ociVersionMin = "1.0.0"
         let ociVersionMax = "1.0.2"
-        let hooks: [String] = []
+        let hooks = ["prestart", "createRuntime", "poststart", "poststop"]
         let mountOptions = ["bind", "rbind", "ro", "rprivate"]
         let linux = Linux()
         let annotations = ["org.namespacefs.tree": "containers are directories of a namespacefs mount"]

@@ -1,6 +1,7 @@
 import ContainerTree
 import FoundationEssentials
 import LinuxSystem
+import OCISpec
 import TreeClient
 #if canImport(Glibc)
 import Glibc
@@ -69,6 +70,8 @@ struct ContainerState: Codable {
     /// a daemon serving the tree.
     var cgroup: String?
     var annotations: [String: String]
+    /// config.json's hooks, for start (poststart) and delete (poststop).
+    var hooks: OCIConfig.Hooks?
 
     /// Its process, if it still runs (nil: stopped).
     var process: ProcessHandle? {

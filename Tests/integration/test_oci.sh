@@ -50,7 +50,9 @@ PY
 test_oci_lifecycle_through_the_tree() {
     new_mount "storage=$(next_storage)"
     local b=$TEST_TMP/bundle out=$TEST_TMP/out
-    oci_bundle "$b" '["/bin/sh", "-c", "echo hello from $(hostname) as $(id -u); ulimit -n; trap \"echo bye; exit 3\" TERM; while :; do sleep 0.05; done"]'
+    local hook; hook() { echo "[{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"cat > $TEST_TMP/$1\"]}]"; }
+    oci_bundle "$b" '["/bin/sh", "-c", "echo hello from $(hostname) as $(id -u); ulimit -n; trap \"echo bye; exit 3\" TERM; while :; do sleep 0.05; done"]' \
+        "\"hooks\": {\"createRuntime\": $(hook created), \"poststart\": $(hook started), \"poststop\": $(hook stopped)}"
     as_subreaper "
         set -e
         O='$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab'
@@ -86,6 +88,10 @@ test_oci_lifecycle_through_the_tree() {
     grep -qx 'hello from ocibox as 0' "$out" || fail "process output: $(cat "$out")"
     grep -qx 1024 "$out" || fail "rlimit not applied: $(cat "$out")"
     grep -qx bye "$out" || fail "SIGTERM not handled by the process: $(cat "$out")"
+    # the runtime's hooks ran, each given the state at its moment
+    grep -q '"id":"c1".*"status":"created"' "$TEST_TMP/created" || fail "createRuntime hook: $(cat "$TEST_TMP/created")"
+    grep -q '"status":"running"' "$TEST_TMP/started" || fail "poststart hook: $(cat "$TEST_TMP/started")"
+    grep -q '"status":"stopped"' "$TEST_TMP/stopped" || fail "poststop hook: $(cat "$TEST_TMP/stopped")"
     rm -rf "/run/nsfs-test-$$-oci"
 }
 
@@ -113,8 +119,11 @@ test_oci_refuses_what_it_cannot_honour_by_json_path() {
     local b=$TEST_TMP/bundle O="$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab"
     oci_bundle "$b" '[]'
     assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.process.args: missing or empty" "empty args"
-    oci_bundle "$b" '["/bin/true"]' '"hooks": {"prestart": [{"path": "/bin/true"}]}'
-    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.hooks.prestart: hooks are not supported yet" "hooks"
+    oci_bundle "$b" '["/bin/true"]' '"hooks": {"createContainer": [{"path": "/bin/true"}]}'
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.hooks.createContainer: hooks run in the container's namespaces are not supported yet" "hooks inside"
+    # a runtime hook that fails undoes the create
+    oci_bundle "$b" '["/bin/true"]' '"hooks": {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]}]}'
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: \$.hooks.createRuntime[0] (/bin/sh): exit status 4" "a failing hook"
     oci_bundle "$b" '["/bin/true"]'
     sed -i 's/"uid": 0/"uid": "root"/' "$b/config.json"
     assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.process.user.uid: expected a number" "a string for a number"

@@ -299,6 +299,11 @@ struct nsfs_oci_process {
     const char *_Nullable const *_Nullable tmpfs_data;
     int readonly_root;               // root.readonly: its / remounted read-only
 };
+// An OCI hook: path run with argv and envp, `input` (the state) on its
+// stdin, killed after timeout_ms (0: none; then -ETIMEDOUT). 0 with
+// *status (waitpid's) set, or -errno.
+int nsfs_run_hook(const char *_Nonnull path, char *_Nullable const *_Nonnull argv, char *_Nullable const *_Nonnull envp,
+                  const char *_Nonnull input, int timeout_ms, int *_Nonnull status);
 // A socket connected to the Unix socket at path, or -errno.
 int nsfs_connect_unix(const char *_Nonnull path);
 // Start p inside the container of the process behind pidfd (its
