@@ -212,27 +212,6 @@ int nsfs_veth_attach(int init_pidfd, int netns_fd, const char *host_name, int br
 }
 
 int nsfs_run(char *const argv[], const char *input, int *status) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[0], 0);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
     extern char **environ;
-    int e = posix_spawn(&pid, argv[0], &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[0]);
-    if (e) { close(fds[1]); return -e; }
-    size_t left = input ? strlen(input) : 0;
-    while (left) {
-        ssize_t n = write(fds[1], input, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        input += n;
-        left -= (size_t)n;
-    }
-    close(fds[1]);
-    while (waitpid(pid, status, 0) < 0) if (errno != EINTR) return -errno;
-    return 0;
+    return nsfs_spawn_with_input(argv[0], argv, environ, input, 1, 0, status);
 }

@@ -275,20 +275,26 @@ int nsfs_connect_unix(const char *path) {
     return s;
 }
 
-int nsfs_run_hook(const char *path, char *const *argv, char *const *envp, const char *input, int timeout_ms, int *status) {
+// posix_spawn of path with argv and envp, `input` on its stdin (stdout
+// /dev/null with quiet), waited for up to timeout_ms (0: for ever; then
+// SIGKILL and -ETIMEDOUT). 0 with *status (waitpid's), or -errno. Shared by
+// nsfs_run (network.c: nft) and the OCI hooks.
+int nsfs_spawn_with_input(const char *path, char *const *argv, char *const *envp, const char *input, int quiet,
+                          int timeout_ms, int *status) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[0], 0);
+    if (quiet) posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     pid_t pid;
     int e = posix_spawn(&pid, path, &actions, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[0]);
     if (e) { close(fds[1]); return -e; }
-    // The state on its stdin (a hook that reads none gets EPIPE: ignored).
-    signal(SIGPIPE, SIG_IGN);
-    size_t left = strlen(input);
+    // (A child that reads none of it gets EPIPE here: ignored.)
+    void (*was)(int) = signal(SIGPIPE, SIG_IGN);
+    size_t left = input ? strlen(input) : 0;
     while (left) {
         ssize_t n = write(fds[1], input, left);
         if (n < 0 && errno == EINTR) continue;
@@ -297,20 +303,25 @@ int nsfs_run_hook(const char *path, char *const *argv, char *const *envp, const 
         left -= (size_t)n;
     }
     close(fds[1]);
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd >= 0 && timeout_ms > 0) {
-        struct pollfd p = {pidfd, POLLIN, 0};
-        int r;
-        while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {}
-        if (r == 0) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-        close(pidfd);
-        if (r == 0) {
-            while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
-            return -ETIMEDOUT;
+    signal(SIGPIPE, was);
+    if (timeout_ms > 0) {
+        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd >= 0) {
+            struct pollfd p = {pidfd, POLLIN, 0};
+            int r;
+            while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {}
+            if (r == 0) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+            close(pidfd);
+            if (r == 0) {
+                while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
+                return -ETIMEDOUT;
+            }
         }
-    } else if (pidfd >= 0) {
-        close(pidfd);
     }
     while (waitpid(pid, status, 0) < 0) if (errno != EINTR) return -errno;
     return 0;
+}
+
+int nsfs_run_hook(const char *path, char *const *argv, char *const *envp, const char *input, int timeout_ms, int *status) {
+    return nsfs_spawn_with_input(path, argv, envp, input, 0, timeout_ms, status);
 }

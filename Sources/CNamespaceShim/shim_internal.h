@@ -35,6 +35,10 @@
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 
+// posix_spawn with `input` on the child's stdin, waited for (oci.c).
+int nsfs_spawn_with_input(const char *path, char *const *argv, char *const *envp, const char *input, int quiet,
+                          int timeout_ms, int *status);
+
 // clone3 whose child runs fn(arg) on the stack given in args (spawn.c).
 long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
 
