@@ -115,6 +115,16 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
             if (fd < 0 || write(fd, v, (size_t)n) != n) middle_exit(middle[1], -errno);
             close(fd);
         }
+        // The engine's namespaces first, as the host's root: the child
+        // inherits them (and enters none of the container's of those types).
+        for (int i = 0; i < p->njoin; i++)
+            if (syscall(SYS_setns, p->join_fds[i], p->join_types[i]) != 0) middle_exit(middle[1], -errno);
+        for (int i = 0; i < p->nhost_sysctl; i++) {
+            int fd = open(p->host_sysctl_paths[i], O_WRONLY | O_CLOEXEC);
+            size_t len = strlen(p->host_sysctl_values[i]);
+            if (fd < 0 || write(fd, p->host_sysctl_values[i], len) != (ssize_t)len) middle_exit(middle[1], -errno);
+            close(fd);
+        }
         if (nsflags & CLONE_NEWUSER) {
             prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
             if (syscall(SYS_setns, pidfd, CLONE_NEWUSER) != 0) middle_exit(middle[1], -errno);

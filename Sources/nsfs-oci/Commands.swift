@@ -122,8 +122,16 @@ struct Create: ParsableCommand {
             defer { close(gate) }
             let console = try connectConsole(process.terminal == true ? consoleSocket : nil)
             defer { if console >= 0 { close(console) } }
+            var joins: [(fd: Int32, kind: NamespaceKind)] = []
+            defer { joins.forEach { close($0.fd) } }
+            for n in config.linux?.namespaces ?? [] {
+                guard let path = n.path, let kind = Create.joinable[n.type] else { continue }
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw NsctlError("config.json: the \(n.type) namespace at \(path): \(Errno.current)") }
+                joins.append((fd, kind))
+            }
             let (pid, pidfd) = try ProcessSpawn(process: process).start(
-                in: c, gate: gate, console: console, first: first)
+                in: c, gate: gate, console: console, joins: joins, first: first)
             close(pidfd)
             let cgroup2 = (try? MountInfo.current()).flatMap { Cgroup2.mountPoint(in: $0) }
             let state = ContainerState(id: id, bundle: bundle, rootfs: rootfs, pid: pid,
@@ -189,12 +197,22 @@ struct Create: ParsableCommand {
         return first
     }
 
+    /// The namespaces an engine may name by path (its network, a pod's
+    /// ipc and uts): the process joins them instead of the container's.
+    static let joinable: [String: NamespaceKind] = ["network": .net, "ipc": .ipc, "uts": .uts]
+
     /// Sysctls a container's own namespaces scope (net, ipc, uts): the
     /// only ones it may set.
-    static func isNamespaced(sysctl key: String) -> Bool {
+    static func isNamespaced(sysctl key: String) -> Bool { namespace(ofSysctl: key) != nil }
+
+    /// The namespace that scopes a sysctl, nil for the host's own.
+    static func namespace(ofSysctl key: String) -> NamespaceKind? {
         let ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
-                   "kernel.shmmni", "kernel.shm_rmid_forced", "kernel.domainname", "kernel.hostname"]
-        return key.hasPrefix("net.") || key.hasPrefix("fs.mqueue.") || ipc.contains(key)
+                   "kernel.shmmni", "kernel.shm_rmid_forced"]
+        if key.hasPrefix("net.") { return .net }
+        if key.hasPrefix("fs.mqueue.") || ipc.contains(key) { return .ipc }
+        if key == "kernel.domainname" || key == "kernel.hostname" { return .uts }
+        return nil
     }
 
     /// What the tree cannot do yet fails here, by name, never silently.
@@ -202,8 +220,8 @@ struct Create: ParsableCommand {
         for (stage, _) in config.hooks?.all ?? [] where stage == "createContainer" || stage == "startContainer" {
             throw NsctlError("config.json: $.hooks.\(stage): hooks run in the container's namespaces are not supported yet")
         }
-        for (i, n) in (config.linux?.namespaces ?? []).enumerated() where n.path != nil {
-            throw NsctlError("config.json: $.linux.namespaces[\(i)].path: joining a namespace by path is not supported yet (podman: --network none, or the tree's -o network)")
+        for (i, n) in (config.linux?.namespaces ?? []).enumerated() where n.path != nil && Create.joinable[n.type] == nil {
+            throw NsctlError("config.json: $.linux.namespaces[\(i)].path: joining a \(n.type) namespace by path is not supported (network, ipc and uts are)")
         }
         if config.linux?.uidMappings?.isEmpty == false || config.linux?.gidMappings?.isEmpty == false {
             throw NsctlError("config.json: $.linux.uidMappings: the tree gives each container its own mapping (-o userns); a mapping of the engine's is not supported")
@@ -378,7 +396,7 @@ struct Exec: ParsableCommand {
     func run() {
         OCIRuntime.run { () throws(NsctlError) in
             let s = try OCIRuntime.runtime.load(id)
-            guard s.process != nil else { throw NsctlError("container \(id) is not running") }
+            guard let main = s.process else { throw NsctlError("container \(id) is not running") }
             var p: OCIConfig.Process
             if let process {
                 guard let bytes = try? FileIO.read(process) else { throw NsctlError("cannot read \(process)") }
@@ -393,7 +411,19 @@ struct Exec: ParsableCommand {
             if p.terminal == true, consoleSocket == nil { throw NsctlError("exec: a terminal needs --console-socket") }
             let console = try connectConsole(p.terminal == true ? consoleSocket : nil)
             defer { if console >= 0 { close(console) } }
-            let (pid, pidfd) = try ProcessSpawn(process: p).start(in: try ContainerDirectory(s.path), gate: -1, console: console)
+            // The namespaces its first process joined by path (an engine's
+            // network) are joined alike, as the host's root; the rest are
+            // the container's.
+            let c = try ContainerDirectory(s.path)
+            let initProcess = try c.initProcess()
+            var joins: [(fd: Int32, kind: NamespaceKind)] = []
+            defer { joins.forEach { close($0.fd) } }
+            for kind in Create.joinable.values where (try? main.namespaceID(kind)) != (try? initProcess.namespaceID(kind)) {
+                let fd = open("/proc/\(main.pid)/ns/\(kind.name)", O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw NsctlError("the \(kind.name) namespace of \(main.pid): \(Errno.current)") }
+                joins.append((fd, kind))
+            }
+            let (pid, pidfd) = try ProcessSpawn(process: p).start(in: c, gate: -1, console: console, source: initProcess, joins: joins)
             if let pidFile { try write(String(pid), to: pidFile, create: true) }
             if detach { return }
             Glibc.exit(nsfs_wait_forwarding(pidfd, pid, -1))

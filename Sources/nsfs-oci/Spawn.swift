@@ -30,15 +30,24 @@ struct ProcessSpawn {
     /// protects paths and mounts cgroup2, in the container's mount namespace.
     /// `console`: a socket connected to the engine's console socket
     /// (process.terminal), or -1.
-    func start(in c: ContainerDirectory, gate: Int32, console: Int32 = -1,
+    /// `source`: whose namespaces it enters (default the container's init).
+    /// `joins`: namespaces joined by descriptor instead, as the host's root
+    /// (an engine's network named by path, at create and at each exec).
+    func start(in c: ContainerDirectory, gate: Int32, console: Int32 = -1, source: ProcessHandle? = nil,
+               joins: [(fd: Int32, kind: NamespaceKind)] = [],
                first: FirstProcess? = nil) throws(NsctlError) -> (pid: Int32, pidfd: Int32) {
         guard let args = process.args, !args.isEmpty else { throw NsctlError("config.json: $.process.args: missing or empty") }
-        let initProcess = try c.initProcess()
+        let initProcess: ProcessHandle
+        if let source { initProcess = source } else { initProcess = try c.initProcess() }
+        let own = try? ProcessHandle.open(pid: getpid())
         var flags: Int32 = 0
-        for k in NamespaceKind.allCases {
-            if k == .user, (try? initProcess.namespaceID(.user)) == (try? ProcessHandle.open(pid: getpid()).namespaceID(.user)) { continue }
+        for k in NamespaceKind.allCases where !joins.contains(where: { $0.kind == k }) {
+            // (One it shares with us has nothing to enter: setns into one's
+            // own user namespace is EINVAL.)
+            if (try? initProcess.namespaceID(k)) == (try? own?.namespaceID(k)) { continue }
             flags |= Int32(truncatingIfNeeded: k.cloneFlag)
         }
+        let joinFds = joins.map(\.fd), joinTypes = joins.map { Int32(truncatingIfNeeded: $0.kind.cloneFlag) }
         let caps = process.capabilities
         let masks = try Self.masks(caps)
         var rlimitTypes: [Int32] = [], soft: [UInt64] = [], hard: [UInt64] = []
@@ -69,9 +78,16 @@ struct ProcessSpawn {
         let tmpfsData: [UnsafePointer<CChar>?] = (first?.tmpfs ?? []).map { UnsafePointer(strdup($0.data)) }
         let tmpfsFlags: [UInt] = (first?.tmpfs ?? []).map(\.flags)
         defer { (tmpfsDest + tmpfsData).forEach { free(UnsafeMutablePointer(mutating: $0)) } }
-        let sysctlPaths: [UnsafePointer<CChar>?] = (first?.sysctl ?? []).map { UnsafePointer(strdup("/proc/sys/" + $0.0.replacing(".", with: "/"))) }
-        let sysctlValues: [UnsafePointer<CChar>?] = (first?.sysctl ?? []).map { UnsafePointer(strdup($0.1)) }
-        defer { (masked + readonly + sysctlPaths + sysctlValues).forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+        // A sysctl of a namespace joined by path is the host's root's to write.
+        let joined = Set(joins.map(\.kind))
+        let (hostSysctl, ownSysctl) = (first?.sysctl ?? []).reduce(into: ([(String, String)](), [(String, String)]())) { out, s in
+            if let k = Create.namespace(ofSysctl: s.0), joined.contains(k) { out.0.append(s) } else { out.1.append(s) }
+        }
+        func paths(_ l: [(String, String)]) -> [UnsafePointer<CChar>?] { l.map { UnsafePointer(strdup("/proc/sys/" + $0.0.replacing(".", with: "/"))) } }
+        func values(_ l: [(String, String)]) -> [UnsafePointer<CChar>?] { l.map { UnsafePointer(strdup($0.1)) } }
+        let sysctlPaths = paths(ownSysctl), sysctlValues = values(ownSysctl)
+        let hostPaths = paths(hostSysctl), hostValues = values(hostSysctl)
+        defer { (masked + readonly + sysctlPaths + sysctlValues + hostPaths + hostValues).forEach { free(UnsafeMutablePointer(mutating: $0)) } }
         let cgroup = c.leafCgroupDescriptor()
         defer { cgroup.map { _ = close($0) } }
         let mirror = PidsMirror(c)
@@ -95,13 +111,21 @@ struct ProcessSpawn {
                             nmasked: Int32(masked.count), nreadonly: Int32(readonly.count), mount_cgroup: first?.cgroup == true ? 1 : 0,
                             masked: nil, readonly: nil, nsysctl: Int32(sysctlPaths.count), sysctl_paths: nil, sysctl_values: nil,
                             console_fd: console, ntmpfs: Int32(tmpfsDest.count), tmpfs_dest: nil, tmpfs_flags: nil, tmpfs_data: nil,
-                            readonly_root: first?.readonlyRoot == true ? 1 : 0)
+                            readonly_root: first?.readonlyRoot == true ? 1 : 0,
+                            njoin: Int32(joinFds.count), join_fds: nil, join_types: nil,
+                            nhost_sysctl: Int32(hostPaths.count), host_sysctl_paths: nil, host_sysctl_values: nil)
                         return masked.withUnsafeBufferPointer { mp in readonly.withUnsafeBufferPointer { rp in
                           sysctlPaths.withUnsafeBufferPointer { sp in sysctlValues.withUnsafeBufferPointer { sv in
                           tmpfsDest.withUnsafeBufferPointer { td in tmpfsData.withUnsafeBufferPointer { tdata in tmpfsFlags.withUnsafeBufferPointer { tf in
                             p.tmpfs_dest = td.baseAddress
                             p.tmpfs_data = tdata.baseAddress
                             p.tmpfs_flags = tf.baseAddress
+                          return joinFds.withUnsafeBufferPointer { jf in joinTypes.withUnsafeBufferPointer { jt in
+                          hostPaths.withUnsafeBufferPointer { hp in hostValues.withUnsafeBufferPointer { hv in
+                            p.join_fds = jf.baseAddress
+                            p.join_types = jt.baseAddress
+                            p.host_sysctl_paths = hp.baseAddress
+                            p.host_sysctl_values = hv.baseAddress
                             p.masked = mp.baseAddress
                             p.readonly = rp.baseAddress
                             p.sysctl_paths = sp.baseAddress
@@ -109,6 +133,8 @@ struct ProcessSpawn {
                         mirror?.enter()
                         defer { mirror?.leave() }
                             return nsfs_oci_spawn(initProcess.descriptor.rawValue, flags, cgroup ?? -1, &p, &pidfd, &pid)
+                          } }
+                          } }
                           } } }
                           } }
                         } }

@@ -298,6 +298,18 @@ struct nsfs_oci_process {
     const unsigned long *_Nullable tmpfs_flags;
     const char *_Nullable const *_Nullable tmpfs_data;
     int readonly_root;               // root.readonly: its / remounted read-only
+    // Namespaces joined by path (linux.namespaces[].path: an engine's
+    // network, a pod's): descriptors and CLONE_NEW* types, joined before
+    // the container's user namespace (they belong to the host's); those
+    // types are not in nsflags.
+    int njoin;
+    const int *_Nullable join_fds;
+    const int *_Nullable join_types;
+    // Sysctls of those joined namespaces: written as the host's root, once
+    // joined (sysctl_paths: the container's own).
+    int nhost_sysctl;
+    const char *_Nullable const *_Nullable host_sysctl_paths;
+    const char *_Nullable const *_Nullable host_sysctl_values;
 };
 // An OCI hook: path run with argv and envp, `input` (the state) on its
 // stdin, killed after timeout_ms (0: none; then -ETIMEDOUT). 0 with
