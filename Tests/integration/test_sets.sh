@@ -364,9 +364,9 @@ crash_while_naming() {
     local s; s=$(sets_in "$MNT/vs")
     local mnt; mnt=$(awk -F'[][]' '/^ns-mnt:/ { print $2 }' "$s/status")
     local vscg; vscg=$CGROUP2$(awk '/^cgroup:/ { print $2 }' "$MNT/vs/status")
-    ! mv "$s" "$MNT/vs/priv" 2>/dev/null || fail "mv survived crash_at=$step"
+    ! mv "$s" "$MNT/vs/priv" 2>"$TEST_TMP/mv.err" || fail "mv survived crash_at=$step"
     crash_and_remount
-    grep -q "naming was interrupted" "$TEST_TMP/adopt.log" || fail "no line about the interrupted naming: $(cat "$TEST_TMP/adopt.log")"
+    grep -q "naming was interrupted" "$TEST_TMP/adopt.log" || fail "no line about the interrupted naming: $(cat "$TEST_TMP/adopt.log") (mv said: $(cat "$TEST_TMP/mv.err"))"
     [ -d "$MNT/vs/priv" ] || fail "priv missing after the crash at $step"
     assert_eq "$(cat "$MNT/vs/freeze")" 0 "vs thawed"
     assert_eq "$(sets_in "$MNT/vs" | wc -l)" 0 "nothing of the set left in vs"
