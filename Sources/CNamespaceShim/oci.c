@@ -77,6 +77,52 @@ static void middle_exit(int fd, long value) {
     _exit(0);
 }
 
+// All of `text` (NULL: nothing) to fd, as far as the reader takes it.
+static void write_text(int fd, const char *text) {
+    size_t left = text ? strlen(text) : 0;
+    while (left) {
+        ssize_t n = write(fd, text, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        text += n;
+        left -= (size_t)n;
+    }
+}
+
+// Run hooks (in this process's namespaces: the container's), each with
+// `state` on its stdin; 0, or a positive errno (the failing hook's exit
+// status as EIO; ETIMEDOUT).
+static int run_container_hooks(const struct nsfs_oci_hook *hooks, int n, const char *state) {
+    for (int i = 0; i < n; i++) {
+        int in[2];
+        if (pipe2(in, O_CLOEXEC) != 0) return errno;
+        pid_t pid = fork();
+        if (pid < 0) { int e = errno; close(in[0]); close(in[1]); return e; }
+        if (pid == 0) {
+            dup2(in[0], 0);
+            syscall(SYS_execveat, hooks[i].fd, "", hooks[i].argv, hooks[i].envp, AT_EMPTY_PATH);
+            _exit(127);
+        }
+        close(in[0]);
+        write_text(in[1], state);
+        close(in[1]);
+        int status = 0, waited = 0;
+        for (int ms = 0; !waited; ms += 10) {
+            pid_t r = waitpid(pid, &status, hooks[i].timeout_ms > 0 ? WNOHANG : 0);
+            if (r == pid) { waited = 1; break; }
+            if (r < 0 && errno != EINTR) return errno;
+            if (hooks[i].timeout_ms > 0 && ms >= hooks[i].timeout_ms) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &status, 0);
+                return ETIMEDOUT;
+            }
+            if (r == 0) usleep(10000);
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return EIO;
+    }
+    return 0;
+}
+
 int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_process *p,
                    int *child_pidfd, int *child_pid) {
     // A middle process joins the container's user and pid namespaces and
@@ -214,6 +260,10 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        if (p->ncreate_hooks) {
+            int e = run_container_hooks(p->create_hooks, p->ncreate_hooks, p->hook_state);
+            if (e) report_and_exit(report[1], e, "a createContainer hook");
+        }
         // Ready: the caller may return. What fails from here on reaches
         // the process's stderr (the engine's log) and its exit status.
         int zero = 0;
@@ -228,6 +278,10 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
             (void)!write(g, "0", 1);
             close(g);
             close(p->gate_fd);
+        }
+        if (p->nstart_hooks) {
+            int e = run_container_hooks(p->start_hooks, p->nstart_hooks, p->hook_state);
+            if (e) report_and_exit(-1, e, "a startContainer hook");
         }
         if (p->umask >= 0) umask((mode_t)p->umask);
         if (p->set_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) report_and_exit(-1, errno, "keepcaps");
@@ -304,14 +358,7 @@ int nsfs_spawn_with_input(const char *path, char *const *argv, char *const *envp
     if (e) { close(fds[1]); return -e; }
     // (A child that reads none of it gets EPIPE here: ignored.)
     void (*was)(int) = signal(SIGPIPE, SIG_IGN);
-    size_t left = input ? strlen(input) : 0;
-    while (left) {
-        ssize_t n = write(fds[1], input, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        input += n;
-        left -= (size_t)n;
-    }
+    write_text(fds[1], input);
     close(fds[1]);
     signal(SIGPIPE, was);
     if (timeout_ms > 0) {

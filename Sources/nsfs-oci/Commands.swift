@@ -212,7 +212,7 @@ struct Features: ParsableCommand {
     struct Out: Encodable {
         let ociVersionMin = "1.0.0"
         let ociVersionMax = "1.0.2"
-        let hooks = ["prestart", "createRuntime", "poststart", "poststop"]
+        let hooks = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
         let mountOptions = ["bind", "rbind", "ro", "rprivate"]
         let linux = Linux()
         let annotations = ["org.namespacefs.tree": "containers are directories of a namespacefs mount"]

@@ -61,6 +61,13 @@ struct Create: ParsableCommand {
             let c = try ContainerDirectory(path)
             var first = try bind(config.mounts ?? [], into: c, rootfs: rootfs)
             first.readonlyRoot = config.root?.readonly == true
+            first.createHooks = config.hooks?.createContainer ?? []
+            first.startHooks = config.hooks?.startContainer ?? []
+            if !first.createHooks.isEmpty || !first.startHooks.isEmpty {
+                first.hookState = OCIRuntime.json(SpecState(id: id, status: "created", pid: 0, bundle: bundle, rootfs: rootfs,
+                                                            created: rfc3339(SystemTime.realtimeNanoseconds()),
+                                                            annotations: config.annotations ?? [:]))
+            }
             first.masked = config.linux?.maskedPaths ?? []
             first.readonly = config.linux?.readonlyPaths ?? []
             first.sysctl = (config.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
@@ -167,9 +174,6 @@ struct Create: ParsableCommand {
 
     /// What the tree cannot do yet fails here, by name, never silently.
     func refuseWhatCannotBeHonoured(_ config: OCIConfig) throws(NsctlError) {
-        for (stage, _) in config.hooks?.all ?? [] where stage == "createContainer" || stage == "startContainer" {
-            throw NsctlError("config.json: $.hooks.\(stage): hooks run in the container's namespaces are not supported yet")
-        }
         for (i, n) in (config.linux?.namespaces ?? []).enumerated() where n.path != nil && Create.joinable[n.type] == nil {
             throw NsctlError("config.json: $.linux.namespaces[\(i)].path: joining a \(n.type) namespace by path is not supported (network, ipc and uts are)")
         }

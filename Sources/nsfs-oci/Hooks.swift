@@ -16,9 +16,7 @@ enum HookRunner {
     /// throws (a failed poststart or poststop is the caller's to forgive).
     static func run(_ hooks: [OCIConfig.Hook]?, stage: String, state: SpecState) throws(NsctlError) {
         guard let hooks, !hooks.isEmpty else { return }
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let input = String(decoding: (try? e.encode(state)) ?? Data(), as: UTF8.self)
+        let input = OCIRuntime.json(state)
         for (i, h) in hooks.enumerated() {
             let argv: [UnsafeMutablePointer<CChar>?] = (h.args ?? [h.path]).map { strdup($0) } + [nil]
             let envp: [UnsafeMutablePointer<CChar>?] = (h.env ?? []).map { strdup($0) } + [nil]

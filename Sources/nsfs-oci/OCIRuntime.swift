@@ -54,9 +54,11 @@ struct OCIRuntime: ParsableCommand {
         String(decoding: (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8), as: UTF8.self)
     }
 
-    static func printJSON<T: Encodable>(_ value: T) {
+    static func json<T: Encodable>(_ value: T) -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self))
+        return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self)
     }
+
+    static func printJSON<T: Encodable>(_ value: T) { print(json(value)) }
 }

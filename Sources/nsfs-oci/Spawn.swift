@@ -16,6 +16,47 @@ struct FirstProcess {
     var sysctl: [(String, String)] = []
     var tmpfs: [(destination: String, flags: UInt, data: String)] = []
     var readonlyRoot = false
+    /// Hooks run in the container's namespaces, and the state they read.
+    var createHooks: [OCIConfig.Hook] = []
+    var startHooks: [OCIConfig.Hook] = []
+    var hookState = ""
+}
+
+/// Hooks as the C side takes them: each executable opened here (an O_PATH
+/// descriptor the container's side executes: the path is the runtime's),
+/// argv and envp as C arrays; all released by `release`.
+struct ContainerHooks {
+    var hooks: [nsfs_oci_hook] = []
+    var allocations: [UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>] = []
+    var fds: [Int32] = []
+
+    init(_ list: [OCIConfig.Hook], stage: String) throws(NsctlError) {
+        for (i, h) in list.enumerated() {
+            // (No CLOEXEC: a script's interpreter opens it as /dev/fd/N.)
+            let fd = open(h.path, 0o10000000 /* O_PATH */)
+            guard fd >= 0 else { release(); throw NsctlError("$.hooks.\(stage)[\(i)] (\(h.path)): \(Errno.current)") }
+            fds.append(fd)
+            let argv = Self.cArray(h.args ?? [h.path]), envp = Self.cArray(h.env ?? [])
+            allocations += [argv, envp]
+            hooks.append(nsfs_oci_hook(fd: fd, argv: argv, envp: envp, timeout_ms: Int32((h.timeout ?? 0) * 1000)))
+        }
+    }
+
+    static func cArray(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        let a = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+        for (i, s) in strings.enumerated() { a[i] = strdup(s) }
+        a[strings.count] = nil
+        return a
+    }
+
+    func release() {
+        for a in allocations {
+            var i = 0
+            while let s = a[i] { free(s); i += 1 }
+            a.deallocate()
+        }
+        fds.forEach { close($0) }
+    }
 }
 
 /// config.json's `process`, started inside a container of the tree with
@@ -47,6 +88,12 @@ struct ProcessSpawn {
             if (try? initProcess.namespaceID(k)) == (try? own?.namespaceID(k)) { continue }
             flags |= Int32(truncatingIfNeeded: k.cloneFlag)
         }
+        let createHooks = try ContainerHooks(first?.createHooks ?? [], stage: "createContainer")
+        defer { createHooks.release() }
+        let startHooks = try ContainerHooks(first?.startHooks ?? [], stage: "startContainer")
+        defer { startHooks.release() }
+        let hookState = strdup(first?.hookState ?? "")
+        defer { free(hookState) }
         let joinFds = joins.map(\.fd), joinTypes = joins.map { Int32(truncatingIfNeeded: $0.kind.cloneFlag) }
         let caps = process.capabilities
         let masks = try Self.masks(caps)
@@ -113,7 +160,9 @@ struct ProcessSpawn {
                             console_fd: console, ntmpfs: Int32(tmpfsDest.count), tmpfs_dest: nil, tmpfs_flags: nil, tmpfs_data: nil,
                             readonly_root: first?.readonlyRoot == true ? 1 : 0,
                             njoin: Int32(joinFds.count), join_fds: nil, join_types: nil,
-                            nhost_sysctl: Int32(hostPaths.count), host_sysctl_paths: nil, host_sysctl_values: nil)
+                            nhost_sysctl: Int32(hostPaths.count), host_sysctl_paths: nil, host_sysctl_values: nil,
+                            ncreate_hooks: Int32(createHooks.hooks.count), nstart_hooks: Int32(startHooks.hooks.count),
+                            create_hooks: nil, start_hooks: nil, hook_state: hookState)
                         return masked.withUnsafeBufferPointer { mp in readonly.withUnsafeBufferPointer { rp in
                           sysctlPaths.withUnsafeBufferPointer { sp in sysctlValues.withUnsafeBufferPointer { sv in
                           tmpfsDest.withUnsafeBufferPointer { td in tmpfsData.withUnsafeBufferPointer { tdata in tmpfsFlags.withUnsafeBufferPointer { tf in
@@ -126,6 +175,9 @@ struct ProcessSpawn {
                             p.join_types = jt.baseAddress
                             p.host_sysctl_paths = hp.baseAddress
                             p.host_sysctl_values = hv.baseAddress
+                          return createHooks.hooks.withUnsafeBufferPointer { ch in startHooks.hooks.withUnsafeBufferPointer { sh in
+                            p.create_hooks = ch.baseAddress
+                            p.start_hooks = sh.baseAddress
                             p.masked = mp.baseAddress
                             p.readonly = rp.baseAddress
                             p.sysctl_paths = sp.baseAddress
@@ -133,6 +185,7 @@ struct ProcessSpawn {
                         mirror?.enter()
                         defer { mirror?.leave() }
                             return nsfs_oci_spawn(initProcess.descriptor.rawValue, flags, cgroup ?? -1, &p, &pidfd, &pid)
+                          } }
                           } }
                           } }
                           } } }

@@ -95,6 +95,26 @@ test_oci_lifecycle_through_the_tree() {
     rm -rf "/run/nsfs-test-$$-oci"
 }
 
+test_oci_hooks_in_the_containers_namespaces() {
+    new_mount "storage=$(next_storage)"
+    local b=$TEST_TMP/bundle out=$TEST_TMP/out bb; bb=$(command -v busybox)
+    # busybox-static: the hook's path is the runtime's, it runs inside (the
+    # container's root has no libc for a dynamic one)
+    oci_bundle "$b" '["/bin/cat", "/hook-create", "/hook-start"]' \
+        "\"hooks\": {\"createContainer\": [{\"path\": \"$bb\", \"args\": [\"sh\", \"-c\", \"(cat; echo; hostname) > /hook-create\"]}],
+                     \"startContainer\": [{\"path\": \"$bb\", \"args\": [\"sh\", \"-c\", \"echo started as \$(id -u) > /hook-start\"]}]}"
+    as_subreaper "
+        O='$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab'
+        \$O create --bundle '$b' h1 > '$out' 2>&1 && \$O start h1 || exit 1
+        for i in \$(seq 50); do \$O state h1 | grep -q stopped && break; sleep 0.05; done
+        \$O delete h1
+    " || fail "create, start, delete with hooks: $(cat "$out")"
+    grep -q '"id":"h1"' "$out" || fail "createContainer hook got no state: $(cat "$out")"
+    grep -qx ocibox "$out" || fail "createContainer hook not in the container's uts namespace: $(cat "$out")"
+    grep -qx 'started as 0' "$out" || fail "startContainer hook: $(cat "$out")"
+    rm -rf "/run/nsfs-test-$$-oci"
+}
+
 test_oci_rm_rf_is_delete_force() {
     new_mount "storage=$(next_storage)"
     local b=$TEST_TMP/bundle
@@ -119,8 +139,9 @@ test_oci_refuses_what_it_cannot_honour_by_json_path() {
     local b=$TEST_TMP/bundle O="$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab"
     oci_bundle "$b" '[]'
     assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.process.args: missing or empty" "empty args"
-    oci_bundle "$b" '["/bin/true"]' '"hooks": {"createContainer": [{"path": "/bin/true"}]}'
-    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.hooks.createContainer: hooks run in the container's namespaces are not supported yet" "hooks inside"
+    oci_bundle "$b" '["/bin/true"]' '"linux": {"namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"}]}'
+    sed -i 's/"linux": {"namespaces": \[{"type": "pid"}, {"type": "mount"}, {"type": "network"}\],/"linux2": {/' "$b/config.json"
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.namespaces[0].path: joining a pid namespace by path is not supported (network, ipc and uts are)" "a pid namespace by path"
     # a runtime hook that fails undoes the create
     oci_bundle "$b" '["/bin/true"]' '"hooks": {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]}]}'
     assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: \$.hooks.createRuntime[0] (/bin/sh): exit status 4" "a failing hook"

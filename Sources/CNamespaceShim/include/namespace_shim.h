@@ -260,6 +260,16 @@ int nsfs_remove_tree(const char *_Nonnull path);
 int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid, int as_gid, uint64_t nproc,
                  char *_Nullable const *_Nonnull argv, int *_Nonnull child_pidfd, int *_Nonnull child_pid,
                  int *_Nonnull pty_master);
+// An OCI hook run in the container's namespaces (createContainer,
+// startContainer): its executable as the runtime sees it (an O_PATH
+// descriptor, without CLOEXEC: a script's interpreter opens /dev/fd/N).
+struct nsfs_oci_hook {
+    int fd;
+    char *_Nullable const *_Nonnull argv;
+    char *_Nullable const *_Nonnull envp;
+    int timeout_ms;                  // 0: none
+};
+
 // An OCI process (nsfs-oci): what config.json's `process` asks for.
 struct nsfs_oci_process {
     char *_Nullable const *_Nonnull argv;
@@ -310,6 +320,13 @@ struct nsfs_oci_process {
     int nhost_sysctl;
     const char *_Nullable const *_Nullable host_sysctl_paths;
     const char *_Nullable const *_Nullable host_sysctl_values;
+    // Hooks in the container's namespaces, the state on their stdin:
+    // createContainer before the process is ready, startContainer after
+    // start, before its exec.
+    int ncreate_hooks, nstart_hooks;
+    const struct nsfs_oci_hook *_Nullable create_hooks;
+    const struct nsfs_oci_hook *_Nullable start_hooks;
+    const char *_Nullable hook_state;
 };
 // An OCI hook: path run with argv and envp, `input` (the state) on its
 // stdin, killed after timeout_ms (0: none; then -ETIMEDOUT). 0 with
