@@ -6,12 +6,16 @@ if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
     export PATH=/opt/swift/usr/bin:$PATH
 fi
 
-DEBIAN_PACKAGES=(libfuse3-dev fuse3 libcap-dev iproute2 util-linux procps tree python3 make gcc rsync tar coreutils busybox-static nftables mmdebstrap podman containerd)
+DEBIAN_PACKAGES=(libfuse3-dev fuse3 libcap-dev iproute2 util-linux procps tree python3 make gcc rsync tar coreutils busybox-static nftables mmdebstrap)
+# Only for the tests: the engines that drive nsfs-oci (issue 27).
+TEST_PACKAGES=(podman containerd)
 
+# ensure_deps [test]: what the build (and, with `test`, the tests) needs.
 ensure_deps() {
     command -v swift >/dev/null || { echo "swift not found: install Swift 6 (e.g. to /opt/swift)"; return 1; }
-    local missing=() p
-    for p in "${DEBIAN_PACKAGES[@]}"; do
+    local missing=() p wanted=("${DEBIAN_PACKAGES[@]}")
+    [ "${1:-}" != test ] || wanted+=("${TEST_PACKAGES[@]}")
+    for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
