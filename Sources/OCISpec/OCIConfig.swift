@@ -2,7 +2,7 @@ import FoundationEssentials
 
 /// The part of an OCI bundle's `config.json` (runtime-spec 1.x) that
 /// nsfs-oci reads. Fields it does not know are ignored, as the spec asks;
-/// fields it knows but cannot honour are named by `unsupported`.
+/// those it knows but cannot honour are refused by nsfs-oci, by name.
 package struct OCIConfig: Decodable, Sendable, Equatable {
     package var ociVersion: String
     package var root: Root?
@@ -78,12 +78,6 @@ package struct OCIConfig: Decodable, Sendable, Equatable {
         package var startContainer: [Hook]?
         package var poststart: [Hook]?
         package var poststop: [Hook]?
-
-        package var all: [(String, [Hook])] {
-            [("prestart", prestart), ("createRuntime", createRuntime), ("createContainer", createContainer),
-             ("startContainer", startContainer), ("poststart", poststart), ("poststop", poststop)]
-                .compactMap { name, hooks in hooks.flatMap { $0.isEmpty ? nil : (name, $0) } }
-        }
     }
 
     package struct Hook: Codable, Sendable, Equatable {
@@ -137,11 +131,8 @@ package struct OCIConfigError: Error, Sendable, Equatable, CustomStringConvertib
 }
 
 extension OCIConfig {
-    /// The namespace types of the runtime spec, and the tree's names for them.
-    package static let namespaceTypes: [String: String] = [
-        "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
-        "user": "user", "cgroup": "cgroup", "time": "time",
-    ]
+    /// The namespace types of the runtime spec.
+    package static let namespaceTypes: Set<String> = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]
 
     /// Decoded and checked, or the first problem by its JSON path.
     package static func parse(_ bytes: [UInt8]) throws(OCIConfigError) -> OCIConfig {
@@ -207,7 +198,7 @@ extension OCIConfig {
         }
         var seen = Set<String>()
         for (i, n) in (linux?.namespaces ?? []).enumerated() {
-            guard Self.namespaceTypes[n.type] != nil else { throw OCIConfigError("$.linux.namespaces[\(i)].type", "unknown: \(n.type)") }
+            guard Self.namespaceTypes.contains(n.type) else { throw OCIConfigError("$.linux.namespaces[\(i)].type", "unknown: \(n.type)") }
             guard seen.insert(n.type).inserted else { throw OCIConfigError("$.linux.namespaces[\(i)].type", "\(n.type) twice") }
         }
         if let limit = linux?.resources?.pids?.limit, limit == 0 || limit < -1 {

@@ -15,8 +15,7 @@ extension ContainerDirectory {
 
     /// The container's init, proven by its pid-namespace id.
     package func initProcess() throws(NsctlError) -> ProcessHandle {
-        let c = self
-        guard let pid = c.status.initPid else {
+        guard let pid = status.initPid else {
             throw NsctlError("\(path): its init is not visible from here")
         }
         // The pid is the init's as we see it; the pidfd pins that process,
@@ -32,7 +31,7 @@ extension ContainerDirectory {
             }
             throw NsctlError("\(path): cannot read its init's pid namespace (\(error))")
         }
-        guard let want = c.status.namespaceID(.pid), actual == want else {
+        guard let want = status.namespaceID(.pid), actual == want else {
             throw NsctlError("\(path): pid \(pid) is no longer its init")
         }
         return initProcess
@@ -41,11 +40,10 @@ extension ContainerDirectory {
     /// A set has no init: enter through one of its processes, proven to
     /// have every namespace `status` names.
     package func member() throws(NsctlError) -> ProcessHandle {
-        let c = self
-        for pid in c.processes() {
+        for pid in processes() {
             guard let p = try? ProcessHandle.open(pid: pid) else { continue }
             let same = NamespaceKind.allCases.allSatisfy { k in
-                c.status.namespaceID(k).map { (try? p.namespaceID(k)) == $0 } ?? true
+                status.namespaceID(k).map { (try? p.namespaceID(k)) == $0 } ?? true
             }
             if same, p.isAlive { return p }
         }
@@ -55,8 +53,7 @@ extension ContainerDirectory {
     /// The container's leaf cgroup (where its own processes live), through
     /// our own cgroup2 mount.
     package func leafCgroupDescriptor() -> Int32? {
-        let c = self
-        guard let rel = c.status.cgroup, let mounts = try? MountInfo.current(),
+        guard let rel = status.cgroup, let mounts = try? MountInfo.current(),
               let mount = Cgroup2.mountPoint(in: mounts) else { return nil }
         let fd = open(mount + rel + "/" + ContainerCgroup.leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         return fd >= 0 ? fd : nil

@@ -206,7 +206,7 @@ struct Exec: ParsableCommand {
 struct Features: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "What this runtime supports (JSON).")
     struct Linux: Encodable {
-        let namespaces = OCIConfig.namespaceTypes.keys.sorted()
+        let namespaces = OCIConfig.namespaceTypes.sorted()
         let capabilities = OCIConfig.capabilityNumbers.sorted { $0.value < $1.value }.map(\.key)
     }
     struct Out: Encodable {

@@ -22,40 +22,56 @@ struct FirstProcess {
     var hookState = ""
 }
 
-/// Hooks as the C side takes them: each executable opened here (an O_PATH
-/// descriptor the container's side executes: the path is the runtime's),
-/// argv and envp as C arrays; all released by `release`.
-struct ContainerHooks {
-    var hooks: [nsfs_oci_hook] = []
-    var allocations: [UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>] = []
-    var fds: [Int32] = []
+/// C memory for one spawn: every string and array the C side reads, at
+/// addresses that stay put (the children read them after their fork), all
+/// freed with the arena.
+final class CArena {
+    private var blocks: [UnsafeMutableRawPointer] = []
 
-    init(_ list: [OCIConfig.Hook], stage: String) throws(NsctlError) {
+    func string(_ s: String) -> UnsafeMutablePointer<CChar> {
+        let p = strdup(s)!
+        blocks.append(UnsafeMutableRawPointer(p))
+        return p
+    }
+
+    /// The elements in malloc'd memory (at least one slot: never NULL).
+    func array<T>(_ elements: [T]) -> UnsafeMutablePointer<T> {
+        let p = malloc(MemoryLayout<T>.stride * max(elements.count, 1))!.bindMemory(to: T.self, capacity: max(elements.count, 1))
+        p.initialize(from: elements, count: elements.count)
+        blocks.append(UnsafeMutableRawPointer(p))
+        return p
+    }
+
+    /// A NULL-terminated argv/envp.
+    func argv(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        array(strings.map { Optional(string($0)) } + [nil])
+    }
+
+    /// A list of read-only strings.
+    func strings(_ strings: [String]) -> UnsafeMutablePointer<UnsafePointer<CChar>?> {
+        array(strings.map { Optional(UnsafePointer(string($0))) })
+    }
+
+    /// Hooks run in the container's namespaces: each executable opened here
+    /// (an O_PATH descriptor the container's side executes: the path is the
+    /// runtime's; no CLOEXEC: a script's interpreter opens it as /dev/fd/N),
+    /// closed with the arena.
+    func hooks(_ list: [OCIConfig.Hook], stage: String) throws(NsctlError) -> [nsfs_oci_hook] {
+        var out: [nsfs_oci_hook] = []
         for (i, h) in list.enumerated() {
-            // (No CLOEXEC: a script's interpreter opens it as /dev/fd/N.)
             let fd = open(h.path, 0o10000000 /* O_PATH */)
-            guard fd >= 0 else { release(); throw NsctlError("$.hooks.\(stage)[\(i)] (\(h.path)): \(Errno.current)") }
-            fds.append(fd)
-            let argv = Self.cArray(h.args ?? [h.path]), envp = Self.cArray(h.env ?? [])
-            allocations += [argv, envp]
-            hooks.append(nsfs_oci_hook(fd: fd, argv: argv, envp: envp, timeout_ms: Int32((h.timeout ?? 0) * 1000)))
+            guard fd >= 0 else { throw NsctlError("$.hooks.\(stage)[\(i)] (\(h.path)): \(Errno.current)") }
+            descriptors.append(fd)
+            out.append(nsfs_oci_hook(fd: fd, argv: argv(h.args ?? [h.path]), envp: argv(h.env ?? []),
+                                     timeout_ms: Int32((h.timeout ?? 0) * 1000)))
         }
+        return out
     }
+    private var descriptors: [Int32] = []
 
-    static func cArray(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
-        let a = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
-        for (i, s) in strings.enumerated() { a[i] = strdup(s) }
-        a[strings.count] = nil
-        return a
-    }
-
-    func release() {
-        for a in allocations {
-            var i = 0
-            while let s = a[i] { free(s); i += 1 }
-            a.deallocate()
-        }
-        fds.forEach { close($0) }
+    deinit {
+        blocks.forEach { free($0) }
+        descriptors.forEach { close($0) }
     }
 }
 
@@ -88,13 +104,12 @@ struct ProcessSpawn {
             if (try? initProcess.namespaceID(k)) == (try? own?.namespaceID(k)) { continue }
             flags |= Int32(truncatingIfNeeded: k.cloneFlag)
         }
-        let createHooks = try ContainerHooks(first?.createHooks ?? [], stage: "createContainer")
-        defer { createHooks.release() }
-        let startHooks = try ContainerHooks(first?.startHooks ?? [], stage: "startContainer")
-        defer { startHooks.release() }
-        let hookState = strdup(first?.hookState ?? "")
-        defer { free(hookState) }
-        let joinFds = joins.map(\.fd), joinTypes = joins.map { Int32(truncatingIfNeeded: $0.kind.cloneFlag) }
+        // A sysctl of a namespace joined by path is the host's root's to write.
+        let joined = Set(joins.map(\.kind))
+        let sysctls = first?.sysctl ?? []
+        let hostSysctl = sysctls.filter { Create.namespace(ofSysctl: $0.0).map(joined.contains) == true }
+        let ownSysctl = sysctls.filter { Create.namespace(ofSysctl: $0.0).map(joined.contains) != true }
+        func paths(_ l: [(String, String)]) -> [String] { l.map { "/proc/sys/" + $0.0.replacing(".", with: "/") } }
         let caps = process.capabilities
         let masks = try Self.masks(caps)
         var rlimitTypes: [Int32] = [], soft: [UInt64] = [], hard: [UInt64] = []
@@ -115,86 +130,48 @@ struct ProcessSpawn {
         if nproc > 0, !rlimitTypes.contains(OCIConfig.rlimitNumbers["RLIMIT_NPROC"]!) {
             rlimitTypes.append(OCIConfig.rlimitNumbers["RLIMIT_NPROC"]!); soft.append(nproc); hard.append(nproc)
         }
-        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = (process.env ?? []).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        var groups = (process.user.additionalGids ?? []).map { gid_t($0) }
-        let masked: [UnsafePointer<CChar>?] = (first?.masked ?? []).map { UnsafePointer(strdup($0)) }
-        let readonly: [UnsafePointer<CChar>?] = (first?.readonly ?? []).map { UnsafePointer(strdup($0)) }
-        let tmpfsDest: [UnsafePointer<CChar>?] = (first?.tmpfs ?? []).map { UnsafePointer(strdup($0.destination)) }
-        let tmpfsData: [UnsafePointer<CChar>?] = (first?.tmpfs ?? []).map { UnsafePointer(strdup($0.data)) }
-        let tmpfsFlags: [UInt] = (first?.tmpfs ?? []).map(\.flags)
-        defer { (tmpfsDest + tmpfsData).forEach { free(UnsafeMutablePointer(mutating: $0)) } }
-        // A sysctl of a namespace joined by path is the host's root's to write.
-        let joined = Set(joins.map(\.kind))
-        let (hostSysctl, ownSysctl) = (first?.sysctl ?? []).reduce(into: ([(String, String)](), [(String, String)]())) { out, s in
-            if let k = Create.namespace(ofSysctl: s.0), joined.contains(k) { out.0.append(s) } else { out.1.append(s) }
-        }
-        func paths(_ l: [(String, String)]) -> [UnsafePointer<CChar>?] { l.map { UnsafePointer(strdup("/proc/sys/" + $0.0.replacing(".", with: "/"))) } }
-        func values(_ l: [(String, String)]) -> [UnsafePointer<CChar>?] { l.map { UnsafePointer(strdup($0.1)) } }
-        let sysctlPaths = paths(ownSysctl), sysctlValues = values(ownSysctl)
-        let hostPaths = paths(hostSysctl), hostValues = values(hostSysctl)
-        defer { (masked + readonly + sysctlPaths + sysctlValues + hostPaths + hostValues).forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+        let groups = (process.user.additionalGids ?? []).map { gid_t($0) }
+        let tmpfs = first?.tmpfs ?? []
+        let arena = CArena()
+        let createHooks = try arena.hooks(first?.createHooks ?? [], stage: "createContainer")
+        let startHooks = try arena.hooks(first?.startHooks ?? [], stage: "startContainer")
+        var p = nsfs_oci_process(
+            argv: arena.argv(args), envp: arena.argv(process.env ?? []), cwd: arena.string(process.cwd),
+            uid: process.user.uid, gid: process.user.gid,
+            ngroups: Int32(groups.count), groups: arena.array(groups),
+            umask: process.user.umask.map { Int32($0) } ?? -1,
+            nrlimits: Int32(rlimitTypes.count), rlimit_types: arena.array(rlimitTypes),
+            rlimit_soft: arena.array(soft), rlimit_hard: arena.array(hard),
+            oom_score_adj_given: process.oomScoreAdj == nil ? 0 : 1, oom_score_adj: Int32(process.oomScoreAdj ?? 0),
+            no_new_privs: process.noNewPrivileges == true ? 1 : 0,
+            set_caps: caps == nil ? 0 : 1,
+            cap_bounding: masks.bounding, cap_effective: masks.effective, cap_permitted: masks.permitted,
+            cap_inheritable: masks.inheritable, cap_ambient: masks.ambient,
+            gate_fd: gate,
+            nmasked: Int32(first?.masked.count ?? 0), nreadonly: Int32(first?.readonly.count ?? 0),
+            mount_cgroup: first?.cgroup == true ? 1 : 0,
+            masked: arena.strings(first?.masked ?? []), readonly: arena.strings(first?.readonly ?? []),
+            nsysctl: Int32(ownSysctl.count), sysctl_paths: arena.strings(paths(ownSysctl)),
+            sysctl_values: arena.strings(ownSysctl.map(\.1)),
+            console_fd: console,
+            ntmpfs: Int32(tmpfs.count), tmpfs_dest: arena.strings(tmpfs.map(\.destination)),
+            tmpfs_flags: arena.array(tmpfs.map(\.flags)), tmpfs_data: arena.strings(tmpfs.map(\.data)),
+            readonly_root: first?.readonlyRoot == true ? 1 : 0,
+            njoin: Int32(joins.count), join_fds: arena.array(joins.map(\.fd)),
+            join_types: arena.array(joins.map { Int32(truncatingIfNeeded: $0.kind.cloneFlag) }),
+            nhost_sysctl: Int32(hostSysctl.count), host_sysctl_paths: arena.strings(paths(hostSysctl)),
+            host_sysctl_values: arena.strings(hostSysctl.map(\.1)),
+            ncreate_hooks: Int32(createHooks.count), nstart_hooks: Int32(startHooks.count),
+            create_hooks: arena.array(createHooks), start_hooks: arena.array(startHooks),
+            hook_state: arena.string(first?.hookState ?? ""))
         let cgroup = c.leafCgroupDescriptor()
         defer { cgroup.map { _ = close($0) } }
         let mirror = PidsMirror(c)
         var pid: Int32 = -1, pidfd: Int32 = -1
-        let rc: Int32 = process.cwd.withCString { cwd in
-            argv.withUnsafeBufferPointer { a in envp.withUnsafeBufferPointer { e in
-                groups.withUnsafeMutableBufferPointer { g in rlimitTypes.withUnsafeBufferPointer { rt in
-                    soft.withUnsafeBufferPointer { rs in hard.withUnsafeBufferPointer { rh in
-                        var p = nsfs_oci_process(
-                            argv: a.baseAddress!, envp: e.baseAddress!, cwd: cwd,
-                            uid: process.user.uid, gid: process.user.gid,
-                            ngroups: Int32(g.count), groups: g.baseAddress,
-                            umask: process.user.umask.map { Int32($0) } ?? -1,
-                            nrlimits: Int32(rt.count), rlimit_types: rt.baseAddress, rlimit_soft: rs.baseAddress, rlimit_hard: rh.baseAddress,
-                            oom_score_adj_given: process.oomScoreAdj == nil ? 0 : 1, oom_score_adj: Int32(process.oomScoreAdj ?? 0),
-                            no_new_privs: process.noNewPrivileges == true ? 1 : 0,
-                            set_caps: caps == nil ? 0 : 1,
-                            cap_bounding: masks.bounding, cap_effective: masks.effective, cap_permitted: masks.permitted,
-                            cap_inheritable: masks.inheritable, cap_ambient: masks.ambient,
-                            gate_fd: gate,
-                            nmasked: Int32(masked.count), nreadonly: Int32(readonly.count), mount_cgroup: first?.cgroup == true ? 1 : 0,
-                            masked: nil, readonly: nil, nsysctl: Int32(sysctlPaths.count), sysctl_paths: nil, sysctl_values: nil,
-                            console_fd: console, ntmpfs: Int32(tmpfsDest.count), tmpfs_dest: nil, tmpfs_flags: nil, tmpfs_data: nil,
-                            readonly_root: first?.readonlyRoot == true ? 1 : 0,
-                            njoin: Int32(joinFds.count), join_fds: nil, join_types: nil,
-                            nhost_sysctl: Int32(hostPaths.count), host_sysctl_paths: nil, host_sysctl_values: nil,
-                            ncreate_hooks: Int32(createHooks.hooks.count), nstart_hooks: Int32(startHooks.hooks.count),
-                            create_hooks: nil, start_hooks: nil, hook_state: hookState)
-                        return masked.withUnsafeBufferPointer { mp in readonly.withUnsafeBufferPointer { rp in
-                          sysctlPaths.withUnsafeBufferPointer { sp in sysctlValues.withUnsafeBufferPointer { sv in
-                          tmpfsDest.withUnsafeBufferPointer { td in tmpfsData.withUnsafeBufferPointer { tdata in tmpfsFlags.withUnsafeBufferPointer { tf in
-                            p.tmpfs_dest = td.baseAddress
-                            p.tmpfs_data = tdata.baseAddress
-                            p.tmpfs_flags = tf.baseAddress
-                          return joinFds.withUnsafeBufferPointer { jf in joinTypes.withUnsafeBufferPointer { jt in
-                          hostPaths.withUnsafeBufferPointer { hp in hostValues.withUnsafeBufferPointer { hv in
-                            p.join_fds = jf.baseAddress
-                            p.join_types = jt.baseAddress
-                            p.host_sysctl_paths = hp.baseAddress
-                            p.host_sysctl_values = hv.baseAddress
-                          return createHooks.hooks.withUnsafeBufferPointer { ch in startHooks.hooks.withUnsafeBufferPointer { sh in
-                            p.create_hooks = ch.baseAddress
-                            p.start_hooks = sh.baseAddress
-                            p.masked = mp.baseAddress
-                            p.readonly = rp.baseAddress
-                            p.sysctl_paths = sp.baseAddress
-                            p.sysctl_values = sv.baseAddress
-                        mirror?.enter()
-                        defer { mirror?.leave() }
-                            return nsfs_oci_spawn(initProcess.descriptor.rawValue, flags, cgroup ?? -1, &p, &pidfd, &pid)
-                          } }
-                          } }
-                          } }
-                          } } }
-                          } }
-                        } }
-                    } }
-                } }
-            } }
-        }
+        mirror?.enter()
+        let rc = nsfs_oci_spawn(initProcess.descriptor.rawValue, flags, cgroup ?? -1, &p, &pidfd, &pid)
+        mirror?.leave()
+        withExtendedLifetime(arena) {}
         if rc < 0 {
             let e = Errno(-rc)
             if e.rawValue == ENOENT { throw NsctlError("\(args[0]): not found in the container (\(c.path))") }
