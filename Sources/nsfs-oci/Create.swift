@@ -58,6 +58,14 @@ struct Create: ParsableCommand {
             try write(rootfs, to: path + "/root")
             if let h = config.hostname { try write(h, to: path + "/hostname") }
             if let limit = config.linux?.resources?.pids?.limit, limit > 0 { try write(String(limit), to: path + "/pids.max") }
+            // A memory limit through the tree's entry, where the host's
+            // cgroup2 has the controller; never silently dropped.
+            if let limit = config.linux?.resources?.memory?.limit, limit > 0 {
+                guard exists(path + "/memory.max") else {
+                    throw NsctlError("config.json: $.linux.resources.memory.limit: this host's cgroup2 has no memory controller for the tree")
+                }
+                try write(String(limit), to: path + "/memory.max")
+            }
             let c = try ContainerDirectory(path)
             var first = try bind(config.mounts ?? [], into: c, rootfs: rootfs)
             first.readonlyRoot = config.root?.readonly == true

@@ -142,6 +142,14 @@ test_oci_refuses_what_it_cannot_honour_by_json_path() {
     oci_bundle "$b" '["/bin/true"]' '"linux": {"namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"}]}'
     sed -i 's/"linux": {"namespaces": \[{"type": "pid"}, {"type": "mount"}, {"type": "network"}\],/"linux2": {/' "$b/config.json"
     assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.namespaces[0].path: joining a pid namespace by path is not supported (network, ipc and uts are)" "a pid namespace by path"
+    # a memory limit is the tree's memory.max, or refused where there is none
+    oci_bundle "$b" '["/bin/true"]'
+    sed -i 's/"pids": {"limit": 40}/"pids": {"limit": 40}, "memory": {"limit": 67108864}/' "$b/config.json"
+    if grep -qw memory "$CGROUP2/cgroup.subtree_control"; then
+        echo "    (memory on cgroup2 here: the refusal is not reachable)"
+    else
+        assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.resources.memory.limit: this host's cgroup2 has no memory controller for the tree" "a memory limit without the controller"
+    fi
     # a runtime hook that fails undoes the create
     oci_bundle "$b" '["/bin/true"]' '"hooks": {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]}]}'
     assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: \$.hooks.createRuntime[0] (/bin/sh): exit status 4" "a failing hook"
