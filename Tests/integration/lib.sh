@@ -73,8 +73,13 @@ EOF
     done
     return 1
 }
+# matches GREP-ARGS: grep -q for a pipeline's end. grep -q leaves at the
+# first match, and a writer with more to say then dies of SIGPIPE, which
+# pipefail turns into a failure: read it all.
+matches() { grep "$@" >/dev/null; }
+export -f matches  # the scripts tests hand to bash -c use it too
 # is_gone PID: exited (a zombie counts: PID 1 here never reaps).
-is_gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.Z' "/proc/$1/status" 2>/dev/null; }
+is_gone() { ! kill -0 "$1" 2>/dev/null || matches '^State:.Z' "/proc/$1/status" 2>/dev/null; }
 
 is_mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
 

@@ -70,7 +70,7 @@ test_every_program_answers_version_and_install_puts_each_where_it_belongs() {
     [ -x "$dest/usr/local/sbin/namespacefs" ] || fail "namespacefs is not in /usr/local/sbin"
     [ -x "$dest/usr/local/sbin/nsfs-oci" ] || fail "nsfs-oci is not in /usr/local/sbin"
     for p in namespacefs nsctl; do
-        man -l "$dest/usr/local/share/man/man8/$p.8" 2>/dev/null | grep -q "^NAME" || fail "$p(8) does not render"
+        man -l "$dest/usr/local/share/man/man8/$p.8" 2>/dev/null | matches "^NAME" || fail "$p(8) does not render"
     done
     grep -q "_nsctl" "$dest/usr/local/share/bash-completion/completions/nsctl" || fail "no bash completion for nsctl"
     bash -n "$dest/usr/local/share/bash-completion/completions/nsctl" || fail "the completion script is not bash"

@@ -6,7 +6,7 @@ test_handles_work_with_nsenter_and_setns() {
     mkdir -p "$MNT/a/b"
     local a; a=$(init_pid "$MNT/a")
     assert_eq "$(nsenter --net="$MNT/a/ns/net" ip -br link | awk '{ print $1 }')" lo "links in a's netns"
-    nsenter --net="$MNT/a/ns/net" ip -br link | grep -q "UP" || fail "lo not up"
+    nsenter --net="$MNT/a/ns/net" ip -br link | matches "UP" || fail "lo not up"
     assert_eq "$(nsenter --uts="$MNT/a/ns/uts" hostname)" a "hostname through the handle"
     assert_eq "$(nsenter --uts="$MNT/a/b/ns/uts" hostname)" b "nested handle"
     local k
@@ -41,7 +41,7 @@ test_handles_resolve_in_the_readers_pid_namespace() {
     assert_eq "$(nsenter -t "$a" -m -p awk '/^init:/ { print $2 }' "$MNT/b/status")" "$inside" "init pid from a"
     # Its own handles, at the top of its view, name its own init: pid 1.
     assert_eq "$(nsenter -t "$a" -m -p readlink "$MNT/ns/net")" "/proc/1/ns/net" "a's own handle from a"
-    nsenter -t "$a" -m -p sh -c "nsenter --uts=$MNT/b/ns/uts hostname" | grep -qx b || fail "nsenter from inside a"
+    nsenter -t "$a" -m -p sh -c "nsenter --uts=$MNT/b/ns/uts hostname" | matches -x b || fail "nsenter from inside a"
 }
 
 test_status_has_every_key() {

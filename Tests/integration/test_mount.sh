@@ -34,8 +34,8 @@ test_mount_fstab_style_source_argument_and_options() {
     local opts; opts=$(awk '$1 == "namespacefs" { print $4 }' "$here/../../Examples/fstab")
     "$NSFS_BIN" namespacefs "$TEST_TMP/fstab" -o "rw,$opts,state_dir=/run/nsfs-test-$$-fstab,cgroup=$TEST_ROOT_CGROUP/fstab"
     assert_true is_mounted "$TEST_TMP/fstab"
-    awk -v m="$TEST_TMP/fstab" '$5 == m { print $6 }' /proc/self/mountinfo | grep -q "nosuid,nodev" || fail "not nosuid,nodev: $opts"
-    grep -q "$TEST_TMP/fstab .*allow_other" /proc/self/mountinfo || grep " $TEST_TMP/fstab " /proc/self/mountinfo | grep -q allow_other \
+    awk -v m="$TEST_TMP/fstab" '$5 == m { print $6 }' /proc/self/mountinfo | matches "nosuid,nodev" || fail "not nosuid,nodev: $opts"
+    grep -q "$TEST_TMP/fstab .*allow_other" /proc/self/mountinfo || grep " $TEST_TMP/fstab " /proc/self/mountinfo | matches allow_other \
         || fail "allow_other not on by default for root"
     umount "$TEST_TMP/fstab"
 }

@@ -59,27 +59,27 @@ test_oci_lifecycle_through_the_tree() {
         \$O create --bundle '$b' --pid-file '$TEST_TMP/pid' c1 > '$out' 2>&1
         # created: a directory of the tree (the engine's, from --root), the process waiting
         [ -d '$MNT/lab/c1' ] || { echo 'no directory in the tree'; exit 1; }
-        \$O state c1 | grep -q '\"status\":\"created\"' || { echo 'not created'; exit 1; }
+        \$O state c1 | matches '\"status\":\"created\"' || { echo 'not created'; exit 1; }
         [ ! -s '$out' ] || { echo 'ran before start'; exit 1; }
         grep -qx 'pids.max: 40' '$MNT/lab/c1/status' || { echo 'pids limit not set'; exit 1; }
         \$O start c1
         for i in \$(seq 50); do grep -q hello '$out' && break; sleep 0.05; done
-        \$O state c1 | grep -q '\"status\":\"running\"' || { echo 'not running'; exit 1; }
+        \$O state c1 | matches '\"status\":\"running\"' || { echo 'not running'; exit 1; }
         [ \"\$(\$O state c1 | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/')\" = \"\$(cat '$TEST_TMP/pid')\" ] || { echo 'state pid differs from the pid file'; exit 1; }
         # its processes are the tree's: nsctl ps, freeze (pause), ps
         pid=\$(cat '$TEST_TMP/pid')
-        '$NSCTL' ps '$MNT/lab/c1' | grep -qw \$pid || { echo 'nsctl ps does not show it'; '$NSCTL' ps '$MNT/lab/c1'; exit 1; }
-        \$O pause c1; \$O state c1 | grep -q '\"status\":\"paused\"' || { echo 'not paused'; exit 1; }
+        '$NSCTL' ps '$MNT/lab/c1' | matches -w \$pid || { echo 'nsctl ps does not show it'; '$NSCTL' ps '$MNT/lab/c1'; exit 1; }
+        \$O pause c1; \$O state c1 | matches '\"status\":\"paused\"' || { echo 'not paused'; exit 1; }
         grep -qx 1 '$MNT/lab/c1/freeze' || { echo 'freeze not set'; exit 1; }
         \$O resume c1
-        \$O ps --format json c1 | grep -q \"\$(cat '$TEST_TMP/pid')\" || { echo 'ps lacks the process'; exit 1; }
+        \$O ps --format json c1 | matches \"\$(cat '$TEST_TMP/pid')\" || { echo 'ps lacks the process'; exit 1; }
         # exec: another process, its exit status
         \$O exec c1 /bin/sh -c 'exit 7' && { echo 'exec status lost'; exit 1; } || [ \$? = 7 ] || { echo 'exec status not 7'; exit 1; }
         # delete refuses a running container; kill TERM is the process's to handle
         \$O delete c1 2>/dev/null && { echo 'deleted while running'; exit 1; }
         \$O kill c1 TERM
-        for i in \$(seq 50); do \$O state c1 | grep -q stopped && break; sleep 0.05; done
-        \$O state c1 | grep -q '\"status\":\"stopped\"' || { echo 'not stopped'; exit 1; }
+        for i in \$(seq 50); do \$O state c1 | matches stopped && break; sleep 0.05; done
+        \$O state c1 | matches '\"status\":\"stopped\"' || { echo 'not stopped'; exit 1; }
         \$O delete c1
         [ ! -e '$MNT/lab/c1' ] || { echo 'directory left'; exit 1; }
         \$O state c1 2>/dev/null && { echo 'state after delete'; exit 1; }
@@ -106,7 +106,7 @@ test_oci_hooks_in_the_containers_namespaces() {
     as_subreaper "
         O='$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab'
         \$O create --bundle '$b' h1 > '$out' 2>&1 && \$O start h1 || exit 1
-        for i in \$(seq 50); do \$O state h1 | grep -q stopped && break; sleep 0.05; done
+        for i in \$(seq 50); do \$O state h1 | matches stopped && break; sleep 0.05; done
         \$O delete h1
     " || fail "create, start, delete with hooks: $(cat "$out")"
     grep -q '"id":"h1"' "$out" || fail "createContainer hook got no state: $(cat "$out")"
@@ -128,7 +128,7 @@ test_oci_rm_rf_is_delete_force() {
         alive() { s=\$(cat /proc/\$1/stat 2>/dev/null) || return 1; s=\${s##*) }; [ \${s%% *} != Z ]; }
         for i in \$(seq 50); do alive \$pid || break; sleep 0.05; done
         alive \$pid && { echo 'the process survived rm -rf'; exit 1; }
-        \$O state c2 | grep -q '\"status\":\"stopped\"' || { echo 'the engine does not see it stopped'; exit 1; }
+        \$O state c2 | matches '\"status\":\"stopped\"' || { echo 'the engine does not see it stopped'; exit 1; }
         \$O delete c2
     " || fail "rm -rf of an OCI container"
     rm -rf "/run/nsfs-test-$$-oci"
@@ -159,7 +159,7 @@ test_oci_refuses_what_it_cannot_honour_by_json_path() {
     # nothing was left behind by the refusals
     [ ! -e "$MNT/lab/bad" ] || fail "a refused create left a directory"
     [ ! -e "/run/nsfs-test-$$-oci/lab/bad" ] || fail "a refused create left a record"
-    "$OCI" features | grep -q '"ociVersionMax"' || fail "features"
+    "$OCI" features | matches '"ociVersionMax"' || fail "features"
     rm -rf "/run/nsfs-test-$$-oci"
 }
 
@@ -187,29 +187,29 @@ test_podman_drives_it_and_its_containers_are_directories() {
         id=\$($P run -d --name nsfs-t1 --pids-limit 12 $U /bin/sh -c 'echo started; trap \"echo got TERM; exit 0\" TERM; while :; do sleep 0.1; done')
         d=/namespaces/podman/\$id
         [ -d \$d ] || { echo 'not a directory of the tree'; exit 1; }
-        $P ps --format '{{.Names}}' | grep -qx nsfs-t1 || { echo 'podman ps'; exit 1; }
+        $P ps --format '{{.Names}}' | matches -x nsfs-t1 || { echo 'podman ps'; exit 1; }
         [ \"\$(cat \$d/pids.max)\" = 12 ] || { echo 'pids limit'; exit 1; }
-        '$NSCTL' ps \$d | grep -qw sh || { echo 'nsctl ps'; exit 1; }
+        '$NSCTL' ps \$d | matches -w sh || { echo 'nsctl ps'; exit 1; }
         [ \"\$($P exec nsfs-t1 /bin/hostname)\" = \"\${id:0:12}\" ] || { echo 'exec, hostname'; exit 1; }
-        $P exec nsfs-t1 /bin/sh -c 'i=0; while [ \$i -lt 20 ]; do sleep 5 & i=\$((i+1)); done 2>&1; wait' 2>&1 | grep -qi 'fork\|resource' || { echo 'the pids limit did not hold'; exit 1; }
-        $P top nsfs-t1 | grep -q 'while' || { echo 'top'; exit 1; }
+        $P exec nsfs-t1 /bin/sh -c 'i=0; while [ \$i -lt 20 ]; do sleep 5 & i=\$((i+1)); done 2>&1; wait' 2>&1 | matches -i 'fork\|resource' || { echo 'the pids limit did not hold'; exit 1; }
+        $P top nsfs-t1 | matches 'while' || { echo 'top'; exit 1; }
         $P pause nsfs-t1 >/dev/null; [ \"\$(cat \$d/freeze)\" = 1 ] || { echo 'pause is freeze'; exit 1; }
         $P unpause nsfs-t1 >/dev/null; [ \"\$(cat \$d/freeze)\" = 0 ] || { echo 'unpause'; exit 1; }
         start=\$(date +%s)
         $P stop -t 10 nsfs-t1 >/dev/null
         [ \$(( \$(date +%s) - start )) -lt 5 ] || { echo 'SIGTERM not honoured (stop waited for SIGKILL)'; exit 1; }
-        $P logs nsfs-t1 | grep -qx 'got TERM' || { echo 'logs'; exit 1; }
+        $P logs nsfs-t1 | matches -x 'got TERM' || { echo 'logs'; exit 1; }
         $P rm nsfs-t1 >/dev/null
         [ ! -e \$d ] || { echo 'rm left the directory'; exit 1; }
         # run -it: a pty of the container's own (script gives podman a
         # terminal; a process that exits at once may lose its output in
         # podman's attach, with runc too: it waits a moment)
         out=\$(script -qec \"$P run -it --rm $U /bin/sh -c 'tty; [ -t 0 ] && echo stdin-is-a-tty; sleep 1'\" /dev/null | tr -d '\\r')
-        echo \"\$out\" | grep -qx '/dev/pts/0' || { echo \"run -it: \$out\"; exit 1; }
-        echo \"\$out\" | grep -qx 'stdin-is-a-tty' || { echo \"run -it stdin: \$out\"; exit 1; }
+        echo \"\$out\" | matches -x '/dev/pts/0' || { echo \"run -it: \$out\"; exit 1; }
+        echo \"\$out\" | matches -x 'stdin-is-a-tty' || { echo \"run -it stdin: \$out\"; exit 1; }
         # --read-only: the root, not the tmpfs podman mounts on it
         out=\$($P run --rm --read-only $U /bin/sh -c 'touch /x 2>&1; touch /tmp/y && echo tmp-writable')
-        echo \"\$out\" | grep -q 'Read-only file system' && echo \"\$out\" | grep -qx tmp-writable || { echo \"--read-only: \$out\"; exit 1; }
+        echo \"\$out\" | matches 'Read-only file system' && echo \"\$out\" | matches -x tmp-writable || { echo \"--read-only: \$out\"; exit 1; }
         $P run -d --name nsfs-t2 $U /bin/sleep 600 >/dev/null
         $P kill nsfs-t2 >/dev/null
         $P wait nsfs-t2 >/dev/null
@@ -229,12 +229,12 @@ test_podman_network_is_joined_by_path() {
     in_podman_ns "$P rm -f nsfs-n1" >/dev/null 2>&1 || true
     in_podman_ns "
         set -e
-        $P run --rm $U /bin/ip -4 -o addr show eth0 | grep -q 'inet ' || { echo 'no address on podman'\''s network'; exit 1; }
+        $P run --rm $U /bin/ip -4 -o addr show eth0 | matches 'inet ' || { echo 'no address on podman'\''s network'; exit 1; }
         id=\$($P run -d --name nsfs-n1 $U /bin/sleep 600)
         # exec joins the same network; the process that joined it is a set
         # of its container (its network is not the container's own)
-        $P exec nsfs-n1 /bin/ip -4 -o addr show eth0 | grep -q 'inet ' || { echo 'exec outside the network'; exit 1; }
-        ls /namespaces/podman/\$id | grep -q '^unnamed' || { echo 'the joined process is no set'; exit 1; }
+        $P exec nsfs-n1 /bin/ip -4 -o addr show eth0 | matches 'inet ' || { echo 'exec outside the network'; exit 1; }
+        ls /namespaces/podman/\$id | matches '^unnamed' || { echo 'the joined process is no set'; exit 1; }
         $P rm -f -t 0 nsfs-n1 >/dev/null
         [ ! -e /namespaces/podman/\$id ] || { echo 'rm left the directory'; exit 1; }
     " || fail "podman's network, joined by path (see above)"
@@ -276,7 +276,7 @@ TOML
         wait_for 5 sh -c "$C task ls | grep -q 'nsfs-c2 .* RUNNING'" || { echo "task ls: $($C task ls)"; exit 1; }
         # the task is a directory of the tree, in containerd's namespace's directory
         [ -d "$MNT/default/nsfs-c2" ] || { echo "not in the tree"; exit 1; }
-        $C task ps nsfs-c2 | grep -q "$($C task ls | awk '$1 == "nsfs-c2" { print $2 }')" || { echo "task ps"; exit 1; }
+        $C task ps nsfs-c2 | matches "$($C task ls | awk '$1 == "nsfs-c2" { print $2 }')" || { echo "task ps"; exit 1; }
         $C task kill nsfs-c2
         wait_for 5 sh -c "$C task ls | grep -q 'nsfs-c2 .* STOPPED'" || { echo "kill (SIGTERM): $($C task ls)"; exit 1; }
         $C task delete nsfs-c2 >/dev/null
@@ -303,11 +303,11 @@ test_oci_container_outlives_a_daemon_sigkill() {
         kill -9 $dpid
         for i in \$(seq 100); do [ -e /proc/$dpid ] || break; sleep 0.05; done
         # the engine still finds it, running, with no daemon at all
-        \$O state c4 | grep -q '\"status\":\"running\"' || { echo 'state without a daemon'; exit 1; }
+        \$O state c4 | matches '\"status\":\"running\"' || { echo 'state without a daemon'; exit 1; }
         '$NSFS_BIN' '$MNT' -o 'state_dir=$STATE,cgroup=$CG'
         # and the tree shows it again, with its process
         grep -qw \$pid '$MNT/lab/c4/procs' || { echo 'the tree lost it'; exit 1; }
-        \$O state c4 | grep -q '\"status\":\"running\"' || { echo 'state after the takeover'; exit 1; }
+        \$O state c4 | matches '\"status\":\"running\"' || { echo 'state after the takeover'; exit 1; }
         \$O delete --force c4
         [ ! -e '$MNT/lab/c4' ] || { echo 'delete after the takeover'; exit 1; }
     " || fail "an OCI container across a daemon SIGKILL"

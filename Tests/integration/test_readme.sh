@@ -21,7 +21,7 @@ test_readme_examples_run_as_written() {
     [ "$blocks" -ge 3 ] || fail "only $blocks example blocks found"
     # the machine's own: left alone, and the network example skipped if they are there
     local had_bridge=no; ip link show nsfs0 >/dev/null 2>&1 && had_bridge=yes
-    if command -v nft >/dev/null && nft list tables | grep -qx 'table ip namespacefs'; then
+    if command -v nft >/dev/null && nft list tables | matches -x 'table ip namespacefs'; then
         fail "the host's namespacefs nft table exists: the network example would take it (run on a machine without -o network)"
     fi
     local script=$TEST_TMP/readme.sh

@@ -233,9 +233,9 @@ test_network_masquerade_table_is_the_daemons_own() {
     new_mount "network=bridge"
     local table; table=$(nft list tables | awk '$2 == "ip" && $3 ~ /^namespacefs/ { print $3 }' | grep -F "$(basename "$STATE" | tr -c 'A-Za-z0-9\n' _)")
     [ -n "$table" ] || fail "no masquerade table: $(nft list tables)"
-    nft list table ip "$table" | grep -q "ip saddr 10.88.0.0/16 oifname != \"nsfs0\" masquerade" || fail "the rule: $(nft list table ip "$table")"
+    nft list table ip "$table" | matches "ip saddr 10.88.0.0/16 oifname != \"nsfs0\" masquerade" || fail "the rule: $(nft list table ip "$table")"
     umount "$MNT"
-    nft list tables | grep -qw "$table" && fail "the table outlived the unmount"
+    nft list tables | matches -w "$table" && fail "the table outlived the unmount"
     remove_bridge_unless $had
 }
 
@@ -244,8 +244,8 @@ netns_names() { ip netns list | awk '{ print $1 }'; }
 test_netns_names_follow_the_tree() {
     new_mount "netns=names"
     mkdir -p "$MNT/web/job"
-    netns_names | grep -qx web || fail "web not in ip netns list: $(ip netns list)"
-    netns_names | grep -qx 'web\.job' || fail "web.job not in ip netns list"
+    netns_names | matches -x web || fail "web not in ip netns list: $(ip netns list)"
+    netns_names | matches -x 'web\.job' || fail "web.job not in ip netns list"
     # the same namespace as the container's
     assert_eq "$(stat -L -c %i /run/netns/web.job)" "$(stat -L -c %i "$MNT/web/job/ns/net")" "the named namespace"
     ip netns exec web.job ip -br link show lo >/dev/null || fail "ip netns exec"
@@ -258,19 +258,19 @@ test_netns_names_follow_the_tree() {
     touch /run/netns/other
     mkdir "$MNT/other"
     local id8; id8=$(awk '/^id:/ { print substr($2, 1, 8) }' "$MNT/other/status")
-    netns_names | grep -qx "other~$id8" || fail "the collision: $(ip netns list)"
+    netns_names | matches -x "other~$id8" || fail "the collision: $(ip netns list)"
     [ -f /run/netns/other ] && [ ! -s /run/netns/other ] || fail "someone else's file was touched"
     rm -f /run/netns/other
     mv "$MNT/web" "$MNT/www"
-    netns_names | grep -qx 'www\.job' || fail "mv did not rename: $(ip netns list)"
-    netns_names | grep -q '^web' && fail "old names left: $(ip netns list)"
+    netns_names | matches -x 'www\.job' || fail "mv did not rename: $(ip netns list)"
+    netns_names | matches '^web' && fail "old names left: $(ip netns list)"
     remount_with "netns=names"
-    netns_names | grep -qx www || fail "after a restart: $(ip netns list)"
+    netns_names | matches -x www || fail "after a restart: $(ip netns list)"
     rm -rf "$MNT/other"
-    netns_names | grep -q "^other" && fail "rm -rf left a name: $(ip netns list)"
+    netns_names | matches "^other" && fail "rm -rf left a name: $(ip netns list)"
     # a mount without the option takes the names an earlier one made away
     remount
-    netns_names | grep -q "^www" && fail "names left by a mount without netns=names: $(ip netns list)"
+    netns_names | matches "^www" && fail "names left by a mount without netns=names: $(ip netns list)"
     true
 }
 
@@ -338,7 +338,7 @@ test_tar_snapshot_restores_names_hostnames_limits_roots_and_volumes() {
     assert_eq "$(cat "$MNT/web/job/root")" "$img" "job's root"
     assert_eq "$(cat "$MNT/web/job/mounts")" "$vol /data ro" "job's volume"
     assert_eq "$(inside "$MNT/web/job" 'cat /data/f')" kept "the volume inside"
-    ls "$MNT/web" | grep -q '^unnamed' && fail "a set came back"
+    ls "$MNT/web" | matches '^unnamed' && fail "a set came back"
     assert_eq "$(cat "$MNT/other/status")" "$other_before" "another container changed"
     # under another name; and over itself
     restore "$TEST_TMP/web.tar" --transform 's,^web,copy,' || fail "tar xf --transform exited $?"

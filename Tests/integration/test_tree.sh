@@ -16,7 +16,7 @@ test_mkdir_creates_a_running_container() {
     local cg; cg=$(awk -F: '$1 == "0" { print $3 }' /proc/$p/cgroup)
     case $cg in "$CG"/ns-*) ;; *) fail "cgroup $cg not below $CG" ;; esac
     assert_eq "$(nsenter -t "$p" -u hostname)" a "hostname"
-    nsenter -t "$p" -n ip -br link show lo | grep -q UP || fail "loopback not up"
+    nsenter -t "$p" -n ip -br link show lo | matches UP || fail "loopback not up"
     # a /proc for its own pid namespace, in its mount namespace
     assert_eq "$(nsenter -t "$p" -m stat -L -c %i /proc/1/ns/pid)" "$(stat -L -c %i /proc/$p/ns/pid)" "/proc inside"
     # tiny: no libc, no Swift

@@ -213,7 +213,7 @@ test_the_hosts_files_are_read_only_and_tmp_is_private() {
     rm -f /tmp/nsfs-escape-$$
     inside() { "$NSCTL" exec "$1" -- sh -c "$2" 2>&1 || true; }
     # the issue's first attack: /tmp is the container's own
-    inside "$MNT/a" "echo x > /tmp/nsfs-escape-$$ && cat /tmp/nsfs-escape-$$" | grep -qx x || fail "a cannot use its /tmp"
+    inside "$MNT/a" "echo x > /tmp/nsfs-escape-$$ && cat /tmp/nsfs-escape-$$" | matches -x x || fail "a cannot use its /tmp"
     [ ! -e /tmp/nsfs-escape-$$ ] || fail "a's /tmp file landed on the host"
     echo "    stopped by: a private tmpfs on /tmp, /var/tmp, /dev/shm"
     # anywhere else on the host, even world-writable: read-only
@@ -225,7 +225,7 @@ test_the_hosts_files_are_read_only_and_tmp_is_private() {
     case $(inside "$MNT/a" "unshare --mount sh -c 'umount /tmp && touch /tmp/nsfs-escape-$$'") in *"not mounted"*|*"Invalid argument"*|*"not permitted"*) ;; *) fail "unmounting /tmp" ;; esac
     [ ! -e /tmp/nsfs-escape-$$ ] || fail "uncovered the host's /tmp"
     # a nested container has a /tmp of its own too; its own proc, user namespaces inside still work
-    inside "$MNT/a/b" "ls -A /tmp" | grep -q . && fail "b sees a's /tmp"
+    inside "$MNT/a/b" "ls -A /tmp" | matches . && fail "b sees a's /tmp"
     assert_eq "$(inside "$MNT/a" "unshare --user --map-root-user id -u")" 0 "a user namespace inside a"
     # shared, remembered across a remount
     rm -rf "$MNT/a"

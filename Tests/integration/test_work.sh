@@ -160,7 +160,7 @@ assert s["name"] == "idle" and isinstance(s["processes"], int) and s["processes"
     # busy counts inner's loop too: the two share the top
     local first; first=$("$NSCTL" top -n 2 -i 0.3 "$MNT" | awk 'NR > 1 { print $4 }' | sort | tr '\n' ' ')
     assert_eq "$first" "/busy /busy/inner " "nsctl top's first two"
-    "$NSCTL" tree "$MNT" | grep -q "inner .*cpu [0-9]" || fail "nsctl tree: $("$NSCTL" tree "$MNT")"
+    "$NSCTL" tree "$MNT" | matches "inner .*cpu [0-9]" || fail "nsctl tree: $("$NSCTL" tree "$MNT")"
     echo KILL > "$MNT/busy/signal"
 }
 
