@@ -454,11 +454,19 @@ package struct ContainerTree: Sendable {
         return controllers.contains(controller)
     }
 
-    /// st_nlink of a directory: 2 + its subdirectories (child containers and ns/).
+    /// A set's `ns` is a link to a member's `/proc/PID/ns`, not a directory
+    /// of handles: a set pins nothing (it is its processes), and `rm -rf`
+    /// unlinks a link in one request where a directory of eight took 17.
+    package func isNamespaceLink(_ inode: Inode) -> Bool {
+        inode.kind == .nsDirectory && nodes[inode.serial]?.unnamed == true
+    }
+
+    /// st_nlink of a directory: 2 + its subdirectories (child containers and
+    /// ns/, a set's ns being a link).
     package func linkCount(of inode: Inode) -> Int {
         switch inode.kind {
-        case .container: 3 + visibleChildren(of: inode.serial).count
-        case .nsDirectory: 2
+        case .container: (nodes[inode.serial]?.unnamed == true ? 2 : 3) + visibleChildren(of: inode.serial).count
+        case .nsDirectory: isNamespaceLink(inode) ? 1 : 2
         default: 1
         }
     }

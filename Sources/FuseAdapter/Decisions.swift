@@ -19,13 +19,16 @@ package enum Decide {
         /// One of the host's sets (-o discover=host): shown, never ours.
         case hostSet(UInt64)
         case nsDirectory(UInt64)
+        /// A set's `ns`: a link to a member's /proc/PID/ns (see
+        /// ContainerTree.isNamespaceLink).
+        case nsLink(UInt64)
         case namespace(UInt64, NamespaceKind)
         case control(UInt64, ControlFile)
 
         /// The node of the tree it belongs to.
         package var serial: UInt64 {
             switch self {
-            case .container(let s), .set(let s), .hostSet(let s), .nsDirectory(let s): s
+            case .container(let s), .set(let s), .hostSet(let s), .nsDirectory(let s), .nsLink(let s): s
             case .namespace(let s, _): s
             case .control(let s, _): s
             }
@@ -35,7 +38,7 @@ package enum Decide {
         package var isTreeNode: Bool {
             switch self {
             case .container, .set, .hostSet: true
-            case .nsDirectory, .namespace, .control: false
+            case .nsDirectory, .nsLink, .namespace, .control: false
             }
         }
 
@@ -49,7 +52,7 @@ package enum Decide {
         package var inode: Inode {
             switch self {
             case .container(let s), .set(let s), .hostSet(let s): Inode(serial: s, kind: .container)
-            case .nsDirectory(let s): Inode(serial: s, kind: .nsDirectory)
+            case .nsDirectory(let s), .nsLink(let s): Inode(serial: s, kind: .nsDirectory)
             case .namespace(let s, let k): Inode(serial: s, kind: .namespace(k))
             case .control(let s, let c): Inode(serial: s, kind: .control(c))
             }
@@ -61,7 +64,7 @@ package enum Decide {
             guard let n = tree.visibleNode(inode.serial) else { return nil }
             switch inode.kind {
             case .container: return n.unnamed ? (isHostSet(inode.serial) ? .hostSet(inode.serial) : .set(inode.serial)) : .container(inode.serial)
-            case .nsDirectory: return .nsDirectory(inode.serial)
+            case .nsDirectory: return n.unnamed ? .nsLink(inode.serial) : .nsDirectory(inode.serial)
             case .namespace(let k): return .namespace(inode.serial, k)
             case .control(let c): return .control(inode.serial, c)
             }
@@ -113,7 +116,7 @@ package enum Decide {
         if let e = refusal(removing: child, from: dir, resent: resent, facts: facts, tree: tree) { return .refuse(e) }
         switch child! {
         case .container, .set, .hostSet, .nsDirectory: return .refuse(EISDIR)
-        case .control, .namespace: return .hide(child!.inode)
+        case .control, .namespace, .nsLink: return .hide(child!.inode)
         }
     }
 
@@ -147,7 +150,7 @@ package enum Decide {
         // The sticky bit: only the child's or the directory's owner.
         if child.isTreeNode, !tree.mayRemove(child.serial, facts) { return .refuse(EPERM) }
         switch child {
-        case .control, .namespace: return .refuse(ENOTDIR)
+        case .control, .namespace, .nsLink: return .refuse(ENOTDIR)
         case .nsDirectory(let s): return .renewNamespaceHandles(s)
         // The host's sets' processes are not ours to kill.
         case .hostSet: return .refuse(EPERM)

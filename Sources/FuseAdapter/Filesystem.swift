@@ -29,6 +29,8 @@ package final class NamespaceFilesystem: Sendable {
     /// with every fork and differ per reader: never cached.
     let entryTimeout = 3600.0
     let directoryAttrTimeout = 3600.0
+    /// See replyEntry.
+    let setEntryTimeout = 1.0
 
     /// The session, for telling the kernel what changed (set when mounted).
     let session = Mutex<SessionPointer?>(nil)
@@ -100,6 +102,14 @@ package final class NamespaceFilesystem: Sendable {
     struct DirectoryEntry: Sendable {
         let name: String
         let inode: Inode
+        /// S_IF* bits: a set's ns is a link (see ContainerTree.isNamespaceLink).
+        let fileType: mode_t
+
+        init(name: String, inode: Inode, isLink: Bool = false) {
+            self.name = name
+            self.inode = inode
+            fileType = isLink ? S_IFLNK : inode.kind.fileType
+        }
     }
 
     /// `connectionToken`, `generation`: see the properties.
@@ -180,10 +190,20 @@ package final class NamespaceFilesystem: Sendable {
         for i in inodes { _ = fuse_lowlevel_notify_inval_inode(se, fuse_ino_t(i.number), -1, 0) }
     }
 
+    /// Names a look took away (sets gone or moved): the kernel forgets them.
+    /// Never on the request thread: the kernel takes the parent directory's
+    /// lock, which a caller waiting for that thread (an unlink there) may hold.
+    func invalidateNames(_ names: [(serial: UInt64, parent: UInt64, name: String)]) {
+        guard !names.isEmpty, let se = session.withLock({ $0 })?.raw else { return }
+        for n in names {
+            _ = fuse_lowlevel_notify_inval_entry(se, fuse_ino_t(Inode(serial: n.parent, kind: .container).number), n.name, n.name.utf8.count)
+        }
+    }
+
     /// The attributes of a container and of its sets (their st_nlink).
-    func invalidateAttributes(below container: UInt64) {
+    func invalidateAttributes(below container: UInt64, andOf more: [UInt64] = []) {
         guard let se = session.withLock({ $0 })?.raw else { return }
-        let serials = [container] + decide { $0.sets(below: container) }
+        let serials = [container] + decide { $0.sets(below: container) } + more
         for s in serials { _ = fuse_lowlevel_notify_inval_inode(se, fuse_ino_t(Inode(serial: s, kind: .container).number), -1, 0) }
     }
 
@@ -191,13 +211,13 @@ package final class NamespaceFilesystem: Sendable {
 
     /// Attributes of an inode, or nil when it no longer exists.
     func attributes(_ inode: Inode, _ caller: Caller, handleBytes: [UInt8]? = nil) -> stat? {
-        let info = runtime.registry.withTree { t, _ -> (links: Int, created: Int64?, owner: ContainerTree.Owner, mode: UInt16)? in
+        let info = runtime.registry.withTree { t, _ -> (links: Int, created: Int64?, owner: ContainerTree.Owner, mode: UInt16, isLink: Bool)? in
             guard let n = t.visibleNode(inode.serial) else { return nil }
             // A writable entry belongs to whoever manages the parent (see
             // ContainerTree.mayChange); the rest, to the container's owner.
             var owner = n.owner
             if case .control(let c) = inode.kind, c.isWritable, let o = t.entryOwner(of: inode.serial) { owner = o }
-            return (t.linkCount(of: inode), n.created, owner, n.mode)
+            return (t.linkCount(of: inode), n.created, owner, n.mode, t.isNamespaceLink(inode))
         }
         guard let info else { return nil }
         var st = stat()
@@ -215,6 +235,8 @@ package final class NamespaceFilesystem: Sendable {
         switch inode.kind {
         case .container:
             st.st_mode = inode.kind.fileType | mode_t(info.mode)
+        case .nsDirectory where info.isLink:
+            st.st_mode = S_IFLNK | 0o777
         case .nsDirectory:
             st.st_mode = inode.kind.fileType | 0o555
         case .namespace:
@@ -292,16 +314,17 @@ package final class NamespaceFilesystem: Sendable {
 
     /// `/proc/PID/ns/TYPE` of the container's init, PID as the reader sees
     /// it (the link resolves in the reader's /proc); nil if it cannot.
-    func linkTarget(serial: UInt64, kind: NamespaceKind, _ caller: Caller) -> String? {
+    /// `kind` nil: a set's ns itself (`/proc/PID/ns`).
+    func linkTarget(serial: UInt64, kind: NamespaceKind?, _ caller: Caller) -> String? {
         let target: Int32
         if serial == ContainerTree.rootSerial {
             target = getpid()
         } else {
-            guard let pid = runtime.files.initPid(serial, kind: kind) else { return nil }
+            guard let pid = runtime.files.initPid(serial, kind: kind ?? .mnt) else { return nil }
             target = pid
         }
         guard let seen = caller.identity.pidView.translate(target) else { return nil }
-        return "/proc/\(seen)/ns/\(kind.name)"
+        return kind.map { "/proc/\(seen)/ns/\($0.name)" } ?? "/proc/\(seen)/ns"
     }
 }
 

@@ -41,7 +41,12 @@ extension NamespaceFilesystem {
         let container = owningContainer(of: dir.serial)
         // Sets came or went: the st_nlink the kernel keeps for the
         // container and its sets is stale (after the reply: see upkeep).
-        if runtime.discovery.refresh(container) { afterReply { [self] in invalidateAttributes(below: container) } }
+        if let changed = runtime.discovery.refresh(container) {
+            // A gone set's attributes too: a stat through its cached name
+            // asks again, and hears ENOENT, before the next request.
+            afterReply { [self] in invalidateAttributes(below: container, andOf: changed.gone.map(\.serial)) }
+            if !changed.gone.isEmpty { lookers.run { [self] in invalidateNames(changed.gone) } }
+        }
     }
 
     func owningContainer(of serial: UInt64) -> UInt64 {
@@ -98,14 +103,13 @@ extension NamespaceFilesystem {
     func replyEntry(_ req: consuming Request, _ inode: Inode, _ caller: Caller) -> Replied {
         guard let attr = attributes(inode, caller) else { return req.reply(error: ENOENT) }
         // A set comes and goes with its processes, without a request the
-        // kernel sees: its name is never cached (every path through it is
-        // looked up again: ENOENT once it is gone). Its attributes are, as
-        // a container's (discovery invalidates them when sets change): only
-        // a descriptor already open on it could see them stale, and `rm -rf`
-        // of a set stat'ed it 3 times more.
+        // kernel sees: its name is cached for a second at most (a path
+        // through it is not a look at its container), and dropped when a
+        // look finds it gone. `rm -rf` of a set looks it up 4 times in a
+        // millisecond.
         let set = inode.kind == .container && node(inode)?.isSet == true
         return req.reply(entry: inode.number, generation: generation(inode), attr: attr,
-                         entryTimeout: set ? 0 : entryTimeout, attrTimeout: attrTimeout(inode))
+                         entryTimeout: set ? setEntryTimeout : entryTimeout, attrTimeout: attrTimeout(inode))
     }
 
     func replyAttr(_ req: consuming Request, _ inode: Inode, _ caller: Caller, _ handle: UInt64?) -> Replied {
@@ -175,11 +179,14 @@ extension NamespaceFilesystem {
     }
 
     func readlink(_ req: consuming Request, _ ino: fuse_ino_t) -> Replied {
-        guard let inode = Inode(number: UInt64(ino)), case .namespace(let k) = inode.kind,
-              let caller = caller(req, seeing: inode),
-              let target = linkTarget(serial: inode.serial, kind: k, caller) else {
-            return req.reply(error: ENOENT)
+        guard let inode = Inode(number: UInt64(ino)), let caller = caller(req, seeing: inode) else { return req.reply(error: ENOENT) }
+        let kind: NamespaceKind?
+        switch inode.kind {
+        case .namespace(let k): kind = k
+        case .nsDirectory where decide({ $0.isNamespaceLink(inode) }): kind = nil
+        default: return req.reply(error: EINVAL)
         }
+        guard let target = linkTarget(serial: inode.serial, kind: kind, caller) else { return req.reply(error: ENOENT) }
         return req.reply(link: target)
     }
 
@@ -252,9 +259,20 @@ extension NamespaceFilesystem {
             state.withLock { $0.nsGeneration[serial, default: 0] += 1 }
             return req.replyOK()
         case .removeSet(let serial):
-            // A set's processes are its container's: killed from a worker.
+            // Like a container's: answered here when its processes die
+            // within the quick wait, else from a worker.
+            let quick: SetWork.QuickRemoval
+            do throws(RuntimeError) {
+                quick = try runtime.sets.removeQuickly(serial, withinMilliseconds: getenv("NSFS_SETQ") != nil ? 0 : Self.quickRemoveMilliseconds)
+            } catch { return reply(req, error) }
+            if case .removed = quick {
+                forgetSnapshots(serial: serial)
+                return req.replyOK()
+            }
             return workers.answer(req) { [self] req in
-                do throws(RuntimeError) { try runtime.sets.remove(serial) } catch { return reply(req, error) }
+                do throws(RuntimeError) {
+                    if case .dying(let dying) = quick { try runtime.sets.complete(dying) } else { try runtime.sets.remove(serial) }
+                } catch { return reply(req, error) }
                 forgetSnapshots(serial: serial)
                 return req.replyOK()
             }
@@ -542,8 +560,8 @@ extension NamespaceFilesystem {
             case .container:
                 return [DirectoryEntry(name: ".", inode: inode),
                         DirectoryEntry(name: "..", inode: Inode(serial: parentSerial, kind: .container))]
-                    + t.listing(of: inode.serial).map { DirectoryEntry(name: $0.name, inode: $0.inode) }
-            case .nsDirectory:
+                    + t.listing(of: inode.serial).map { DirectoryEntry(name: $0.name, inode: $0.inode, isLink: t.isNamespaceLink($0.inode)) }
+            case .nsDirectory where !t.isNamespaceLink(inode):
                 return [DirectoryEntry(name: ".", inode: inode),
                         DirectoryEntry(name: "..", inode: Inode(serial: inode.serial, kind: .container))]
                     + NamespaceKind.allCases.map {
@@ -619,7 +637,7 @@ extension NamespaceFilesystem {
             let e = entries[i]
             var st = stat()
             st.st_ino = ino_t(e.inode.number)
-            st.st_mode = e.inode.kind.fileType
+            st.st_mode = e.fileType
             let n: Int
             if plus {
                 var p = fuse_entry_param()

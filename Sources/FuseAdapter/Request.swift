@@ -149,6 +149,9 @@ final class Workers: Sendable {
             : WorkerPool(name: name, maxThreads: 16)
     }
 
+    /// Work that answers no request (see NamespaceFilesystem.invalidateNames).
+    func run(_ job: @escaping @Sendable () -> Void) { pool.submit(job) }
+
     /// Requests handed to workers and not answered yet.
     private let inFlight = InFlight()
 

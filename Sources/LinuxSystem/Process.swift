@@ -287,7 +287,9 @@ extension ProcessHandle {
         var left = handles
         while !left.isEmpty {
             var fds = left.map { pollfd(fd: $0.descriptor.rawValue, events: Int16(POLLIN), revents: 0) }
-            let wait = Int32(max(0, (deadline - SystemTime.monotonicNanoseconds()) / 1_000_000))
+            // Rounded up: a remainder under a millisecond rounded down was a
+            // poll that never waited (a 1 ms quick wait never waited at all).
+            let wait = Int32(max(0, (deadline - SystemTime.monotonicNanoseconds() + 999_999) / 1_000_000))
             let r = poll(&fds, nfds_t(fds.count), wait)
             if r < 0 && errno != EINTR { return false }
             if r == 0 { return false }

@@ -14,6 +14,17 @@ import LinuxSystem
         return (t, 1, 2, set)
     }
 
+    @Test func aSetsNamespacesAreOneLinkNotADirectory() throws {
+        let (t, a, _, set) = try tree()
+        #expect(t.isNamespaceLink(Inode(serial: set, kind: .nsDirectory)))
+        #expect(!t.isNamespaceLink(Inode(serial: a, kind: .nsDirectory)))
+        #expect(!t.isNamespaceLink(Inode(serial: 0, kind: .nsDirectory)))
+        // st_nlink: ., .., no ns/ directory, no child
+        #expect(t.linkCount(of: Inode(serial: set, kind: .container)) == 2)
+        #expect(t.linkCount(of: Inode(serial: set, kind: .nsDirectory)) == 1)
+        #expect(t.linkCount(of: Inode(serial: a, kind: .container)) == 5)   // ., .., ns, b, the set
+    }
+
     @Test func onlyContainersHaveThemAndOnlyForTheHostsControllers() throws {
         let (t, a, _, set) = try tree()
         let names = t.listing(of: a).map(\.name)

@@ -54,6 +54,8 @@ import Glibc
         #expect(node(Inode(serial: Self.a, kind: .container)) == .container(Self.a))
         #expect(node(Inode(serial: Self.a, kind: .control(.status))) == .control(Self.a, .status))
         #expect(node(Inode(serial: 99, kind: .container)) == nil)
+        #expect(node(Inode(serial: set, kind: .nsDirectory)) == .nsLink(set))
+        #expect(node(Inode(serial: Self.a, kind: .nsDirectory)) == .nsDirectory(Self.a))
         #expect(Node.set(set).isSet && Node.hostSet(hostSet).isSet && !Node.container(Self.a).isSet)
     }
 
@@ -74,6 +76,7 @@ import Glibc
             (rmdir(.namespace(Self.a, .net), in: .nsDirectory(Self.a), by: hostRoot), .refuse(ENOTDIR), "a namespace handle"),
             (rmdir(.nsDirectory(Self.a), in: a, by: hostRoot), .renewNamespaceHandles(Self.a), "ns/"),
             (rmdir(.set(set), in: a, by: hostRoot), .removeSet(set), "a set"),
+            (rmdir(.nsLink(set), in: .set(set), by: hostRoot), .refuse(ENOTDIR), "a set's ns: a link"),
             (rmdir(.hostSet(hostSet), in: root, by: hostRoot), .refuse(EPERM), "the host's set"),
             (rmdir(a, in: root, by: hostRoot), .removeContainer(Self.a), "privileged"),
             (rmdir(container(Self.locked), in: root, by: aliceOnHost), .refuse(EACCES), "root's 0755 directory"),
@@ -97,6 +100,7 @@ import Glibc
         #expect(unlink(container(Self.inner), in: a, by: hostRoot) == .refuse(EISDIR))
         #expect(unlink(.nsDirectory(Self.a), in: a, by: hostRoot) == .refuse(EISDIR))
         #expect(unlink(.set(set), in: a, by: hostRoot) == .refuse(EISDIR))
+        #expect(unlink(.nsLink(set), in: .set(set), by: hostRoot) == .hide(Inode(serial: set, kind: .nsDirectory)))
         #expect(unlink(nil, in: a, by: hostRoot) == .refuse(ENOENT))
         #expect(unlink(nil, in: a, by: hostRoot, resent: true) == .refuse(0))
         #expect(unlink(.control(Self.locked, .hostname), in: container(Self.locked), by: aliceOnHost) == .refuse(EACCES))

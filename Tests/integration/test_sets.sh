@@ -109,9 +109,9 @@ test_sets_nest_as_they_were_made() {
     grep -q . <<<"$(find "$MNT" -name "${b##*/}")" || fail "find does not see B"
     tar -C "$MNT" -cf "$TEST_TMP/c.tar" c 2>/dev/null || true
     grep -q "c/${a##*/}/${b##*/}/status" <<<"$(tar -tf "$TEST_TMP/c.tar")" || fail "tar has no B/status"
-    # st_nlink: 2 + ns/ + each child directory
+    # st_nlink: 2 + ns/ + each child directory (a set's ns is a link)
     assert_eq "$(stat -c %h "$MNT/c")" $((3 + 3)) "st_nlink of c with three sets directly below"
-    assert_eq "$(stat -c %h "$a")" 4 "st_nlink of A with one set"
+    assert_eq "$(stat -c %h "$a")" 3 "st_nlink of A with one set"
     check_consistency
 }
 
@@ -153,6 +153,10 @@ test_a_sets_control_entries() {
     assert_eq "$(stat -L -c %i "$m/ns/mnt")" "$(ns_inode "$member" mnt)" "ns/mnt is the set's"
     assert_eq "$(stat -L -c %i "$m/ns/net")" "$(stat -L -c %i "$MNT/vs/ns/net")" "ns/net is shared with vs"
     nsenter --mount="$m/ns/mnt" true || fail "nsenter cannot use ns/mnt"
+    # a set's ns is one link, to a member's /proc/PID/ns: it pins nothing
+    [ -L "$m/ns" ] || fail "a set's ns is not a link: $(ls -ld "$m/ns")"
+    local linked; linked=$(readlink "$m/ns" | sed -n 's,^/proc/\([0-9]*\)/ns$,\1,p')
+    [ -n "$linked" ] && grep -qx "$linked" "$m/procs" || fail "ns -> $(readlink "$m/ns"), not a member's"
     # hostname: writable only where the set owns its UTS namespace
     assert_eq "$(cat "$u/hostname")" inner "the set's own hostname"
     echo renamed > "$u/hostname"

@@ -195,11 +195,17 @@ package final class Discovery: Sendable {
         return true
     }
 
+    /// What a look changed: the sets it took away (gone, or renamed by a
+    /// new place), with the parent and name they had.
+    package struct SetsChanged: Sendable {
+        package var gone: [(serial: UInt64, parent: UInt64, name: String)]
+    }
+
     /// Bring the sets below container `serial` (or the root's, with host
-    /// discovery on) up to date in the tree.
+    /// discovery on) up to date in the tree; nil when nothing changed.
     @discardableResult
-    package func refresh(_ serial: UInt64) -> Bool {
-        guard !setWork.contains(serial) else { return false }
+    package func refresh(_ serial: UInt64) -> SetsChanged? {
+        guard !setWork.contains(serial) else { return nil }
         let now = SystemTime.monotonicNanoseconds()
         let previous = scans.withLock { $0[serial] }
         let container = registry.container(serial)
@@ -210,29 +216,36 @@ package final class Discovery: Sendable {
             if usage == nil { usage = .some(container?.cpuUsage) }
             return usage!
         }
-        if let previous, previous.isCurrent(now: now, lastPid: lastPid, usage: cpuUsage) { return false }
-        if let previous, isQuiet(serial, since: previous, now: now, usage: cpuUsage) { return false }
+        if let previous, previous.isCurrent(now: now, lastPid: lastPid, usage: cpuUsage) { return nil }
+        if let previous, isQuiet(serial, since: previous, now: now, usage: cpuUsage) { return nil }
         // Before the listing: whatever runs after it shows at the next look.
         let usageAtLook = cpuUsage()
-        guard let (scope, listing) = scope(of: serial), let procs = listing() else { return false }
+        guard let (scope, listing) = scope(of: serial), let procs = listing() else { return nil }
         if let previous, previous.procs == procs, now - previous.at < Self.recheckNanoseconds {
             let measured = cpuUsage()
             scans.withLock { s in
                 s[serial]?.lastPid = lastPid
                 s[serial]?.cpuUsage = measured
             }
-            return false
+            return nil
         }
         let reused = previous?.reusable(now: now) ?? [:]
         let survey = survey(scope, pids: CgroupDirectory.parsePids(procs), reusing: reused, now: now)
-        let changed = registry.state.withLock { s -> Bool? in
+        let changed = registry.state.withLock { s -> SetsChanged?? in
             guard !setWork.contains(serial), serial == ContainerTree.rootSerial || s.containers[serial] != nil else { return nil }
-            let before = s.tree.sets(below: serial).map { ($0, s.tree.node($0)?.parent, s.tree.node($0)?.name) }
+            func places() -> [SetPlace] {
+                s.tree.sets(below: serial).map { SetPlace(serial: $0, parent: s.tree.node($0)?.parent, name: s.tree.node($0)?.name) }
+            }
+            let before = places()
             Self.place(survey, of: scope, in: &s)
-            let after = s.tree.sets(below: serial).map { ($0, s.tree.node($0)?.parent, s.tree.node($0)?.name) }
-            return !before.elementsEqual(after, by: { $0 == $1 })
+            let after = places()
+            if before == after { return .some(nil) }
+            let kept = Set(after)
+            return SetsChanged(gone: before.filter { !kept.contains($0) }.compactMap { p in
+                p.parent.flatMap { parent in p.name.map { (p.serial, parent, $0) } }
+            })
         }
-        guard let changed else { return false }
+        guard let changed else { return nil }
         // Exits of the processes it holds wake this epoll (pidfds close,
         // and leave it, with their Seen).
         let exits = ifReadable({ try Epoll() })
@@ -245,6 +258,12 @@ package final class Discovery: Sendable {
                               usageAtLook: reused.isEmpty ? usageAtLook : previous?.usageAtLook, exits: exits)
         }
         return changed
+    }
+
+    private struct SetPlace: Hashable {
+        let serial: UInt64
+        let parent: UInt64?
+        let name: String?
     }
 
     /// Forget what was seen in `serial` (it changed under discovery's feet:
