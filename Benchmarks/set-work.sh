@@ -3,7 +3,8 @@
 # and, when BASELINE_BIN names another build's directory, that one after it
 # in the same run:
 # 1. rm -rf of a container whose N processes each unshared their mount
-#    namespace (N sets): the wall time, one kill for each set;
+#    namespace (N sets): the wall time, one kill for each set, beside the
+#    kernel's floor for the same (kill_each.c, and the walk on tmpfs);
 # 2. a bystander's requests (stall_probe: cat of another container's
 #    status, ls of the root, mkdir + rmdir elsewhere) while a container of
 #    N/2 processes keeps unsharing and someone keeps running `ls -l` of the
@@ -15,6 +16,7 @@ set -euo pipefail
 n=${1:-2000}
 secs=${2:-3}
 gcc -O2 -o "$WORK/stall_probe" Benchmarks/stall_probe.c
+gcc -O2 -o "$WORK/kill_each" Benchmarks/kill_each.c
 
 init_of() { awk '/^init:/ { print $2 }' "$1/status"; }
 cgroup_of() { echo "$CGROUP2$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")"; }
@@ -36,7 +38,24 @@ run() {   # BIN LABEL
     sleep 1
     local sets; sets=$(ls "$m/u" | grep -c '^unnamed')
     local t; t=$(date +%s%N); rm -rf "$m/u"; t=$(( ($(date +%s%N) - t) / 1000000 ))
-    echo "1. rm -rf of a container with $sets sets: $t ms"
+    # Beside it, the floor: the same N processes made again, killed one set
+    # at a time by the kernel alone (stop, kill, wait for the exit: what
+    # each set's rmdir must do before it returns), plus rm -rf of the same
+    # shape on tmpfs (a directory per set: 4 files and the ns link).
+    mkdir "$m/u"
+    start "$m/u" "i=0; while [ \$i -lt $n ]; do unshare --mount sleep 1000 & i=\$((i + 1)); done; wait"
+    cg=$(cgroup_of "$(init_of "$m/u")")
+    until [ "$(wc -l < "$cg/cgroup.procs")" -gt "$n" ]; do sleep 0.2; done
+    sleep 1
+    local kills; kills=$(for p in $(cat "$cg/cgroup.procs"); do if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ]; then echo "$p"; fi; done | "$WORK/kill_each" | cut -d' ' -f1)
+    rm -rf "$m/u"
+    local shape=$WORK/shape-$label
+    mkdir -p "$shape"; mount -t tmpfs none "$shape"
+    for i in $(seq "$sets"); do mkdir "$shape/s$i"; : > "$shape/s$i/status"; : > "$shape/s$i/procs"; : > "$shape/s$i/hostname"; : > "$shape/s$i/freeze"; ln -s /proc/1/ns "$shape/s$i/ns"; done
+    local walk; walk=$(date +%s%N); rm -rf "$shape"/*; walk=$(( ($(date +%s%N) - walk) / 1000000 ))
+    umount "$shape"
+    local floor=$((kills + walk))
+    echo "1. rm -rf of a container with $sets sets: $t ms; the floor beside it: $kills ms (the kernel killing them one at a time) + $walk ms (rm -rf of the shape on tmpfs) = $floor ms: $(awk -v a="$t" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')x"
     echo "2. bystanders' requests, ms (count, median, worst):"
     mkdir -p "$m/c" "$m/d" "$m/loop"
     "$WORK/stall_probe" "$m" 0 $((secs * 1000)) "idle tree" "$CGROUP2$CG/probe-$label"

@@ -104,11 +104,14 @@ package final class NamespaceFilesystem: Sendable {
         let inode: Inode
         /// S_IF* bits: a set's ns is a link (see ContainerTree.isNamespaceLink).
         let fileType: mode_t
+        /// A set's directory (its entry goes out with readdirplus).
+        let isSet: Bool
 
-        init(name: String, inode: Inode, isLink: Bool = false) {
+        init(name: String, inode: Inode, isLink: Bool = false, isSet: Bool = false) {
             self.name = name
             self.inode = inode
             fileType = isLink ? S_IFLNK : inode.kind.fileType
+            self.isSet = isSet
         }
     }
 

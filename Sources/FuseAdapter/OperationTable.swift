@@ -27,6 +27,12 @@ nonisolated func makeOperationTable() -> fuse_lowlevel_ops {
         // max_read, faulting in pages a small file never fills (cat's 128 KiB
         // buffer: 32 faults per read). Must match the mount option.
         conn!.pointee.max_read = FuseSession.maxRead
+        // Every listing with its entries' inodes (readdirplus), not only its
+        // first page: `rm -rf` of a container of 2,000 sets looked each one
+        // up (the entries past the first 25). Containers' entries go
+        // without (see readdir), so `ls -l` and `find` look them up as
+        // before.
+        conn!.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)
     }
     ops.lookup = { req, parent, name in _ = filesystem(req).lookup(request(req, "lookup"), parent, name!.nameBytes) }
     // Inode numbers are never reused (serials only grow), so there is no

@@ -560,7 +560,10 @@ extension NamespaceFilesystem {
             case .container:
                 return [DirectoryEntry(name: ".", inode: inode),
                         DirectoryEntry(name: "..", inode: Inode(serial: parentSerial, kind: .container))]
-                    + t.listing(of: inode.serial).map { DirectoryEntry(name: $0.name, inode: $0.inode, isLink: t.isNamespaceLink($0.inode)) }
+                    + t.listing(of: inode.serial).map {
+                        DirectoryEntry(name: $0.name, inode: $0.inode, isLink: t.isNamespaceLink($0.inode),
+                                       isSet: $0.inode.kind == .container && t.node($0.inode.serial)?.unnamed == true)
+                    }
             case .nsDirectory where !t.isNamespaceLink(inode):
                 return [DirectoryEntry(name: ".", inode: inode),
                         DirectoryEntry(name: "..", inode: Inode(serial: inode.serial, kind: .container))]
@@ -611,8 +614,9 @@ extension NamespaceFilesystem {
     /// first, and gets with each entry that costs nothing to describe — a
     /// control entry, `ns/`, a namespace handle — its inode, so that a
     /// following unlink or open needs no lookup of it (`rm -rf` of a set:
-    /// 12 lookups fewer). Containers and sets come without (a lookup
-    /// decides on them: sets are never cached), and a control file's size
+    /// 12 lookups fewer), and a set (its name is cached for a second, see
+    /// replyEntry). Containers come without (their attributes stat their
+    /// log file: a lookup decides on them), and a control file's size
     /// is given as 0 with its attributes expiring at once: the stat that
     /// follows asks, and gets the snapshot its read will see.
     func readdir(_ req: consuming Request, _ ino: fuse_ino_t, _ size: Int, _ offset: off_t,
@@ -642,12 +646,15 @@ extension NamespaceFilesystem {
             if plus {
                 var p = fuse_entry_param()
                 p.attr = st
-                if e.inode.kind != .container, e.name != ".", e.name != "..",
+                // Not a child container's (its attributes stat its log
+                // file); a set's, for as long as its name may be cached
+                // (rm -rf then looks none up).
+                if e.inode.kind != .container || e.isSet, e.name != ".", e.name != "..",
                    let attr = attributes(e.inode, caller, handleBytes: []) {
                     p.ino = fuse_ino_t(e.inode.number)
                     p.generation = generation(e.inode)
                     p.attr = attr
-                    p.entry_timeout = entryTimeout
+                    p.entry_timeout = e.isSet ? setEntryTimeout : entryTimeout
                     p.attr_timeout = attrTimeout(e.inode)
                 }
                 n = fuse_add_direntry_plus(req.raw, buf + used, size - used, e.name, &p, off_t(i + 1))
