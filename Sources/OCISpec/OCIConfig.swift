@@ -97,6 +97,15 @@ package struct OCIConfig: Decodable, Sendable, Equatable {
         package var readonlyPaths: [String]?
         package var sysctl: [String: String]?
         package var seccomp: Seccomp?
+        /// Device nodes to make in the container's /dev.
+        package var devices: [Device]?
+    }
+
+    package struct Device: Decodable, Sendable, Equatable {
+        package var path: String
+        package var type: String
+        package var major: Int64?
+        package var minor: Int64?
     }
 
     package struct Namespace: Decodable, Sendable, Equatable {
@@ -113,8 +122,65 @@ package struct OCIConfig: Decodable, Sendable, Equatable {
     package struct Resources: Decodable, Sendable, Equatable {
         package var pids: Pids?
         package var memory: Memory?
+        package var cpu: CPU?
+        package var devices: [DeviceRule]?
+        /// Controllers the tree has no entry for: refused when they ask anything.
+        package var blockIO: Present?
+        package var hugepageLimits: Present?
+        package var network: Present?
+        package var rdma: Present?
+        package var unified: Present?
+
         package struct Pids: Decodable, Sendable, Equatable { package var limit: Int64 }
-        package struct Memory: Decodable, Sendable, Equatable { package var limit: Int64? }
+        package struct Memory: Decodable, Sendable, Equatable {
+            package var limit: Int64?
+            package var reservation: Int64?
+            package var swap: Int64?
+            package var kernel: Int64?
+            package var kernelTCP: Int64?
+            package var swappiness: UInt64?
+            package var disableOOMKiller: Bool?
+        }
+        package struct CPU: Decodable, Sendable, Equatable {
+            package var shares: UInt64?
+            package var quota: Int64?
+            package var period: UInt64?
+            package var realtimeRuntime: Int64?
+            package var realtimePeriod: UInt64?
+            package var cpus: String?
+            package var mems: String?
+            package var idle: Int64?
+        }
+        package struct DeviceRule: Decodable, Sendable, Equatable {
+            package var allow: Bool
+            package var type: String?
+            package var major: Int64?
+            package var minor: Int64?
+            package var access: String?
+        }
+    }
+
+    /// Any JSON value, remembered only as whether it asks for something
+    /// (not null, not an empty object or list).
+    package struct Present: Decodable, Sendable, Equatable {
+        package let asksSomething: Bool
+
+        package init(from decoder: any Decoder) throws {
+            if let object = try? decoder.container(keyedBy: AnyKey.self) {
+                asksSomething = object.allKeys.contains { !((try? object.decodeNil(forKey: $0)) ?? true) }
+            } else if let list = try? decoder.unkeyedContainer() {
+                asksSomething = !list.isAtEnd
+            } else {
+                asksSomething = !(try decoder.singleValueContainer().decodeNil())
+            }
+        }
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
     package struct Seccomp: Decodable, Sendable, Equatable {
@@ -235,5 +301,92 @@ extension OCIConfig {
             mask |= 1 << UInt64(bit)
         }
         return mask
+    }
+}
+
+extension OCIConfig {
+    /// The device nodes the tree's /dev has (char, major, minor): what a
+    /// container sees, whatever the engine allows.
+    package static let treeDevices: [(path: String, major: Int64, minor: Int64)] = [
+        ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0), ("/dev/ptmx", 5, 2),
+    ]
+    /// devpts's own nodes (/dev/pts/N).
+    static let ptsMajor: Int64 = 136
+
+    /// The first resource or device the runtime cannot honour on any host:
+    /// the tree gives pids.max, memory.max and cpu.max/cpu.weight (where the
+    /// host's cgroup2 has those controllers: checked at create), and a
+    /// /dev of its own with no device cgroup. Device rules are honoured
+    /// when they deny everything but what that /dev has (and mknod, which
+    /// a user namespace denies anyway) — see deniesDevices.
+    package func unsupportedResource() -> OCIConfigError? {
+        for (i, d) in (linux?.devices ?? []).enumerated()
+        where !Self.treeDevices.contains(where: { $0.path == d.path && d.type == "c" && d.major == $0.major && d.minor == $0.minor }) {
+            return OCIConfigError("$.linux.devices[\(i)]", "\(d.path) is not a node of the tree's /dev (null, zero, full, random, urandom, tty, ptmx, pts): device nodes are not supported")
+        }
+        guard let r = linux?.resources else { return nil }
+        let path = "$.linux.resources"
+        if let m = r.memory {
+            for (name, set) in [("reservation", m.reservation != nil), ("swap", m.swap != nil), ("kernel", m.kernel != nil),
+                                ("kernelTCP", m.kernelTCP != nil), ("swappiness", m.swappiness != nil),
+                                ("disableOOMKiller", m.disableOOMKiller == true)] where set {
+                return OCIConfigError("\(path).memory.\(name)", "not supported: the tree limits memory with memory.max alone")
+            }
+        }
+        if let c = r.cpu {
+            for (name, set) in [("realtimeRuntime", c.realtimeRuntime != nil), ("realtimePeriod", c.realtimePeriod != nil),
+                                ("cpus", !(c.cpus ?? "").isEmpty), ("mems", !(c.mems ?? "").isEmpty), ("idle", (c.idle ?? 0) != 0)] where set {
+                return OCIConfigError("\(path).cpu.\(name)", "not supported: the tree limits CPU with cpu.max and cpu.weight alone")
+            }
+            if let q = c.quota, q == 0 || q < -1 { return OCIConfigError("\(path).cpu.quota", "\(q) is no quota") }
+            if let s = c.shares, s == 1 || s > 262_144 { return OCIConfigError("\(path).cpu.shares", "\(s) is outside 2...262144") }
+        }
+        for (name, part) in [("blockIO", r.blockIO), ("hugepageLimits", r.hugepageLimits), ("network", r.network),
+                             ("rdma", r.rdma), ("unified", r.unified)] where part?.asksSomething == true {
+            return OCIConfigError("\(path).\(name)", "not supported: the tree has no such limit")
+        }
+        return nil
+    }
+
+    /// Whether the device rules deny anything. There is no device cgroup:
+    /// a deny is the kernel's own in a user namespace of the container's
+    /// (mknod of a device refused, device nodes unusable on the mounts it
+    /// owns; checked at create), the tree's /dev aside; a device bound in
+    /// from the host must be one the rules allow (see allowsDevice). An
+    /// allow grants no more than a rootless engine's does: a node the
+    /// container cannot make.
+    package var deniesDevices: Bool { linux?.resources?.devices?.contains { !$0.allow } == true }
+
+    /// The rules' verdict on device `type` (c or b) `major`:`minor` for
+    /// each letter of `access` (r, w, m): for each, the last rule that
+    /// matches it decides, as in the device cgroup; none, allowed.
+    package func allowsDevice(type: Character, major: Int64, minor: Int64, access: String = "rw") -> Bool {
+        access.allSatisfy { letter in
+            var allowed = true
+            for rule in linux?.resources?.devices ?? [] {
+                let t = rule.type ?? "a"
+                guard t == "a" || t == String(type), (rule.access ?? "rwm").contains(letter) else { continue }
+                if let m = rule.major, m >= 0, m != major { continue }
+                if let m = rule.minor, m >= 0, m != minor { continue }
+                allowed = rule.allow
+            }
+            return allowed
+        }
+    }
+
+    /// cpu.weight from cgroup v1 shares, as runc converts them; nil for
+    /// none asked: 0 (unset) and 1024, the kernel's default, which engines
+    /// send for no limit (containerd always does) and which runc's formula
+    /// would turn into a weight of 39, below the default 100.
+    package static func cpuWeight(shares: UInt64) -> UInt64? {
+        shares == 0 || shares == 1024 ? nil : 1 + ((shares - 2) * 9999) / 262_142
+    }
+
+    /// cpu.max from quota and period ("max" for no quota).
+    package static func cpuMax(quota: Int64?, period: UInt64?) -> String? {
+        guard quota != nil || period != nil else { return nil }
+        let q = quota.map { $0 < 0 ? "max" : String($0) } ?? "max"
+        return "\(q) \(period ?? 100_000)"
     }
 }

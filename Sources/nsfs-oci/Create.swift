@@ -66,8 +66,13 @@ struct Create: ParsableCommand {
                 }
                 try write(String(limit), to: path + "/memory.max")
             }
+            try limitCPU(config.linux?.resources?.cpu, of: path)
+            // No device cgroup (see OCIConfig.deniesDevices).
+            if config.deniesDevices, !hasOwnUserNamespace(try ContainerDirectory(path).initProcess()) {
+                throw NsctlError("config.json: $.linux.resources.devices: denying devices needs the container in a user namespace of its own; this mount has -o userns=off and there is no device cgroup")
+            }
             let c = try ContainerDirectory(path)
-            var first = try bind(config.mounts ?? [], into: c, rootfs: rootfs)
+            var first = try bind(config, into: c, rootfs: rootfs)
             first.readonlyRoot = config.root?.readonly == true
             first.createHooks = config.hooks?.createContainer ?? []
             first.startHooks = config.hooks?.startContainer ?? []
@@ -123,14 +128,13 @@ struct Create: ParsableCommand {
     /// pts, shm and mqueue already; binds (files too) are attached as
     /// volumes; cgroup2 at /sys/fs/cgroup and tmpfs elsewhere are the first
     /// process's to mount (returned). Anything else is refused, by its JSON path.
-    func bind(_ mounts: [OCIConfig.Mount], into c: ContainerDirectory, rootfs: String) throws(NsctlError) -> FirstProcess {
+    func bind(_ config: OCIConfig, into c: ContainerDirectory, rootfs: String) throws(NsctlError) -> FirstProcess {
+        let mounts = config.mounts ?? []
         var first = FirstProcess()
         let provided: [String: Set<String>] = ["/proc": ["proc"], "/sys": ["sysfs"], "/dev": ["tmpfs"],
                                                "/dev/pts": ["devpts"], "/dev/mqueue": ["mqueue"], "/dev/shm": ["tmpfs", "bind"]]
         let initProcess = try c.initProcess()
-        let ownUserns = try? ProcessHandle.open(pid: getpid()).namespaceID(.user)
-        let userns: Int32 = (try? initProcess.namespaceID(.user)) == ownUserns
-            ? -1 : open("/proc/\(initProcess.pid)/ns/user", O_RDONLY | O_CLOEXEC)
+        let userns: Int32 = !hasOwnUserNamespace(initProcess) ? -1 : open("/proc/\(initProcess.pid)/ns/user", O_RDONLY | O_CLOEXEC)
         defer { if userns >= 0 { close(userns) } }
         for (i, m) in mounts.enumerated() {
             let options = m.options ?? []
@@ -154,6 +158,13 @@ struct Create: ParsableCommand {
             }
             guard isBind, let source = m.source, source.hasPrefix("/") else {
                 throw NsctlError("config.json: $.mounts[\(i)]: a \(m.type ?? "untyped") mount at \(m.destination) is not supported (binds are)")
+            }
+            // A device bound in is reachable whatever the rules: only one they allow.
+            var st = stat()
+            if stat(source, &st) == 0, st.st_mode & S_IFMT == S_IFCHR || st.st_mode & S_IFMT == S_IFBLK,
+               !config.allowsDevice(type: st.st_mode & S_IFMT == S_IFCHR ? "c" : "b",
+                                    major: DeviceNumber.major(st.st_rdev), minor: DeviceNumber.minor(st.st_rdev)) {
+                throw NsctlError("config.json: $.mounts[\(i)].source: \(source) is a device the rules deny; there is no device cgroup to deny it once bound")
             }
             var step: Int32 = 0
             let rc = nsfs_volume(initProcess.descriptor.rawValue, userns, source, m.destination, options.contains("ro") ? 1 : 0, 0, &step)
@@ -181,6 +192,26 @@ struct Create: ParsableCommand {
     }
 
     /// What the tree cannot do yet fails here, by name, never silently.
+    /// cpu.max and cpu.weight through the tree's entries, where the host's
+    /// cgroup2 has the cpu controller; never silently dropped.
+    func limitCPU(_ cpu: OCIConfig.Resources.CPU?, of path: String) throws(NsctlError) {
+        guard let cpu else { return }
+        let settings = [(OCIConfig.cpuMax(quota: cpu.quota, period: cpu.period), "cpu.max", "quota"),
+                        (cpu.shares.flatMap { OCIConfig.cpuWeight(shares: $0) }.map(String.init), "cpu.weight", "shares")]
+        for case let (value?, entry, field) in settings {
+            guard exists(path + "/" + entry) else {
+                throw NsctlError("config.json: $.linux.resources.cpu.\(field): this host's cgroup2 has no cpu controller for the tree")
+            }
+            try write(value, to: path + "/" + entry)
+        }
+    }
+
+    /// Is the container of `initProcess` in a user namespace other than ours?
+    func hasOwnUserNamespace(_ initProcess: ProcessHandle) -> Bool {
+        let ours = try? ProcessHandle.open(pid: getpid()).namespaceID(.user)
+        return (try? initProcess.namespaceID(.user)) != ours
+    }
+
     func refuseWhatCannotBeHonoured(_ config: OCIConfig) throws(NsctlError) {
         for (i, n) in (config.linux?.namespaces ?? []).enumerated() where n.path != nil && Create.joinable[n.type] == nil {
             throw NsctlError("config.json: $.linux.namespaces[\(i)].path: joining a \(n.type) namespace by path is not supported (network, ipc and uts are)")
@@ -191,6 +222,7 @@ struct Create: ParsableCommand {
         if config.linux?.seccomp != nil {
             throw NsctlError("config.json: $.linux.seccomp: seccomp is not supported yet (podman: --security-opt seccomp=unconfined)")
         }
+        if let e = config.unsupportedResource() { throw NsctlError(e.description) }
         if config.process?.terminal == true, consoleSocket == nil {
             throw NsctlError("config.json: $.process.terminal: a terminal needs --console-socket")
         }

@@ -40,6 +40,60 @@ struct OCIConfigTests {
         }
     }
 
+    static func linux(_ linux: String) throws -> OCIConfig {
+        try parse(#"{"ociVersion": "1.0.2", "root": {"path": "r"}, "linux": "# + linux + "}")
+    }
+
+    @Test func resourcesTheTreeCannotGiveAreRefusedByPath() throws {
+        let refused: [(String, String)] = [
+            (#"{"resources": {"memory": {"limit": 67108864, "swap": 134217728}}}"#, "$.linux.resources.memory.swap"),
+            (#"{"resources": {"memory": {"disableOOMKiller": true}}}"#, "$.linux.resources.memory.disableOOMKiller"),
+            (#"{"resources": {"cpu": {"cpus": "0-1"}}}"#, "$.linux.resources.cpu.cpus"),
+            (#"{"resources": {"cpu": {"shares": 1}}}"#, "$.linux.resources.cpu.shares"),
+            (#"{"resources": {"cpu": {"shares": 300000}}}"#, "$.linux.resources.cpu.shares"),
+            (#"{"resources": {"blockIO": {"weight": 10}}}"#, "$.linux.resources.blockIO"),
+            (#"{"resources": {"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}}"#, "$.linux.resources.hugepageLimits"),
+            (#"{"resources": {"unified": {"io.max": "8:0 rbps=1"}}}"#, "$.linux.resources.unified"),
+            // podman --device /dev/fuse: a node the tree's /dev lacks, and its rule
+            (#"{"devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]}"#, "$.linux.devices[0]"),
+        ]
+        for (text, path) in refused { #expect(try Self.linux(text).unsupportedResource()?.path == path, "\(text)") }
+        // What engines send by default, and what the tree gives
+        let honoured = [
+            #"{"resources": {"devices": [{"allow": false, "access": "rwm"}], "pids": {"limit": 2048}}}"#,   // podman
+            #"{"resources": {"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}, {"allow": true, "type": "c", "major": 136, "minor": -1, "access": "rwm"}, {"allow": true, "type": "b", "access": "m"}]}}"#,
+            #"{"devices": [{"path": "/dev/null", "type": "c", "major": 1, "minor": 3}], "resources": {"cpu": {"quota": 50000, "period": 100000, "shares": 1024}, "memory": {"limit": 1}, "blockIO": {}, "hugepageLimits": []}}"#,
+        ]
+        for text in honoured { #expect(try Self.linux(text).unsupportedResource() == nil, "\(text)") }
+        #expect(try Self.linux(honoured[0]).deniesDevices)
+        #expect(try !Self.linux(#"{"resources": {"pids": {"limit": 1}}}"#).deniesDevices)
+    }
+
+    @Test func deviceRulesDecideInOrderTheLastMatchWins() throws {
+        let c = try Self.linux(#"{"resources": {"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"}, {"allow": true, "type": "c", "major": 136, "minor": -1, "access": "rw"}, {"allow": false, "type": "c", "major": 136, "minor": 3, "access": "w"}]}}"#)
+        #expect(c.allowsDevice(type: "c", major: 10, minor: 229))
+        #expect(!c.allowsDevice(type: "b", major: 8, minor: 0))
+        #expect(!c.allowsDevice(type: "c", major: 10, minor: 200))
+        #expect(c.allowsDevice(type: "c", major: 136, minor: 1))
+        #expect(!c.allowsDevice(type: "c", major: 136, minor: 3))      // w denied after
+        #expect(c.allowsDevice(type: "c", major: 136, minor: 3, access: "r"))
+        #expect(!c.allowsDevice(type: "c", major: 136, minor: 1, access: "m"))
+        #expect(try Self.linux(#"{}"#).allowsDevice(type: "b", major: 8, minor: 0))
+    }
+
+    @Test func cpuLimitsBecomeCgroup2Values() {
+        #expect(OCIConfig.cpuMax(quota: 50000, period: 100000) == "50000 100000")
+        #expect(OCIConfig.cpuMax(quota: -1, period: 20000) == "max 20000")
+        #expect(OCIConfig.cpuMax(quota: 25000, period: nil) == "25000 100000")
+        #expect(OCIConfig.cpuMax(quota: nil, period: nil) == nil)
+        // runc's conversion, the ends to the ends; the default (1024) and unset (0) ask nothing
+        #expect(OCIConfig.cpuWeight(shares: 1024) == nil)
+        #expect(OCIConfig.cpuWeight(shares: 0) == nil)
+        #expect(OCIConfig.cpuWeight(shares: 512) == 20)
+        #expect(OCIConfig.cpuWeight(shares: 2) == 1)
+        #expect(OCIConfig.cpuWeight(shares: 262_144) == 10_000)
+    }
+
     @Test func capabilityNamesBecomeTheKernelsBits() throws {
         #expect(try OCIConfig.capabilityMask(["CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN"], at: "$.c") == (1 << 0) | (1 << 5) | (1 << 21))
         #expect(throws: OCIConfigError("$.c[1]", "unknown capability CAP_NOPE")) { try OCIConfig.capabilityMask(["CAP_KILL", "CAP_NOPE"], at: "$.c") }

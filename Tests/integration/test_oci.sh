@@ -53,6 +53,8 @@ test_oci_lifecycle_through_the_tree() {
     local hook; hook() { echo "[{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"cat > $TEST_TMP/$1\"]}]"; }
     oci_bundle "$b" '["/bin/sh", "-c", "echo hello from $(hostname) as $(id -u); ulimit -n; trap \"echo bye; exit 3\" TERM; while :; do sleep 0.05; done"]' \
         "\"hooks\": {\"createRuntime\": $(hook created), \"poststart\": $(hook started), \"poststop\": $(hook stopped)}"
+    # every engine's default: all devices denied (honoured: the container has its own user namespace)
+    sed -i 's/"resources": {"pids": {"limit": 40}}/"resources": {"pids": {"limit": 40}, "devices": [{"allow": false, "access": "rwm"}]}/' "$b/config.json"
     as_subreaper "
         set -e
         O='$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab'
@@ -142,14 +144,32 @@ test_oci_refuses_what_it_cannot_honour_by_json_path() {
     oci_bundle "$b" '["/bin/true"]' '"linux": {"namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"}]}'
     sed -i 's/"linux": {"namespaces": \[{"type": "pid"}, {"type": "mount"}, {"type": "network"}\],/"linux2": {/' "$b/config.json"
     assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.namespaces[0].path: joining a pid namespace by path is not supported (network, ipc and uts are)" "a pid namespace by path"
-    # a memory limit is the tree's memory.max, or refused where there is none
+    # a memory or CPU limit is the tree's memory.max or cpu.max, or refused
+    # where cgroup2 has no such controller
+    local controller field
+    for controller in memory:limit:'"memory": {"limit": 67108864}' cpu:quota:'"cpu": {"quota": 50000, "period": 100000}'; do
+        field=${controller#*:}; field=${field%%:*}
+        oci_bundle "$b" '["/bin/true"]'
+        sed -i "s/\"pids\": {\"limit\": 40}/\"pids\": {\"limit\": 40}, ${controller#*:*:}/" "$b/config.json"
+        controller=${controller%%:*}
+        if grep -qw "$controller" "$CGROUP2/cgroup.subtree_control"; then
+            echo "    ($controller on cgroup2 here: the refusal is not reachable)"
+        else
+            assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.resources.$controller.$field: this host's cgroup2 has no $controller controller for the tree" "a $controller limit without the controller"
+        fi
+    done
+    # what the tree has no entry for at all, by name (podman -m sends swap;
+    # --device a node the tree's /dev lacks)
     oci_bundle "$b" '["/bin/true"]'
-    sed -i 's/"pids": {"limit": 40}/"pids": {"limit": 40}, "memory": {"limit": 67108864}/' "$b/config.json"
-    if grep -qw memory "$CGROUP2/cgroup.subtree_control"; then
-        echo "    (memory on cgroup2 here: the refusal is not reachable)"
-    else
-        assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.resources.memory.limit: this host's cgroup2 has no memory controller for the tree" "a memory limit without the controller"
-    fi
+    sed -i 's/"pids": {"limit": 40}/"pids": {"limit": 40}, "memory": {"limit": 67108864, "swap": 134217728}/' "$b/config.json"
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.resources.memory.swap: not supported: the tree limits memory with memory.max alone" "swap"
+    oci_bundle "$b" '["/bin/true"]'
+    sed -i 's/"resources": {"pids": {"limit": 40}}/"devices": [{"path": "\/dev\/fuse", "type": "c", "major": 10, "minor": 229}], "resources": {"pids": {"limit": 40}}/' "$b/config.json"
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.devices[0]: /dev/fuse is not a node of the tree's /dev (null, zero, full, random, urandom, tty, ptmx, pts): device nodes are not supported" "a device node"
+    # a device bound in must be one the rules allow (bound, nothing could deny it)
+    oci_bundle "$b" '["/bin/true"]' '"mounts": [{"destination": "/mnt/null", "type": "bind", "source": "/dev/null", "options": ["bind"]}]'
+    sed -i 's/"resources": {"pids": {"limit": 40}}/"resources": {"pids": {"limit": 40}, "devices": [{"allow": false, "access": "rwm"}]}/' "$b/config.json"
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.mounts[0].source: /dev/null is a device the rules deny; there is no device cgroup to deny it once bound" "a denied device bound in"
     # a runtime hook that fails undoes the create
     oci_bundle "$b" '["/bin/true"]' '"hooks": {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]}]}'
     assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: \$.hooks.createRuntime[0] (/bin/sh): exit status 4" "a failing hook"
@@ -160,6 +180,15 @@ test_oci_refuses_what_it_cannot_honour_by_json_path() {
     [ ! -e "$MNT/lab/bad" ] || fail "a refused create left a directory"
     [ ! -e "/run/nsfs-test-$$-oci/lab/bad" ] || fail "a refused create left a record"
     "$OCI" features | matches '"ociVersionMax"' || fail "features"
+    # devices denied (every engine's default) need the container's own user
+    # namespace: the kernel then refuses mknod and device nodes on its
+    # mounts; without one (-o userns=off) there is no device cgroup to do it
+    new_mount "userns=off,storage=$(next_storage)"
+    O="$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab"
+    oci_bundle "$b" '["/bin/true"]'
+    sed -i 's/"resources": {"pids": {"limit": 40}}/"resources": {"pids": {"limit": 40}, "devices": [{"allow": false, "access": "rwm"}]}/' "$b/config.json"
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.resources.devices: denying devices needs the container in a user namespace of its own; this mount has -o userns=off and there is no device cgroup" "devices denied without a user namespace"
+    [ ! -e "$MNT/lab/bad" ] || fail "the refused create left a directory"
     rm -rf "/run/nsfs-test-$$-oci"
 }
 
