@@ -101,36 +101,36 @@ test_oci_lifecycle_through_the_tree() {
 # keeps its own (the process is a set of it); a pid namespace is refused.
 test_oci_joins_another_containers_cgroup_and_time_namespaces() {
     new_mount "storage=$(next_storage)"
-    local a=$TEST_TMP/a b=$TEST_TMP/b
+    local a=$TEST_TMP/join-a b=$TEST_TMP/join-b
     oci_bundle "$a" '["/bin/sh", "-c", "while :; do sleep 0.05; done"]'
     oci_bundle "$b" '["/bin/sh", "-c", "cat /proc/self/cgroup; sleep 600"]'
-    cat > "$TEST_TMP/joins.sh" <<'SH'
+    cat > "$TEST_TMP/join.sh" <<'SH'
 set -e
 O="$OCI --tree $MNT --root /run/nsfs-test-$TEST_PID-oci/lab"
-$O create --bundle "$A" --pid-file "$TEST_TMP/apid" ja >/dev/null 2>&1
+$O create --bundle "$A" --pid-file "$TEST_TMP/join-apid" ja >/dev/null 2>&1
 $O start ja
-ap=$(cat "$TEST_TMP/apid")
+ap=$(cat "$TEST_TMP/join-apid")
 joins="{\"type\": \"pid\"}, {\"type\": \"cgroup\", \"path\": \"/proc/$ap/ns/cgroup\"}, {\"type\": \"time\", \"path\": \"/proc/$ap/ns/time\"}"
 sed -i "s|{\"type\": \"pid\"}|$joins|" "$B/config.json"
 grep -q '/ns/time' "$B/config.json" || { echo 'the bundle was not edited'; exit 1; }
-$O create --bundle "$B" --pid-file "$TEST_TMP/bpid" jb > "$TEST_TMP/out" 2>&1 || { cat "$TEST_TMP/out"; exit 1; }
+$O create --bundle "$B" --pid-file "$TEST_TMP/join-bpid" jb > "$TEST_TMP/join-out" 2>&1 || { cat "$TEST_TMP/join-out"; exit 1; }
 $O start jb
-bp=$(cat "$TEST_TMP/bpid")
+bp=$(cat "$TEST_TMP/join-bpid")
 for k in cgroup time; do
     [ "$(readlink /proc/$bp/ns/$k)" = "$(readlink /proc/$ap/ns/$k)" ] || { echo "$k not joined"; exit 1; }
 done
 for k in pid mnt; do
     [ "$(readlink /proc/$bp/ns/$k)" != "$(readlink /proc/$ap/ns/$k)" ] || { echo "$k shared, not asked"; exit 1; }
 done
-for i in $(seq 50); do [ -s "$TEST_TMP/out" ] && break; sleep 0.05; done
+for i in $(seq 50); do [ -s "$TEST_TMP/join-out" ] && break; sleep 0.05; done
 # in ja's cgroup namespace, jb's cgroup is outside its root: a path with ..
-grep -q '^0::/\.\.' "$TEST_TMP/out" || { echo "cgroup inside: $(cat "$TEST_TMP/out")"; exit 1; }
+grep -q '^0::/\.\.' "$TEST_TMP/join-out" || { echo "cgroup inside: $(cat "$TEST_TMP/join-out")"; exit 1; }
 # the tree: jb's process is a set of jb (it shares none of jb's cgroup, time)
 ls "$MNT/lab/jb" | matches '^unnamed' || { echo 'no set in jb'; ls "$MNT/lab/jb"; exit 1; }
 $O delete --force jb
 $O delete --force ja
 SH
-    as_subreaper "OCI='$OCI' MNT='$MNT' TEST_PID=$$ TEST_TMP='$TEST_TMP' A='$a' B='$b' bash '$TEST_TMP/joins.sh'" || fail "joins (see above)"
+    as_subreaper "OCI='$OCI' MNT='$MNT' TEST_PID=$$ TEST_TMP='$TEST_TMP' A='$a' B='$b' bash '$TEST_TMP/join.sh'" || fail "joins (see above)"
     rm -rf "/run/nsfs-test-$$-oci"
 }
 
