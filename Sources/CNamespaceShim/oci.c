@@ -171,7 +171,9 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
             if (fd < 0 || write(fd, p->host_sysctl_values[i], len) != (ssize_t)len) middle_exit(middle[1], -errno);
             close(fd);
         }
-        if (nsflags & CLONE_NEWUSER) {
+        // (A child that mounts a proc of a joined pid namespace enters the
+        // user namespace itself, after: see below.)
+        if ((nsflags & CLONE_NEWUSER) && !p->mount_proc) {
             prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
             if (syscall(SYS_setns, pidfd, CLONE_NEWUSER) != 0) middle_exit(middle[1], -errno);
         }
@@ -184,6 +186,19 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
         if (pid < 0) middle_exit(middle[1], -errno);
         if (pid > 0) middle_exit(middle[1], pid);
         close(middle[1]);
+        // A pid namespace joined by path (another container's): its proc,
+        // made here as the host's root (the pid namespace belongs to that
+        // container's user namespace, not to ours-to-be), detached, and put
+        // over /proc once in the container's mount namespace.
+        int proc = -1;
+        if (p->mount_proc) {
+            proc = nsfs_new_mount("proc", NULL, ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC);
+            if (proc < 0) report_and_exit(report[1], -proc, "a proc of the joined pid namespace");
+            if (nsflags & CLONE_NEWUSER) {
+                prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+                if (syscall(SYS_setns, pidfd, CLONE_NEWUSER) != 0) report_and_exit(report[1], errno, "cannot enter the container");
+            }
+        }
         int rest = nsflags & ~(CLONE_NEWPID | CLONE_NEWUSER);
         if (rest && syscall(SYS_setns, pidfd, rest) != 0) report_and_exit(report[1], errno, "cannot enter the container");
         // Its root from here on (host root's ids are not mapped inside: what
@@ -192,6 +207,11 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
         if (nsflags & CLONE_NEWUSER) {
             int e = -nsfs_become_root();
             if (e) report_and_exit(report[1], e, "becoming the container's root");
+        }
+        if (proc >= 0) {
+            if (syscall(SYS_move_mount, proc, "", AT_FDCWD, "/proc", MOVE_MOUNT_F_EMPTY_PATH) != 0)
+                report_and_exit(report[1], errno, "a proc of the joined pid namespace at /proc");
+            close(proc);
         }
         for (int i = 0; i < p->ntmpfs; i++) {
             // Its directory made first, by the container's root, as runc does.

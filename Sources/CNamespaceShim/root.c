@@ -89,17 +89,9 @@ static int make_dirs(int dirfd, const char *rel) {
 }
 
 
-#ifndef SYS_fsopen
-#define SYS_fsopen 430
-#define SYS_fsconfig 431
-#define SYS_fsmount 432
-#endif
 enum { CONFIG_SET_FLAG = 0, CONFIG_SET_STRING = 1, CONFIG_CMD_CREATE = 6 };
-enum { ATTR_RDONLY = 1, ATTR_NOSUID = 2, ATTR_NODEV = 4, ATTR_NOEXEC = 8 };
 
-// A new, detached mount of `type` with options "key=value,flag,..." (`opts`
-// is cut up in place; NULL: none), or -errno.
-static int new_mount(const char *type, char *opts, unsigned attrs) {
+int nsfs_new_mount(const char *type, char *opts, unsigned attrs) {
     int fs = (int)syscall(SYS_fsopen, type, 1 /* FSOPEN_CLOEXEC */);
     if (fs < 0) return -errno;
     for (char *o = opts; o && *o;) {
@@ -133,7 +125,7 @@ static void append_owner(char *opts, size_t size, uid_t uid, gid_t gid) {
 static int make_dev(uid_t uid, gid_t gid) {
     char opts[96] = "mode=755,size=64k,nr_inodes=64";
     append_owner(opts, sizeof opts, uid, gid);
-    int dev = new_mount("tmpfs", opts, ATTR_NOSUID | ATTR_NOEXEC);
+    int dev = nsfs_new_mount("tmpfs", opts, ATTR_NOSUID | ATTR_NOEXEC);
     if (dev < 0) return dev;
     static const struct { const char *name; unsigned major, minor; } nodes[] = {
         {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
@@ -198,19 +190,19 @@ static int host_pieces(const struct nsfs_root_request *req, int m[M_COUNT]) {
     m[M_LAYER] = layer_clone(path, req->userns_fd);
     // This process is in the container's pid, net and ipc namespaces:
     // the proc, sysfs and mqueue are the container's.
-    m[M_PROC] = new_mount("proc", NULL, ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC);
-    m[M_SYS] = new_mount("sysfs", NULL, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC);
+    m[M_PROC] = nsfs_new_mount("proc", NULL, ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC);
+    m[M_SYS] = nsfs_new_mount("sysfs", NULL, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC);
     m[M_DEV] = make_dev(req->root_uid, req->root_gid);
     // tty is group 5 inside: the host's gid + 5.
     nsfs_with_number(opts, sizeof opts, "newinstance,ptmxmode=0666,mode=0620,gid=", req->root_gid + 5, "");
-    m[M_PTS] = new_mount("devpts", opts, ATTR_NOSUID | ATTR_NOEXEC);
+    m[M_PTS] = nsfs_new_mount("devpts", opts, ATTR_NOSUID | ATTR_NOEXEC);
     memcpy(opts, "mode=1777", sizeof "mode=1777");
     append_owner(opts, sizeof opts, req->root_uid, req->root_gid);
-    m[M_SHM] = new_mount("tmpfs", opts, ATTR_NOSUID | ATTR_NODEV);
-    m[M_MQUEUE] = new_mount("mqueue", NULL, ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC);
+    m[M_SHM] = nsfs_new_mount("tmpfs", opts, ATTR_NOSUID | ATTR_NODEV);
+    m[M_MQUEUE] = nsfs_new_mount("mqueue", NULL, ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC);
     memcpy(opts, "mode=1777", sizeof "mode=1777");
     append_owner(opts, sizeof opts, req->root_uid, req->root_gid);
-    m[M_TMP] = new_mount("tmpfs", opts, ATTR_NOSUID | ATTR_NODEV);
+    m[M_TMP] = nsfs_new_mount("tmpfs", opts, ATTR_NOSUID | ATTR_NODEV);
     for (int i = 0; i < M_COUNT; i++)
         if (m[i] < 0) return i;
     return -1;

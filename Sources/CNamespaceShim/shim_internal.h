@@ -35,6 +35,18 @@
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#define SYS_fsconfig 431
+#define SYS_fsmount 432
+#endif
+enum { ATTR_RDONLY = 1, ATTR_NOSUID = 2, ATTR_NODEV = 4, ATTR_NOEXEC = 8 };
+
+// A new, detached mount of `type` with options "key=value,flag,..." (`opts`
+// is cut up in place; NULL: none), or -errno (root.c; oci.c's proc of a
+// joined pid namespace).
+int nsfs_new_mount(const char *type, char *opts, unsigned attrs);
+
 // posix_spawn with `input` on the child's stdin, waited for (oci.c).
 int nsfs_spawn_with_input(const char *path, char *const *argv, char *const *envp, const char *input, int quiet,
                           int timeout_ms, int *status);

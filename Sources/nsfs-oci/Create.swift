@@ -174,14 +174,13 @@ struct Create: ParsableCommand {
     }
 
     /// The namespaces an engine may name by path (its network; a pod's ipc,
-    /// uts and cgroup; a time namespace): the process joins them instead of
-    /// the container's, which keeps its own (the tree shows the process as
-    /// a set of it). Not yet a pid namespace (`--pid container:X`): the
-    /// container's /proc is its own pid namespace's, and a proc of another
-    /// container's takes that container's user namespace to mount. Its
-    /// mount and user namespaces are the tree's.
+    /// uts and cgroup; another container's pid, `--pid container:X`, with
+    /// a proc of it over the container's /proc; a time namespace): the
+    /// process joins them instead of the container's, which keeps its own
+    /// (the tree shows the process as a set of it). Its mount and user
+    /// namespaces are the tree's.
     static let joinable: [String: NamespaceKind] = ["network": .net, "ipc": .ipc, "uts": .uts,
-                                                     "cgroup": .cgroup, "time": .time]
+                                                     "pid": .pid, "cgroup": .cgroup, "time": .time]
 
     /// Sysctls a container's own namespaces scope (net, ipc, uts): the
     /// only ones it may set.
@@ -220,7 +219,7 @@ struct Create: ParsableCommand {
 
     func refuseWhatCannotBeHonoured(_ config: OCIConfig) throws(NsctlError) {
         for (i, n) in (config.linux?.namespaces ?? []).enumerated() where n.path != nil && Create.joinable[n.type] == nil {
-            throw NsctlError("config.json: $.linux.namespaces[\(i)].path: joining a \(n.type) namespace by path is not supported: the container's is the tree's (network, ipc, uts, cgroup and time are joinable)")
+            throw NsctlError("config.json: $.linux.namespaces[\(i)].path: joining a \(n.type) namespace by path is not supported: the container's is the tree's (network, ipc, uts, pid, cgroup and time are joinable)")
         }
         if config.linux?.uidMappings?.isEmpty == false || config.linux?.gidMappings?.isEmpty == false {
             throw NsctlError("config.json: $.linux.uidMappings: the tree gives each container its own mapping (-o userns); a mapping of the engine's is not supported")

@@ -163,7 +163,8 @@ struct ProcessSpawn {
             host_sysctl_values: arena.strings(hostSysctl.map(\.1)),
             ncreate_hooks: Int32(createHooks.count), nstart_hooks: Int32(startHooks.count),
             create_hooks: arena.array(createHooks), start_hooks: arena.array(startHooks),
-            hook_state: arena.string(first?.hookState ?? ""))
+            hook_state: arena.string(first?.hookState ?? ""),
+            mount_proc: first != nil && joined.contains(.pid) ? 1 : 0)
         let cgroup = c.leafCgroupDescriptor()
         defer { cgroup.map { _ = close($0) } }
         let mirror = PidsMirror(c)

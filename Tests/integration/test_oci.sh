@@ -97,35 +97,37 @@ test_oci_lifecycle_through_the_tree() {
     rm -rf "/run/nsfs-test-$$-oci"
 }
 
-# A pod's cgroup namespace, a time namespace: joined by path; the container
-# keeps its own (the process is a set of it); a pid namespace is refused.
-test_oci_joins_another_containers_cgroup_and_time_namespaces() {
+# --pid container:X, a pod's cgroup namespace, a time namespace: joined by
+# path; the container keeps its own (the process is a set of it), and a pid
+# namespace joined brings a proc of it over the container's /proc.
+test_oci_joins_another_containers_pid_cgroup_and_time_namespaces() {
     new_mount "storage=$(next_storage)"
     local a=$TEST_TMP/join-a b=$TEST_TMP/join-b
     oci_bundle "$a" '["/bin/sh", "-c", "while :; do sleep 0.05; done"]'
-    oci_bundle "$b" '["/bin/sh", "-c", "cat /proc/self/cgroup; sleep 600"]'
+    oci_bundle "$b" '["/bin/sh", "-c", "cat /proc/1/comm /proc/self/cgroup; sleep 600"]'
     cat > "$TEST_TMP/join.sh" <<'SH'
 set -e
 O="$OCI --tree $MNT --root /run/nsfs-test-$TEST_PID-oci/lab"
 $O create --bundle "$A" --pid-file "$TEST_TMP/join-apid" ja >/dev/null 2>&1
 $O start ja
 ap=$(cat "$TEST_TMP/join-apid")
-joins="{\"type\": \"pid\"}, {\"type\": \"cgroup\", \"path\": \"/proc/$ap/ns/cgroup\"}, {\"type\": \"time\", \"path\": \"/proc/$ap/ns/time\"}"
+joins="{\"type\": \"pid\", \"path\": \"/proc/$ap/ns/pid\"}, {\"type\": \"cgroup\", \"path\": \"/proc/$ap/ns/cgroup\"}, {\"type\": \"time\", \"path\": \"/proc/$ap/ns/time\"}"
 sed -i "s|{\"type\": \"pid\"}|$joins|" "$B/config.json"
 grep -q '/ns/time' "$B/config.json" || { echo 'the bundle was not edited'; exit 1; }
 $O create --bundle "$B" --pid-file "$TEST_TMP/join-bpid" jb > "$TEST_TMP/join-out" 2>&1 || { cat "$TEST_TMP/join-out"; exit 1; }
 $O start jb
 bp=$(cat "$TEST_TMP/join-bpid")
-for k in cgroup time; do
+for k in pid cgroup time; do
     [ "$(readlink /proc/$bp/ns/$k)" = "$(readlink /proc/$ap/ns/$k)" ] || { echo "$k not joined"; exit 1; }
 done
-for k in pid mnt; do
-    [ "$(readlink /proc/$bp/ns/$k)" != "$(readlink /proc/$ap/ns/$k)" ] || { echo "$k shared, not asked"; exit 1; }
-done
-for i in $(seq 50); do [ -s "$TEST_TMP/join-out" ] && break; sleep 0.05; done
+[ "$(readlink /proc/$bp/ns/mnt)" != "$(readlink /proc/$ap/ns/mnt)" ] || { echo "mnt shared, not asked"; exit 1; }
+for i in $(seq 50); do [ "$(wc -l < "$TEST_TMP/join-out")" -ge 2 ] && break; sleep 0.05; done
+# its /proc is the joined pid namespace's: pid 1 there is ja's init
+init=$(awk '/^init:/ { print $2 }' "$MNT/lab/ja/status")
+[ "$(head -1 "$TEST_TMP/join-out")" = "$(cat /proc/$init/comm)" ] || { echo "/proc/1 inside: $(cat "$TEST_TMP/join-out")"; exit 1; }
 # in ja's cgroup namespace, jb's cgroup is outside its root: a path with ..
 grep -q '^0::/\.\.' "$TEST_TMP/join-out" || { echo "cgroup inside: $(cat "$TEST_TMP/join-out")"; exit 1; }
-# the tree: jb's process is a set of jb (it shares none of jb's cgroup, time)
+# the tree: jb's process is a set of jb (it shares none of jb's pid, cgroup, time)
 ls "$MNT/lab/jb" | matches '^unnamed' || { echo 'no set in jb'; ls "$MNT/lab/jb"; exit 1; }
 $O delete --force jb
 $O delete --force ja
@@ -180,9 +182,7 @@ test_oci_refuses_what_it_cannot_honour_by_json_path() {
     assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.process.args: missing or empty" "empty args"
     oci_bundle "$b" '["/bin/true"]' '"linux": {"namespaces": [{"type": "mount", "path": "/proc/1/ns/mnt"}]}'
     sed -i 's/"linux": {"namespaces": \[{"type": "pid"}, {"type": "mount"}, {"type": "network"}\],/"linux2": {/' "$b/config.json"
-    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.namespaces[0].path: joining a mount namespace by path is not supported: the container's is the tree's (network, ipc, uts, cgroup and time are joinable)" "a mount namespace by path"
-    sed -i 's/"type": "mount", "path": "\/proc\/1\/ns\/mnt"/"type": "pid", "path": "\/proc\/1\/ns\/pid"/' "$b/config.json"
-    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.namespaces[0].path: joining a pid namespace by path is not supported: the container's is the tree's (network, ipc, uts, cgroup and time are joinable)" "a pid namespace by path"
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.namespaces[0].path: joining a mount namespace by path is not supported: the container's is the tree's (network, ipc, uts, pid, cgroup and time are joinable)" "a mount namespace by path"
     # a memory or CPU limit is the tree's memory.max or cpu.max, or refused
     # where cgroup2 has no such controller
     local controller field
@@ -261,6 +261,8 @@ test_podman_drives_it_and_its_containers_are_directories() {
         [ \"\$($P exec nsfs-t1 /bin/hostname)\" = \"\${id:0:12}\" ] || { echo 'exec, hostname'; exit 1; }
         $P exec nsfs-t1 /bin/sh -c 'i=0; while [ \$i -lt 20 ]; do sleep 5 & i=\$((i+1)); done 2>&1; wait' 2>&1 | matches -i 'fork\|resource' || { echo 'the pids limit did not hold'; exit 1; }
         $P top nsfs-t1 | matches 'while' || { echo 'top'; exit 1; }
+        # --pid container:X: its pid namespace joined by path, its processes in the joiner's /proc
+        out=\$($P run --rm --pid container:nsfs-t1 $U /bin/ps 2>&1); echo \"\$out\" | matches 'while' || { echo \"--pid container: \$out\"; exit 1; }
         $P pause nsfs-t1 >/dev/null; [ \"\$(cat \$d/freeze)\" = 1 ] || { echo 'pause is freeze'; exit 1; }
         $P unpause nsfs-t1 >/dev/null; [ \"\$(cat \$d/freeze)\" = 0 ] || { echo 'unpause'; exit 1; }
         start=\$(date +%s)

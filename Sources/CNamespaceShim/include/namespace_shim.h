@@ -327,6 +327,9 @@ struct nsfs_oci_process {
     const struct nsfs_oci_hook *_Nullable create_hooks;
     const struct nsfs_oci_hook *_Nullable start_hooks;
     const char *_Nullable hook_state;
+    // The container's first process, in a pid namespace joined by path: a
+    // proc of that pid namespace over the container's /proc.
+    int mount_proc;
 };
 // An OCI hook: path run with argv and envp, `input` (the state) on its
 // stdin, killed after timeout_ms (0: none; then -ETIMEDOUT). 0 with
