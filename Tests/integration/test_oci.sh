@@ -246,7 +246,8 @@ test_podman_drives_it_and_its_containers_are_directories() {
     # (This host withholds CAP_SYS_RESOURCE even from root: podman's default
     # limits are above its own, as runc finds too.)
     local P="podman --runtime $OCI" U="--network none --security-opt seccomp=unconfined --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --rootfs $img"
-    in_podman_ns "$P rm -f nsfs-t1 nsfs-t2" >/dev/null 2>&1 || true
+    # (--storage: what a run that failed midway left in podman's storage)
+    in_podman_ns "$P rm -f nsfs-t1 nsfs-t2; podman rm -f --storage nsfs-t1 nsfs-t2" >/dev/null 2>&1 || true
     # run --rm: the output, and nothing left in the tree
     assert_eq "$(in_podman_ns "$P run --rm $U /bin/echo hello from podman")" "hello from podman" "run --rm"
     wait_for 5 sh -c "[ -z \"\$(find '$MNT/podman' -mindepth 1 -maxdepth 1 -type d ! -name ns 2>/dev/null)\" ]" || fail "run --rm left a container"
@@ -285,7 +286,8 @@ test_podman_drives_it_and_its_containers_are_directories() {
         $P wait nsfs-t2 >/dev/null
         $P rm nsfs-t2 >/dev/null
     " || fail "podman run -d, exec, top, pause, stop, kill, rm (see above)"
-    in_podman_ns "$P rm -f nsfs-t1 nsfs-t2" >/dev/null 2>&1 || true
+    # (--storage: what a run that failed midway left in podman's storage)
+    in_podman_ns "$P rm -f nsfs-t1 nsfs-t2; podman rm -f --storage nsfs-t1 nsfs-t2" >/dev/null 2>&1 || true
 }
 
 test_podman_network_is_joined_by_path() {

@@ -301,13 +301,16 @@ package final class Discovery: Sendable {
     /// the pids in `c`'s leaf that look did not know (newcomers: read now,
     /// and added when in one of `keys`): a set's removal without a look at
     /// every process of the container (`rm -rf` of a container of 2,000
-    /// sets did 2,000 of them: 46 s). `nil`: nothing recent to go by.
-    func members(of keys: Set<SetKey>, serials: [UInt64], in c: Container) -> [Int32]? {
+    /// sets did 2,000 of them: 46 s). `nil`: nothing recent to go by, or
+    /// (`onlyIfNothingMade`) a process made since, whose reading is no
+    /// work for the request thread.
+    func members(of keys: Set<SetKey>, serials: [UInt64], in c: Container, onlyIfNothingMade: Bool = false) -> [Int32]? {
         let now = SystemTime.monotonicNanoseconds()
         guard let scan = scans.withLock({ $0[c.serial] }), now - scan.at < Self.recheckNanoseconds else { return nil }
         // No process made on the host since that look (the last pid is the
         // same): no newcomer, no pid reused; the listing need not be read.
         let nothingMade = scan.lastPid != nil && ProcessCreation.lastPid() == scan.lastPid
+        if onlyIfNothingMade && !nothingMade { return nil }
         let pids: [Int32]
         if nothingMade {
             pids = []

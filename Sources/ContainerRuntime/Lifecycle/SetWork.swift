@@ -78,6 +78,9 @@ package final class SetWork: Sendable {
         let held: [ProcessHandle]
     }
 
+    /// The most members a set's rmdir kills on the request thread.
+    static let quickMembers = 16
+
     package enum QuickRemoval: Sendable {
         case removed
         /// Killed, not yet all dead within the wait: `complete` on a worker.
@@ -95,7 +98,10 @@ package final class SetWork: Sendable {
         guard let (c, key) = try beginSetWork(serial, operation: "rmdir", wait: false, check: { (s) throws(RuntimeError) in
             if case .failure(let e) = s.tree.beginRemove(serial) { throw RuntimeError(refused: e, "rmdir") }
         }) else { return .slow }
-        guard let dying = killKnownMembers(serial, key, in: c) else {
+        // Only what costs a few system calls: nothing to read anew (no
+        // process made since the last look), a few members. The rest on a
+        // worker, never making other containers' requests wait.
+        guard let dying = killKnownMembers(serial, key, in: c, atMost: Self.quickMembers) else {
             registry.state.withLock { $0.tree.cancelRemove(serial) }
             endSetWork(c.serial)
             return .slow
@@ -123,10 +129,12 @@ package final class SetWork: Sendable {
     /// made or moved into: a move takes the cgroup's writer lock (~120 µs
     /// a process here), and `rm -rf` of a container of 2,000 sets pays it
     /// 2,000 times. nil: no recent look, or a member that cannot be held.
-    private func killKnownMembers(_ serial: UInt64, _ key: SetKey, in c: Container) -> DyingSet? {
+    /// `atMost`: nil when there are more members (nothing done then).
+    private func killKnownMembers(_ serial: UInt64, _ key: SetKey, in c: Container, atMost: Int? = nil) -> DyingSet? {
         let keys = setAndBelow(serial, key)
         let serials = registry.read { s in s.tree.subtreePostOrder(serial) }
-        guard let known = discovery.members(of: keys, serials: serials, in: c) else { return nil }
+        guard let known = discovery.members(of: keys, serials: serials, in: c, onlyIfNothingMade: atMost != nil),
+              known.count <= atMost ?? .max else { return nil }
         var (held, complete) = Self.stopWithDescendants(known)
         for h in held {
             do throws(Errno) { try h.signal(SIGKILL) } catch where error.saysGone {} catch { complete = false }
