@@ -263,7 +263,7 @@ extension NamespaceFilesystem {
             // within the quick wait, else from a worker.
             let quick: SetWork.QuickRemoval
             do throws(RuntimeError) {
-                quick = try runtime.sets.removeQuickly(serial, withinMilliseconds: getenv("NSFS_SETQ") != nil ? 0 : Self.quickRemoveMilliseconds)
+                quick = try runtime.sets.removeQuickly(serial, withinMilliseconds: Self.quickRemoveMilliseconds)
             } catch { return reply(req, error) }
             if case .removed = quick {
                 forgetSnapshots(serial: serial)
