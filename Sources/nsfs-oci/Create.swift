@@ -67,11 +67,11 @@ struct Create: ParsableCommand {
                 try write(String(limit), to: path + "/memory.max")
             }
             try limitCPU(config.linux?.resources?.cpu, of: path)
+            let c = try ContainerDirectory(path)
             // No device cgroup (see OCIConfig.deniesDevices).
-            if config.deniesDevices, !hasOwnUserNamespace(try ContainerDirectory(path).initProcess()) {
+            if config.deniesDevices, !hasOwnUserNamespace(try c.initProcess()) {
                 throw NsctlError("config.json: $.linux.resources.devices: denying devices needs the container in a user namespace of its own; this mount has -o userns=off and there is no device cgroup")
             }
-            let c = try ContainerDirectory(path)
             var first = try bind(config, into: c, rootfs: rootfs)
             first.readonlyRoot = config.root?.readonly == true
             first.createHooks = config.hooks?.createContainer ?? []
@@ -196,7 +196,6 @@ struct Create: ParsableCommand {
         return nil
     }
 
-    /// What the tree cannot do yet fails here, by name, never silently.
     /// cpu.max and cpu.weight through the tree's entries, where the host's
     /// cgroup2 has the cpu controller; never silently dropped.
     func limitCPU(_ cpu: OCIConfig.Resources.CPU?, of path: String) throws(NsctlError) {
@@ -217,6 +216,7 @@ struct Create: ParsableCommand {
         return (try? initProcess.namespaceID(.user)) != ours
     }
 
+    /// What the tree cannot do yet fails here, by name, never silently.
     func refuseWhatCannotBeHonoured(_ config: OCIConfig) throws(NsctlError) {
         for (i, n) in (config.linux?.namespaces ?? []).enumerated() where n.path != nil && Create.joinable[n.type] == nil {
             throw NsctlError("config.json: $.linux.namespaces[\(i)].path: joining a \(n.type) namespace by path is not supported: the container's is the tree's (network, ipc, uts, pid, cgroup and time are joinable)")
