@@ -32,6 +32,7 @@ new_mount() {
     mkdir -p "$MNT"
     local extra=${1:+,$1}
     case ${1:-} in *hostfs=*) ;; *) extra="$extra,hostfs=shared" ;; esac
+    case ${1:-} in *network=*) claim_bridge ;; esac
     "$NSFS_BIN" "$MNT" -o "state_dir=$STATE,cgroup=$CG$extra" || { echo "mount failed"; return 1; }
     MOUNTS+=("$MNT")
 }
@@ -132,8 +133,20 @@ cleanup_test() {
         end_holder "$m"
     done
     MOUNTS=()
+    # the bridge a -o network mount made (none before the test), failed or not
+    [ "$BRIDGE_CLAIMED" != ours ] || ip link del nsfs0 2>/dev/null
+    BRIDGE_CLAIMED=
     [ -z "$errexit" ] || set -e
     return $rc
+}
+
+# claim_bridge: this test may make the bridge nsfs0 (-o network, called by
+# new_mount); if it was not there before, cleanup_test removes it. One a
+# test found there is the machine's: left alone.
+BRIDGE_CLAIMED=
+claim_bridge() {
+    [ -z "$BRIDGE_CLAIMED" ] || return 0
+    if ip link show nsfs0 >/dev/null 2>&1; then BRIDGE_CLAIMED=theirs; else BRIDGE_CLAIMED=ours; fi
 }
 
 # end_holder MOUNTPOINT: end the connection holder of that mount, if any

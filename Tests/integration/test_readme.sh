@@ -20,7 +20,7 @@ test_readme_examples_run_as_written() {
     local blocks; blocks=$(readme_examples | grep -c '^#END$')
     [ "$blocks" -ge 3 ] || fail "only $blocks example blocks found"
     # the machine's own: left alone, and the network example skipped if they are there
-    local had_bridge=no; ip link show nsfs0 >/dev/null 2>&1 && had_bridge=yes
+    claim_bridge   # the network example's
     if command -v nft >/dev/null && nft list tables | matches -x 'table ip namespacefs'; then
         fail "the host's namespacefs nft table exists: the network example would take it (run on a machine without -o network)"
     fi
@@ -45,7 +45,6 @@ test_readme_examples_run_as_written() {
     local rc=0
     sh -c 'echo $$ > "$1/cgroup.procs" && exec unshare -m bash "$2"' - "$CGROUP2$TEST_ROOT_CGROUP/readme" "$script" > "$TEST_TMP/readme.out" 2>&1 || rc=$?
     [ "$made" = no ] || rmdir /namespaces
-    [ "$had_bridge" = yes ] || ip link del nsfs0 2>/dev/null || true
     if [ "$rc" != 0 ]; then
         tail -15 "$TEST_TMP/readme.out" | sed 's/^/    | /'
         fail "a README example failed (exit $rc)"

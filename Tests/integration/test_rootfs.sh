@@ -183,19 +183,16 @@ data" "a volume on a target made for it"
     rm -rf "$vol" "$vol-link"
 }
 
-# The bridge a test made (none before it) goes with the test.
-bridge_was_there() { ip link show nsfs0 >/dev/null 2>&1; }
-remove_bridge_unless() { [ "$1" = yes ] || ip link del nsfs0 2>/dev/null || true; }
+# (The bridge a test made, none before it, goes with the test: claim_bridge.)
 address_of() { awk '/^address:/ { sub("/.*", "", $2); print $2 }' "$1/status"; }
 
 test_network_bridge_addresses_and_traffic() {
     local img; img=$(image_dir)
-    local had=no; bridge_was_there && had=yes
     new_mount "network=bridge,storage=$(next_storage)"
     mkdir "$MNT/a" "$MNT/b"
     mkdir "$MNT/a/inner"
     local a b inner; a=$(address_of "$MNT/a"); b=$(address_of "$MNT/b"); inner=$(address_of "$MNT/a/inner")
-    [ -n "$a" ] && [ -n "$b" ] && [ -n "$inner" ] || { remove_bridge_unless $had; fail "addresses: '$a' '$b' '$inner'"; }
+    [ -n "$a" ] && [ -n "$b" ] && [ -n "$inner" ] || fail "addresses: '$a' '$b' '$inner'"
     assert_eq "$(printf '%s\n' "$a" "$b" "$inner" | sort -u | wc -l)" 3 "three different addresses"
     assert_eq "$(awk '/^gateway:/ { print $2 }' "$MNT/a/status")" 10.88.0.1 "gateway"
     assert_eq "$(ip -4 -br addr show nsfs0 | awk '{ print $3 }')" 10.88.0.1/16 "the bridge's address"
@@ -224,19 +221,16 @@ test_network_bridge_addresses_and_traffic() {
     rm -rf "$MNT/web"
     wait_for 5 sh -c "[ \$(ip -br link | awk '/^nv/' | wc -l) -lt $veth ]" || fail "rm -rf left its veth"
     umount "$MNT"
-    remove_bridge_unless $had
 }
 
 test_network_masquerade_table_is_the_daemons_own() {
     command -v nft >/dev/null || { [ "${CI:-}" != true ] || fail "nft is missing (scripts/test installs nftables)"; echo "    skipped: no nft"; return 0; }
-    local had=no; bridge_was_there && had=yes
     new_mount "network=bridge"
     local table; table=$(nft list tables | awk '$2 == "ip" && $3 ~ /^namespacefs/ { print $3 }' | grep -F "$(basename "$STATE" | tr -c 'A-Za-z0-9\n' _)")
     [ -n "$table" ] || fail "no masquerade table: $(nft list tables)"
     nft list table ip "$table" | matches "ip saddr 10.88.0.0/16 oifname != \"nsfs0\" masquerade" || fail "the rule: $(nft list table ip "$table")"
     umount "$MNT"
-    nft list tables | matches -w "$table" && fail "the table outlived the unmount"
-    remove_bridge_unless $had
+    if nft list tables | matches -w "$table"; then fail "the table outlived the unmount"; fi
 }
 
 netns_names() { ip netns list | awk '{ print $1 }'; }
@@ -289,7 +283,6 @@ debian_image() {
 
 test_a_debian_root_runs_a_service_and_takes_apt_style_ownership() {
     local img; img=$(debian_image) || fail "no Debian image (mmdebstrap failed)"
-    local had=no; bridge_was_there && had=yes
     new_mount "root=$img,network=bridge,storage=$(next_storage)"
     mkdir "$MNT/deb"
     assert_eq "$(inside "$MNT/deb" 'cat /etc/debian_version' | cut -d. -f1)" 12 "Debian inside"
@@ -307,7 +300,6 @@ test_a_debian_root_runs_a_service_and_takes_apt_style_ownership() {
     assert_eq "$(python3 -c "import urllib.request; print(urllib.request.urlopen('http://$a:8081/', timeout=3).read().decode().strip())")" "hello from debian" "the service's answer"
     rm -rf "$MNT/deb"
     umount "$MNT"
-    remove_bridge_unless $had
 }
 
 # The README's restore command (see "Snapshots").
