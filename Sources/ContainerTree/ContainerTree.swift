@@ -465,7 +465,8 @@ package struct ContainerTree: Sendable {
     /// ns/, a set's ns being a link).
     package func linkCount(of inode: Inode) -> Int {
         switch inode.kind {
-        case .container: (nodes[inode.serial]?.unnamed == true ? 2 : 3) + visibleChildren(of: inode.serial).count
+        case .container:
+            (isNamespaceLink(Inode(serial: inode.serial, kind: .nsDirectory)) ? 2 : 3) + visibleChildren(of: inode.serial).count
         case .nsDirectory: isNamespaceLink(inode) ? 1 : 2
         default: 1
         }
