@@ -136,9 +136,20 @@ cleanup_test() {
     # the bridge a -o network mount made (none before the test), failed or not
     [ "$BRIDGE_CLAIMED" != ours ] || ip link del nsfs0 2>/dev/null
     BRIDGE_CLAIMED=
+    # (an engine's own cleanup may still be emptying one: up to 2 s)
+    for m in "${CLAIMED_DIRS[@]}"; do
+        local i; for i in $(seq 40); do [ -d "$m" ] && ! rmdir "$m" 2>/dev/null || break; sleep 0.05; done
+    done
+    CLAIMED_DIRS=()
     [ -z "$errexit" ] || set -e
     return $rc
 }
+
+# claim_dir DIR: this test may make DIR (/namespaces to mount over,
+# nsfs-oci's default root /run/nsfs-oci); one that was not there before,
+# cleanup_test removes once empty, failed or not.
+CLAIMED_DIRS=()
+claim_dir() { [ -e "$1" ] || CLAIMED_DIRS+=("$1"); }
 
 # claim_bridge: this test may make the bridge nsfs0 (-o network, called by
 # new_mount); if it was not there before, cleanup_test removes it. One a

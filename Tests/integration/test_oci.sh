@@ -235,6 +235,8 @@ test_oci_refuses_what_it_cannot_honour_by_json_path() {
 # this test's tree is /namespaces (where nsfs-oci finds it: podman runs its
 # cleanup without the runtime flags it was given).
 in_podman_ns() {
+    claim_dir /namespaces
+    claim_dir /run/nsfs-oci   # (podman's cleanup runs nsfs-oci without --root)
     mkdir -p /namespaces
     unshare -m bash -c "mount --bind '$MNT' /namespaces && $1"
 }
@@ -334,6 +336,7 @@ state = "$d/state"
 TOML
     # containerd (and the shims it starts) in a mount namespace where this
     # test's tree is /namespaces; ended by pid at the end.
+    claim_dir /namespaces
     mkdir -p /namespaces
     unshare -m --propagation private bash -c "mount --bind '$MNT' /namespaces && exec containerd --config '$d/config.toml'" > "$d/log" 2>&1 &
     local ctrd=$!

@@ -39,12 +39,12 @@ test_readme_examples_run_as_written() {
         echo 'umount /namespaces'
     } > "$script"
     # /namespaces must exist to be mounted over (made here, removed after, if it was not there)
-    local made=no; [ -d /namespaces ] || { mkdir /namespaces; made=yes; }
+    claim_dir /namespaces
+    mkdir -p /namespaces
     # the daemon's default cgroup is its own + /namespacefs: below this test's
     mkdir -p "$CGROUP2$TEST_ROOT_CGROUP/readme"
     local rc=0
     sh -c 'echo $$ > "$1/cgroup.procs" && exec unshare -m bash "$2"' - "$CGROUP2$TEST_ROOT_CGROUP/readme" "$script" > "$TEST_TMP/readme.out" 2>&1 || rc=$?
-    [ "$made" = no ] || rmdir /namespaces
     if [ "$rc" != 0 ]; then
         tail -15 "$TEST_TMP/readme.out" | sed 's/^/    | /'
         fail "a README example failed (exit $rc)"
