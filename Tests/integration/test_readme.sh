@@ -40,6 +40,7 @@ test_readme_examples_run_as_written() {
     } > "$script"
     # /namespaces must exist to be mounted over (made here, removed after, if it was not there)
     claim_dir /namespaces
+    claim_dir /run/nsfs-oci   # (the engines example's runtime records)
     mkdir -p /namespaces
     # the daemon's default cgroup is its own + /namespacefs: below this test's
     mkdir -p "$CGROUP2$TEST_ROOT_CGROUP/readme"
