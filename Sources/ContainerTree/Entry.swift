@@ -20,6 +20,10 @@ package enum ControlFile: Int, CaseIterable, Sendable {
     /// What its detached processes wrote (`nsctl exec -d`), a line each,
     /// stamped; appended to by whoever manages the parent (nsctl's relay).
     case log = 24
+    /// Write-only, the host's root only: `NAME ids=FIRST:COUNT` makes a
+    /// child container whose user namespace maps the host ids asked for
+    /// (see MkdirRequest). Reads empty.
+    case mkdir = 25
 
     package var name: String {
         switch self {
@@ -38,13 +42,14 @@ package enum ControlFile: Int, CaseIterable, Sendable {
         case .root: "root"
         case .mounts: "mounts"
         case .log: "log"
+        case .mkdir: "mkdir"
         }
     }
 
     /// The cgroup controller behind a limit entry; nil for the others.
     package var controller: CgroupController? {
         switch self {
-        case .status, .procs, .hostname, .freeze, .signal, .root, .mounts, .log: nil
+        case .status, .procs, .hostname, .freeze, .signal, .root, .mounts, .log, .mkdir: nil
         case .pidsMax, .pidsCurrent: .pids
         case .memoryMax, .memoryHigh, .memoryCurrent: .memory
         case .cpuMax, .cpuWeight: .cpu
@@ -63,7 +68,7 @@ package enum ControlFile: Int, CaseIterable, Sendable {
     /// Entries a write changes (the current use is read-only, as in cgroupfs).
     package var isWritable: Bool {
         switch self {
-        case .procs, .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight, .signal, .root, .mounts, .log: true
+        case .procs, .hostname, .freeze, .pidsMax, .memoryMax, .memoryHigh, .cpuMax, .cpuWeight, .signal, .root, .mounts, .log, .mkdir: true
         case .status, .pidsCurrent, .memoryCurrent: false
         }
     }
@@ -72,10 +77,13 @@ package enum ControlFile: Int, CaseIterable, Sendable {
     /// a container's only, not a set's nor the root's.
     package var isTakenLater: Bool {
         switch self {
-        case .signal, .root, .mounts, .log: true
+        case .signal, .root, .mounts, .log, .mkdir: true
         default: false
         }
     }
+
+    /// Written, never read (reads empty): mode 0200.
+    package var isWriteOnly: Bool { self == .signal || self == .mkdir }
 
     /// The limit entries, in listing order.
     package static var limits: [ControlFile] { allCases.filter(\.isLimit) }

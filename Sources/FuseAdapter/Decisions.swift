@@ -247,7 +247,10 @@ package enum Decide {
     /// May the caller write control entry `c` of `serial`? Limits follow
     /// their own rule (a container never changes its own).
     package static func mayWrite(_ c: ControlFile, of serial: UInt64, facts: CallerFacts, tree: borrowing ContainerTree) -> Bool {
-        c.isSetFromAbove ? tree.mayChangeLimits(of: serial, facts) : tree.mayChange(serial, facts)
+        // Host ids are the host's root's to give: never a container's root's,
+        // nor a delegated user's.
+        if c == .mkdir { return facts.privileged && facts.scope == ContainerTree.rootSerial && tree.mayModify(at: serial, facts) }
+        return c.isSetFromAbove ? tree.mayChangeLimits(of: serial, facts) : tree.mayChange(serial, facts)
     }
 
     /// open of `node` (only control entries are opened as files); nil: go on.
@@ -276,9 +279,11 @@ package enum Decide {
 
     /// May the caller restore entry `c` of `serial` from a snapshot (tar x:
     /// create, then one write)? Who may write it; for an entry that only
-    /// reports (its write is dropped), who may change the container.
+    /// reports, or makes a child (`mkdir`: its write is dropped, the
+    /// snapshot has the child), who may change the container.
     package static func mayRestore(_ c: ControlFile, of serial: UInt64, facts: CallerFacts, tree: borrowing ContainerTree) -> Bool {
-        serial != ContainerTree.rootSerial && (c.isWritable ? mayWrite(c, of: serial, facts: facts, tree: tree) : tree.mayChange(serial, facts))
+        serial != ContainerTree.rootSerial
+            && (c.isWritable && c != .mkdir ? mayWrite(c, of: serial, facts: facts, tree: tree) : tree.mayChange(serial, facts))
     }
 
     /// A write through a handle create made (see mayRestore). nil: go on.

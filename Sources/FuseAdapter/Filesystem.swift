@@ -247,7 +247,7 @@ package final class NamespaceFilesystem: Sendable {
             // reader (pid in its namespace), the cached attributes may not.
             st.st_mode = inode.kind.fileType | 0o777
         case .control(let c):
-            st.st_mode = inode.kind.fileType | (c == .signal ? 0o200 : c.isWritable && inode.serial != ContainerTree.rootSerial ? 0o644 : 0o444)
+            st.st_mode = inode.kind.fileType | (c.isWriteOnly ? 0o200 : c.isWritable && inode.serial != ContainerTree.rootSerial ? 0o644 : 0o444)
             if c == .log {
                 // Read as it grows (tail -f): its size now, never a snapshot.
                 guard let id = runtime.files.id(of: inode.serial) else { return nil }
@@ -307,7 +307,7 @@ package final class NamespaceFilesystem: Sendable {
         case .hostname:
             do { return try files.hostname(s) } catch { Log.line("\(error)"); return nil }
         case .freeze: return files.freeze(s)
-        case .signal: return []
+        case .signal, .mkdir: return []
         case .root: return files.root(s)
         case .mounts: return files.volumes(s)
         case .log: return []

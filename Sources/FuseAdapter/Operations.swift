@@ -226,6 +226,32 @@ extension NamespaceFilesystem {
         }
     }
 
+    /// A line written to the `mkdir` entry of `parent` (the host's root
+    /// only, see Decide.mayWrite): a child made as mkdir makes it, with the
+    /// host ids it asks for (MkdirRequest), answered from a worker.
+    func mkdir(_ req: consuming Request, askedBy writer: Caller, facts: CallerFacts, in parent: UInt64, _ data: [UInt8]) -> Replied {
+        guard let asked = MkdirRequest.parse(data) else { return req.reply(error: EINVAL) }
+        guard let dir = node(Inode(serial: parent, kind: .container)) else { return req.reply(error: ENOENT) }
+        let request = tag(req.unique)
+        let done = req.isResent ? runtime.lifecycle.doneBy(request, parent: parent, name: asked.name) : nil
+        switch decide({ Decide.mkdir(asked.name, in: dir, doneBy: done, facts: facts, tree: $0) }) {
+        case .refuse(let e): return req.reply(error: e)
+        case .done: return req.reply(written: data.count)
+        case .create: break
+        }
+        let count = data.count
+        return workers.answer(req) { [self] req in
+            let serial: UInt64
+            do throws(RuntimeError) {
+                serial = try runtime.lifecycle.create(parent: parent, name: asked.name,
+                                                      owner: ContainerTree.Owner(uid: UInt32(writer.uid), gid: UInt32(writer.gid)),
+                                                      askedIds: asked.ids, request: request)
+            } catch { return reply(req, error) }
+            runtime.views.attach(serial)
+            return req.reply(written: count)
+        }
+    }
+
     /// Unlinking a control entry is accepted (rm -rf unlinks everything
     /// before it removes the directory) and changes nothing but hiding the
     /// entry for a moment (see OpenState.unlinked).
@@ -442,7 +468,7 @@ extension NamespaceFilesystem {
     func restore(_ c: ControlFile, of serial: UInt64, _ data: [UInt8], writer: Caller, facts: CallerFacts) throws(RuntimeError) {
         switch c {
         // (a log is its processes' words: a new container's starts empty)
-        case .status, .procs, .pidsCurrent, .memoryCurrent, .signal, .log: return
+        case .status, .procs, .pidsCurrent, .memoryCurrent, .signal, .log, .mkdir: return
         case .mounts:
             let have = Set(String(decoding: runtime.files.volumes(serial) ?? [], as: UTF8.self).split(separator: "\n"))
             for line in data.split(separator: 10) where !have.contains(Substring(String(decoding: line, as: UTF8.self))) {
@@ -480,6 +506,7 @@ extension NamespaceFilesystem {
             forgetSnapshots(serial: file.inode.serial)
             return req.reply(written: data.count)
         }
+        if c == .mkdir { return mkdir(req, askedBy: writer, facts: writerFacts, in: file.inode.serial, data) }
         do throws(RuntimeError) {
             switch c {
             case .hostname: try runtime.files.setHostname(file.inode.serial, data)

@@ -390,3 +390,36 @@ extension OCIConfig {
         return "\(q) \(period ?? 100_000)"
     }
 }
+
+extension OCIConfig {
+    /// The host ids the engine asks the container's user namespace to map
+    /// (`uidMappings`/`gidMappings` with a new user namespace), as the
+    /// tree can give them: one range from id 0, the same for uids and gids,
+    /// at most 65,536 ids (a container's block). nil: no mapping asked for
+    /// (the tree gives the container its own, -o userns). Anything else is
+    /// refused by its JSON path.
+    package func askedIds() throws(OCIConfigError) -> (first: UInt32, count: UInt32)? {
+        let uids = linux?.uidMappings ?? [], gids = linux?.gidMappings ?? []
+        if uids.isEmpty && gids.isEmpty { return nil }
+        guard linux?.namespaces?.contains(where: { $0.type == "user" && $0.path == nil }) == true else {
+            throw OCIConfigError(uids.isEmpty ? "$.linux.gidMappings" : "$.linux.uidMappings",
+                                 "a mapping needs a new user namespace in $.linux.namespaces")
+        }
+        for (list, path) in [(uids, "$.linux.uidMappings"), (gids, "$.linux.gidMappings")] {
+            guard list.count == 1 else {
+                throw OCIConfigError(path, list.isEmpty ? "missing (uids and gids are mapped together)"
+                                                        : "\(list.count) ranges: the tree maps one range per container")
+            }
+            let m = list[0]
+            guard m.containerID == 0 else { throw OCIConfigError(path + "[0].containerID", "\(m.containerID): the range must start at id 0") }
+            guard m.size > 0, m.size <= 65_536 else { throw OCIConfigError(path + "[0].size", "\(m.size): 1 to 65536 ids") }
+            guard UInt64(m.hostID) + UInt64(m.size) <= UInt64(UInt32.max) else {
+                throw OCIConfigError(path + "[0].hostID", "\(m.hostID) + \(m.size) passes the last id")
+            }
+        }
+        guard gids[0] == uids[0] else {
+            throw OCIConfigError("$.linux.gidMappings[0]", "differs from $.linux.uidMappings[0]: the tree maps uids and gids from the same host ids")
+        }
+        return (uids[0].hostID, uids[0].size)
+    }
+}

@@ -53,7 +53,17 @@ struct Create: ParsableCommand {
                 throw NsctlError("mkdir \(engine): \(Errno.current)")
             }
             let path = engine + "/" + id
-            guard mkdir(path, 0o755) == 0 else { throw NsctlError("mkdir \(path): \(Errno.current)") }
+            // The engine's id mapping, asked of the tree (the host's root
+            // only): the container's user namespace maps those host ids.
+            if let ids = try? config.askedIds() {
+                do throws(Errno) { try FileIO.write(engine + "/mkdir", "\(id) ids=\(ids.first):\(ids.count)") } catch {
+                    let last = UInt64(ids.first) + UInt64(ids.count) - 1
+                    throw NsctlError(error == .busy ? "config.json: $.linux.uidMappings: host ids \(ids.first)-\(last) are another container's"
+                                                    : "mkdir \(path) with host ids \(ids.first)-\(last): \(error)")
+                }
+            } else {
+                guard mkdir(path, 0o755) == 0 else { throw NsctlError("mkdir \(path): \(Errno.current)") }
+            }
             made = path
             try write(rootfs, to: path + "/root")
             if let h = config.hostname { try write(h, to: path + "/hostname") }
@@ -134,7 +144,10 @@ struct Create: ParsableCommand {
         let provided: [String: Set<String>] = ["/proc": ["proc"], "/sys": ["sysfs"], "/dev": ["tmpfs"],
                                                "/dev/pts": ["devpts"], "/dev/mqueue": ["mqueue"], "/dev/shm": ["tmpfs", "bind"]]
         let initProcess = try c.initProcess()
-        let userns: Int32 = !hasOwnUserNamespace(initProcess) ? -1 : open("/proc/\(initProcess.pid)/ns/user", O_RDONLY | O_CLOEXEC)
+        // Idmapped on the tree's own mapping; with the engine's, files keep
+        // their owners (the engine made them for its mapping, as for runc).
+        let idmapped = hasOwnUserNamespace(initProcess) && (try? config.askedIds()) == nil
+        let userns: Int32 = !idmapped ? -1 : open("/proc/\(initProcess.pid)/ns/user", O_RDONLY | O_CLOEXEC)
         defer { if userns >= 0 { close(userns) } }
         for (i, m) in mounts.enumerated() {
             let options = m.options ?? []
@@ -221,9 +234,7 @@ struct Create: ParsableCommand {
         for (i, n) in (config.linux?.namespaces ?? []).enumerated() where n.path != nil && Create.joinable[n.type] == nil {
             throw NsctlError("config.json: $.linux.namespaces[\(i)].path: joining a \(n.type) namespace by path is not supported: the container's is the tree's (network, ipc, uts, pid, cgroup and time are joinable)")
         }
-        if config.linux?.uidMappings?.isEmpty == false || config.linux?.gidMappings?.isEmpty == false {
-            throw NsctlError("config.json: $.linux.uidMappings: the tree gives each container its own mapping (-o userns); a mapping of the engine's is not supported")
-        }
+        do throws(OCIConfigError) { _ = try config.askedIds() } catch { throw NsctlError(error.description) }
         if config.linux?.seccomp != nil {
             throw NsctlError("config.json: $.linux.seccomp: seccomp is not supported yet (podman: --security-opt seccomp=unconfined)")
         }

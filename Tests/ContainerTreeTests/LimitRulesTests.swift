@@ -143,9 +143,9 @@ import LinuxSystem
     }
 }
 
-/// Entries added after containers could take their names: signal, root.
+/// Entries added after containers could take their names: signal, root, mounts, log, mkdir.
 @Suite struct EntriesAddedLater {
-    @Test(arguments: [ControlFile.signal, .root, .mounts, .log])
+    @Test(arguments: [ControlFile.signal, .root, .mounts, .log, .mkdir])
     func containersHaveItRootAndSetsDoNot(_ entry: ControlFile) throws {
         var t = ContainerTree()
         try t.insert(serial: 1, name: "a", parent: ContainerTree.rootSerial)
@@ -158,7 +158,7 @@ import LinuxSystem
         guard case .failure(.exists) = t.checkCreate(parent: 1, name: Array(entry.name.utf8)) else { Issue.record("\(entry.name) could be made"); return }
     }
 
-    @Test(arguments: [ControlFile.signal, .root, .mounts, .log])
+    @Test(arguments: [ControlFile.signal, .root, .mounts, .log, .mkdir])
     func aContainerNamedSoBeforeIsAdoptedAndKeepsTheName(_ entry: ControlFile) throws {
         var t = ContainerTree()
         try t.insert(serial: 1, name: "a", parent: ContainerTree.rootSerial)
@@ -168,5 +168,20 @@ import LinuxSystem
         #expect(t.listing(of: 1).filter { $0.name == entry.name }.count == 1)
         // the other entries' names stay refused
         #expect(throws: TreeError.exists) { try t.insert(serial: 3, name: "status", parent: 1) }
+    }
+}
+
+/// The line the host's root writes to a container's `mkdir` entry.
+@Suite struct MkdirRequestLines {
+    @Test func aNameAndTheIdsAskedFor() {
+        #expect(MkdirRequest.parse(Array("web\n".utf8)) == MkdirRequest(name: Array("web".utf8)))
+        #expect(MkdirRequest.parse(Array("web ids=200000:65536".utf8)) == MkdirRequest(name: Array("web".utf8), ids: (200_000, 65_536)))
+        #expect(MkdirRequest.parse(Array("a ids=0:1\n".utf8)) == MkdirRequest(name: Array("a".utf8), ids: (0, 1)))
+    }
+
+    @Test(arguments: ["", "\n", " web", "web ", "web ids=", "web ids=1", "web ids=1:0", "web ids=1:65537", "web ids=-1:5",
+                      "web ids=4294967295:2", "web uids=1:2", "web ids=1:2 more", "we\nb", "web ids=+1:2", "web ids=1:2\n\n"])
+    func anythingElseIsRefused(_ line: String) {
+        #expect(MkdirRequest.parse(Array(line.utf8)) == nil)
     }
 }

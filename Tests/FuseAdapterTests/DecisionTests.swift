@@ -215,6 +215,13 @@ import Glibc
         #expect(write(.root, of: Self.a, by: rootInA) == EACCES)
         #expect(write(.root, of: Self.a, by: hostRoot) == nil)
         #expect(write(.root, of: Self.a, at: 3, by: hostRoot) == EINVAL)
+        // mkdir (host ids asked for): the host's root only — not a container's
+        // root below it, not the owner of the container on the host
+        #expect(write(.mkdir, of: Self.a, by: hostRoot) == nil)
+        #expect(write(.mkdir, of: Self.inner, by: rootInA) == EACCES)
+        #expect(write(.mkdir, of: Self.a, by: aliceOnHost) == EACCES)
+        #expect(open(.control(Self.inner, .mkdir), by: rootInA) == EACCES)
+        #expect(open(.control(ContainerTree.rootSerial, .mkdir), by: hostRoot) == EACCES)
         // restoring a snapshot (tar x): read-only entries are taken (and
         // dropped) from whoever may change the container; the rest as writes
         func restore(_ c: ControlFile, of s: UInt64, by f: CallerFacts?) -> Int32? {
@@ -225,6 +232,9 @@ import Glibc
         #expect(restore(.status, of: ContainerTree.rootSerial, by: hostRoot) == EACCES)
         #expect(restore(.pidsMax, of: Self.a, by: rootInA) == EACCES)
         #expect(restore(.hostname, of: Self.inner, by: aliceOnHost) == nil)
+        // mkdir's write is dropped: whoever may change the container restores it
+        #expect(restore(.mkdir, of: Self.inner, by: aliceOnHost) == nil)
+        #expect(restore(.mkdir, of: Self.inner, by: rootInA) == nil)
         #expect(Decide.restoreWrite(.hostname, of: Self.a, offset: 2, writer: hostRoot, tree: tree) == EINVAL)
     }
 

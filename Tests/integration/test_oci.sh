@@ -249,7 +249,7 @@ test_podman_drives_it_and_its_containers_are_directories() {
     # limits are above its own, as runc finds too.)
     local P="podman --runtime $OCI" U="--network none --security-opt seccomp=unconfined --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --rootfs $img"
     # (--storage: what a run that failed midway left in podman's storage)
-    in_podman_ns "$P rm -f nsfs-t1 nsfs-t2; podman rm -f --storage nsfs-t1 nsfs-t2" >/dev/null 2>&1 || true
+    in_podman_ns "$P rm -f nsfs-t1 nsfs-t2 nsfs-t3; podman rm -f --storage nsfs-t1 nsfs-t2 nsfs-t3" >/dev/null 2>&1 || true
     # run --rm: the output, and nothing left in the tree
     assert_eq "$(in_podman_ns "$P run --rm $U /bin/echo hello from podman")" "hello from podman" "run --rm"
     wait_for 5 sh -c "[ -z \"\$(find '$MNT/podman' -mindepth 1 -maxdepth 1 -type d ! -name ns 2>/dev/null)\" ]" || fail "run --rm left a container"
@@ -283,13 +283,18 @@ test_podman_drives_it_and_its_containers_are_directories() {
         # --read-only: the root, not the tmpfs podman mounts on it
         out=\$($P run --rm --read-only $U /bin/sh -c 'touch /x 2>&1; touch /tmp/y && echo tmp-writable')
         echo \"\$out\" | matches 'Read-only file system' && echo \"\$out\" | matches -x tmp-writable || { echo \"--read-only: \$out\"; exit 1; }
+        # the engine's id mapping: the container's user namespace maps those host ids
+        id=\$($P run -d --name nsfs-t3 --uidmap 0:3200000:65536 --gidmap 0:3200000:65536 $U /bin/sleep 600)
+        grep -qx 'uid-map: 0 3200000 65536' /namespaces/podman/\$id/status || { echo 'the engine mapping is not the tree'\''s'; exit 1; }
+        [ \"\$($P exec nsfs-t3 cat /proc/self/uid_map | tr -s ' ')\" = ' 0 3200000 65536' ] || { echo 'the engine mapping inside'; exit 1; }
+        $P rm -f -t 0 nsfs-t3 >/dev/null
         $P run -d --name nsfs-t2 $U /bin/sleep 600 >/dev/null
         $P kill nsfs-t2 >/dev/null
         $P wait nsfs-t2 >/dev/null
         $P rm nsfs-t2 >/dev/null
     " || fail "podman run -d, exec, top, pause, stop, kill, rm (see above)"
     # (--storage: what a run that failed midway left in podman's storage)
-    in_podman_ns "$P rm -f nsfs-t1 nsfs-t2; podman rm -f --storage nsfs-t1 nsfs-t2" >/dev/null 2>&1 || true
+    in_podman_ns "$P rm -f nsfs-t1 nsfs-t2 nsfs-t3; podman rm -f --storage nsfs-t1 nsfs-t2 nsfs-t3" >/dev/null 2>&1 || true
 }
 
 test_podman_network_is_joined_by_path() {

@@ -86,6 +86,45 @@ test_ids_and_user_namespaces_survive_restarts() {
     check_consistency
 }
 
+# An engine's mapping (nsfs-oci, an OCI bundle's uidMappings): the host's
+# root writes "NAME ids=FIRST:COUNT" to a container's mkdir entry and gets a
+# child whose user namespace maps those host ids, never ids in use.
+test_the_hosts_root_asks_for_host_ids_through_mkdir() {
+    new_mount
+    mkdir -p "$MNT/a/b"
+    assert_eq "$(stat -c %A "$MNT/a/mkdir")" "--w-------" "mkdir entry mode"
+    echo "w ids=3000000:65536" > "$MNT/a/mkdir" || fail "mkdir entry"
+    [ -d "$MNT/a/w" ] || fail "a/w not made"
+    grep -qx "uid-map: 0 3000000 65536" "$MNT/a/w/status" || fail "map: $(grep uid-map "$MNT/a/w/status")"
+    grep -qx "gid-map: 0 3000000 65536" "$MNT/a/w/status" || fail "gid map: $(grep gid-map "$MNT/a/w/status")"
+    assert_eq "$(host_uid_of "$(init_pid "$MNT/a/w")")" 3000000 "w's init on the host"
+    # a child of the host's user namespace (a's maps other ids)
+    assert_eq "$(userns_parent "$MNT/a/w/ns/user")" "$(stat -L -c %i /proc/self/ns/user)" "w's user namespace's parent"
+    assert_eq "$("$NSCTL" exec "$MNT/a/w" -- sh -c 'id -u; cat /proc/self/uid_map' | tr -s ' \n' ' ')" "0 0 3000000 65536 " "inside w"
+    # fewer ids; what is made below maps the same
+    echo "s ids=3100000:1000" > "$MNT/a/mkdir" || fail "mkdir entry, 1000 ids"
+    mkdir "$MNT/a/s/n" || fail "mkdir below s"
+    grep -qx "uid-map: 0 3100000 1000" "$MNT/a/s/n/status" || fail "n's map: $(grep uid-map "$MNT/a/s/n/status")"
+    # ids in use are never given twice: w's, a's block
+    assert_errno "Device or resource busy" bash -c "echo 'x ids=3000500:10' > '$MNT/a/mkdir'"
+    assert_errno "Device or resource busy" bash -c "echo 'x ids=$(uid_base_of "$MNT/a"):1' > '$MNT/a/mkdir'"
+    assert_errno "Invalid argument" bash -c "echo 'x ids=5000000:0' > '$MNT/a/mkdir'"
+    assert_errno "Invalid argument" bash -c "echo 'x uids=5000000:10' > '$MNT/a/mkdir'"
+    assert_errno "File exists" bash -c "echo 'w ids=5000000:10' > '$MNT/a/mkdir'"
+    # never a container's root (host ids are not its to give), nor a user
+    assert_errno "Permission denied" "$NSCTL" exec "$MNT/a" -- bash -c "echo 'y ids=5000000:10' > $MNT/b/mkdir"
+    assert_errno "Permission denied" setpriv --reuid 1000 --regid 1000 --clear-groups bash -c "echo 'y ids=5000000:10' > '$MNT/a/mkdir'"
+    [ ! -e "$MNT/a/x" ] && [ ! -e "$MNT/a/b/y" ] && [ ! -e "$MNT/a/y" ] || fail "a refused write made a container"
+    # kept across a daemon's death, and still claimed
+    crash_and_remount
+    grep -qx "uid-map: 0 3000000 65536" "$MNT/a/w/status" || fail "map after a SIGKILL: $(grep uid-map "$MNT/a/w/status")"
+    assert_errno "Device or resource busy" bash -c "echo 'x ids=3065535:1' > '$MNT/a/mkdir'"
+    # free again once its container is gone
+    rm -rf "$MNT/a/w" || fail "rm -rf a/w"
+    echo "w2 ids=3000000:65536" > "$MNT/a/mkdir" || fail "w's ids, once w is gone"
+    check_consistency
+}
+
 test_userns_off_shares_the_hosts() {
     new_mount userns=off
     mkdir "$MNT/a"

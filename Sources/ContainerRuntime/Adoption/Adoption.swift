@@ -47,7 +47,7 @@ struct Adoption {
         registry.state.withLock { s in
             for r in loaded.records {
                 s.tree.reserveSerials(through: r.serial)
-                if r.ownsIdBlock, let b = r.idBase { s.idPool.reserve(b) }
+                if r.ownsIdBlock { s.idPool.reserve(r) }
             }
         }
         // Addresses stay their containers' (an address of another subnet,
@@ -306,18 +306,22 @@ struct Adoption {
     }
 
     /// A record rebuilt from its init: the user namespace and id block the
-    /// init has (its uid_map as the host reads it: "0 BASE 65536").
+    /// init has (its uid_map as the host reads it: "0 BASE 65536", or
+    /// fewer for a range asked for).
     func recoverIds(_ r: inout ContainerRecord, _ p: ProcessHandle) {
         guard let u = ifReadable({ try p.namespaceID(.user) }), u != registry.host.namespaces.user else { return }
         r.userNamespace = u
         guard let map = ifReadable({ try FileIO.readString("/proc/\(r.initPid)/uid_map") }) else { return }
         let f = map.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        guard f.count == 3, f[0] == "0", let b = UInt32(f[1]), UInt32(f[2]) == IdPool.blockSize else { return }
+        guard f.count == 3, f[0] == "0", let b = UInt32(f[1]), let n = UInt32(f[2]), n > 0, n <= IdPool.blockSize else { return }
         r.idBase = b
+        r.idCount = n
         // A block other than its parent's is its own (a delegated user's).
         registry.state.withLock { s in
             if let parent = r.parent { r.ownsIds = s.records.values.first(where: { $0.id == parent })?.idBase != b }
-            if r.ownsIdBlock { s.idPool.reserve(b) }
+            // Off the pool's grid: a range the host's root asked for.
+            if !r.idsAsked && r.ownsIdBlock { r.idsAsked = !s.idPool.isBlock(b, count: n) }
+            if r.ownsIdBlock { s.idPool.reserve(r) }
         }
     }
 

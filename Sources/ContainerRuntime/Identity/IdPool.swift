@@ -2,6 +2,8 @@
 /// ids from a pool (`-o ids=BASE:COUNT`, in the spirit of /etc/subuid),
 /// one per top-level container, disjoint, reused once its container is
 /// gone. A nested container maps its parent's block (see Lifecycle.create).
+/// A range the host's root asks for (an engine's mapping, `mkdir` entry)
+/// is claimed only where no container's ids are: never shared.
 /// Pure: the registry holds one, behind its lock.
 package struct IdPool: Sendable, Equatable {
     package static let blockSize: UInt32 = 65_536
@@ -15,6 +17,9 @@ package struct IdPool: Sendable, Equatable {
     /// Bases of the blocks in use (by live containers or kept records),
     /// including any outside the pool (recorded under other pool options).
     package private(set) var used: Set<UInt32> = []
+    /// Ranges in use that are not blocks of the pool's grid (asked for by
+    /// the host's root): base → count.
+    package private(set) var claimed: [UInt32: UInt32] = [:]
     /// Every block below this index is in use.
     private var lowestFree = 0
 
@@ -30,7 +35,7 @@ package struct IdPool: Sendable, Equatable {
         var i = lowestFree
         while i < blocks {
             let b = base + UInt32(i) * Self.blockSize
-            if !used.contains(b) {
+            if !used.contains(b) && !overlapsClaimed(b, Self.blockSize) {
                 used.insert(b)
                 lowestFree = i + 1
                 return b
@@ -44,7 +49,44 @@ package struct IdPool: Sendable, Equatable {
     /// A block a record names (adoption): in use from now on.
     package mutating func reserve(_ blockBase: UInt32) { used.insert(blockBase) }
 
+    /// `count` ids from `first` (host ids), asked for: in use from now on,
+    /// unless some of them are in use already (false).
+    package mutating func claim(_ first: UInt32, count: UInt32) -> Bool {
+        guard count > 0, UInt64(first) + UInt64(count) <= UInt64(UInt32.max) else { return false }
+        if overlapsClaimed(first, count) { return false }
+        for b in used where Self.overlap(b, Self.blockSize, first, count) { return false }
+        claimed[first] = count
+        return true
+    }
+
+    /// A range a record names as asked for (adoption): in use from now on.
+    package mutating func reserve(_ first: UInt32, count: UInt32) { claimed[first] = count }
+
+    /// The ids a record names as its own (adoption): in use from now on.
+    package mutating func reserve(_ r: ContainerRecord) {
+        guard let b = r.idBase else { return }
+        if r.idsAsked { reserve(b, count: r.idCount) } else { reserve(b) }
+    }
+
+    /// Is this range one of the pool's blocks?
+    package func isBlock(_ first: UInt32, count: UInt32) -> Bool {
+        count == Self.blockSize && first >= base && (first - base) % Self.blockSize == 0 && first - base < self.count
+    }
+
+    private func overlapsClaimed(_ first: UInt32, _ count: UInt32) -> Bool {
+        claimed.contains { Self.overlap($0.key, $0.value, first, count) }
+    }
+
+    private static func overlap(_ a: UInt32, _ n: UInt32, _ b: UInt32, _ m: UInt32) -> Bool {
+        UInt64(a) < UInt64(b) + UInt64(m) && UInt64(b) < UInt64(a) + UInt64(n)
+    }
+
+    /// A block or a claimed range, free again.
     package mutating func release(_ blockBase: UInt32) {
+        if claimed.removeValue(forKey: blockBase) != nil {
+            lowestFree = 0   // the grid's blocks it overlapped are free again
+            return
+        }
         guard used.remove(blockBase) != nil, blockBase >= base else { return }
         let i = Int((blockBase - base) / Self.blockSize)
         if i < lowestFree { lowestFree = i }

@@ -37,6 +37,8 @@ package final class Container: Sendable {
     package let fromSet: Bool
     /// The host ids its user namespace maps from (nil: the host's namespace).
     package let idBase: UInt32?
+    /// How many it maps (see ContainerRecord.idCount).
+    package let idCount: UInt32
 
     let cachedNamespaces = Mutex<[NamespaceKind: NamespaceIdentity]?>(nil)
     private let cachedCgroupID = Mutex<UInt64?>(nil)
@@ -67,6 +69,7 @@ package final class Container: Sendable {
         ownView = r.ownView
         fromSet = r.fromSet
         idBase = r.idBase
+        idCount = r.idCount
     }
 
     func descriptor(_ key: String, _ open: () throws(Errno) -> OwnedDescriptor) throws(Errno) -> OwnedDescriptor {

@@ -72,7 +72,7 @@ struct ContainerBirth {
     mutating func giveRoot(_ image: String) throws(RuntimeError) {
         guard let process else { preconditionFailure("a root before the init") }
         let (r, roots) = (record, lifecycle.roots)
-        try step { () throws(RuntimeError) in try roots.give(image, to: process, id: r.id, idBase: r.idBase, name: r.name) }
+        try step { () throws(RuntimeError) in try roots.give(image, to: process, id: r.id, idBase: r.idBase, idmap: !r.idsAsked, name: r.name) }
         record.root = image
     }
 

@@ -53,14 +53,15 @@ package struct InitSpawner: Sendable {
                 privateFilesystem: privateFilesystem, failure: "container init failed")
     }
 
-    /// A new user namespace mapping `IdPool.blockSize` ids from `first`
-    /// (ids of the parent's user namespace) to 0... inside: a child of the
+    /// A new user namespace mapping `count` ids from `first` (ids of the
+    /// parent's user namespace) to 0... inside: a child of the
     /// daemon's (parent nil) or of `parent`'s user namespace.
     /// `owner`: a host user who owns it (only a child of the daemon's),
     /// with that user's process limit (`ownerProcessLimit`, nil: none).
-    package func makeUserNamespace(parent: ProcessHandle?, first: UInt32, owner: ContainerTree.Owner? = nil,
+    package func makeUserNamespace(parent: ProcessHandle?, first: UInt32, count: UInt32 = IdPool.blockSize,
+                                  owner: ContainerTree.Owner? = nil,
                                   ownerProcessLimit: UInt64? = nil) throws(RuntimeError) -> OwnedDescriptor {
-        let map = "0 \(first) \(IdPool.blockSize)\n"
+        let map = "0 \(first) \(count)\n"
         let fd = nsfs_make_userns(parent?.descriptor.rawValue ?? -1, initBinary.rawValue,
                                   owner.map { Int32(bitPattern: $0.uid) } ?? -1, owner.map { Int32(bitPattern: $0.gid) } ?? -1,
                                   ownerProcessLimit ?? 0, map, map)

@@ -144,16 +144,26 @@ package final class Lifecycle: Sendable {
     /// delegated range), so the user can enter it without privileges.
     /// `userProcessLimit`: that user's RLIMIT_NPROC (the caller's), which
     /// then bounds the container's processes and the user's own together.
+    /// `askedIds`: host ids the host's root asks its user namespace to map
+    /// from 0 (an engine's mapping, the `mkdir` entry), claimed in the pool
+    /// (EBUSY where a container's ids are); its user namespace is then a
+    /// child of the host's, whatever the mount's -o userns.
     package func create(parent: UInt64, name bytes: [UInt8], owner: ContainerTree.Owner = .root,
                        mode: UInt16 = ContainerTree.defaultMode, forUser: Bool = false,
-                       userProcessLimit: UInt64? = nil, request: RequestTag? = nil) throws(RuntimeError) -> UInt64 {
+                       userProcessLimit: UInt64? = nil, askedIds: (first: UInt32, count: UInt32)? = nil,
+                       request: RequestTag? = nil) throws(RuntimeError) -> UInt64 {
         // 1. Take the name (and, for a new user namespace below the host's,
         // a block of host ids).
         let userNamespaces = configuration.userNamespaces
         let (serial, name, parentContainer, parentID, ids) = try registry.state.withLock {
             (s) throws(RuntimeError) -> (UInt64, String, Container?, UInt64?, IdChoice?) in
             var ids: IdChoice?
-            if userNamespaces {
+            if let askedIds {
+                guard s.idPool.claim(askedIds.first, count: askedIds.count) else {
+                    throw RuntimeError(.busy, "mkdir: host ids \(askedIds.first)-\(UInt64(askedIds.first) + UInt64(askedIds.count) - 1) are in use by another container")
+                }
+                ids = .asked(askedIds.first, askedIds.count, parentHasOwn: s.records[parent]?.idBase != nil)
+            } else if userNamespaces {
                 if forUser, s.records[parent]?.idBase != nil {
                     // A block of its own: its root is not its parent's (a
                     // delegated user could otherwise signal or trace the
@@ -162,8 +172,8 @@ package final class Lifecycle: Sendable {
                         throw RuntimeError(Errno(ENOSPC), "mkdir: every id range of the pool is in use")
                     }
                     ids = .delegated(b, owner)
-                } else if let b = s.records[parent]?.idBase {
-                    ids = .parents(b)
+                } else if let r = s.records[parent], let b = r.idBase {
+                    ids = .parents(b, r.idCount, asked: r.idsAsked)
                 } else {
                     guard let b = s.idPool.take() else {
                         throw RuntimeError(Errno(ENOSPC), "mkdir: every id range of the pool is in use")
@@ -217,27 +227,50 @@ package final class Lifecycle: Sendable {
     enum IdChoice {
         /// A block of the pool, taken for it: mapped from the host's ids.
         case taken(UInt32)
-        /// Its parent's block: mapped 1:1 from the parent's namespace.
-        case parents(UInt32)
+        /// Its parent's ids (a block, or a range asked for): mapped 1:1
+        /// from the parent's namespace.
+        case parents(UInt32, UInt32, asked: Bool)
         /// A block of the pool, taken for it, mapped from the host's ids,
         /// in a namespace the host user it was made for owns.
         case delegated(UInt32, ContainerTree.Owner)
+        /// Host ids the host's root asked for, claimed in the pool, mapped
+        /// from the host's. `parentHasOwn`: its parent has a user namespace
+        /// of its own, of which this one is not a descendant.
+        case asked(UInt32, UInt32, parentHasOwn: Bool)
 
         var hostBase: UInt32 {
-            switch self { case .taken(let b), .parents(let b), .delegated(let b, _): b }
+            switch self { case .taken(let b), .parents(let b, _, _), .delegated(let b, _), .asked(let b, _, _): b }
+        }
+
+        var count: UInt32 {
+            switch self {
+            case .taken, .delegated: IdPool.blockSize
+            case .parents(_, let n, _), .asked(_, let n, _): n
+            }
         }
 
         /// The block taken from the pool for it (to give back on failure).
         var takenBlock: UInt32? {
             switch self {
-            case .taken(let b), .delegated(let b, _): b
+            case .taken(let b), .delegated(let b, _), .asked(let b, _, _): b
             case .parents: nil
             }
         }
 
-        var isDelegated: Bool {
-            if case .delegated = self { return true }
-            return false
+        var isAsked: Bool {
+            switch self {
+            case .asked, .parents(_, _, asked: true): true
+            default: false
+            }
+        }
+
+        /// Made in its parent's mount namespace only (a pid namespace below
+        /// the host's): its user namespace is not a descendant of the parent's.
+        var outsideParentsUserNamespace: Bool {
+            switch self {
+            case .delegated, .asked(_, _, parentHasOwn: true): true
+            default: false
+            }
         }
     }
 
@@ -251,7 +284,9 @@ package final class Lifecycle: Sendable {
             created: SystemTime.realtimeNanoseconds(), initPid: 0, initStartTime: 0, pidNamespace: 0,
             cgroup: "", creating: true, ownerUID: owner.uid, ownerGID: owner.gid)
         record.idBase = ids?.hostBase
+        record.idCount = ids?.count ?? IdPool.blockSize
         record.ownsIds = ids?.takenBlock != nil
+        record.idsAsked = ids?.isAsked ?? false
         record.mode = mode & 0o7777
         record.request = request
         var birth = try ContainerBirth(record, below: parent?.cgroup ?? rootCgroup, by: self,
@@ -264,9 +299,10 @@ package final class Lifecycle: Sendable {
             if let ids {
                 switch ids {
                 case .taken(let b): userns = try spawner.makeUserNamespace(parent: nil, first: b)
-                case .parents: userns = try spawner.makeUserNamespace(parent: parent?.initProcess, first: 0)
+                case .parents(_, let n, _): userns = try spawner.makeUserNamespace(parent: parent?.initProcess, first: 0, count: n)
                 case .delegated(let b, let user):
                     userns = try spawner.makeUserNamespace(parent: nil, first: b, owner: user, ownerProcessLimit: userProcessLimit)
+                case .asked(let b, let n, _): userns = try spawner.makeUserNamespace(parent: nil, first: b, count: n)
                 }
                 try doing("cannot prepare the user namespace of \(name)") { () throws(Errno) in
                     userNamespace = try NamespaceKind.id(of: userns!)
@@ -278,7 +314,7 @@ package final class Lifecycle: Sendable {
             // Below a frozen container the new cgroup is frozen too, and so
             // is a child cloned into it: the spawn must not wait for it.
             let frozen = ifReadable({ try leaf.isFrozen() }) ?? false
-            let delegated = ids?.isDelegated ?? false
+            let delegated = ids?.outsideParentsUserNamespace ?? false
             if delegated && frozen {
                 throw RuntimeError(.busy, "mkdir: \(parent.map { hex($0.id) } ?? "the parent") is frozen; thaw it first")
             }
@@ -440,10 +476,10 @@ package final class Lifecycle: Sendable {
         guard below == 0 else { throw RuntimeError(.busy, "root: \(record.name) has containers or sets below it") }
         guard let procs = ifReadable({ try c.leaf.processes() }) else { throw RuntimeError(.busy, "root: cannot read the processes of \(record.name)") }
         guard procs == [c.initPid] else { throw RuntimeError(.busy, "root: \(record.name) runs processes besides its init") }
-        try roots.give(image, to: c.initProcess, id: c.id, idBase: record.idBase, name: record.name)
+        try roots.give(image, to: c.initProcess, id: c.id, idBase: record.idBase, idmap: !record.idsAsked, name: record.name)
         // Its volumes were mounts of the old root: again in the new one.
         for v in record.volumes {
-            do throws(RuntimeError) { try roots.volume(v, of: c.initProcess, idBase: record.idBase, name: record.name) } catch {
+            do throws(RuntimeError) { try roots.volume(v, of: c.initProcess, idBase: record.idBase, idmap: !record.idsAsked, name: record.name) } catch {
                 Log.line("\(error) (after its new root)")
             }
         }
@@ -471,10 +507,10 @@ package final class Lifecycle: Sendable {
                 throw RuntimeError(rejected: .exists, "mounts: \(v.target) is a volume of \(record.name) already")
             }
             v.source = try RootFilesystems.hostDirectory(v.source, writer: writer, entry: "mounts", canonical: true)
-            try roots.volume(v, of: c.initProcess, idBase: record.idBase, name: record.name)
+            try roots.volume(v, of: c.initProcess, idBase: record.idBase, idmap: !record.idsAsked, name: record.name)
             r.volumes.append(v)
             do throws(Errno) { try store.save(r) } catch {
-                bestEffort({ () throws(RuntimeError) in try roots.volume(v, of: c.initProcess, idBase: record.idBase, name: record.name, remove: true) })
+                bestEffort({ () throws(RuntimeError) in try roots.volume(v, of: c.initProcess, idBase: record.idBase, idmap: !record.idsAsked, name: record.name, remove: true) })
                 // A record is one 4 KiB slot.
                 if error.rawValue == ENAMETOOLONG { throw RuntimeError(rejected: Errno(ENOSPC), "mounts: \(record.name) has as many volumes as its record holds") }
                 throw RuntimeError(error, "mounts: cannot record the volume \(v.line) of \(record.name)")
@@ -483,7 +519,7 @@ package final class Lifecycle: Sendable {
             guard let v = record.volumes.first(where: { $0.target == target }) else {
                 throw RuntimeError(rejected: .noEntry, "mounts: \(target) is no volume of \(record.name)")
             }
-            try roots.volume(v, of: c.initProcess, idBase: record.idBase, name: record.name, remove: true)
+            try roots.volume(v, of: c.initProcess, idBase: record.idBase, idmap: !record.idsAsked, name: record.name, remove: true)
             r.volumes.removeAll { $0.target == target }
             do throws(Errno) { try store.save(r) } catch {
                 Log.line("mounts: cannot record that \(target) of \(record.name) is gone: \(error)")

@@ -209,7 +209,7 @@ package final class SetWork: Sendable {
     package func name(_ serial: UInt64, as bytes: [UInt8], request: RequestTag? = nil) throws(RuntimeError) -> Bool {
         var name = ""
         var parentID: UInt64?
-        var parentIDs: UInt32?
+        var parentIDs: (base: UInt32?, count: UInt32, asked: Bool) = (nil, IdPool.blockSize, false)
         var owner = ContainerTree.Owner.root
         let (c, key) = try beginSetWork(serial, operation: "rename") { (s) throws(RuntimeError) in
             guard let node = s.tree.node(serial), let parent = node.parent else { throw RuntimeError(.noEntry, "rename: no such set") }
@@ -218,7 +218,7 @@ package final class SetWork: Sendable {
             case .success(let n): name = n
             }
             parentID = s.records[parent]?.id
-            parentIDs = s.records[parent]?.idBase
+            if let r = s.records[parent] { parentIDs = (r.idBase, r.idCount, r.idsAsked) }
             owner = node.owner
         }
         defer { endSetWork(c.serial) }
@@ -255,7 +255,7 @@ package final class SetWork: Sendable {
             r.pidNamespace = try pin.namespaceID(.pid)
             // In its container's user namespace (its ids), or one of its own.
             r.userNamespace = try pin.namespaceID(.user)
-            if key[.user] == containerUser { r.idBase = parentIDs }
+            if key[.user] == containerUser { (r.idBase, r.idCount, r.idsAsked) = parentIDs }
             if r.userNamespace == hostUserNamespace { r.userNamespace = 0 }
             // Not pid 1 of its pid namespace: the start time tells it apart.
             r.initStartTime = try ProcStat.startTime(pid: pin.pid)

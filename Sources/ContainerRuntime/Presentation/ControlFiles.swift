@@ -42,7 +42,7 @@ struct StatusTemplate: Sendable {
         self.key = key
         head = Array("\(StatusKey.name.rawValue): \(name)\n\(StatusKey.path.rawValue): /\(path.joined(separator: "/"))\n\(StatusKey.id.rawValue): \(hex(c.id))\n\(StatusKey.kind.rawValue): container\n".utf8)
         created = Array("\(StatusKey.created.rawValue): \(SystemTime.rfc3339(nanoseconds: c.created))\n".utf8)
-        let map = c.idBase.map { "0 \($0) \(IdPool.blockSize)" } ?? "0 0 4294967295"
+        let map = c.idBase.map { "0 \($0) \(c.idCount)" } ?? "0 0 4294967295"
         cgroupAndIds = Array("\(StatusKey.cgroup.rawValue): \(c.cgroupPath)\n\(StatusKey.uidMap.rawValue): \(map)\n\(StatusKey.gidMap.rawValue): \(map)\n".utf8)
         let own = c.setKey
         let owned = parent.map { own.differences(from: $0) } ?? NamespaceKind.allCases

@@ -72,8 +72,9 @@ package struct RootFilesystems: Sendable {
 
     /// Give the container whose init is `process` the root `image`, with a
     /// fresh layer of its own (`idBase`: its root's host id; nil: the
-    /// host's user namespace, no id mapping).
-    func give(_ image: String, to process: ProcessHandle, id: UInt64, idBase: UInt32?, name: String) throws(RuntimeError) {
+    /// host's user namespace, no id mapping). `idmap` false: files keep
+    /// their owners (ids the host's root asked for: the engine's files).
+    func give(_ image: String, to process: ProcessHandle, id: UInt64, idBase: UInt32?, idmap: Bool, name: String) throws(RuntimeError) {
         if image == storage || image.hasPrefix(storage + "/") || storage.hasPrefix(image + "/") {
             throw RuntimeError(Errno(EINVAL), "root: \(image) overlaps the storage \(storage)")
         }
@@ -91,7 +92,7 @@ package struct RootFilesystems: Sendable {
             throw RuntimeError(error, "root: cannot make the layer of \(name) in \(storage)")
         }
         var userns: OwnedDescriptor?
-        if idBase != nil {
+        if idBase != nil && idmap {
             do throws(Errno) { userns = try process.namespace(.user) } catch {
                 remove(id: id)
                 throw RuntimeError(error, "root: cannot open the user namespace of \(name)")
@@ -114,11 +115,11 @@ package struct RootFilesystems: Sendable {
     }
 
     /// Bind-mount a volume's host directory into the running container
-    /// (idmapped on its user namespace when it has one, `idBase`), or
-    /// (`remove`) detach the one at its target.
-    func volume(_ v: Volume, of process: ProcessHandle, idBase: UInt32?, name: String, remove: Bool = false) throws(RuntimeError) {
+    /// (idmapped on its user namespace when it has one, `idBase`, and
+    /// `idmap`), or (`remove`) detach the one at its target.
+    func volume(_ v: Volume, of process: ProcessHandle, idBase: UInt32?, idmap: Bool, name: String, remove: Bool = false) throws(RuntimeError) {
         var userns: OwnedDescriptor?
-        if idBase != nil && !remove {
+        if idBase != nil && idmap && !remove {
             do throws(Errno) { userns = try process.namespace(.user) } catch {
                 throw RuntimeError(error, "mounts: cannot open the user namespace of \(name)")
             }

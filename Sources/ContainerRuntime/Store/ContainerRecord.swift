@@ -42,7 +42,10 @@ import Glibc
 ///                                       all its processes yet; the next mount does)
 ///     ids: 524288 65536                (optional: the host uids and gids its user
 ///                                       namespace maps to 0..65535 inside; absent: it
-///                                       shares the host's user namespace)
+///                                       shares the host's user namespace. "own": a
+///                                       nested container's block of its own; "asked":
+///                                       a range the host's root asked for, COUNT up
+///                                       to 65536, its files not idmapped)
 ///     userns: 4026532301               (optional: NS_GET_ID of its user namespace)
 ///     mode: 1777                       (optional, octal: its directory's permission
 ///                                       bits; 755 when absent)
@@ -88,6 +91,11 @@ package struct ContainerRecord: Sendable, Equatable {
     /// The first host id its user namespace maps (uid and gid 0 inside),
     /// `IdPool.blockSize` of them; nil: the host's user namespace.
     package var idBase: UInt32?
+    /// How many (`IdPool.blockSize` but for a range asked for).
+    package var idCount: UInt32 = IdPool.blockSize
+    /// The ids were asked for by the host's root (an engine's mapping),
+    /// not given by the tree: files keep their owners (no idmapped root).
+    package var idsAsked = false
     /// A container below the top whose block was taken from the pool for it
     /// (one made by a delegated user: its root must not be its parent's).
     package var ownsIds = false
@@ -124,7 +132,7 @@ package struct ContainerRecord: Sendable, Equatable {
         owner: \(ownerUID):\(ownerGID)
         origin: \(fromSet ? "set" : "mkdir")
         view: \(ownView ? "own" : "parent")
-        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(IdPool.blockSize)\(ownsIds && parent != nil ? " own" : "")\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")\(mode != ContainerTree.defaultMode ? "mode: \(String(mode, radix: 8))\n" : "")\(request.map { "request: \(hex($0.connection)) \($0.unique)\n" } ?? "")\(root.map { "root: \($0)\n" } ?? "")\(address.map { "address: \($0)\n" } ?? "")\(volumes.map { "volume: \($0.line)\n" }.joined())
+        \(thawParent ? "thaw-parent: 1\n" : "")\(moving ? "moving: 1\n" : "")\(idBase.map { "ids: \($0) \(idCount)\(ownsIds && parent != nil ? " own" : "")\(idsAsked ? " asked" : "")\n" } ?? "")\(userNamespace != 0 ? "userns: \(userNamespace)\n" : "")\(mode != ContainerTree.defaultMode ? "mode: \(String(mode, radix: 8))\n" : "")\(request.map { "request: \(hex($0.connection)) \($0.unique)\n" } ?? "")\(root.map { "root: \($0)\n" } ?? "")\(address.map { "address: \($0)\n" } ?? "")\(volumes.map { "volume: \($0.line)\n" }.joined())
         """
     }
 
@@ -193,10 +201,15 @@ package struct ContainerRecord: Sendable, Equatable {
         r.moving = f["moving"] == "1"
         if let ids = f["ids"] {
             let parts = ids.split(separator: " ")
-            guard parts.count == 2 || (parts.count == 3 && parts[2] == "own"), let b = UInt32(parts[0]),
-                  UInt32(parts[1]) == IdPool.blockSize, b <= UInt32.max - IdPool.blockSize else { throw .bad("ids") }
+            let flags = Set(parts.dropFirst(2))
+            guard parts.count >= 2, flags.count == parts.count - 2, flags.isSubset(of: ["own", "asked"]),
+                  let b = UInt32(parts[0]), let n = UInt32(parts[1]), n > 0,
+                  n == IdPool.blockSize || flags.contains("asked"), n <= IdPool.blockSize,
+                  UInt64(b) + UInt64(n) <= UInt64(UInt32.max) else { throw .bad("ids") }
             r.idBase = b
-            r.ownsIds = parts.count == 3
+            r.idCount = n
+            r.ownsIds = flags.contains("own")
+            r.idsAsked = flags.contains("asked")
         }
         if let m = f["mode"] {
             guard let v = UInt16(m, radix: 8), v <= 0o7777 else { throw .bad("mode") }
