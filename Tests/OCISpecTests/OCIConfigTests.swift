@@ -98,4 +98,28 @@ struct OCIConfigTests {
         #expect(try OCIConfig.capabilityMask(["CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN"], at: "$.c") == (1 << 0) | (1 << 5) | (1 << 21))
         #expect(throws: OCIConfigError("$.c[1]", "unknown capability CAP_NOPE")) { try OCIConfig.capabilityMask(["CAP_KILL", "CAP_NOPE"], at: "$.c") }
     }
+
+    @Test func anEnginesMappingIsOneRangeFromZeroForUidsAndGidsAlike() throws {
+        let user = #""namespaces": [{"type": "user"}, {"type": "pid"}]"#
+        func map(_ uid: String, _ gid: String) -> String { "{\(user), \"uidMappings\": \(uid), \"gidMappings\": \(gid)}" }
+        let one = #"[{"containerID": 0, "hostID": 3200000, "size": 65536}]"#
+        let asked = try Self.linux(map(one, one)).askedIds()
+        #expect(asked?.first == 3_200_000 && asked?.count == 65_536)
+        #expect(try Self.linux(#"{"namespaces": [{"type": "user"}]}"#).askedIds() == nil)
+        let refused: [(String, String)] = [
+            (#"{"uidMappings": [{"containerID": 0, "hostID": 1, "size": 5}], "gidMappings": [{"containerID": 0, "hostID": 1, "size": 5}]}"#, "$.linux.uidMappings"),
+            (map(one, "[]"), "$.linux.gidMappings"),
+            (map(#"[{"containerID": 0, "hostID": 1, "size": 5}, {"containerID": 5, "hostID": 9, "size": 1}]"#, one), "$.linux.uidMappings"),
+            (map(#"[{"containerID": 1, "hostID": 1, "size": 5}]"#, one), "$.linux.uidMappings[0].containerID"),
+            (map(#"[{"containerID": 0, "hostID": 1, "size": 65537}]"#, one), "$.linux.uidMappings[0].size"),
+            (map(one, #"[{"containerID": 0, "hostID": 4294967290, "size": 10}]"#), "$.linux.gidMappings[0].hostID"),
+            (map(one, #"[{"containerID": 0, "hostID": 3300000, "size": 65536}]"#), "$.linux.gidMappings[0]"),
+            // joining a user namespace by path is no new one to map
+            (#"{"namespaces": [{"type": "user", "path": "/proc/1/ns/user"}], "uidMappings": [{"containerID": 0, "hostID": 1, "size": 5}]}"#, "$.linux.uidMappings"),
+        ]
+        for (text, path) in refused {
+            #expect(throws: OCIConfigError.self) { try Self.linux(text).askedIds() }
+            do { _ = try Self.linux(text).askedIds() } catch let error as OCIConfigError { #expect(error.path == path, "\(text)") } catch { Issue.record("\(error)") }
+        }
+    }
 }

@@ -215,6 +215,10 @@ test_oci_refuses_what_it_cannot_honour_by_json_path() {
     oci_bundle "$b" '["/bin/true"]'
     sed -i 's/"uid": 0/"uid": "root"/' "$b/config.json"
     assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.process.user.uid: expected a number" "a string for a number"
+    # an engine's mapping: one range, the same for uids and gids
+    oci_bundle "$b" '["/bin/true"]'
+    sed -i 's/"namespaces": \[{"type": "pid"}/"uidMappings": [{"containerID": 0, "hostID": 3400000, "size": 10}, {"containerID": 10, "hostID": 0, "size": 1}], "namespaces": [{"type": "user"}, {"type": "pid"}/' "$b/config.json"
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.uidMappings: 2 ranges: the tree maps one range per container" "two ranges"
     # nothing was left behind by the refusals
     [ ! -e "$MNT/lab/bad" ] || fail "a refused create left a directory"
     [ ! -e "/run/nsfs-test-$$-oci/lab/bad" ] || fail "a refused create left a record"
@@ -228,6 +232,19 @@ test_oci_refuses_what_it_cannot_honour_by_json_path() {
     sed -i 's/"resources": {"pids": {"limit": 40}}/"resources": {"pids": {"limit": 40}, "devices": [{"allow": false, "access": "rwm"}]}/' "$b/config.json"
     assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.resources.devices: denying devices needs the container in a user namespace of its own; this mount has -o userns=off and there is no device cgroup" "devices denied without a user namespace"
     [ ! -e "$MNT/lab/bad" ] || fail "the refused create left a directory"
+    # the engine's mapping is honoured even there: a user namespace of the
+    # ids asked for; ids in use are refused
+    oci_bundle "$b" '["/bin/sleep", "60"]'
+    sed -i 's/"namespaces": \[{"type": "pid"}/"uidMappings": [{"containerID": 0, "hostID": 3400000, "size": 1000}], "gidMappings": [{"containerID": 0, "hostID": 3400000, "size": 1000}], "namespaces": [{"type": "user"}, {"type": "pid"}/' "$b/config.json"
+    as_subreaper "
+        set -e
+        $O create --bundle '$b' mapped
+        grep -qx 'uid-map: 0 3400000 1000' '$MNT/lab/mapped/status' || { echo \"map: \$(grep uid-map '$MNT/lab/mapped/status')\"; exit 1; }
+        out=\$($O create --bundle '$b' bad 2>&1) && { echo 'ids in use given twice'; exit 1; }
+        [ \"\$out\" = 'nsfs-oci: config.json: \$.linux.uidMappings: host ids 3400000-3400999 are another container'\\''s' ] || { echo \"ids in use: \$out\"; exit 1; }
+        $O delete --force mapped
+    " || fail "an engine's mapping with -o userns=off"
+    [ ! -e "$MNT/lab/mapped" ] || fail "delete --force left the mapped container"
     rm -rf "/run/nsfs-test-$$-oci"
 }
 
