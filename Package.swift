@@ -5,6 +5,7 @@
 //   CFuse3           libfuse3 as Swift sees it (system library)
 //   CFuseLoop        C: the request loop, INIT replay, resend, libfuse's macros
 //   CCap             libcap (capability checks)
+//   CSeccomp         libseccomp (nsfs-oci compiles an engine's seccomp profile)
 //   CNamespaceShim   C: clone3-to-exec, pidfd and nsfs calls Swift cannot make
 //   LinuxSystem      typed Swift over syscalls: descriptors, errno, cgroup2, /proc
 //   ContainerTree    the pure model: names, states, parents, inodes, access rules (no I/O)
@@ -37,6 +38,7 @@ let package = Package(
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .target(name: "CFuseLoop", dependencies: ["CFuse3"]),
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .target(name: "CNamespaceShim"),
         .target(name: "LinuxSystem", dependencies: ["CNamespaceShim", "CCap"]),
         .target(name: "ContainerTree", dependencies: ["LinuxSystem"]),
@@ -51,7 +53,7 @@ let package = Package(
         ]),
         .target(name: "OCISpec"),
         .executableTarget(name: "nsfs-oci", dependencies: [
-            "LinuxSystem", "ContainerTree", "CNamespaceShim", "TreeClient", "OCISpec",
+            "LinuxSystem", "ContainerTree", "CNamespaceShim", "TreeClient", "OCISpec", "CSeccomp",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "nsfs-records", dependencies: ["ContainerRuntime", "ContainerTree", "LinuxSystem"]),

@@ -21,7 +21,7 @@ cat > "$WORK/times.py" <<'PY'
 import subprocess, sys, time
 runtime, n, pause, img = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) / 1000, sys.argv[4]
 p = ["podman", "--runtime", runtime]
-opts = ["--network", "none", "--security-opt", "seccomp=unconfined",
+opts = ["--network", "none",
         "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--rootfs", img]
 def pct(v, q): v = sorted(v); return v[min(len(v) - 1, int(len(v) * q))]
 def timed(cmd):

@@ -6,7 +6,7 @@ if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
     export PATH=/opt/swift/usr/bin:$PATH
 fi
 
-DEBIAN_PACKAGES=(libfuse3-dev fuse3 libcap-dev iproute2 util-linux procps tree python3 make gcc rsync tar coreutils busybox-static nftables mmdebstrap)
+DEBIAN_PACKAGES=(libfuse3-dev fuse3 libcap-dev libseccomp-dev iproute2 util-linux procps tree python3 make gcc rsync tar coreutils busybox-static nftables mmdebstrap)
 # Only for the tests: the engines that drive nsfs-oci (issue 27).
 TEST_PACKAGES=(podman containerd)
 

@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -37,6 +39,11 @@ static void report_and_exit(int fd, int e, const char *what) {
     // The engine shows the runtime's stderr: one line, errno and step.
     dprintf(2, "nsfs-oci: %s: %s\n", what, strerror(e));
     _exit(e == ENOENT ? 127 : 126);
+}
+
+static int load_seccomp(const struct nsfs_oci_process *p) {
+    struct sock_fprog prog = {(unsigned short)p->seccomp_len, (struct sock_filter *)p->seccomp_filter};
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog) == 0 ? 0 : -errno;
 }
 
 static int set_caps(const struct nsfs_oci_process *p) {
@@ -304,6 +311,10 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
             if (e) report_and_exit(-1, e, "a startContainer hook");
         }
         if (p->umask >= 0) umask((mode_t)p->umask);
+        // Without no_new_privs a filter takes CAP_SYS_ADMIN to load: now,
+        // as root still (runc's order); with it, as late as can be.
+        int e;
+        if (p->seccomp_len && !p->no_new_privs && (e = load_seccomp(p))) report_and_exit(-1, -e, "seccomp");
         if (p->set_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) report_and_exit(-1, errno, "keepcaps");
         if (setgroups((size_t)p->ngroups, p->groups) != 0) report_and_exit(-1, errno, "setgroups");
         if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) != 0) report_and_exit(-1, errno, "setresgid");
@@ -313,6 +324,7 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
             if (r < 0) report_and_exit(-1, -r, "capabilities");
         }
         if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) report_and_exit(-1, errno, "no_new_privs");
+        if (p->seccomp_len && p->no_new_privs && (e = load_seccomp(p))) report_and_exit(-1, -e, "seccomp");
         environ = (char **)p->envp;
         execvp(p->argv[0], p->argv);
         report_and_exit(-1, errno, p->argv[0]);

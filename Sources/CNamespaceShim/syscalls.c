@@ -236,6 +236,7 @@ int nsfs_pidfds_exited(const int *pidfds, int count, uint8_t *exited) {
 }
 
 int nsfs_setns(int fd, int nstype) { return result(syscall(SYS_setns, fd, nstype)); }
+int nsfs_memfd(const char *name) { return result(syscall(SYS_memfd_create, name, 1 /* MFD_CLOEXEC */)); }
 int nsfs_o_path(void) { return O_PATH; }
 
 int nsfs_set_thread_name(const char *name) {

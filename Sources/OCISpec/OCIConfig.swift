@@ -183,8 +183,29 @@ package struct OCIConfig: Decodable, Sendable, Equatable {
         init?(intValue: Int) { nil }
     }
 
+    /// linux.seccomp: a filter the process runs under (compiled to BPF
+    /// with libseccomp by nsfs-oci, see SeccompProfile).
     package struct Seccomp: Decodable, Sendable, Equatable {
         package var defaultAction: String
+        package var defaultErrnoRet: UInt32?
+        package var architectures: [String]?
+        package var flags: [String]?
+        package var listenerPath: String?
+        package var syscalls: [Syscall]?
+
+        package struct Syscall: Decodable, Sendable, Equatable {
+            package var names: [String]
+            package var action: String
+            package var errnoRet: UInt32?
+            package var args: [Argument]?
+        }
+
+        package struct Argument: Decodable, Sendable, Equatable {
+            package var index: UInt32
+            package var value: UInt64
+            package var valueTwo: UInt64?
+            package var op: String
+        }
     }
 }
 

@@ -115,6 +115,7 @@ struct Delete: ParsableCommand {
                 StandardError.line("nsfs-oci: warning: \(error)")
             }
             _ = unlink(rt.directory(of: id) + "/exec.fifo")
+            _ = unlink(rt.directory(of: id) + "/" + SeccompProgram.fileName)
             _ = unlink(rt.directory(of: id) + "/state.json")
             _ = rmdir(rt.directory(of: id))
         }
@@ -195,7 +196,10 @@ struct Exec: ParsableCommand {
                 guard fd >= 0 else { throw NsctlError("the \(kind.name) namespace of \(main.pid): \(Errno.current)") }
                 joins.append((fd, kind))
             }
-            let (pid, pidfd) = try ProcessSpawn(process: p).start(in: c, gate: -1, console: console, source: initProcess, joins: joins)
+            // Under the container's seccomp filter, as its first process.
+            let seccomp = try SeccompProgram.load(from: OCIRuntime.runtime.directory(of: id))
+            let (pid, pidfd) = try ProcessSpawn(process: p, seccomp: seccomp).start(in: c, gate: -1, console: console, source: initProcess,
+                                                                                   joins: joins)
             if let pidFile { try write(String(pid), to: pidFile, create: true) }
             if detach { return }
             Glibc.exit(nsfs_wait_forwarding(pidfd, pid, -1))
@@ -208,6 +212,13 @@ struct Features: ParsableCommand {
     struct Linux: Encodable {
         let namespaces = OCIConfig.namespaceTypes.sorted()
         let capabilities = OCIConfig.capabilityNumbers.sorted { $0.value < $1.value }.map(\.key)
+        let seccomp = Seccomp()
+    }
+    struct Seccomp: Encodable {
+        let enabled = true
+        let actions = SeccompProfile.actionNames
+        let operators = SeccompProfile.operatorNames
+        let supportedFlags = SeccompProfile.flagNames
     }
     struct Out: Encodable {
         let ociVersionMin = "1.0.0"

@@ -37,6 +37,7 @@ struct Create: ParsableCommand {
         }
         guard let process = config.process else { throw NsctlError("config.json: $.process: missing (nothing to run)") }
         try refuseWhatCannotBeHonoured(config)
+        let seccomp = try SeccompProgram(config)
         if preserveFds != 0 { throw NsctlError("--preserve-fds \(preserveFds): passing descriptors is not supported") }
         let rootfs = config.root!.path.hasPrefix("/") ? config.root!.path : bundle + "/" + config.root!.path
         // Our record first: its directory is the id's lock (EEXIST).
@@ -110,7 +111,8 @@ struct Create: ParsableCommand {
                 guard fd >= 0 else { throw NsctlError("config.json: the \(n.type) namespace at \(path): \(Errno.current)") }
                 joins.append((fd, kind))
             }
-            let (pid, pidfd) = try ProcessSpawn(process: process).start(
+            try seccomp?.save(in: rt.directory(of: id))
+            let (pid, pidfd) = try ProcessSpawn(process: process, seccomp: seccomp).start(
                 in: c, gate: gate, console: console, joins: joins, first: first)
             close(pidfd)
             let cgroup2 = (try? MountInfo.current()).flatMap { Cgroup2.mountPoint(in: $0) }
@@ -128,6 +130,7 @@ struct Create: ParsableCommand {
         } catch {
             if let made { _ = rmdir(made) }
             _ = unlink(rt.directory(of: id) + "/exec.fifo")
+            _ = unlink(rt.directory(of: id) + "/" + SeccompProgram.fileName)
             _ = unlink(rt.directory(of: id) + "/state.json")
             _ = rmdir(rt.directory(of: id))
             throw error
@@ -235,9 +238,6 @@ struct Create: ParsableCommand {
             throw NsctlError("config.json: $.linux.namespaces[\(i)].path: joining a \(n.type) namespace by path is not supported: the container's is the tree's (network, ipc, uts, pid, cgroup and time are joinable)")
         }
         do throws(OCIConfigError) { _ = try config.askedIds() } catch { throw NsctlError(error.description) }
-        if config.linux?.seccomp != nil {
-            throw NsctlError("config.json: $.linux.seccomp: seccomp is not supported yet (podman: --security-opt seccomp=unconfined)")
-        }
         if let e = config.unsupportedResource() { throw NsctlError(e.description) }
         if config.process?.terminal == true, consoleSocket == nil {
             throw NsctlError("config.json: $.process.terminal: a terminal needs --console-socket")

@@ -80,6 +80,8 @@ final class CArena {
 /// child runs no Swift).
 struct ProcessSpawn {
     let process: OCIConfig.Process
+    /// The container's seccomp filter, loaded right before exec.
+    var seccomp: SeccompProgram? = nil
 
     /// The child's pid and pidfd once it is inside (waiting at `gate`, an
     /// O_PATH descriptor of the exec FIFO, if given).
@@ -164,7 +166,9 @@ struct ProcessSpawn {
             ncreate_hooks: Int32(createHooks.count), nstart_hooks: Int32(startHooks.count),
             create_hooks: arena.array(createHooks), start_hooks: arena.array(startHooks),
             hook_state: arena.string(first?.hookState ?? ""),
-            mount_proc: first != nil && joined.contains(.pid) ? 1 : 0)
+            mount_proc: first != nil && joined.contains(.pid) ? 1 : 0,
+            seccomp_filter: UnsafeRawPointer(arena.array(seccomp?.filter ?? [])),
+            seccomp_len: Int32((seccomp?.filter.count ?? 0) / 8), seccomp_flags: seccomp?.flags ?? 0)
         let cgroup = c.leafCgroupDescriptor()
         defer { cgroup.map { _ = close($0) } }
         let mirror = PidsMirror(c)

@@ -122,4 +122,49 @@ struct OCIConfigTests {
             do { _ = try Self.linux(text).askedIds() } catch let error as OCIConfigError { #expect(error.path == path, "\(text)") } catch { Issue.record("\(error)") }
         }
     }
+
+    @Test func aSeccompProfileBecomesLibseccompsTerms() throws {
+        let c = try Self.linux(#"""
+        {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+         "flags": ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+         "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                      {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                       "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+                      {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+                       "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}, {"index": 1, "value": 3, "op": "SCMP_CMP_GT"}]},
+                      {"names": ["reboot"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+                      {"names": ["kexec_load"], "action": "SCMP_ACT_KILL_PROCESS"}]}}
+        """#)
+        let p = try SeccompProfile(try #require(c.linux?.seccomp))
+        #expect(p.defaultAction == 0x0005_0000 | 38)
+        #expect(p.architectures == ["x86_64", "x32"] && p.flags == 4)
+        typealias Rule = SeccompProfile.Rule
+        typealias Condition = SeccompProfile.Condition
+        #expect(p.rules == [
+            Rule(syscall: "read", action: SeccompProfile.allow, conditions: []),
+            Rule(syscall: "write", action: SeccompProfile.allow, conditions: []),
+            // two conditions on one argument: either (a rule each)
+            Rule(syscall: "personality", action: SeccompProfile.allow, conditions: [Condition(index: 0, op: 4, value: 0, valueTwo: 0)]),
+            Rule(syscall: "personality", action: SeccompProfile.allow, conditions: [Condition(index: 0, op: 4, value: 8, valueTwo: 0)]),
+            // on two arguments: both
+            Rule(syscall: "clone", action: SeccompProfile.allow,
+                 conditions: [Condition(index: 0, op: 7, value: 2_114_060_288, valueTwo: 0), Condition(index: 1, op: 6, value: 3, valueTwo: 0)]),
+            // (reboot: the default action already: no rule)
+            Rule(syscall: "kexec_load", action: 0x8000_0000, conditions: []),
+        ])
+        let refused: [(String, String)] = [
+            (#"{"seccomp": {"defaultAction": "SCMP_ACT_MAYBE"}}"#, "$.linux.seccomp.defaultAction"),
+            (#"{"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"}}"#, "$.linux.seccomp.listenerPath"),
+            (#"{"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["X86"]}}"#, "$.linux.seccomp.architectures[0]"),
+            (#"{"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_NEW_LISTENER"]}}"#, "$.linux.seccomp.flags[0]"),
+            (#"{"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]}}"#, "$.linux.seccomp.syscalls[0].action"),
+            (#"{"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}}"#, "$.linux.seccomp.syscalls[0].args[0].index"),
+            (#"{"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_ABOUT"}]}]}}"#, "$.linux.seccomp.syscalls[0].args[0].op"),
+        ]
+        for (text, path) in refused {
+            let s = try #require(try Self.linux(text).linux?.seccomp)
+            #expect(throws: OCIConfigError.self) { try SeccompProfile(s) }
+            do { _ = try SeccompProfile(s) } catch { #expect(error.path == path, "\(text)") }
+        }
+    }
 }

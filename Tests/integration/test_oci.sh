@@ -248,6 +248,32 @@ test_oci_refuses_what_it_cannot_honour_by_json_path() {
     rm -rf "/run/nsfs-test-$$-oci"
 }
 
+test_oci_seccomp_filter_holds_for_its_process_and_execs() {
+    new_mount "storage=$(next_storage)"
+    local b=$TEST_TMP/bundle-seccomp O="$OCI --tree $MNT --root /run/nsfs-test-$$-oci/lab"
+    # everything allowed but mkdir (EPERM), and priority 5 (a condition on an argument: ENOSYS)
+    oci_bundle "$b" '["/bin/sleep", "60"]'
+    sed -i 's/"resources": {"pids": {"limit": 40}}/"resources": {"pids": {"limit": 40}}, "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"], "syscalls": [{"names": ["mkdir", "mkdirat", "no_such_call"], "action": "SCMP_ACT_ERRNO"}, {"names": ["setpriority"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38, "args": [{"index": 2, "value": 5, "op": "SCMP_CMP_EQ"}]}]}/' "$b/config.json"
+    as_subreaper "
+        set -e
+        $O create --bundle '$b' filtered; $O start filtered
+        out=\$($O exec filtered /bin/mkdir /tmp/x 2>&1) && { echo 'mkdir allowed'; exit 1; }
+        echo \"\$out\" | matches 'Operation not permitted' || { echo \"mkdir: \$out\"; exit 1; }
+        out=\$($O exec filtered /bin/sh -c 'renice -n 5 -p \$\$' 2>&1) && { echo 'priority 5 allowed'; exit 1; }
+        echo \"\$out\" | matches 'not implemented' || { echo \"priority 5: \$out\"; exit 1; }
+        $O exec filtered /bin/sh -c 'renice -n 6 -p \$\$' || { echo 'priority 6 refused'; exit 1; }
+        $O exec filtered /bin/touch /tmp/y || { echo 'touch refused'; exit 1; }
+        pid=\$($O state filtered | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/')
+        grep -qx 'Seccomp:.2' /proc/\$pid/status || { echo 'the first process has no filter'; exit 1; }
+        $O delete --force filtered
+    " || fail "a seccomp profile through nsfs-oci"
+    # what cannot be honoured, by its JSON path
+    sed -i 's/"SCMP_CMP_EQ"/"SCMP_CMP_SOMETIMES"/' "$b/config.json"
+    assert_eq "$($O create --bundle "$b" bad 2>&1)" "nsfs-oci: config.json: \$.linux.seccomp.syscalls[1].args[0].op: unknown: SCMP_CMP_SOMETIMES" "an unknown op"
+    [ ! -e "$MNT/lab/bad" ] || fail "a refused create left a directory"
+    rm -rf "/run/nsfs-test-$$-oci"
+}
+
 # in_podman_ns SCRIPT: bash -c SCRIPT in a mount namespace of its own where
 # this test's tree is /namespaces (where nsfs-oci finds it: podman runs its
 # cleanup without the runtime flags it was given).
@@ -264,7 +290,7 @@ test_podman_drives_it_and_its_containers_are_directories() {
     local img; img=$(image_dir)
     # (This host withholds CAP_SYS_RESOURCE even from root: podman's default
     # limits are above its own, as runc finds too.)
-    local P="podman --runtime $OCI" U="--network none --security-opt seccomp=unconfined --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --rootfs $img"
+    local P="podman --runtime $OCI" U="--network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --rootfs $img"
     # (--storage: what a run that failed midway left in podman's storage)
     in_podman_ns "$P rm -f nsfs-t1 nsfs-t2 nsfs-t3; podman rm -f --storage nsfs-t1 nsfs-t2 nsfs-t3" >/dev/null 2>&1 || true
     # run --rm: the output, and nothing left in the tree
@@ -275,6 +301,9 @@ test_podman_drives_it_and_its_containers_are_directories() {
         id=\$($P run -d --name nsfs-t1 --pids-limit 12 $U /bin/sh -c 'echo started; trap \"echo got TERM; exit 0\" TERM; while :; do sleep 0.1; done')
         d=/namespaces/podman/\$id
         [ -d \$d ] || { echo 'not a directory of the tree'; exit 1; }
+        # podman's default seccomp profile, on the process and on exec's
+        $P exec nsfs-t1 /bin/grep -x 'Seccomp:.2' /proc/self/status >/dev/null || { echo 'exec without the seccomp filter'; exit 1; }
+        grep -x 'Seccomp:.2' /proc/\$(podman inspect -f '{{.State.Pid}}' nsfs-t1)/status >/dev/null || { echo 'no seccomp filter'; exit 1; }
         $P ps --format '{{.Names}}' | matches -x nsfs-t1 || { echo 'podman ps'; exit 1; }
         [ \"\$(cat \$d/pids.max)\" = 12 ] || { echo 'pids limit'; exit 1; }
         '$NSCTL' ps \$d | matches -w sh || { echo 'nsctl ps'; exit 1; }

@@ -330,6 +330,13 @@ struct nsfs_oci_process {
     // The container's first process, in a pid namespace joined by path: a
     // proc of that pid namespace over the container's /proc.
     int mount_proc;
+    // linux.seccomp: a BPF program (struct sock_filter[seccomp_len]) loaded
+    // with seccomp(2) right before exec (before the ids and capabilities
+    // change when no_new_privs is off: loading it then takes privilege);
+    // seccomp_len 0: none.
+    const void *_Nullable seccomp_filter;
+    int seccomp_len;
+    unsigned seccomp_flags;
 };
 // An OCI hook: path run with argv and envp, `input` (the state) on its
 // stdin, killed after timeout_ms (0: none; then -ETIMEDOUT). 0 with
@@ -350,6 +357,8 @@ int nsfs_oci_spawn(int pidfd, int nsflags, int cgroup_fd, const struct nsfs_oci_
 int nsfs_wait_forwarding(int child_pidfd, int child_pid, int pty_master);
 
 int nsfs_setns(int fd, int nstype);
+// A memfd (close-on-exec), or -errno.
+int nsfs_memfd(const char *_Nonnull name);
 
 // The inode numbers of the namespaces of process `pid` (daemon's /proc), in
 // enum nsfs_ns_kind order: what tells two live processes' sets apart (an
