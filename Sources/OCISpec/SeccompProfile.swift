@@ -12,12 +12,6 @@ package struct SeccompProfile: Sendable, Equatable {
         package var action: UInt32
         /// (argument index, SCMP_CMP_* op, value, second value), all to hold.
         package var conditions: [Condition]
-
-        package init(syscall: String, action: UInt32, conditions: [Condition]) {
-            self.syscall = syscall
-            self.action = action
-            self.conditions = conditions
-        }
     }
 
     package struct Condition: Sendable, Equatable {
@@ -25,13 +19,6 @@ package struct SeccompProfile: Sendable, Equatable {
         package var op: UInt32
         package var value: UInt64
         package var valueTwo: UInt64
-
-        package init(index: UInt32, op: UInt32, value: UInt64, valueTwo: UInt64) {
-            self.index = index
-            self.op = op
-            self.value = value
-            self.valueTwo = valueTwo
-        }
     }
 
     package var defaultAction: UInt32

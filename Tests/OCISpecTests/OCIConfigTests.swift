@@ -1,4 +1,4 @@
-import OCISpec
+@testable import OCISpec
 import Testing
 
 struct OCIConfigTests {
