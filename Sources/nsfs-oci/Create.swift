@@ -37,7 +37,7 @@ struct Create: ParsableCommand {
         }
         guard let process = config.process else { throw NsctlError("config.json: $.process: missing (nothing to run)") }
         try refuseWhatCannotBeHonoured(config)
-        let seccomp = try SeccompProgram(config)
+        let seccomp = try SeccompProgram(config, cache: rt.root + "/" + Runtime.seccompCache)
         if preserveFds != 0 { throw NsctlError("--preserve-fds \(preserveFds): passing descriptors is not supported") }
         let rootfs = config.root!.path.hasPrefix("/") ? config.root!.path : bundle + "/" + config.root!.path
         // Our record first: its directory is the id's lock (EEXIST).

@@ -11,6 +11,27 @@ import Glibc
 #endif
 
 enum SeccompFilter {
+    /// The profile's program from `directory` (a file named by a hash of the
+    /// profile, holding the profile itself, compared whole, then the
+    /// program), else compiled and kept there. A cache that root does not
+    /// own alone is not read.
+    static func cached(_ profile: SeccompProfile, in directory: String) throws(NsctlError) -> [UInt8] {
+        let key = Array(String(describing: profile).utf8)
+        let path = directory + "/" + String(fnv1a(key), radix: 16)
+        let trusted = (try? TrustedDirectory.ensure(directory, mode: 0o700)) != nil
+        if trusted, let bytes = try? FileIO.read(path), bytes.count > key.count, bytes[key.count] == 0,
+           bytes[..<key.count].elementsEqual(key), (bytes.count - key.count - 1) % 8 == 0 {
+            return Array(bytes[(key.count + 1)...])
+        }
+        let filter = try compile(profile)
+        if trusted { _ = try? FileIO.replaceAtomically(path, with: key + [0] + filter) }
+        return filter
+    }
+
+    static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+        bytes.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+    }
+
     /// The profile as a BPF program (struct sock_filter[], 8 bytes each).
     static func compile(_ profile: SeccompProfile) throws(NsctlError) -> [UInt8] {
         guard let ctx = seccomp_init(profile.defaultAction) else { throw NsctlError("seccomp: cannot start a filter (libseccomp)") }
@@ -58,12 +79,13 @@ struct SeccompProgram: Equatable {
 
     static let fileName = "seccomp.bpf"
 
-    /// Compiled from the bundle's profile; nil when it has none.
-    init?(_ config: OCIConfig) throws(NsctlError) {
+    /// Compiled from the bundle's profile (or found compiled in `cache`, a
+    /// directory of root's); nil when it has none.
+    init?(_ config: OCIConfig, cache: String) throws(NsctlError) {
         guard let s = config.linux?.seccomp else { return nil }
         let profile: SeccompProfile
         do throws(OCIConfigError) { profile = try SeccompProfile(s) } catch { throw NsctlError(error.description) }
-        filter = try SeccompFilter.compile(profile)
+        filter = try SeccompFilter.cached(profile, in: cache)
         flags = profile.flags
     }
 
