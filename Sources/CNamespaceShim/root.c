@@ -23,6 +23,7 @@
 #include "shim_internal.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/sched.h>
@@ -53,6 +54,8 @@ struct root_ctx {
     const struct nsfs_root_request *req;
     int step;
     int error;
+    // An overlay image's layers below the first (which is M_LOWER).
+    int more[NSFS_MAX_LAYERS];
 };
 
 static int root_fail(struct root_ctx *c, int step, int err) {
@@ -182,11 +185,15 @@ static const int place_steps[M_COUNT] = {
     NSFS_ROOT_STEP_DEV, NSFS_ROOT_STEP_DEV, NSFS_ROOT_STEP_DEV, NSFS_ROOT_STEP_TMP,
 };
 
-static int host_pieces(const struct nsfs_root_request *req, int m[M_COUNT]) {
+static int host_pieces(struct root_ctx *c, int m[M_COUNT]) {
+    const struct nsfs_root_request *req = c->req;
     char path[PATH_MAX], opts[96];
     int e = join(path, req->storage, "layer");
     if (e) return -e;
-    m[M_LOWER] = layer_clone(req->image, req->userns_fd);
+    if (req->nlayers > NSFS_MAX_LAYERS) return -E2BIG;
+    m[M_LOWER] = layer_clone(req->nlayers > 0 ? req->layers[0] : req->image, req->userns_fd);
+    for (int i = 1; i < req->nlayers; i++)
+        if ((c->more[i] = layer_clone(req->layers[i], req->userns_fd)) < 0) return c->more[i];
     m[M_LAYER] = layer_clone(path, req->userns_fd);
     // This process is in the container's pid, net and ipc namespaces:
     // the proc, sysfs and mqueue are the container's.
@@ -213,7 +220,7 @@ static int build_child(void *p) {
     struct root_ctx *c = p;
     const struct nsfs_root_request *req = c->req;
     int m[M_COUNT];
-    int failed = host_pieces(req, m);
+    int failed = host_pieces(c, m);
     if (failed >= 0) return root_fail(c, place_steps[failed], -m[failed]);
     if (failed < -1) return root_fail(c, NSFS_ROOT_STEP_LAYERS, -failed);
 
@@ -234,11 +241,24 @@ static int build_child(void *p) {
         return root_fail(c, NSFS_ROOT_STEP_PRIVATE, errno);
     if (syscall(SYS_move_mount, m[M_LOWER], "", AT_FDCWD, "/proc/l", MOVE_MOUNT_F_EMPTY_PATH) != 0)
         return root_fail(c, NSFS_ROOT_STEP_LOWER, errno);
+    // An overlay image's other layers, under the first: /proc/l:/proc/l1:…
+    char lowers[16 + NSFS_MAX_LAYERS * 16] = "/proc/l";
+    for (int i = 1; i < req->nlayers; i++) {
+        char dir[32];
+        nsfs_with_number(dir, sizeof dir, "/proc/l", (unsigned long)i, "");
+        if (mkdir(dir, 0700) != 0) return root_fail(c, NSFS_ROOT_STEP_PRIVATE, errno);
+        if (syscall(SYS_move_mount, c->more[i], "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            return root_fail(c, NSFS_ROOT_STEP_LOWER, errno);
+        size_t n = strlen(lowers);
+        lowers[n] = ':';
+        memcpy(lowers + n + 1, dir, strlen(dir) + 1);
+    }
     if (syscall(SYS_move_mount, m[M_LAYER], "", AT_FDCWD, "/proc/u", MOVE_MOUNT_F_EMPTY_PATH) != 0)
         return root_fail(c, NSFS_ROOT_STEP_UPPER, errno);
     // In a user namespace the overlay keeps its own metadata in user.* xattrs.
-    const char *ovl = req->userns_fd >= 0 ? "lowerdir=/proc/l,upperdir=/proc/u/upper,workdir=/proc/u/work,userxattr"
-                                          : "lowerdir=/proc/l,upperdir=/proc/u/upper,workdir=/proc/u/work";
+    char ovl[sizeof lowers + 96];
+    snprintf(ovl, sizeof ovl, "lowerdir=%s,upperdir=/proc/u/upper,workdir=/proc/u/work%s", lowers,
+             req->userns_fd >= 0 ? ",userxattr" : "");
     if (mount("overlay", "/proc/m", "overlay", MS_NOSUID, ovl) != 0) return root_fail(c, NSFS_ROOT_STEP_OVERLAY, errno);
 
     // Mount points the image may lack, then everything in its place.

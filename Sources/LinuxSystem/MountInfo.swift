@@ -49,6 +49,22 @@ package enum MountInfo {
         return "\(major):\(minor)"
     }
 
+    /// An overlay's layers from its superblock options, top first: its
+    /// upper dir (if any), then its lower dirs. nil when they cannot be
+    /// told for sure: a relative or escaped path, data-only layers ("::").
+    package static func overlayLayers(_ superOptions: String) -> [String]? {
+        var upper: String?, lowers: [String]?
+        for o in superOptions.split(separator: ",") {
+            if o.hasPrefix("upperdir=") { upper = String(o.dropFirst(9)) }
+            if o.hasPrefix("lowerdir=") { lowers = o.dropFirst(9).split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+            if o.hasPrefix("lowerdir+=") || o.hasPrefix("datadir+=") { return nil }
+        }
+        guard let lowers else { return nil }
+        let layers = (upper.map { [$0] } ?? []) + lowers
+        guard layers.allSatisfy({ $0.hasPrefix("/") && !$0.contains("\\") }) else { return nil }
+        return layers
+    }
+
     package static func current() throws(Errno) -> [MountEntry] {
         parse(try FileIO.readString("/proc/self/mountinfo"))
     }

@@ -20,6 +20,18 @@ import Glibc
         #expect(m[2].device == "0:50" && m[2].superOptions == "rw")
     }
 
+    @Test func anOverlaysLayersTopFirst() {
+        let podman = "rw,lowerdir=/s/l/A:/s/l/B,upperdir=/s/c/diff,workdir=/s/c/work,uuid=on"
+        #expect(MountInfo.overlayLayers(podman) == ["/s/c/diff", "/s/l/A", "/s/l/B"])
+        #expect(MountInfo.overlayLayers("ro,lowerdir=/a:/b") == ["/a", "/b"])
+        // relative (mounted from the storage's directory), escaped, data-only: not for sure
+        #expect(MountInfo.overlayLayers("rw,lowerdir=l/A:l/B,upperdir=../c/diff") == nil)
+        #expect(MountInfo.overlayLayers("rw,lowerdir=/a\\:b") == nil)
+        #expect(MountInfo.overlayLayers("rw,lowerdir=/a::/data") == nil)
+        #expect(MountInfo.overlayLayers("rw,lowerdir+=/a,datadir+=/d") == nil)
+        #expect(MountInfo.overlayLayers("rw,upperdir=/u") == nil)
+    }
+
     @Test func deviceNumbersAsMountinfoWritesThem() {
         #expect(MountInfo.deviceName(0x0801) == "8:1")
         #expect(MountInfo.deviceName(50) == "0:50")

@@ -343,6 +343,33 @@ test_podman_drives_it_and_its_containers_are_directories() {
     in_podman_ns "$P rm -f nsfs-t1 nsfs-t2 nsfs-t3; podman rm -f --storage nsfs-t1 nsfs-t2 nsfs-t3" >/dev/null 2>&1 || true
 }
 
+# An image of podman's own storage: its root is an overlay (podman's
+# `merged`), which cannot be idmapped itself: its layers are. The daemon runs
+# in podman's mount namespace here, as on a host (it must see the overlay).
+test_podman_runs_an_image_from_its_storage() {
+    command -v podman >/dev/null || { [ "${CI:-}" != true ] || fail "podman is missing (scripts/test installs it)"; echo "    skipped: no podman"; return 0; }
+    local img; img=$(image_dir)
+    local tag=localhost/nsfs-test-$$:1 state=/run/nsfs-test-$$-podimg
+    local P="podman --runtime $OCI" U="--network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
+    tar -C "$img" -cf "$TEST_TMP/podimg.tar" . && podman import -q "$TEST_TMP/podimg.tar" "$tag" >/dev/null || { fail "podman import"; return 1; }
+    claim_dir /namespaces
+    claim_dir /run/nsfs-oci
+    mkdir -p /namespaces
+    local out
+    out=$(unshare -m --propagation private bash -c "
+        trap 'rm -rf /namespaces/* 2>/dev/null; umount /namespaces 2>/dev/null || fusermount3 -u -z /namespaces' EXIT
+        '$NSFS_BIN' /namespaces -o 'state_dir=$state,cgroup=$TEST_ROOT_CGROUP/podimg' || exit 1
+        $P run --rm $U $tag /bin/sh -c 'stat -c \"%u:%g %n\" /etc/passwd /bin; echo written > /etc/new && cat /etc/new'
+    " 2>&1)
+    podman rmi -f "$tag" >/dev/null 2>&1
+    rm -rf "$state"
+    # the image's files are its root's inside (idmapped layer by layer),
+    # and it writes to its own layer
+    assert_eq "$out" "0:0 /etc/passwd
+0:0 /bin
+written" "a podman image as the root"
+}
+
 test_podman_network_is_joined_by_path() {
     command -v podman >/dev/null || { [ "${CI:-}" != true ] || fail "podman is missing (scripts/test installs it)"; echo "    skipped: no podman"; return 0; }
     new_mount "storage=$(next_storage)"

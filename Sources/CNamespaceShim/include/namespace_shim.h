@@ -196,7 +196,15 @@ struct nsfs_root_request {
     const char *_Nonnull image;
     const char *_Nonnull storage;
     const char *_Nonnull view;
+    // An image that is an overlay mount (an engine's, podman's `merged`),
+    // which cannot be idmapped itself: its layers, top first (its upper
+    // dir, then its lower dirs), each idmapped and stacked under the
+    // container's own layer instead of `image`. nlayers 0: `image` itself.
+    const char *_Nullable const *_Nullable layers;
+    int nlayers;
 };
+// At most this many layers of an overlay image.
+#define NSFS_MAX_LAYERS 128
 enum nsfs_root_step {
     NSFS_ROOT_STEP_NONE = 0,
     NSFS_ROOT_STEP_ENTER,

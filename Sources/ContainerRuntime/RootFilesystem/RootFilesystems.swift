@@ -92,19 +92,34 @@ package struct RootFilesystems: Sendable {
             throw RuntimeError(error, "root: cannot make the layer of \(name) in \(storage)")
         }
         var userns: OwnedDescriptor?
+        var layers: [String] = []
         if idBase != nil && idmap {
             do throws(Errno) { userns = try process.namespace(.user) } catch {
                 remove(id: id)
                 throw RuntimeError(error, "root: cannot open the user namespace of \(name)")
             }
+            // An overlay (an engine's image, podman's `merged`) cannot be
+            // idmapped itself: its layers are, one by one.
+            if let m = (ifReadable({ try MountInfo.current() }) ?? []).last(where: { $0.mountPoint == image }), m.fsType == "overlay" {
+                guard m.root == "/", let l = MountInfo.overlayLayers(m.superOptions), l.count <= Int(NSFS_MAX_LAYERS) else {
+                    remove(id: id)
+                    throw RuntimeError(Errno(EINVAL), "root: \(image) is an overlay whose layers its options do not name plainly (at most \(NSFS_MAX_LAYERS), absolute)")
+                }
+                layers = l
+            }
         }
         var step: Int32 = 0
+        let cLayers = layers.map { UnsafePointer(strdup($0)) }
+        defer { cLayers.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
         let rc = image.withCString { i in
             dir.withCString { d in
                 view.withCString { v in
-                    var req = nsfs_root_request(init_pidfd: process.descriptor.rawValue, userns_fd: userns?.rawValue ?? -1,
-                                                root_uid: idBase ?? 0, root_gid: idBase ?? 0, image: i, storage: d, view: v)
-                    return nsfs_apply_root(&req, &step)
+                    cLayers.withUnsafeBufferPointer { l in
+                        var req = nsfs_root_request(init_pidfd: process.descriptor.rawValue, userns_fd: userns?.rawValue ?? -1,
+                                                    root_uid: idBase ?? 0, root_gid: idBase ?? 0, image: i, storage: d, view: v,
+                                                    layers: l.baseAddress, nlayers: Int32(l.count))
+                        return nsfs_apply_root(&req, &step)
+                    }
                 }
             }
         }
