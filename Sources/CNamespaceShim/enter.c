@@ -202,6 +202,29 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
     return 0;
 }
 
+int nsfs_deferred_write(const char *path, int *fd) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -errno;
+    int out = open(path, O_WRONLY | O_CLOEXEC);
+    if (out < 0) { int e = errno; close(p[0]); close(p[1]); return -e; }
+    pid_t pid = fork();
+    if (pid < 0) { int e = errno; close(p[0]); close(p[1]); close(out); return -e; }
+    if (pid == 0) {
+        close(p[1]);
+        char buf[64];
+        size_t n = 0;
+        ssize_t r;
+        while (n < sizeof buf && ((r = read(p[0], buf + n, sizeof buf - n)) > 0 || (r < 0 && errno == EINTR)))
+            if (r > 0) n += (size_t)r;
+        // One write(2), as the tree takes a value; nothing read, nothing written.
+        _exit(n > 0 && write(out, buf, n) == (ssize_t)n ? 0 : 1);
+    }
+    close(p[0]);
+    close(out);
+    *fd = p[1];
+    return pid;
+}
+
 // Write all of buf (a terminal or pipe may take it in parts).
 static void write_all(int fd, const char *buf, ssize_t n) {
     while (n > 0) {

@@ -36,6 +36,23 @@ package enum CgroupV1 {
         mounts.first { $0.fsType == "cgroup" && $0.superOptions.split(separator: ",").contains(Substring(controller)) }?.mountPoint
     }
 
+    /// Does the v1 pids cgroup `dir`, or one above it up to the hierarchy's
+    /// root (which has no pids.max), have a limit? A pids.max that cannot
+    /// be read counts as one (it says nothing: the careful answer).
+    package static func pidsLimited(from dir: String) -> Bool {
+        var d = dir
+        while true {
+            do throws(Errno) {
+                let text = try FileIO.read(d + "/pids.max")
+                if text != Array("max\n".utf8) { return true }
+            } catch {
+                return error != .noEntry
+            }
+            guard let slash = d.lastIndex(of: "/"), slash != d.startIndex else { return false }
+            d = String(d[..<slash])
+        }
+    }
+
     /// A process's path in that hierarchy ("4:pids:/path" in /proc/PID/cgroup).
     package static func parsePath(_ text: String, controller: String) -> String? {
         for line in text.split(separator: "\n") {

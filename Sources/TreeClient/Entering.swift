@@ -53,7 +53,7 @@ extension ContainerDirectory {
     /// The container's leaf cgroup (where its own processes live), through
     /// our own cgroup2 mount.
     package func leafCgroupDescriptor() -> Int32? {
-        guard let rel = status.cgroup, let mounts = try? MountInfo.current(),
+        guard let rel = status.cgroup, case let mounts = ClientMounts.table,
               let mount = Cgroup2.mountPoint(in: mounts) else { return nil }
         let fd = open(mount + rel + "/" + ContainerCgroup.leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         return fd >= 0 ? fd : nil
@@ -67,13 +67,20 @@ package struct PidsMirror {
     let outside: String
 
     package init?(_ c: ContainerDirectory) {
-        guard let rel = c.status.cgroup, let mounts = try? MountInfo.current(),
+        guard let rel = c.status.cgroup, case let mounts = ClientMounts.table,
               let mount = CgroupV1.mountPoint(of: "pids", in: mounts), FileIO.isDirectory(mount + rel),
               let own = (try? FileIO.readString("/proc/self/cgroup")).flatMap({ CgroupV1.parsePath($0, controller: "pids") })
         else { return nil }
         inside = mount + rel
         outside = mount + own
     }
+
+    /// Does a limit count what enters (one on the container's mirror or
+    /// above it)? Where none does, nsctl need not stand in the mirror for
+    /// the clone: a move into a v1 cgroup waits out an RCU grace period
+    /// after an idle moment (~20 ms here), and the tree places what it
+    /// started soon after (the container's `procs`, see MirrorPlacements).
+    package var limited: Bool { CgroupV1.pidsLimited(from: inside) }
 
     package func enter() { try? FileIO.write(inside + "/cgroup.procs", "0") }
     package func leave() { try? FileIO.write(outside + "/cgroup.procs", "0") }

@@ -52,6 +52,99 @@ struct Exec: ParsableCommand {
     /// Every kind (one the container shares with the host is skipped).
     static let defaultKinds = NamespaceKind.allCases
 
+    func run() throws {
+        ExecRequest(namespaces: namespaces, tty: tty, detach: detach, user: user, path: path, command: command).run()
+    }
+
+    /// Is this process in the host's user namespace (the one mapping every id)?
+    static func inInitialUserNamespace() -> Bool {
+        let map = (try? FileIO.readString("/proc/self/uid_map")) ?? ""
+        return map.split(whereSeparator: { $0 == " " || $0 == "\n" }) == ["0", "0", "4294967295"]
+    }
+
+    /// The container whose cgroup `c` is in: itself, or a set's container
+    /// (the root for a host set).
+    static func container(of c: ContainerDirectory) -> ContainerDirectory {
+        var dir = c
+        while dir.status.isSet {
+            guard let slash = dir.path.lastIndex(of: "/"), slash != dir.path.startIndex,
+                  let up = try? ContainerDirectory(String(dir.path[..<slash])) else { return dir }
+            dir = up
+            if up.isRoot { break }
+        }
+        return dir
+    }
+
+    /// Move nsctl into the cgroup of `c` (a set's: its container's) through
+    /// the tree. A host set has none: nothing to move.
+    static func moveSelf(into c: ContainerDirectory) throws(NsctlError) {
+        let dir = container(of: c)
+        if dir.isRoot || dir.status.isSet { return }
+        do throws(Errno) { try FileIO.write(dir.path + "/procs", "0") } catch {
+            throw NsctlError("cannot enter the cgroup of \(dir.path) (\(error)): nothing was started")
+        }
+    }
+
+    /// Which container's `freeze` froze `path`: `freeze` shows the state
+    /// (a frozen ancestor freezes everything below), so the topmost of the
+    /// frozen containers from `path` up is the one whose write froze it.
+    static func frozenBy(_ path: String) -> String {
+        var p = path, top = path
+        while let slash = p.lastIndex(of: "/"), slash != p.startIndex {
+            p = String(p[..<slash])
+            guard (try? FileIO.readString(p + "/freeze"))?.hasPrefix("1") == true else { break }
+            top = p
+        }
+        return top
+    }
+
+}
+
+/// What one `nsctl exec` asks: from ArgumentParser (Exec) or read by hand
+/// (`quick`), then carried out.
+struct ExecRequest {
+    var namespaces: String?
+    var tty = false
+    var detach = false
+    var user: String?
+    var path: String
+    var command: [String]
+
+    /// `exec`'s arguments read by hand when they take the plain forms (its
+    /// options, spelled out; the path; `--`; the command): ArgumentParser's
+    /// parse costs ~1.6 ms of every start here (its reflection looks up
+    /// protocol conformances, a scan of the whole binary), more than the
+    /// rest of nsctl's own work. nil for anything else — help, an unknown
+    /// or bundled option, no `--` — which ArgumentParser then parses, with
+    /// its messages.
+    static func quick(_ args: [String]) -> ExecRequest? {
+        var (namespaces, user, path): (String?, String?, String?) = (nil, nil, nil)
+        var (tty, detach) = (false, false)
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            i += 1
+            switch a {
+            case "-t", "--tty": tty = true
+            case "-d", "--detach": detach = true
+            case "--ns", "--user":
+                guard i < args.count, !args[i].hasPrefix("-") else { return nil }
+                if a == "--ns" { namespaces = args[i] } else { user = args[i] }
+                i += 1
+            case "--":
+                guard path != nil, i < args.count else { return nil }
+                return ExecRequest(namespaces: namespaces, tty: tty, detach: detach, user: user, path: path!,
+                                   command: Array(args[i...]))
+            default:
+                if a.hasPrefix("--ns=") { namespaces = String(a.dropFirst(5)); continue }
+                if a.hasPrefix("--user=") { user = String(a.dropFirst(7)); continue }
+                guard !a.hasPrefix("-"), path == nil else { return nil }
+                path = a
+            }
+        }
+        return nil
+    }
+
     /// --user: uid and gid inside the container's user namespace.
     func identity() throws(NsctlError) -> (uid: Int32, gid: Int32) {
         guard let user else { return (0, 0) }
@@ -64,7 +157,7 @@ struct Exec: ParsableCommand {
     }
 
     func kinds() throws(NsctlError) -> [NamespaceKind] {
-        guard let namespaces else { return Self.defaultKinds }
+        guard let namespaces else { return Exec.defaultKinds }
         var out: [NamespaceKind] = []
         for name in namespaces.split(separator: ",", omittingEmptySubsequences: false) {
             guard let k = NamespaceKind.allCases.first(where: { $0.name == name }) else {
@@ -75,7 +168,7 @@ struct Exec: ParsableCommand {
         return out
     }
 
-    func run() throws {
+    func run() -> Never {
         do {
             Glibc.exit(try execute())
         } catch {
@@ -95,7 +188,7 @@ struct Exec: ParsableCommand {
         // A process cloned into a frozen cgroup stops at once: nsctl would
         // wait, uninterruptibly, until someone thawed it.
         if c.status.state == .frozen {
-            throw NsctlError("\(path) is frozen: thaw it first (echo 0 > \(Self.frozenBy(c.path))/freeze)")
+            throw NsctlError("\(path) is frozen: thaw it first (echo 0 > \(Exec.frozenBy(c.path))/freeze)")
         }
         let initProcess = try c.status.isSet ? c.member() : c.initProcess()
         let (uid, gid) = try identity()
@@ -120,14 +213,27 @@ struct Exec: ParsableCommand {
         // ancestor): nsctl asks the tree to move itself there (`0 > procs`,
         // by the tree's rules) and stays, as the relay; CMD is its child.
         // Never silently outside: a limit that holds must hold for CMD too.
-        let hostRoot = geteuid() == 0 && Capabilities.hasSysAdmin() && Self.inInitialUserNamespace()
+        let hostRoot = geteuid() == 0 && Capabilities.hasSysAdmin() && Exec.inInitialUserNamespace()
         var cgroup: Int32?
         var pidsMirror: PidsMirror?
+        // No limit to count CMD against: no moves of nsctl; the tree puts
+        // CMD in the mirror once it runs (the container's `procs`).
+        // (Written by a child that stays the host's root: nsctl itself
+        // enters the container's user namespace.)
+        var placeLater: (pid: Int32, fd: Int32)?
         if hostRoot {
             cgroup = c.leafCgroupDescriptor()
             pidsMirror = PidsMirror(c)
+            if pidsMirror?.limited == false {
+                var fd: Int32 = -1
+                let writer = nsfs_deferred_write(Exec.container(of: c).path + "/procs", &fd)
+                if writer > 0 {
+                    pidsMirror = nil
+                    placeLater = (writer, fd)
+                }
+            }
         } else {
-            try Self.moveSelf(into: c)
+            try Exec.moveSelf(into: c)
         }
         defer { cgroup.map { _ = close($0) } }
         // Detached: CMD's stdin is /dev/null, its stdout and stderr a pipe
@@ -143,9 +249,21 @@ struct Exec: ParsableCommand {
                               entersUser ? uid : -1, entersUser ? gid : -1, ContainerDirectory.processLimit(of: initProcess),
                               &argv, &childPidfd, &childPid, &ptyMaster)
         pidsMirror?.leave()
+        if let (_, fd) = placeLater {
+            if rc >= 0 { _ = String(childPid).withCString { Glibc.write(fd, $0, strlen($0)) } }
+            close(fd)
+        }
+        // The writer reaped while CMD runs, or before nsctl returns (this
+        // host's PID 1 reaps no orphan).
+        func reapWriter() {
+            guard let (writer, _) = placeLater else { return }
+            var status: Int32 = 0
+            while waitpid(writer, &status, 0) < 0 && errno == EINTR {}
+        }
         output?.restore()
         output?.started(pid: rc < 0 ? nil : childPid)
         if rc < 0 {
+            reapWriter()
             let e = Errno(-rc)
             // The shell's statuses: 127 not found, 126 found but not runnable.
             if e.rawValue == ENOENT {
@@ -160,46 +278,14 @@ struct Exec: ParsableCommand {
             throw NsctlError("cannot enter \(path) (\(kinds.map(\.name).joined(separator: ","))): \(e)")
         }
         if output != nil {
+            reapWriter()
             print(childPid)
             return 0
         }
-        return nsfs_wait_forwarding(childPidfd, childPid, ptyMaster)
+        let status = nsfs_wait_forwarding(childPidfd, childPid, ptyMaster)
+        reapWriter()
+        return status
     }
-
-    /// Is this process in the host's user namespace (the one mapping every id)?
-    static func inInitialUserNamespace() -> Bool {
-        let map = (try? FileIO.readString("/proc/self/uid_map")) ?? ""
-        return map.split(whereSeparator: { $0 == " " || $0 == "\n" }) == ["0", "0", "4294967295"]
-    }
-
-    /// Move nsctl into the cgroup of `c` (a set's: its container's) through
-    /// the tree. A host set has none: nothing to move.
-    static func moveSelf(into c: ContainerDirectory) throws(NsctlError) {
-        var dir = c
-        while dir.status.isSet {
-            guard let slash = dir.path.lastIndex(of: "/"), slash != dir.path.startIndex,
-                  let up = try? ContainerDirectory(String(dir.path[..<slash])) else { return }
-            if up.isRoot { return }
-            dir = up
-        }
-        do throws(Errno) { try FileIO.write(dir.path + "/procs", "0") } catch {
-            throw NsctlError("cannot enter the cgroup of \(dir.path) (\(error)): nothing was started")
-        }
-    }
-
-    /// Which container's `freeze` froze `path`: `freeze` shows the state
-    /// (a frozen ancestor freezes everything below), so the topmost of the
-    /// frozen containers from `path` up is the one whose write froze it.
-    static func frozenBy(_ path: String) -> String {
-        var p = path, top = path
-        while let slash = p.lastIndex(of: "/"), slash != p.startIndex {
-            p = String(p[..<slash])
-            guard (try? FileIO.readString(p + "/freeze"))?.hasPrefix("1") == true else { break }
-            top = p
-        }
-        return top
-    }
-
 }
 
 /// `exec -d`: CMD's output goes to its container's `log` through

@@ -28,4 +28,9 @@ struct Nsctl: ParsableCommand {
     }
 }
 
+// `nsctl exec` in its plain forms skips ArgumentParser (see ExecRequest.quick).
+if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "exec",
+   let request = ExecRequest.quick(Array(CommandLine.arguments.dropFirst(2))) {
+    request.run()
+}
 Nsctl.main()

@@ -196,6 +196,38 @@ test_processes_are_placed_in_the_pids_mirror() {
     assert_eq "$(find "$PIDS_V1$CG" -mindepth 1 -type d | wc -l)" 0 "v1 cgroups left"
 }
 
+# Where no limit counts it, nsctl exec does not stand in the v1 mirror for
+# the clone (each move waits out an RCU grace period after an idle moment):
+# the tree places the command, and what it forked meanwhile, soon after;
+# a limit written later sweeps every process below into its mirror first.
+test_unlimited_exec_is_placed_later_and_a_later_limit_counts_it() {
+    [ -n "$PIDS_V1" ] && ! grep -qw pids "$CGROUP2/cgroup.subtree_control" || {
+        echo "    skipped: pids is on cgroup2 here, there is no v1 mirror"; return 0; }
+    new_mount
+    mkdir "$MNT/a"
+    local cga; cga=$(awk '/^cgroup:/ { print $2 }' "$MNT/a/status")
+    # forks at once: the two sleeps are children of a command not yet placed
+    "$NSCTL" exec -d "$MNT/a" -- sh -c 'sleep 1000 & sleep 1000 & wait' >/dev/null
+    wait_for 5 sh -c "[ \$(wc -l < $CGROUP2$cga/leaf/cgroup.procs) -ge 4 ]" || fail "the command did not start its sleeps"
+    # the init, sh, two sleeps: a count waits for the placements under way
+    assert_eq "$(cat "$MNT/a/pids.current")" 4 "a's pids.current"
+    assert_eq "$(sort -n "$PIDS_V1$cga/cgroup.procs")" "$(sort -n "$CGROUP2$cga/leaf/cgroup.procs")" "a's processes in its v1 cgroup"
+    # a process that reached the leaf outside the tree (as one whose nsctl
+    # died before it asked): swept into the mirror by the next limit
+    sleep 1000 &
+    local stray=$!
+    echo "$stray" > "$CGROUP2$cga/leaf/cgroup.procs"
+    echo 5 > "$MNT/a/pids.max"
+    grep -qx "$stray" "$PIDS_V1$cga/cgroup.procs" || fail "the stray process was not swept into a's mirror"
+    assert_eq "$(cat "$MNT/a/pids.current")" 5 "a's pids.current with the stray"
+    # at the limit now: nsctl stands in the mirror again, and is refused
+    assert_errno "" "$NSCTL" exec "$MNT/a" -- true
+    echo max > "$MNT/a/pids.max"
+    "$NSCTL" exec "$MNT/a" -- true || fail "exec without a limit"
+    kill "$stray" 2>/dev/null
+    rm -rf "$MNT/a"
+}
+
 test_fork_bomb_harms_no_one() {
     skip_without pids || return 0
     new_mount

@@ -254,6 +254,14 @@ int nsfs_run(char *_Nullable const argv[_Nonnull], const char *_Nullable input, 
 // (-ENOENT: nothing there).
 int nsfs_remove_tree(const char *_Nonnull path);
 
+// A write the caller must make after it has entered a container (whose
+// user namespace takes its host privileges): a child that stays as the
+// caller is now opens `path` for writing at once, then writes what it reads
+// from *fd (the pipe's write end, close-on-exec) until EOF, and exits.
+// Its pid (the caller reaps it), or -errno. (nsctl: CMD's pid to the
+// container's `procs`, as the host's root.)
+int nsfs_deferred_write(const char *_Nonnull path, int *_Nonnull fd);
+
 // nsctl exec: start argv in the namespaces `nsflags` (CLONE_NEW*) of the
 // process behind pidfd, in the cgroup cgroup_fd (-1: stay), in its own
 // process group if use_tty. 0 with *child_pidfd/*child_pid set, or -errno

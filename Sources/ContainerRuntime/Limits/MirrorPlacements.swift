@@ -4,19 +4,28 @@ import Synchronization
 import Glibc
 #endif
 
-/// Inits on their way into their v1 pids mirror, off mkdir's path.
+/// Processes on their way into their v1 pids mirror, off the path of the
+/// request that made them: inits (mkdir) and what `nsctl exec` starts.
 ///
 /// A move into a v1 cgroup takes the kernel's global threadgroup lock for
 /// writing, and after an idle moment that waits out an RCU grace period:
-/// 14 of the 17 ms of a `mkdir` typed at a shell (back to back it is cheap:
-/// a grace period has just passed). An init forks nothing, so where no
-/// container above has a limit (nothing to count it against) mkdir leaves
-/// the move to a thread of its own. Whatever reads or writes a pids file,
-/// checks a limit, or removes a container first waits for the moves under
-/// way (`settle`): nothing sees a count without them.
+/// 14 of the 17 ms of a `mkdir` typed at a shell, ~20 of the 25 of an
+/// `nsctl exec` (back to back it is cheap: a grace period has just passed).
+/// Where no limit counts them (none on the container's mirror or above),
+/// the moves are left to a thread of its own: an init (it forks nothing),
+/// or every process of a container's leaf not yet in its mirror (`sync`:
+/// also what they forked before their move). Whatever reads or writes a
+/// pids file, checks a limit, or removes a container first waits for the
+/// moves under way (`settle`): nothing sees a count without them.
 package final class MirrorPlacements: Sendable {
+    private enum Job {
+        /// One process (an init) into its mirror.
+        case place(ProcessHandle, CgroupDirectory)
+        /// Every process of a leaf (v2) not in its mirror (v1), into it.
+        case sync(leaf: CgroupDirectory, mirror: CgroupDirectory)
+    }
     private struct State {
-        var queue: [(process: ProcessHandle, mirror: CgroupDirectory)] = []
+        var queue: [Job] = []
         /// A thread is draining the queue.
         var moving = false
     }
@@ -25,9 +34,14 @@ package final class MirrorPlacements: Sendable {
     package init() {}
 
     /// Move `process` into `mirror` soon (a thread started if none runs).
-    func placeLater(_ process: ProcessHandle, in mirror: CgroupDirectory) {
+    func placeLater(_ process: ProcessHandle, in mirror: CgroupDirectory) { enqueue(.place(process, mirror)) }
+
+    /// Bring every process of `leaf` into `mirror` soon.
+    func syncLater(leaf: CgroupDirectory, mirror: CgroupDirectory) { enqueue(.sync(leaf: leaf, mirror: mirror)) }
+
+    private func enqueue(_ job: Job) {
         let start = state.withLock { s -> Bool in
-            s.queue.append((process, mirror))
+            s.queue.append(job)
             defer { s.moving = true }
             return !s.moving
         }
@@ -35,16 +49,37 @@ package final class MirrorPlacements: Sendable {
     }
 
     private func drain() {
-        while let next = state.withLock({ s -> (process: ProcessHandle, mirror: CgroupDirectory)? in
+        while let next = state.withLock({ s -> Job? in
             if s.queue.isEmpty { s.moving = false; return nil }
             return s.queue.removeFirst()
         }) {
-            // Gone meanwhile (an rmdir settles first: only a death races):
-            // nothing to count.
-            guard next.process.isAlive else { continue }
-            do throws(Errno) { try next.mirror.adopt(pid: next.process.pid) } catch where error.saysGone {} catch {
-                Log.line("cannot place process \(next.process.pid) in its pids cgroup \(next.mirror.path): \(error)")
+            switch next {
+            case .place(let process, let mirror):
+                // Gone meanwhile (an rmdir settles first: only a death
+                // races): nothing to count.
+                guard process.isAlive else { continue }
+                Self.move(process.pid, into: mirror)
+            case .sync(let leaf, let mirror):
+                Self.sync(leaf: leaf, mirror: mirror)
             }
+        }
+    }
+
+    private static func move(_ pid: Int32, into mirror: CgroupDirectory) {
+        do throws(Errno) { try mirror.adopt(pid: pid) } catch where error.saysGone {} catch {
+            Log.line("cannot place process \(pid) in its pids cgroup \(mirror.path): \(error)")
+        }
+    }
+
+    /// Every process of `leaf` not in `mirror`, moved there, again until
+    /// none is left out (a process forks into its own mirror once moved;
+    /// what it forked before is caught by the next round).
+    static func sync(leaf: CgroupDirectory, mirror: CgroupDirectory) {
+        for _ in 0..<8 {
+            guard let inLeaf = ifReadable({ try leaf.processes() }), let placed = ifReadable({ try mirror.processes() }) else { return }
+            let missing = Set(inLeaf).subtracting(placed)
+            if missing.isEmpty { return }
+            for pid in missing.sorted() { move(pid, into: mirror) }
         }
     }
 

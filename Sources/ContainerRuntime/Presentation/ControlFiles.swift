@@ -188,6 +188,13 @@ package struct ControlFiles: Sendable {
         guard let c = runningContainer(serial), let path = c.limitFile(f) else {
             throw RuntimeError(.noEntry, "no such container")
         }
+        // Every process below in its pids mirror first: one left out while
+        // no limit counted it (an nsctl that died before it asked) would
+        // escape this one.
+        if f == .pidsMax, c.pidsMirror != nil {
+            let below = registry.read { s in s.tree.subtreePostOrder(serial).compactMap { s.containers[$0] } }
+            for d in below { if let mirror = d.pidsMirror { MirrorPlacements.sync(leaf: d.leaf, mirror: mirror) } }
+        }
         do throws(Errno) { try FileIO.write(path, bytes: bytes) } catch {
             throw RuntimeError(rejected: error, "cannot write \(f.name)")
         }
@@ -308,8 +315,17 @@ package struct ControlFiles: Sendable {
             pid = n
         }
         try doing("cannot move process \(pid) into \(c.leaf.path)") { () throws(Errno) in
-            try c.leaf.adopt(pid: pid)
-            try c.pidsMirror?.adopt(pid: pid)
+            // One already there (nsctl exec clones its command into it):
+            // no move, which takes the kernel's threadgroup lock for nothing.
+            if ifReadable({ try c.leaf.processes() })?.contains(pid) != true { try c.leaf.adopt(pid: pid) }
+            guard let mirror = c.pidsMirror else { return }
+            // Counted at once where a limit counts it; else soon, with what
+            // it forks meanwhile (see MirrorPlacements).
+            if CgroupV1.pidsLimited(from: mirror.path) {
+                try mirror.adopt(pid: pid)
+            } else {
+                c.placements.syncLater(leaf: c.leaf, mirror: mirror)
+            }
         }
     }
 
