@@ -225,7 +225,16 @@ test_unlimited_exec_is_placed_later_and_a_later_limit_counts_it() {
     echo max > "$MNT/a/pids.max"
     "$NSCTL" exec "$MNT/a" -- true || fail "exec without a limit"
     kill "$stray" 2>/dev/null
-    rm -rf "$MNT/a"
+    # a command that forks fast while the limit is written: every process
+    # counted once it is (none left out of the mirror to escape it)
+    mkdir "$MNT/b"
+    local cgb; cgb=$(awk '/^cgroup:/ { print $2 }' "$MNT/b/status")
+    "$NSCTL" exec -d "$MNT/b" -- sh -c 'i=0; while [ $i -lt 150 ]; do sleep 1000 & i=$((i+1)); done; wait' >/dev/null
+    echo 1000 > "$MNT/b/pids.max"
+    wait_for 10 sh -c "[ \$(wc -l < $CGROUP2$cgb/leaf/cgroup.procs) -ge 152 ]" || fail "the loop did not finish"
+    assert_eq "$(cat "$MNT/b/pids.current")" 152 "b's pids.current: the init, sh, 150 sleeps"
+    assert_eq "$(sort -n "$PIDS_V1$cgb/cgroup.procs")" "$(sort -n "$CGROUP2$cgb/leaf/cgroup.procs")" "b's processes in its v1 cgroup"
+    rm -rf "$MNT/a" "$MNT/b"
 }
 
 test_fork_bomb_harms_no_one() {

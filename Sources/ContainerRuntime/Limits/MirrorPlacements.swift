@@ -73,14 +73,18 @@ package final class MirrorPlacements: Sendable {
 
     /// Every process of `leaf` not in `mirror`, moved there, again until
     /// none is left out (a process forks into its own mirror once moved;
-    /// what it forked before is caught by the next round).
-    static func sync(leaf: CgroupDirectory, mirror: CgroupDirectory) {
-        for _ in 0..<8 {
-            guard let inLeaf = ifReadable({ try leaf.processes() }), let placed = ifReadable({ try mirror.processes() }) else { return }
+    /// what it forked before is caught by the next round). false: still
+    /// some after `rounds` (they fork faster than they are moved: freeze
+    /// them first, see ControlFiles.setLimit).
+    @discardableResult
+    static func sync(leaf: CgroupDirectory, mirror: CgroupDirectory, rounds: Int = 8) -> Bool {
+        for _ in 0..<rounds {
+            guard let inLeaf = ifReadable({ try leaf.processes() }), let placed = ifReadable({ try mirror.processes() }) else { return true }
             let missing = Set(inLeaf).subtracting(placed)
-            if missing.isEmpty { return }
+            if missing.isEmpty { return true }
             for pid in missing.sorted() { move(pid, into: mirror) }
         }
+        return false
     }
 
     /// Are moves under way?

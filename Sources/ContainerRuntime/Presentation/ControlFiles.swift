@@ -189,11 +189,17 @@ package struct ControlFiles: Sendable {
             throw RuntimeError(.noEntry, "no such container")
         }
         // Every process below in its pids mirror first: one left out while
-        // no limit counted it (an nsctl that died before it asked) would
-        // escape this one.
+        // no limit counted it (an nsctl that died before it asked, a fork
+        // loop outrunning the placements) would escape this one. Where they
+        // fork faster than they move, frozen meanwhile.
         if f == .pidsMax, c.pidsMirror != nil {
             let below = registry.read { s in s.tree.subtreePostOrder(serial).compactMap { s.containers[$0] } }
-            for d in below { if let mirror = d.pidsMirror { MirrorPlacements.sync(leaf: d.leaf, mirror: mirror) } }
+            for d in below {
+                guard let mirror = d.pidsMirror, !MirrorPlacements.sync(leaf: d.leaf, mirror: mirror, rounds: 2) else { continue }
+                let frozen = d.freeze()
+                MirrorPlacements.sync(leaf: d.leaf, mirror: mirror)
+                d.thaw(frozen)
+            }
         }
         do throws(Errno) { try FileIO.write(path, bytes: bytes) } catch {
             throw RuntimeError(rejected: error, "cannot write \(f.name)")
