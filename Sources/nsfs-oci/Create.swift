@@ -37,6 +37,8 @@ struct Create: ParsableCommand {
         }
         guard let process = config.process else { throw NsctlError("config.json: $.process: missing (nothing to run)") }
         try refuseWhatCannotBeHonoured(config)
+        // (checked by the refusals above: a mapping the tree can give, or none)
+        let asked = try? config.askedIds()
         let seccomp = try SeccompProgram(config, cache: rt.root + "/" + Runtime.seccompCache)
         if preserveFds != 0 { throw NsctlError("--preserve-fds \(preserveFds): passing descriptors is not supported") }
         let rootfs = config.root!.path.hasPrefix("/") ? config.root!.path : bundle + "/" + config.root!.path
@@ -56,7 +58,7 @@ struct Create: ParsableCommand {
             let path = engine + "/" + id
             // The engine's id mapping, asked of the tree (the host's root
             // only): the container's user namespace maps those host ids.
-            if let ids = try? config.askedIds() {
+            if let ids = asked {
                 do throws(Errno) { try FileIO.write(engine + "/mkdir", "\(id) ids=\(ids.first):\(ids.count)") } catch {
                     let last = UInt64(ids.first) + UInt64(ids.count) - 1
                     throw NsctlError(error == .busy ? "config.json: $.linux.uidMappings: host ids \(ids.first)-\(last) are another container's"
@@ -83,7 +85,7 @@ struct Create: ParsableCommand {
             if config.deniesDevices, !hasOwnUserNamespace(try c.initProcess()) {
                 throw NsctlError("config.json: $.linux.resources.devices: denying devices needs the container in a user namespace of its own; this mount has -o userns=off and there is no device cgroup")
             }
-            var first = try bind(config, into: c, rootfs: rootfs)
+            var first = try bind(config, into: c, rootfs: rootfs, idmapped: asked == nil)
             first.readonlyRoot = config.root?.readonly == true
             first.createHooks = config.hooks?.createContainer ?? []
             first.startHooks = config.hooks?.startContainer ?? []
@@ -141,16 +143,16 @@ struct Create: ParsableCommand {
     /// pts, shm and mqueue already; binds (files too) are attached as
     /// volumes; cgroup2 at /sys/fs/cgroup and tmpfs elsewhere are the first
     /// process's to mount (returned). Anything else is refused, by its JSON path.
-    func bind(_ config: OCIConfig, into c: ContainerDirectory, rootfs: String) throws(NsctlError) -> FirstProcess {
+    /// `idmapped`: binds idmapped on the container's user namespace (the
+    /// tree's own mapping); false with the engine's, whose files keep their
+    /// owners (the engine made them for its mapping, as for runc).
+    func bind(_ config: OCIConfig, into c: ContainerDirectory, rootfs: String, idmapped: Bool) throws(NsctlError) -> FirstProcess {
         let mounts = config.mounts ?? []
         var first = FirstProcess()
         let provided: [String: Set<String>] = ["/proc": ["proc"], "/sys": ["sysfs"], "/dev": ["tmpfs"],
                                                "/dev/pts": ["devpts"], "/dev/mqueue": ["mqueue"], "/dev/shm": ["tmpfs", "bind"]]
         let initProcess = try c.initProcess()
-        // Idmapped on the tree's own mapping; with the engine's, files keep
-        // their owners (the engine made them for its mapping, as for runc).
-        let idmapped = hasOwnUserNamespace(initProcess) && (try? config.askedIds()) == nil
-        let userns: Int32 = !idmapped ? -1 : open("/proc/\(initProcess.pid)/ns/user", O_RDONLY | O_CLOEXEC)
+        let userns: Int32 = !idmapped || !hasOwnUserNamespace(initProcess) ? -1 : open("/proc/\(initProcess.pid)/ns/user", O_RDONLY | O_CLOEXEC)
         defer { if userns >= 0 { close(userns) } }
         for (i, m) in mounts.enumerated() {
             let options = m.options ?? []
