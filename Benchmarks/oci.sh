@@ -16,6 +16,12 @@ mkdir -p "$img/bin" "$img/etc" "$img/proc" "$img/sys" "$img/dev" "$img/tmp"
 cp "$(command -v busybox)" "$img/bin/busybox"
 for a in $(busybox --list); do [ "$a" = busybox ] || ln -s busybox "$img/bin/$a"; done
 NSFS_OPTIONS=storage=$WORK/storage bench_mount
+# /namespaces (mounted over in a namespace of its own) and nsfs-oci's
+# default root (podman's cleanup runs the runtime without --root), removed
+# after if this run made them.
+made=()
+for d in /namespaces /run/nsfs-oci; do [ -e "$d" ] || made+=("$d"); done
+trap 'for d in "${made[@]}"; do rm -rf "$d/.seccomp-cache"; rmdir "$d" 2>/dev/null; done; bench_cleanup' EXIT
 mkdir -p /namespaces
 cat > "$WORK/times.py" <<'PY'
 import subprocess, sys, time
