@@ -199,30 +199,16 @@ extension NamespaceFilesystem {
               let dir = node(dirInode) else {
             return req.reply(error: ENOENT)
         }
-        // Sent again after a daemon died: done already if the container of
-        // that name is the one this request made (its record says so).
-        let request = tag(req.unique)
-        let done = req.isResent ? runtime.lifecycle.doneBy(request, parent: dir.serial, name: name) : nil
         let facts = facts(caller)
-        switch decide({ Decide.mkdir(name, in: dir, doneBy: done, facts: facts, tree: $0) }) {
-        case .refuse(let e): return req.reply(error: e)
-        case .done(let serial): return replyEntry(req, Inode(serial: serial, kind: .container), caller)
-        case .create: break
-        }
-        return workers.answer(req) { [self] req in
-            let serial: UInt64
-            let owner = ContainerTree.Owner(uid: UInt32(caller.uid), gid: UInt32(caller.gid))
-            let forUser = !facts.privileged && !facts.containerRoot
-            do throws(RuntimeError) {
-                serial = try runtime.lifecycle.create(parent: dir.serial, name: name, owner: owner,
-                                                      mode: UInt16(truncatingIfNeeded: mode & 0o7777), forUser: forUser,
-                                                      userProcessLimit: forUser ? ResourceLimits.processes(of: caller.tid) : nil,
-                                                      request: request)
-            } catch { return reply(req, error) }
-            let replied = replyEntry(req, Inode(serial: serial, kind: .container), caller)
-            // The view needs the new directory, which this mkdir held until now.
-            runtime.views.attach(serial)
-            return replied
+        let forUser = !facts.privileged && !facts.containerRoot
+        let owner = ContainerTree.Owner(uid: UInt32(caller.uid), gid: UInt32(caller.gid))
+        return makeChild(req, named: name, in: dir, facts: facts, reply: { [self] req, serial in
+            replyEntry(req, Inode(serial: serial, kind: .container), caller)
+        }) { [self] (request) throws(RuntimeError) in
+            try runtime.lifecycle.create(parent: dir.serial, name: name, owner: owner,
+                                         mode: UInt16(truncatingIfNeeded: mode & 0o7777), forUser: forUser,
+                                         userProcessLimit: forUser ? ResourceLimits.processes(of: caller.tid) : nil,
+                                         request: request)
         }
     }
 
@@ -232,23 +218,35 @@ extension NamespaceFilesystem {
     func mkdir(_ req: consuming Request, askedBy writer: Caller, facts: CallerFacts, in parent: UInt64, _ data: [UInt8]) -> Replied {
         guard let asked = MkdirRequest.parse(data) else { return req.reply(error: EINVAL) }
         guard let dir = node(Inode(serial: parent, kind: .container)) else { return req.reply(error: ENOENT) }
+        let (count, owner) = (data.count, ContainerTree.Owner(uid: UInt32(writer.uid), gid: UInt32(writer.gid)))
+        return makeChild(req, named: asked.name, in: dir, facts: facts, reply: { req, _ in req.reply(written: count) }) {
+            [self] (request) throws(RuntimeError) in
+            try runtime.lifecycle.create(parent: parent, name: asked.name, owner: owner, askedIds: asked.ids, request: request)
+        }
+    }
+
+    /// The birth of a child container named `name` in `dir`, for mkdir and
+    /// for the `mkdir` entry: checked here, made from a worker (the spawn
+    /// takes a millisecond), its view attached once the request is answered
+    /// (the view needs the new directory, which the request held until then).
+    /// A request sent again after a daemon died is done already if the
+    /// container of that name is the one it made (its record says so).
+    private func makeChild(_ req: consuming Request, named name: [UInt8], in dir: Decide.Node, facts: CallerFacts,
+                           reply: @escaping @Sendable (consuming Request, UInt64) -> Replied,
+                           create: @escaping @Sendable (RequestTag) throws(RuntimeError) -> UInt64) -> Replied {
         let request = tag(req.unique)
-        let done = req.isResent ? runtime.lifecycle.doneBy(request, parent: parent, name: asked.name) : nil
-        switch decide({ Decide.mkdir(asked.name, in: dir, doneBy: done, facts: facts, tree: $0) }) {
+        let done = req.isResent ? runtime.lifecycle.doneBy(request, parent: dir.serial, name: name) : nil
+        switch decide({ Decide.mkdir(name, in: dir, doneBy: done, facts: facts, tree: $0) }) {
         case .refuse(let e): return req.reply(error: e)
-        case .done: return req.reply(written: data.count)
+        case .done(let serial): return reply(req, serial)
         case .create: break
         }
-        let count = data.count
         return workers.answer(req) { [self] req in
             let serial: UInt64
-            do throws(RuntimeError) {
-                serial = try runtime.lifecycle.create(parent: parent, name: asked.name,
-                                                      owner: ContainerTree.Owner(uid: UInt32(writer.uid), gid: UInt32(writer.gid)),
-                                                      askedIds: asked.ids, request: request)
-            } catch { return reply(req, error) }
+            do throws(RuntimeError) { serial = try create(request) } catch { return self.reply(req, error) }
+            let replied = reply(req, serial)
             runtime.views.attach(serial)
-            return req.reply(written: count)
+            return replied
         }
     }
 

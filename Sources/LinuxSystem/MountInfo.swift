@@ -44,9 +44,7 @@ package enum MountInfo {
     /// `major:minor` of a device number, as mountinfo writes it (glibc's
     /// major()/minor() are macros Swift cannot see).
     package static func deviceName(_ dev: UInt64) -> String {
-        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff)
-        let minor = (dev & 0xff) | ((dev >> 12) & ~0xff)
-        return "\(major):\(minor)"
+        "\(DeviceNumber.major(UInt(dev))):\(DeviceNumber.minor(UInt(dev)))"
     }
 
     /// An overlay's layers from its superblock options, top first: its

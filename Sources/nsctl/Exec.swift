@@ -49,55 +49,9 @@ struct Exec: ParsableCommand {
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The program and its arguments, after --.", valueName: "cmd"))
     var command: [String] = []
 
-    /// Every kind (one the container shares with the host is skipped).
-    static let defaultKinds = NamespaceKind.allCases
-
     func run() throws {
         ExecRequest(namespaces: namespaces, tty: tty, detach: detach, user: user, path: path, command: command).run()
     }
-
-    /// Is this process in the host's user namespace (the one mapping every id)?
-    static func inInitialUserNamespace() -> Bool {
-        let map = (try? FileIO.readString("/proc/self/uid_map")) ?? ""
-        return map.split(whereSeparator: { $0 == " " || $0 == "\n" }) == ["0", "0", "4294967295"]
-    }
-
-    /// The container whose cgroup `c` is in: itself, or a set's container
-    /// (the root for a host set).
-    static func container(of c: ContainerDirectory) -> ContainerDirectory {
-        var dir = c
-        while dir.status.isSet {
-            guard let slash = dir.path.lastIndex(of: "/"), slash != dir.path.startIndex,
-                  let up = try? ContainerDirectory(String(dir.path[..<slash])) else { return dir }
-            dir = up
-            if up.isRoot { break }
-        }
-        return dir
-    }
-
-    /// Move nsctl into the cgroup of `c` (a set's: its container's) through
-    /// the tree. A host set has none: nothing to move.
-    static func moveSelf(into c: ContainerDirectory) throws(NsctlError) {
-        let dir = container(of: c)
-        if dir.isRoot || dir.status.isSet { return }
-        do throws(Errno) { try FileIO.write(dir.path + "/procs", "0") } catch {
-            throw NsctlError("cannot enter the cgroup of \(dir.path) (\(error)): nothing was started")
-        }
-    }
-
-    /// Which container's `freeze` froze `path`: `freeze` shows the state
-    /// (a frozen ancestor freezes everything below), so the topmost of the
-    /// frozen containers from `path` up is the one whose write froze it.
-    static func frozenBy(_ path: String) -> String {
-        var p = path, top = path
-        while let slash = p.lastIndex(of: "/"), slash != p.startIndex {
-            p = String(p[..<slash])
-            guard (try? FileIO.readString(p + "/freeze"))?.hasPrefix("1") == true else { break }
-            top = p
-        }
-        return top
-    }
-
 }
 
 /// What one `nsctl exec` asks: from ArgumentParser (Exec) or read by hand
@@ -157,7 +111,7 @@ struct ExecRequest {
     }
 
     func kinds() throws(NsctlError) -> [NamespaceKind] {
-        guard let namespaces else { return Exec.defaultKinds }
+        guard let namespaces else { return Self.defaultKinds }
         var out: [NamespaceKind] = []
         for name in namespaces.split(separator: ",", omittingEmptySubsequences: false) {
             guard let k = NamespaceKind.allCases.first(where: { $0.name == name }) else {
@@ -188,7 +142,7 @@ struct ExecRequest {
         // A process cloned into a frozen cgroup stops at once: nsctl would
         // wait, uninterruptibly, until someone thawed it.
         if c.status.state == .frozen {
-            throw NsctlError("\(path) is frozen: thaw it first (echo 0 > \(Exec.frozenBy(c.path))/freeze)")
+            throw NsctlError("\(path) is frozen: thaw it first (echo 0 > \(Self.frozenBy(c.path))/freeze)")
         }
         let initProcess = try c.status.isSet ? c.member() : c.initProcess()
         let (uid, gid) = try identity()
@@ -213,7 +167,7 @@ struct ExecRequest {
         // ancestor): nsctl asks the tree to move itself there (`0 > procs`,
         // by the tree's rules) and stays, as the relay; CMD is its child.
         // Never silently outside: a limit that holds must hold for CMD too.
-        let hostRoot = geteuid() == 0 && Capabilities.hasSysAdmin() && Exec.inInitialUserNamespace()
+        let hostRoot = geteuid() == 0 && Capabilities.hasSysAdmin() && Self.inInitialUserNamespace()
         var cgroup: Int32?
         var pidsMirror: PidsMirror?
         // No limit to count CMD against: no moves of nsctl; the tree puts
@@ -226,14 +180,14 @@ struct ExecRequest {
             pidsMirror = PidsMirror(c)
             if pidsMirror?.limited == false {
                 var fd: Int32 = -1
-                let writer = nsfs_deferred_write(Exec.container(of: c).path + "/procs", &fd)
+                let writer = nsfs_deferred_write(Self.container(of: c).path + "/procs", &fd)
                 if writer > 0 {
                     pidsMirror = nil
                     placeLater = (writer, fd)
                 }
             }
         } else {
-            try Exec.moveSelf(into: c)
+            try Self.moveSelf(into: c)
         }
         defer { cgroup.map { _ = close($0) } }
         // Detached: CMD's stdin is /dev/null, its stdout and stderr a pipe
@@ -285,6 +239,51 @@ struct ExecRequest {
         let status = nsfs_wait_forwarding(childPidfd, childPid, ptyMaster)
         reapWriter()
         return status
+    }
+
+    /// Every kind (one the container shares with the host is skipped).
+    static let defaultKinds = NamespaceKind.allCases
+
+    /// Is this process in the host's user namespace (the one mapping every id)?
+    static func inInitialUserNamespace() -> Bool {
+        let map = (try? FileIO.readString("/proc/self/uid_map")) ?? ""
+        return map.split(whereSeparator: { $0 == " " || $0 == "\n" }) == ["0", "0", "4294967295"]
+    }
+
+    /// The container whose cgroup `c` is in: itself, or a set's container
+    /// (the root for a host set).
+    static func container(of c: ContainerDirectory) -> ContainerDirectory {
+        var dir = c
+        while dir.status.isSet {
+            guard let slash = dir.path.lastIndex(of: "/"), slash != dir.path.startIndex,
+                  let up = try? ContainerDirectory(String(dir.path[..<slash])) else { return dir }
+            dir = up
+            if up.isRoot { break }
+        }
+        return dir
+    }
+
+    /// Move nsctl into the cgroup of `c` (a set's: its container's) through
+    /// the tree. A host set has none: nothing to move.
+    static func moveSelf(into c: ContainerDirectory) throws(NsctlError) {
+        let dir = container(of: c)
+        if dir.isRoot || dir.status.isSet { return }
+        do throws(Errno) { try FileIO.write(dir.path + "/procs", "0") } catch {
+            throw NsctlError("cannot enter the cgroup of \(dir.path) (\(error)): nothing was started")
+        }
+    }
+
+    /// Which container's `freeze` froze `path`: `freeze` shows the state
+    /// (a frozen ancestor freezes everything below), so the topmost of the
+    /// frozen containers from `path` up is the one whose write froze it.
+    static func frozenBy(_ path: String) -> String {
+        var p = path, top = path
+        while let slash = p.lastIndex(of: "/"), slash != p.startIndex {
+            p = String(p[..<slash])
+            guard (try? FileIO.readString(p + "/freeze"))?.hasPrefix("1") == true else { break }
+            top = p
+        }
+        return top
     }
 }
 

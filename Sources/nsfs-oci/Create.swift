@@ -36,9 +36,8 @@ struct Create: ParsableCommand {
             throw NsctlError(error.description)
         }
         guard let process = config.process else { throw NsctlError("config.json: $.process: missing (nothing to run)") }
-        try refuseWhatCannotBeHonoured(config)
-        // (checked by the refusals above: a mapping the tree can give, or none)
-        let asked = try? config.askedIds()
+        // The engine's id mapping, as the tree can give it (or none).
+        let asked = try refuseWhatCannotBeHonoured(config)
         let seccomp = try SeccompProgram(config, cache: rt.root + "/" + Runtime.seccompCache)
         if preserveFds != 0 { throw NsctlError("--preserve-fds \(preserveFds): passing descriptors is not supported") }
         let rootfs = config.root!.path.hasPrefix("/") ? config.root!.path : bundle + "/" + config.root!.path
@@ -235,11 +234,13 @@ struct Create: ParsableCommand {
     }
 
     /// What the tree cannot do yet fails here, by name, never silently.
-    func refuseWhatCannotBeHonoured(_ config: OCIConfig) throws(NsctlError) {
+    /// Returns the host ids the engine's mapping asks for (nil: none).
+    func refuseWhatCannotBeHonoured(_ config: OCIConfig) throws(NsctlError) -> (first: UInt32, count: UInt32)? {
         for (i, n) in (config.linux?.namespaces ?? []).enumerated() where n.path != nil && Create.joinable[n.type] == nil {
             throw NsctlError("config.json: $.linux.namespaces[\(i)].path: joining a \(n.type) namespace by path is not supported: the container's is the tree's (network, ipc, uts, pid, cgroup and time are joinable)")
         }
-        do throws(OCIConfigError) { _ = try config.askedIds() } catch { throw NsctlError(error.description) }
+        let asked: (first: UInt32, count: UInt32)?
+        do throws(OCIConfigError) { asked = try config.askedIds() } catch { throw NsctlError(error.description) }
         if let e = config.unsupportedResource() { throw NsctlError(e.description) }
         if config.process?.terminal == true, consoleSocket == nil {
             throw NsctlError("config.json: $.process.terminal: a terminal needs --console-socket")
@@ -247,6 +248,7 @@ struct Create: ParsableCommand {
         for key in (config.linux?.sysctl ?? [:]).keys.sorted() where !Create.isNamespaced(sysctl: key) {
             throw NsctlError("config.json: $.linux.sysctl.\(key): not scoped by the container's namespaces (the host's own setting)")
         }
+        return asked
     }
 }
 

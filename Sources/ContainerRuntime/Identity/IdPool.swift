@@ -59,13 +59,11 @@ package struct IdPool: Sendable, Equatable {
         return true
     }
 
-    /// A range a record names as asked for (adoption): in use from now on.
-    package mutating func reserve(_ first: UInt32, count: UInt32) { claimed[first] = count }
-
-    /// The ids a record names as its own (adoption): in use from now on.
+    /// The ids a record names as its own (adoption), block or range asked
+    /// for: in use from now on.
     package mutating func reserve(_ r: ContainerRecord) {
         guard let b = r.idBase else { return }
-        if r.idsAsked { reserve(b, count: r.idCount) } else { reserve(b) }
+        if r.idsAsked { claimed[b] = r.idCount } else { reserve(b) }
     }
 
     /// Is this range one of the pool's blocks?

@@ -154,10 +154,11 @@ package struct CgroupLayout: Sendable {
         try pidsMirror(of: cgroup)?.adopt(pid: pid)
     }
 
-    /// Put `process` in the v1 mirror of `cgroup`: now, or, where nothing
-    /// would count it against a limit (`later`), soon (see MirrorPlacements).
+    /// Put `process` (in the leaf of `cgroup`) in the v1 mirror of `cgroup`:
+    /// now, or, where nothing would count it against a limit (`later`),
+    /// soon with the rest of the leaf (see MirrorPlacements).
     func placeInMirror(_ process: ProcessHandle, of cgroup: CgroupDirectory, later: Bool) throws(Errno) {
         guard let mirror = pidsMirror(of: cgroup) else { return }
-        if later { placements.placeLater(process, in: mirror) } else { try mirror.adopt(pid: process.pid) }
+        if later { placements.syncLater(leaf: Self.leaf(of: cgroup), mirror: mirror) } else { try mirror.adopt(pid: process.pid) }
     }
 }

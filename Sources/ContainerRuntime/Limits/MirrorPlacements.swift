@@ -12,20 +12,16 @@ import Glibc
 /// 14 of the 17 ms of a `mkdir` typed at a shell, ~20 of the 25 of an
 /// `nsctl exec` (back to back it is cheap: a grace period has just passed).
 /// Where no limit counts them (none on the container's mirror or above),
-/// the moves are left to a thread of its own: an init (it forks nothing),
-/// or every process of a container's leaf not yet in its mirror (`sync`:
-/// also what they forked before their move). Whatever reads or writes a
-/// pids file, checks a limit, or removes a container first waits for the
-/// moves under way (`settle`): nothing sees a count without them.
+/// the moves are left to a thread of its own: every process of the
+/// container's leaf not yet in its mirror (`sync`: an init, which forks
+/// nothing, or a command and what it forked before its move). Whatever
+/// reads or writes a pids file, checks a limit, or removes a container
+/// first waits for the moves under way (`settle`): nothing sees a count
+/// without them.
 package final class MirrorPlacements: Sendable {
-    private enum Job {
-        /// One process (an init) into its mirror.
-        case place(ProcessHandle, CgroupDirectory)
-        /// Every process of a leaf (v2) not in its mirror (v1), into it.
-        case sync(leaf: CgroupDirectory, mirror: CgroupDirectory)
-    }
     private struct State {
-        var queue: [Job] = []
+        /// Leaves (v2) to bring into their mirrors (v1).
+        var queue: [(leaf: CgroupDirectory, mirror: CgroupDirectory)] = []
         /// A thread is draining the queue.
         var moving = false
     }
@@ -33,15 +29,11 @@ package final class MirrorPlacements: Sendable {
 
     package init() {}
 
-    /// Move `process` into `mirror` soon (a thread started if none runs).
-    func placeLater(_ process: ProcessHandle, in mirror: CgroupDirectory) { enqueue(.place(process, mirror)) }
-
-    /// Bring every process of `leaf` into `mirror` soon.
-    func syncLater(leaf: CgroupDirectory, mirror: CgroupDirectory) { enqueue(.sync(leaf: leaf, mirror: mirror)) }
-
-    private func enqueue(_ job: Job) {
+    /// Bring every process of `leaf` into `mirror` soon (a thread started
+    /// if none runs).
+    func syncLater(leaf: CgroupDirectory, mirror: CgroupDirectory) {
         let start = state.withLock { s -> Bool in
-            s.queue.append(job)
+            s.queue.append((leaf, mirror))
             defer { s.moving = true }
             return !s.moving
         }
@@ -49,40 +41,31 @@ package final class MirrorPlacements: Sendable {
     }
 
     private func drain() {
-        while let next = state.withLock({ s -> Job? in
+        while let next = state.withLock({ s -> (leaf: CgroupDirectory, mirror: CgroupDirectory)? in
             if s.queue.isEmpty { s.moving = false; return nil }
             return s.queue.removeFirst()
         }) {
-            switch next {
-            case .place(let process, let mirror):
-                // Gone meanwhile (an rmdir settles first: only a death
-                // races): nothing to count.
-                guard process.isAlive else { continue }
-                Self.move(process.pid, into: mirror)
-            case .sync(let leaf, let mirror):
-                Self.sync(leaf: leaf, mirror: mirror)
-            }
-        }
-    }
-
-    private static func move(_ pid: Int32, into mirror: CgroupDirectory) {
-        do throws(Errno) { try mirror.adopt(pid: pid) } catch where error.saysGone {} catch {
-            Log.line("cannot place process \(pid) in its pids cgroup \(mirror.path): \(error)")
+            Self.sync(leaf: next.leaf, mirror: next.mirror)
         }
     }
 
     /// Every process of `leaf` not in `mirror`, moved there, again until
     /// none is left out (a process forks into its own mirror once moved;
-    /// what it forked before is caught by the next round). false: still
-    /// some after `rounds` (they fork faster than they are moved: freeze
-    /// them first, see ControlFiles.setLimit).
+    /// what it forked before is caught by the next round). A process gone
+    /// meanwhile is nothing to count. false: still some after `rounds`
+    /// (they fork faster than they are moved: freeze them first, see
+    /// ControlFiles.setLimit).
     @discardableResult
     static func sync(leaf: CgroupDirectory, mirror: CgroupDirectory, rounds: Int = 8) -> Bool {
         for _ in 0..<rounds {
             guard let inLeaf = ifReadable({ try leaf.processes() }), let placed = ifReadable({ try mirror.processes() }) else { return true }
             let missing = Set(inLeaf).subtracting(placed)
             if missing.isEmpty { return true }
-            for pid in missing.sorted() { move(pid, into: mirror) }
+            for pid in missing.sorted() {
+                do throws(Errno) { try mirror.adopt(pid: pid) } catch where error.saysGone {} catch {
+                    Log.line("cannot place process \(pid) in its pids cgroup \(mirror.path): \(error)")
+                }
+            }
         }
         return false
     }

@@ -1,4 +1,3 @@
-
 /// dev_t's halves, as glibc's major()/minor() macros split them (Swift
 /// sees no macro).
 package enum DeviceNumber {
