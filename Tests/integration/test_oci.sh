@@ -322,8 +322,11 @@ test_podman_drives_it_and_its_containers_are_directories() {
         [ ! -e \$d ] || { echo 'rm left the directory'; exit 1; }
         # run -it: a pty of the container's own (script gives podman a
         # terminal; a process that exits at once may lose its output in
-        # podman's attach, with runc too: it waits a moment)
-        out=\$(script -qec \"$P run -it --rm $U /bin/sh -c 'tty; [ -t 0 ] && echo stdin-is-a-tty; sleep 1'\" /dev/null | tr -d '\\r')
+        # podman's attach, with runc too: it waits a moment). script's stdin
+        # stays open until the end: at its EOF script writes an end-of-file
+        # into the terminal, which podman may carry to the container's pty
+        # to be echoed as ^@ (runc too, 1 run in 10 here)
+        out=\$(sleep 3 | script -qec \"$P run -it --rm $U /bin/sh -c 'tty; [ -t 0 ] && echo stdin-is-a-tty; sleep 1'\" /dev/null | tr -d '\\r')
         echo \"\$out\" | matches -x '/dev/pts/0' || { echo \"run -it: \$out\"; exit 1; }
         echo \"\$out\" | matches -x 'stdin-is-a-tty' || { echo \"run -it stdin: \$out\"; exit 1; }
         # --read-only: the root, not the tmpfs podman mounts on it
