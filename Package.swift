@@ -15,6 +15,7 @@
 //   FuseAdapter      the FUSE adapter: the only module that imports libfuse
 //   namespacefs      the mount command
 //   TreeClient       a container as the tools see it through the mount, and entering it
+//   ToolArguments    a command line of subcommands read by hand, and its help (pure)
 //   nsctl            operates: exec inside a container, ps, tree
 //   OCISpec          an OCI bundle's config.json, decoded and checked (pure)
 //   nsfs-oci         the OCI runtime engines call (runc's command line)
@@ -47,10 +48,12 @@ let package = Package(
         .target(name: "MountOptions", dependencies: ["ContainerRuntime", "ContainerTree"]),
         .executableTarget(name: "namespacefs", dependencies: ["FuseAdapter", "ContainerRuntime", "LinuxSystem", "MountOptions"]),
         .target(name: "TreeClient", dependencies: ["LinuxSystem", "ContainerTree", "CNamespaceShim"]),
+        .target(name: "ToolArguments"),
+        // Linked fully static in release: its start is most of what
+        // `nsctl exec` costs (no loader, no shared libraries to relocate).
         .executableTarget(name: "nsctl", dependencies: [
-            "LinuxSystem", "ContainerTree", "CNamespaceShim", "TreeClient",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+            "LinuxSystem", "ContainerTree", "CNamespaceShim", "TreeClient", "ToolArguments",
+        ], linkerSettings: [.unsafeFlags(["-static-executable"], .when(configuration: .release))]),
         .target(name: "OCISpec"),
         .executableTarget(name: "nsfs-oci", dependencies: [
             "LinuxSystem", "ContainerTree", "CNamespaceShim", "TreeClient", "OCISpec", "CSeccomp",
@@ -62,6 +65,7 @@ let package = Package(
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "ContainerTree", "LinuxSystem"]),
         .testTarget(name: "FuseAdapterTests", dependencies: ["FuseAdapter", "ContainerTree", "LinuxSystem"]),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
+        .testTarget(name: "ToolArgumentsTests", dependencies: ["ToolArguments"]),
         .testTarget(name: "MountCommandTests", dependencies: ["MountOptions", "ContainerRuntime"]),
     ]
 )

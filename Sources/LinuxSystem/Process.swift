@@ -210,14 +210,19 @@ package enum ResourceLimits {
     /// The process limit (RLIMIT_NPROC, soft) of another process, from
     /// /proc/PID/limits; nil when unlimited or unreadable.
     package static func processes(of pid: Int32) -> UInt64? {
-        guard let text = try? FileIO.readString("/proc/\(pid)/limits") else { return nil }
-        return parseProcesses(text)
+        guard let bytes = try? FileIO.read("/proc/\(pid)/limits") else { return nil }
+        return parseProcesses(bytes)
     }
 
-    /// The soft "Max processes" value of a /proc/PID/limits text.
-    package static func parseProcesses(_ text: String) -> UInt64? {
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max processes") }) else { return nil }
-        return line.dropFirst("Max processes".count).split(separator: " ").first.flatMap { UInt64($0) }
+    /// The soft "Max processes" value of a /proc/PID/limits text (read as
+    /// bytes: it runs at every `nsctl exec`).
+    package static func parseProcesses(_ text: String) -> UInt64? { parseProcesses(Array(text.utf8)) }
+
+    package static func parseProcesses(_ bytes: [UInt8]) -> UInt64? {
+        let key = Array("Max processes".utf8)
+        guard let line = bytes.split(separator: UInt8(ascii: "\n")).first(where: { $0.starts(with: key) }) else { return nil }
+        return line.dropFirst(key.count).split(separator: UInt8(ascii: " ")).first
+            .flatMap { UInt64(String(decoding: $0, as: UTF8.self)) }
     }
 
     /// The open-file limit in force (soft).

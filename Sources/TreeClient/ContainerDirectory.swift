@@ -17,8 +17,10 @@ package struct ContainerDirectory {
     /// of a real namespacefs mount.
     package init(_ path: String) throws(NsctlError) {
         let p = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
-        guard FileIO.isDirectory(p) else { throw NsctlError("\(path): no such container") }
-        try Self.checkMount(p, shownAs: path)
+        let st: stat
+        do throws(Errno) { st = try FileIO.status(p) } catch { throw NsctlError("\(path): no such container") }
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw NsctlError("\(path): no such container") }
+        try Self.checkMount(device: st.st_dev, shownAs: path)
         let text: String
         do { text = try FileIO.readString(p + "/status") } catch {
             throw NsctlError("\(path) is not a container of a namespacefs mount (no status file)")
@@ -37,7 +39,12 @@ package struct ContainerDirectory {
     package static func checkMount(_ path: String, shownAs shown: String) throws(NsctlError) {
         let st: stat
         do throws(Errno) { st = try FileIO.status(path) } catch { throw NsctlError("\(shown): \(error)") }
-        let device = MountInfo.deviceName(UInt64(st.st_dev))
+        try checkMount(device: st.st_dev, shownAs: shown)
+    }
+
+    /// The same for a file already looked at (its st_dev).
+    package static func checkMount(device dev: dev_t, shownAs shown: String) throws(NsctlError) {
+        let device = MountInfo.deviceName(UInt64(dev))
         guard let m = ClientMounts.table.last(where: { $0.device == device }) else {
             throw NsctlError("\(shown) is not on a mounted filesystem nsctl can find")
         }

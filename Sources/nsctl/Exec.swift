@@ -1,14 +1,23 @@
-import ArgumentParser
 import ContainerTree
 import CNamespaceShim
 import LinuxSystem
+import ToolArguments
 import TreeClient
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct Exec: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// What one `nsctl exec` asks, then carried out.
+struct ExecRequest {
+    var namespaces: String?
+    var tty = false
+    var detach = false
+    var user: String?
+    var path: String
+    var command: [String]
+
+    static let spec = CommandSpec(
+        "exec",
         abstract: "Run a program inside a container.",
         discussion: """
         CMD runs in the container's namespaces (all of them, or only those \
@@ -25,78 +34,24 @@ struct Exec: ParsableCommand {
           nsctl exec --ns net /namespaces/web -- ss -ltn
           nsctl exec --ns mnt /namespaces/web -- mount -t tmpfs none /mnt
           nsctl exec -t /namespaces/web -- bash
-        """)
+        """,
+        options: [
+            OptionSpec(long: "ns", value: "list",
+                       help: "Only these namespaces, comma-separated: \(NamespaceKind.allCases.map(\.name).joined(separator: ", "))."),
+            OptionSpec(long: "tty", short: "t", help: "Interactive: give CMD a terminal of its own (a fresh pty that nsctl relays; also when the caller's input is a terminal). CMD never gets the caller's terminal."),
+            OptionSpec(long: "detach", short: "d", help: "Detached: start CMD in a session of its own, no terminal, stdin /dev/null, its output to the container's log; print its pid and return at once."),
+            OptionSpec(long: "user", value: "uid[:gid]", help: "Run as this uid (and gid; default: the uid) of the container's user namespace (default 0, its root)."),
+        ],
+        arguments: [ArgumentSpec("path", help: "The container's directory, e.g. /namespaces/web.")],
+        command: ("cmd", "The program and its arguments, after --."))
 
-    @Option(name: .customLong("ns"), help: ArgumentHelp(
-        "Only these namespaces, comma-separated: \(NamespaceKind.allCases.map(\.name).joined(separator: ", ")).",
-        valueName: "list"))
-    var namespaces: String?
-
-    @Flag(name: .short, help: "Interactive: give CMD a terminal of its own (a fresh pty that nsctl relays; also when the caller's input is a terminal). CMD never gets the caller's terminal.")
-    var tty = false
-
-    @Flag(name: .shortAndLong, help: "Detached: start CMD in a session of its own, no terminal, stdin /dev/null, its output to the container's log; print its pid and return at once.")
-    var detach = false
-
-    @Option(name: .customLong("user"), help: ArgumentHelp(
-        "Run as this uid (and gid; default: the uid) of the container's user namespace (default 0, its root).",
-        valueName: "uid[:gid]"))
-    var user: String?
-
-    @Argument(help: ArgumentHelp("The container's directory, e.g. /namespaces/web.", valueName: "path"))
-    var path: String
-
-    @Argument(parsing: .postTerminator, help: ArgumentHelp("The program and its arguments, after --.", valueName: "cmd"))
-    var command: [String] = []
-
-    func run() throws {
-        ExecRequest(namespaces: namespaces, tty: tty, detach: detach, user: user, path: path, command: command).run()
-    }
-}
-
-/// What one `nsctl exec` asks: from ArgumentParser (Exec) or read by hand
-/// (`quick`), then carried out.
-struct ExecRequest {
-    var namespaces: String?
-    var tty = false
-    var detach = false
-    var user: String?
-    var path: String
-    var command: [String]
-
-    /// `exec`'s arguments read by hand when they take the plain forms (its
-    /// options, spelled out; the path; `--`; the command): ArgumentParser's
-    /// parse costs ~1.6 ms of every start here (its reflection looks up
-    /// protocol conformances, a scan of the whole binary), more than the
-    /// rest of nsctl's own work. nil for anything else — help, an unknown
-    /// or bundled option, no `--` — which ArgumentParser then parses, with
-    /// its messages.
-    static func quick(_ args: [String]) -> ExecRequest? {
-        var (namespaces, user, path): (String?, String?, String?) = (nil, nil, nil)
-        var (tty, detach) = (false, false)
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            i += 1
-            switch a {
-            case "-t", "--tty": tty = true
-            case "-d", "--detach": detach = true
-            case "--ns", "--user":
-                guard i < args.count, !args[i].hasPrefix("-") else { return nil }
-                if a == "--ns" { namespaces = args[i] } else { user = args[i] }
-                i += 1
-            case "--":
-                guard path != nil, i < args.count else { return nil }
-                return ExecRequest(namespaces: namespaces, tty: tty, detach: detach, user: user, path: path!,
-                                   command: Array(args[i...]))
-            default:
-                if a.hasPrefix("--ns=") { namespaces = String(a.dropFirst(5)); continue }
-                if a.hasPrefix("--user=") { user = String(a.dropFirst(7)); continue }
-                guard !a.hasPrefix("-"), path == nil else { return nil }
-                path = a
-            }
-        }
-        return nil
+    init(_ args: ParsedArguments) {
+        namespaces = args.values["ns"]
+        tty = args.flags.contains("tty")
+        detach = args.flags.contains("detach")
+        user = args.values["user"]
+        path = args.arguments["path"]!
+        command = args.command
     }
 
     /// --user: uid and gid inside the container's user namespace.

@@ -1,29 +1,29 @@
-import ArgumentParser
 import ContainerTree
 import LinuxSystem
+import ToolArguments
 import TreeClient
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct Ps: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// ps, tree, status and top: what the mount shows, for people or as JSON.
+enum Listing {
+    static let pathOrTop = ArgumentSpec("path", help: "A container's directory, or the top of the mount.", default: Nsctl.defaultMount)
+
+    static let ps = CommandSpec(
+        "ps",
         abstract: "List the processes of a container and of every container below it.",
         discussion: """
         One line per process: its pid (as you see it), the container path \
         (relative to your view of the tree), its CPU time, its resident \
         memory and its command. Inside a container, the mount shows only \
         that container's subtree.
-        """)
+        """,
+        options: [OptionSpec(long: "json", help: "One JSON array of {pid, container, cpu_usec, rss_bytes, command}.")],
+        arguments: [pathOrTop])
 
-    @Argument(help: ArgumentHelp("A container's directory, or the top of the mount.", valueName: "path"))
-    var path: String = Nsctl.defaultMount
-
-    @Flag(help: "One JSON array of {pid, container, cpu_usec, rss_bytes, command}.")
-    var json = false
-
-    func run() throws {
-        let top = ContainerDirectory.open(path)
+    static func runPs(_ args: ParsedArguments) {
+        let top = ContainerDirectory.open(args.arguments["path"]!)
         var rows: [(pid: Int32, container: String, cpu: UInt64, rss: UInt64, command: String)] = []
         func visit(_ c: ContainerDirectory) {
             for pid in c.processes() {
@@ -35,7 +35,7 @@ struct Ps: ParsableCommand {
             c.children().forEach(visit)
         }
         visit(top)
-        if json {
+        if args.flags.contains("json") {
             print(JSON.array(rows.map { r in
                 .object([("pid", .number(UInt64(r.pid))), ("container", .string(r.container)), ("cpu_usec", .number(r.cpu)),
                          ("rss_bytes", .number(r.rss)), ("command", .string(r.command))])
@@ -47,21 +47,17 @@ struct Ps: ParsableCommand {
             print("\(pad(String(r.pid), 8)) \(pad(r.container, 24)) \(pad(Accounting.seconds(r.cpu), 9)) \(pad(Accounting.size(r.rss), 9)) \(r.command)")
         }
     }
-}
 
-struct Tree: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print the container tree with each container's state, processes, CPU time and memory.")
+    static let tree = CommandSpec(
+        "tree",
+        abstract: "Print the container tree with each container's state, processes, CPU time and memory.",
+        options: [OptionSpec(long: "json", help: "One JSON object per container, its children nested.")],
+        arguments: [ArgumentSpec("path", help: "Where to start: a container's directory or the top of the mount.", default: Nsctl.defaultMount)])
 
-    @Argument(help: ArgumentHelp("Where to start: a container's directory or the top of the mount.", valueName: "path"))
-    var path: String = Nsctl.defaultMount
-
-    @Flag(help: "One JSON object per container, its children nested.")
-    var json = false
-
-    func run() throws {
+    static func runTree(_ args: ParsedArguments) {
+        let path = args.arguments["path"]!
         let top = ContainerDirectory.open(path)
-        if json {
+        if args.flags.contains("json") {
             func node(_ c: ContainerDirectory) -> JSON {
                 .object(Accounting.fields(c.status, full: false) + [("children", .array(c.children().map(node)))])
             }
@@ -80,55 +76,44 @@ struct Tree: ParsableCommand {
         visit(top, "")
     }
 
-    func summary(_ c: ContainerDirectory) -> String {
+    static func summary(_ c: ContainerDirectory) -> String {
         let n = c.status.processes ?? 0
         var s = "\(c.status.state?.rawValue ?? "?")  \(n) process\(n == 1 ? "" : "es")"
         if let cpu = c.status.cpuMicroseconds { s += "  cpu \(Accounting.seconds(cpu))" }
         if let m = c.status.memoryBytes { s += "  mem \(Accounting.size(m))\(c.status[.memorySource] == "estimate" ? "~" : "")" }
         return s
     }
-}
 
-struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print a container's status (its status file), or with --json as one JSON object.")
+    static let status = CommandSpec(
+        "status",
+        abstract: "Print a container's status (its status file), or with --json as one JSON object.",
+        options: [OptionSpec(long: "json", help: "One JSON object: every key of the status file, numbers as numbers.")],
+        arguments: [ArgumentSpec("path", help: "A container's directory.")])
 
-    @Argument(help: ArgumentHelp("A container's directory.", valueName: "path"))
-    var path: String
-
-    @Flag(help: "One JSON object: every key of the status file, numbers as numbers.")
-    var json = false
-
-    func run() throws {
-        let c = ContainerDirectory.open(path)
-        if json {
+    static func runStatus(_ args: ParsedArguments) {
+        let c = ContainerDirectory.open(args.arguments["path"]!)
+        if args.flags.contains("json") {
             print(JSON.object(Accounting.fields(c.status, full: true)).text)
         } else {
             print(c.statusText, terminator: "")
         }
     }
-}
 
-struct Top: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "The busiest containers: CPU use over an interval, memory and processes, busiest first.")
+    static let top = CommandSpec(
+        "top",
+        abstract: "The busiest containers: CPU use over an interval, memory and processes, busiest first.",
+        options: [OptionSpec(long: "number", short: "n", value: "number", help: "How many lines (default: 10)."),
+                  OptionSpec(long: "interval", short: "i", value: "interval", help: "Seconds between the two looks (0.1-60; default: 1).")],
+        arguments: [ArgumentSpec("path", help: "Where to look: a container's directory or the top of the mount.", default: Nsctl.defaultMount)])
 
-    @Argument(help: ArgumentHelp("Where to look: a container's directory or the top of the mount.", valueName: "path"))
-    var path: String = Nsctl.defaultMount
-
-    @Option(name: .shortAndLong, help: "How many lines.")
-    var number = 10
-
-    @Option(name: .shortAndLong, help: "Seconds between the two looks (0.1-60).")
-    var interval = 1.0
-
-    func validate() throws {
-        guard (0.1...60).contains(interval) else { throw ValidationError("--interval takes 0.1 to 60 seconds") }
-        guard number > 0 else { throw ValidationError("--number takes a count above 0") }
-    }
-
-    func run() throws {
-        let top = ContainerDirectory.open(path)
+    static func runTop(_ args: ParsedArguments) {
+        guard let number = Int(args.values["number"] ?? "10"), number > 0 else {
+            Nsctl.fail("--number takes a count above 0", status: 64)
+        }
+        guard let interval = Double(args.values["interval"] ?? "1"), (0.1...60).contains(interval) else {
+            Nsctl.fail("--interval takes 0.1 to 60 seconds", status: 64)
+        }
+        let top = ContainerDirectory.open(args.arguments["path"]!)
         func all(_ c: ContainerDirectory) -> [ContainerDirectory] { [c] + c.children().flatMap(all) }
         let before = Dictionary(all(top).filter { !$0.isRoot }.map { ($0.path, $0.status.cpuMicroseconds ?? 0) }, uniquingKeysWith: { a, _ in a })
         usleep(UInt32(interval * 1_000_000))
@@ -144,7 +129,7 @@ struct Top: ParsableCommand {
         }
     }
 
-    func format1(_ v: Double) -> String { String(Double(Int(v * 10)) / 10) }
+    static func format1(_ v: Double) -> String { String(Double(Int(v * 10)) / 10) }
 }
 
 /// Units for people, and the status keys as JSON.

@@ -1,14 +1,16 @@
 // nsctl: operate namespacefs containers.
-import ArgumentParser
 import LinuxSystem
+import ToolArguments
 import TreeClient
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct Nsctl: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "nsctl",
+enum Nsctl {
+    static let defaultMount = "/namespaces"
+
+    static let spec = ToolSpec(
+        name: "nsctl",
         abstract: "Operate namespacefs containers: run programs inside them, list their processes and their tree.",
         discussion: """
         Containers are the directories of a namespacefs mount (default \
@@ -17,20 +19,35 @@ struct Nsctl: ParsableCommand {
         container it sees that container's subtree only.
         """,
         version: "nsctl 0.1.0",
-        subcommands: [Exec.self, Ps.self, Tree.self, Status.self, Top.self])
-
-    static let defaultMount = "/namespaces"
+        commands: [ExecRequest.spec, Listing.ps, Listing.tree, Listing.status, Listing.top])
 
     /// One line on stderr, exit 1 (or `status`).
     static func fail(_ message: String, status: Int32 = 1) -> Never {
         StandardError.line("nsctl: \(message)")
         Glibc.exit(status)
     }
+
+    static func main() -> Never {
+        let invocation: Invocation
+        do { invocation = try spec.parse(Array(CommandLine.arguments.dropFirst())) } catch {
+            fail(error.description, status: 64)
+        }
+        switch invocation {
+        case .help(let command):
+            print(spec.help(command), terminator: "")
+        case .version:
+            print(spec.version)
+        case .run(let command, let args):
+            switch command {
+            case ExecRequest.spec.name: ExecRequest(args).run()
+            case Listing.ps.name: Listing.runPs(args)
+            case Listing.tree.name: Listing.runTree(args)
+            case Listing.status.name: Listing.runStatus(args)
+            default: Listing.runTop(args)
+            }
+        }
+        Glibc.exit(0)
+    }
 }
 
-// `nsctl exec` in its plain forms skips ArgumentParser (see ExecRequest.quick).
-if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "exec",
-   let request = ExecRequest.quick(Array(CommandLine.arguments.dropFirst(2))) {
-    request.run()
-}
 Nsctl.main()
