@@ -2,7 +2,10 @@
 # Scale: N containers in one directory. Memory per container (kernel and
 # userland: init PSS + daemon growth), daemon RSS, `ls` of the N-entry
 # directory (vs `ls` of the cgroup directory holding the same N cgroups),
-# and the time a restarted daemon takes to re-adopt them all.
+# mkdir/rmdir with the N there against the kernel's floor in the same run
+# (create_destroy.c, alternating), the time a restarted daemon takes to
+# re-adopt them all, and `rm -rf` of the N against the same removals done
+# directly (N made by clone3, then cgroup.kill + wait + rmdir each).
 #   Benchmarks/scale.sh [N=10000]     (root; builds release first)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +18,10 @@ daemon_pid() { pgrep -f -x "$BIN/namespacefs $MNT -o state_dir=/run/nsfs-bench-$
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
+gcc -O2 -I Sources/CNamespaceShim/include -o "$WORK/create_destroy" Benchmarks/create_destroy.c \
+    Sources/CNamespaceShim/spawn.c Sources/CNamespaceShim/syscalls.c Sources/CNamespaceShim/userns.c
 bench_mount
+mkdir -p "$CGROUP2$CG/direct"
 sync; echo 3 > /proc/sys/vm/drop_caches
 used0=$(used_kb) kernel0=$(kernel_kb) rss0=$(rss_kb "$(daemon_pid)")
 echo "$n containers in one directory, $(nproc) cores, kernel $(uname -r), open files limit $(ulimit -n)"
@@ -60,6 +66,9 @@ lsrow() {   # median of 5 runs of `ls -f` (listing, no sort) and `ls -l`
 lsrow "ls of the $n-entry directory (namespacefs)" "$MNT"
 lsrow "ls of the $n cgroups (cgroupfs)" "$CGROUP2$CG/nsfs"
 echo
+echo "with the $n there: 100 more made and removed, each beside the kernel floor (back to back)"
+NO_UNSHARE=1 "$WORK/create_destroy" "$MNT" "$CGROUP2$CG/direct" "$BIN/namespacefs-init" 100
+echo
 
 umount "$MNT"
 while [ -n "$(daemon_pid)" ]; do sleep 0.05; done
@@ -72,3 +81,4 @@ echo "restart: mount ready (all $seen re-adopted) in $mounted_ms ms"
 t0=$(date +%s%N)
 rm -rf "$MNT"/c*
 echo "rm -rf of $n containers: $(ms_since "$t0") ms"
+ONLY_DIRECT_REMOVAL=1 "$WORK/create_destroy" "$MNT" "$CGROUP2$CG/direct" "$BIN/namespacefs-init" "$n"

@@ -65,9 +65,13 @@ def scale(text):
     readopt = num(r"re-adopted\) in (\d+) ms", text)
     rows.append(("7", f"re-adopting {int(n) if n else '?'} containers (vs 1 s)", f"{readopt:g} ms" if readopt else "-", "1000 ms",
                  readopt / 1000 if readopt else None, 1.0))
-    rm = num(r"^rm -rf of \d+ containers: (\d+) ms", text)
-    # (no floor yet: cgroup.kill + rmdir of the same cgroups is not measured beside it)
-    rows.append(("7", f"rm -rf of {int(n) if n else '?'} containers", f"{rm:g} ms" if rm else "-", "-", None, None))
+    count = int(n) if n else '?'
+    for op, target in (("mkdir", 1.5), ("rmdir", None)):
+        m = re.search(rf"^{op}\s+(\d+)\s+(\d+)", text, re.M)
+        row("7", f"{op} p50 with {count} there (vs clone3 floor, same run)", float(m.group(1)) if m else None,
+            float(m.group(2)) if m else None, target, "µs")
+    row("7", f"rm -rf of {count} containers (vs cgroup.kill + wait + rmdir of as many)",
+        num(r"^rm -rf of \d+ containers: (\d+) ms", text), num(r"^direct removal of \d+ containers.*: (\d+) ms", text), 2.0, "ms")
 
 def sets(text):
     r = sorted(float(x) for x in re.findall(r"first ls ([\d.]+)x that", text))

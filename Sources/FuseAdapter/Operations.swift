@@ -18,7 +18,7 @@ extension NamespaceFilesystem {
         guard let dirInode = Inode(number: UInt64(parent)), let caller = caller(req, seeing: dirInode) else { return nil }
         let s = String(validating: name, as: UTF8.self)
         // A name that may be a set's: look at the container's processes first.
-        if let s, !looked, EntryKind.controlEntry(named: s) == nil { discover(dirInode) }
+        if let s, !looked, mayNameASet(s, in: dirInode) { discover(dirInode) }
         let (dir, found) = runtime.registry.withTree { t, isHostSet in
             (Decide.Node.resolve(dirInode, in: t, isHostSet: isHostSet),
              s.flatMap { t.lookup($0, in: dirInode) }.flatMap { Decide.Node.resolve($0, in: t, isHostSet: isHostSet) })
@@ -27,6 +27,16 @@ extension NamespaceFilesystem {
         var child = found
         if let c = child, !c.isTreeNode, isUnlinked(c.inode, by: caller) { child = nil }
         return (caller, dir, child)
+    }
+
+    /// Can `name` in `dir` be a set's, which appears without a request?
+    /// In a container, only `unnamed` and digits (mv of a set makes it a
+    /// container); at the root, a host set keeps the name mv gave it. (Not
+    /// for a child container's name: rm -rf of N containers looked at all
+    /// the others' processes at each one, N² in all.)
+    func mayNameASet(_ name: String, in dir: Inode) -> Bool {
+        guard EntryKind.controlEntry(named: name) == nil else { return false }
+        return SetForest.isSetName(name) || owningContainer(of: dir.serial) == ContainerTree.rootSerial
     }
 
     /// What `inode` is now, if it is anything.
@@ -136,8 +146,9 @@ extension NamespaceFilesystem {
 
     func lookup(_ req: consuming Request, _ parent: fuse_ino_t, _ name: [UInt8]) -> Replied {
         if let e = Decide.lookup(nameLength: name.count) { return req.reply(error: e) }
-        let isControl = String(validating: name, as: UTF8.self).flatMap(EntryKind.controlEntry(named:)) != nil
-        return withFreshSets(req, isControl ? nil : Inode(number: UInt64(parent))) { [self] req in
+        let dir = Inode(number: UInt64(parent))
+        let mayBeSet = dir.flatMap { d in String(validating: name, as: UTF8.self).map { mayNameASet($0, in: d) } } ?? false
+        return withFreshSets(req, mayBeSet ? dir : nil) { [self] req in
             guard let (caller, _, child) = entry(req, parent, name, looked: true), let child else { return req.reply(error: ENOENT) }
             return replyEntry(req, child.inode, caller)
         }
