@@ -556,12 +556,15 @@ extension NamespaceFilesystem {
             var keep = false
             let handle = newHandle { st, h in
                 var dir = OpenDirectory(inode: inode, entries: entries)
-                // ns/ lists the same names for everyone: read through the
-                // kernel's cache, only while every handle reading through
-                // it lists the same (it is filled by whichever reads
-                // first); kept if it holds this very listing.
-                let listing = inode.kind == .nsDirectory ? Self.fingerprint(entries) : nil
-                if let listing, st.cachedOpens[inode.number].map({ $0.listing == listing }) ?? true {
+                // Read through the kernel's cache (find and tar walked
+                // every directory with readdir requests), only while every
+                // handle reading through it lists the same (it is filled by
+                // whichever reads first; views and rm's unlinks make
+                // listings differ per reader); kept if it holds this very
+                // listing, as made now (sets looked for first): a container
+                // or set made since the last look is in the next one.
+                let listing = Self.fingerprint(entries)
+                if st.cachedOpens[inode.number].map({ $0.listing == listing }) ?? true {
                     dir.cached = listing
                     st.cachedOpens[inode.number, default: (listing, 0)].count += 1
                     keep = st.readdirCache[inode.number] == listing

@@ -82,6 +82,9 @@ public enum Invocation: Sendable, Equatable {
     /// Help on stdout (`--help`, `-h`, `help [SUB]`): nil is the tool's own.
     case help(String?)
     case version
+    /// `--generate-completion-script bash` (ArgumentParser's spelling,
+    /// which `make install` uses): the script on stdout.
+    case completion
 }
 
 /// One line for the user (without the tool's name), exit 64 (EX_USAGE).
@@ -111,6 +114,9 @@ public struct ToolSpec: Sendable {
         switch first {
         case "-h", "--help": return .help(nil)
         case "--version": return .version
+        case "--generate-completion-script":
+            guard args.count == 2, args[1] == "bash" else { throw UsageError("--generate-completion-script takes bash (the only shell it knows)") }
+            return .completion
         case "help":
             guard args.count > 1 else { return .help(nil) }
             guard commands.contains(where: { $0.name == args[1] }) else { throw unknownCommand(args[1]) }
@@ -203,6 +209,56 @@ public struct ToolSpec: Sendable {
             throw UsageError("missing <\(command.name)>: \(name) \(c.name) \(usageLine(c)); \(see)")
         }
         return .run(c.name, parsed)
+    }
+
+    // MARK: completion
+
+    /// A bash completion function made from the same description:
+    /// subcommands, then each one's options; directories for its
+    /// arguments, commands after `--`.
+    public func bashCompletion() -> String {
+        let fn = "_" + name.map { $0.isLetter || $0.isNumber ? $0 : "_" }.map(String.init).joined()
+        var cases: [String] = []
+        for c in commands {
+            let options = c.options.flatMap { o in [o.long.map { "--\($0)" }, o.short.map { "-\($0)" }].compactMap { $0 } } + ["--help"]
+            let valued = c.options.filter { $0.value != nil }
+                .flatMap { o in [o.long.map { "--\($0)" }, o.short.map { "-\($0)" }].compactMap { $0 } }
+            // (after an option that takes a value: nothing to offer)
+            let values = valued.isEmpty ? "" : """
+
+                        case $prev in \(valued.joined(separator: "|"))) COMPREPLY=(); return 0 ;; esac
+            """
+            cases.append("""
+                    \(c.name))\(values)
+                        opts="\(options.joined(separator: " "))" ;;
+            """)
+        }
+        return """
+        # bash completion for \(name) (made by `\(name) --generate-completion-script bash`)
+        \(fn)() {
+            local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} sub= opts i
+            for ((i = 1; i < COMP_CWORD; i++)); do
+                if [[ ${COMP_WORDS[i]} == -- ]]; then
+                    # the command to run, then its own arguments
+                    if ((i == COMP_CWORD - 1)); then COMPREPLY=($(compgen -c -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
+                    return 0
+                fi
+                [[ -z $sub && ${COMP_WORDS[i]} != -* ]] && sub=${COMP_WORDS[i]}
+            done
+            if [[ -z $sub ]]; then
+                COMPREPLY=($(compgen -W "\(commands.map(\.name).joined(separator: " ")) help --help --version" -- "$cur"))
+                return 0
+            fi
+            case $sub in
+        \(cases.joined(separator: "\n"))
+                help) COMPREPLY=($(compgen -W "\(commands.map(\.name).joined(separator: " "))" -- "$cur")); return 0 ;;
+                *) return 0 ;;
+            esac
+            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur")); else COMPREPLY=($(compgen -d -- "$cur")); fi
+        }
+        complete -F \(fn) \(name)
+
+        """
     }
 
     // MARK: help

@@ -37,6 +37,8 @@ enum Nsctl {
             print(spec.help(command), terminator: "")
         case .version:
             print(spec.version)
+        case .completion:
+            print(spec.bashCompletion(), terminator: "")
         case .run(let command, let args):
             switch command {
             case ExecRequest.spec.name: ExecRequest(args).run()

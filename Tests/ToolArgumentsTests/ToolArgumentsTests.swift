@@ -75,6 +75,16 @@ struct ToolArgumentsTests {
         }
     }
 
+    @Test func bashCompletionIsMadeFromTheSameDescription() throws {
+        #expect(try Self.tool.parse(["--generate-completion-script", "bash"]) == .completion)
+        #expect(throws: UsageError.self) { try Self.tool.parse(["--generate-completion-script", "zsh"]) }
+        let script = Self.tool.bashCompletion()
+        #expect(script.contains("complete -F _t t"))
+        #expect(script.contains("compgen -W \"exec top help --help --version\""))
+        #expect(script.contains("opts=\"--ns --tty -t --detach -d --help\""))
+        #expect(script.contains("case $prev in --number|-n)"))
+    }
+
     @Test func helpIsMadeFromTheSameDescription() {
         let top = Self.tool.help(nil)
         #expect(top.contains("OVERVIEW: A tool."))
