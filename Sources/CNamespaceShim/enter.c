@@ -205,12 +205,16 @@ int nsfs_exec_in(int pidfd, int nsflags, int cgroup_fd, int use_tty, int as_uid,
 int nsfs_deferred_write(const char *path, int *fd) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return -errno;
+    // Opened here, before the caller starts what it will name: on a FUSE
+    // mount the lookup of `path` may look at the container's processes,
+    // and one seen then is taken as it was (its unshare after, unseen)
+    // for a second.
+    int out = open(path, O_WRONLY | O_CLOEXEC);
+    if (out < 0) { int e = errno; close(p[0]); close(p[1]); return -e; }
     pid_t pid = fork();
-    if (pid < 0) { int e = errno; close(p[0]); close(p[1]); return -e; }
+    if (pid < 0) { int e = errno; close(p[0]); close(p[1]); close(out); return -e; }
     if (pid == 0) {
         close(p[1]);
-        int out = open(path, O_WRONLY | O_CLOEXEC);
-        if (out < 0) _exit(1);
         char buf[64];
         size_t n = 0;
         ssize_t r;
@@ -220,6 +224,7 @@ int nsfs_deferred_write(const char *path, int *fd) {
         _exit(n > 0 && write(out, buf, n) == (ssize_t)n ? 0 : 1);
     }
     close(p[0]);
+    close(out);
     *fd = p[1];
     return pid;
 }

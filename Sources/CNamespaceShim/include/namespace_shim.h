@@ -256,9 +256,9 @@ int nsfs_remove_tree(const char *_Nonnull path);
 
 // A write the caller must make after it has entered a container (whose
 // user namespace takes its host privileges): a child that stays as the
-// caller is now opens `path` for writing (while the caller goes on: on
-// FUSE, an open is a round trip), then writes what it reads from *fd (the
-// pipe's write end, close-on-exec) until EOF, and exits: 0 if written.
+// caller is now, with `path` opened for writing at once, writes what it
+// reads from *fd (the pipe's write end, close-on-exec) until EOF, and
+// exits: 0 if written.
 // Its pid (the caller reaps it), or -errno. (nsctl: CMD's pid to the
 // container's `procs`, as the host's root.)
 int nsfs_deferred_write(const char *_Nonnull path, int *_Nonnull fd);
