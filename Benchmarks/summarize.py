@@ -82,10 +82,12 @@ def sets(text):
         rows.append(("8", "first ls after 1,000 unshares", "-", "-", None, 1.5))
 
 def oci(text, when):
-    ours = re.search(r"^nsfs-oci\s+run --rm true p50\s+([\d.]+) ms.*?exec true p50\s+([\d.]+)", text, re.M)
-    runc = re.search(r"^runc\s+run --rm true p50\s+([\d.]+) ms.*?exec true p50\s+([\d.]+)", text, re.M)
-    for k, what in ((1, "podman run --rm true"), (2, "podman exec true")):
-        row("27", f"{what}, {when} (vs runc)", float(ours.group(k)) if ours else None, float(runc.group(k)) if runc else None, 1.0, "ms")
+    # oci.sh prints a round per line pair: the mean of the rounds' p50s
+    def med(v): return round(sum(v) / len(v), 1) if v else None
+    ours = re.findall(r"^nsfs-oci\s+run --rm true p50\s+([\d.]+) ms.*?exec true p50\s+([\d.]+)", text, re.M)
+    runc = re.findall(r"^runc\s+run --rm true p50\s+([\d.]+) ms.*?exec true p50\s+([\d.]+)", text, re.M)
+    for k, what in ((0, "podman run --rm true"), (1, "podman exec true")):
+        row("27", f"{what}, {when} (vs runc)", med([float(m[k]) for m in ours]), med([float(m[k]) for m in runc]), 1.0, "ms")
 
 def main():
     d = sys.argv[1]
