@@ -23,9 +23,16 @@ public struct OptionSpec: Sendable {
     /// The key its value is found under: its long name, else its short one.
     public var key: String { long ?? String(short!) }
 
+    /// As help lists it: `-n, --number <number>`.
     var spelling: String {
         let names = [short.map { "-\($0)" }, long.map { "--\($0)" }].compactMap { $0 }.joined(separator: ", ")
         return value.map { "\(names) <\($0)>" } ?? names
+    }
+
+    /// As a usage line shows it: `--number <number>`.
+    var usage: String {
+        let name = long.map { "--\($0)" } ?? "-\(short!)"
+        return value.map { "\(name) <\($0)>" } ?? name
     }
 }
 
@@ -48,11 +55,11 @@ public struct CommandSpec: Sendable {
     public let discussion: String
     public let options: [OptionSpec]
     public let arguments: [ArgumentSpec]
-    /// `-- CMD [ARGS...]`: its help name (`cmd`), nil if it takes none.
-    public let command: (name: String, help: String)?
+    /// `-- CMD [ARGS...]`: its name in help (`cmd`), nil if it takes none.
+    public let command: ArgumentSpec?
 
     public init(_ name: String, abstract: String, discussion: String = "", options: [OptionSpec] = [],
-                arguments: [ArgumentSpec] = [], command: (name: String, help: String)? = nil) {
+                arguments: [ArgumentSpec] = [], command: ArgumentSpec? = nil) {
         self.name = name
         self.abstract = abstract
         self.discussion = discussion
@@ -169,7 +176,7 @@ public struct ToolSpec: Sendable {
                 }
                 continue
             }
-            if a.hasPrefix("-"), a.count > 1, Double(a) == nil {
+            if a.hasPrefix("-"), a.count > 1 {
                 // Short options, bundled as getopt reads them: `-td`, `-n5`, `-n 5`.
                 var rest = Substring(a.dropFirst())
                 while let s = rest.first {
@@ -264,7 +271,7 @@ public struct ToolSpec: Sendable {
     // MARK: help
 
     func usageLine(_ c: CommandSpec) -> String {
-        var parts = c.options.map { "[\($0.spelling.split(separator: ",").last!.trimmingSpaces)]" }
+        var parts = c.options.map { "[\($0.usage)]" }
         parts += c.arguments.map { $0.defaultValue == nil ? "<\($0.name)>" : "[<\($0.name)>]" }
         if let command = c.command { parts.append("-- <\(command.name)> ...") }
         return parts.joined(separator: " ")
@@ -302,14 +309,14 @@ public struct ToolSpec: Sendable {
 
     /// Two columns: names, then help wrapped beside them.
     static func rows(_ rows: [(String, String)]) -> [String] {
-        let width = min(26, (rows.map(\.0.count).max() ?? 0) + 4)
+        let width = min(26, (rows.map(\.0.count).max() ?? 0) + 4) + 2
+        let indent = String(repeating: " ", count: width)
         return rows.flatMap { name, help -> [String] in
             let head = "  " + name
-            let body = wrap(help, indent: String(repeating: " ", count: width + 2))
-            if head.count + 2 <= width + 2 {
-                return [head + String(repeating: " ", count: width + 2 - head.count) + body[0].trimmingSpaces] + body.dropFirst()
-            }
-            return [head] + body
+            let body = wrap(help, indent: indent)
+            // The first line beside the name when it fits there.
+            guard head.count + 2 <= width else { return [head] + body }
+            return [head + String(repeating: " ", count: width - head.count) + body[0].dropFirst(width)] + body.dropFirst()
         }
     }
 
@@ -325,8 +332,4 @@ public struct ToolSpec: Sendable {
         }
         return lines + [line]
     }
-}
-
-extension StringProtocol {
-    var trimmingSpaces: String { String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
 }

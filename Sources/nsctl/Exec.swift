@@ -10,8 +10,8 @@ import Glibc
 /// What one `nsctl exec` asks, then carried out.
 struct ExecRequest {
     var namespaces: String?
-    var tty = false
-    var detach = false
+    var tty: Bool
+    var detach: Bool
     var user: String?
     var path: String
     var command: [String]
@@ -43,7 +43,7 @@ struct ExecRequest {
             OptionSpec(long: "user", value: "uid[:gid]", help: "Run as this uid (and gid; default: the uid) of the container's user namespace (default 0, its root)."),
         ],
         arguments: [ArgumentSpec("path", help: "The container's directory, e.g. /namespaces/web.")],
-        command: ("cmd", "The program and its arguments, after --."))
+        command: ArgumentSpec("cmd", help: "The program and its arguments, after --."))
 
     init(_ args: ParsedArguments) {
         namespaces = args.values["ns"]
@@ -86,7 +86,6 @@ struct ExecRequest {
     }
 
     func execute() throws(NsctlError) -> Int32 {
-        guard !command.isEmpty else { throw NsctlError("missing command: nsctl exec PATH -- CMD [ARGS...]") }
         if detach && tty { throw NsctlError("-d and -t: a detached command has no terminal") }
         let kinds = try kinds()
         // Entering needs CAP_SYS_ADMIN over the container's namespaces: root,

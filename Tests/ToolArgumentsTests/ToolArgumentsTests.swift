@@ -9,7 +9,7 @@ struct ToolArgumentsTests {
                 OptionSpec(long: "ns", value: "list", help: "Namespaces."),
                 OptionSpec(long: "tty", short: "t", help: "A terminal."),
                 OptionSpec(long: "detach", short: "d", help: "Detached."),
-            ], arguments: [ArgumentSpec("path", help: "Where.")], command: ("cmd", "What.")),
+            ], arguments: [ArgumentSpec("path", help: "Where.")], command: ArgumentSpec("cmd", help: "What.")),
             CommandSpec("top", abstract: "Busiest.", options: [
                 OptionSpec(long: "number", short: "n", value: "number", help: "Lines."),
                 OptionSpec(long: "json", help: "JSON."),

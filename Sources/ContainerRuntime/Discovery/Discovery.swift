@@ -126,6 +126,14 @@ package final class Discovery: Sendable {
         hostDiscovery.withLock { $0 = HostScope(cgroupRoot: cgroupRoot, ids: ids, pidAncestors: ancestors) }
     }
 
+    /// Is there anything to look at for `serial`? Not the root unless the
+    /// host's sets are shown (-o discover=host): without this, every
+    /// lookup and listing at the root read /proc/loadavg and went to a
+    /// looker thread to find nothing.
+    func hasScope(_ serial: UInt64) -> Bool {
+        serial != ContainerTree.rootSerial || hostDiscovery.withLock { $0 != nil }
+    }
+
     func scope(of serial: UInt64) -> (Scope, listing: () -> [UInt8]?)? {
         if serial == ContainerTree.rootSerial {
             guard let host = hostDiscovery.withLock({ $0 }), let key = registry.host.key else { return nil }
@@ -161,7 +169,7 @@ package final class Discovery: Sendable {
     /// exited since the last look, or one of the container's is being
     /// killed or named)? The check refresh makes first, alone: a few reads.
     package func isCurrent(_ serial: UInt64) -> Bool {
-        guard !setWork.contains(serial) else { return true }
+        guard !setWork.contains(serial), hasScope(serial) else { return true }
         guard let previous = scans.withLock({ $0[serial] }) else { return false }
         let container = registry.container(serial)
         var usage: UInt64??
@@ -205,7 +213,7 @@ package final class Discovery: Sendable {
     /// discovery on) up to date in the tree; nil when nothing changed.
     @discardableResult
     package func refresh(_ serial: UInt64) -> SetsChanged? {
-        guard !setWork.contains(serial) else { return nil }
+        guard !setWork.contains(serial), hasScope(serial) else { return nil }
         let now = SystemTime.monotonicNanoseconds()
         let previous = scans.withLock { $0[serial] }
         let container = registry.container(serial)
