@@ -229,8 +229,12 @@ test_network_masquerade_table_is_the_daemons_own() {
     local table; table=$(nft list tables | awk '$2 == "ip" && $3 ~ /^namespacefs/ { print $3 }' | grep -F "$(basename "$STATE" | tr -c 'A-Za-z0-9\n' _)")
     [ -n "$table" ] || fail "no masquerade table: $(nft list tables)"
     nft list table ip "$table" | matches "ip saddr 10.88.0.0/16 oifname != \"nsfs0\" masquerade" || fail "the rule: $(nft list table ip "$table")"
+    # umount(2) returns before the daemon has read that its connection
+    # ended (a FUSE unmount waits on no answer): the table goes as it exits
+    local daemon; daemon=$(daemon_pid) || fail "no daemon"
     umount "$MNT"
-    if nft list tables | matches -w "$table"; then fail "the table outlived the unmount"; fi
+    wait_for 5 is_gone "$daemon" || fail "the daemon outlived the unmount"
+    if nft list tables | matches -w "$table"; then fail "the table outlived the daemon"; fi
 }
 
 netns_names() { ip netns list | awk '{ print $1 }'; }
