@@ -292,7 +292,8 @@ static int enter_child(void *p) {
     struct root_ctx *c = p;
     const struct nsfs_root_request *req = c->req;
     int keep[] = {req->init_pidfd, req->userns_fd};
-    nsfs_close_all_but(keep, 2);
+    int e = nsfs_close_all_but(keep, 2);
+    if (e) return root_fail(c, NSFS_ROOT_STEP_ENTER, e);
     // pid: for the child (its proc); ipc: its mqueue; net: its sysfs.
     if (syscall(SYS_setns, req->init_pidfd, CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET) != 0)
         return root_fail(c, NSFS_ROOT_STEP_ENTER, errno);
@@ -371,7 +372,8 @@ static int open_target(const char *target, int is_dir) {
 static int volume_child(void *p) {
     struct volume_ctx *c = p;
     int keep[] = {c->pidfd, c->userns_fd};
-    nsfs_close_all_but(keep, 2);
+    int e = nsfs_close_all_but(keep, 2);
+    if (e) return volume_fail(c, NSFS_VOLUME_STEP_ENTER, e);
     int tree = -1;
     int is_dir = 1;
     if (!c->remove) {

@@ -15,6 +15,9 @@
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
 #ifndef SYS_execveat
 #define SYS_execveat 322
 #endif
@@ -60,9 +63,18 @@ long nsfs_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *), vo
 // the child has exec'd or ended: its pid, or -errno. fn reports through arg.
 long nsfs_vfork_run(uint64_t flags, int exit_signal, int (*fn)(void *), void *arg);
 
-// Close every descriptor but the `n` in `keep` (sorted in place; -1 ignored).
-// Raw syscalls: safe in a child on the daemon's memory.
-void nsfs_close_all_but(int *keep, int n);
+// Close every descriptor but the `n` in `keep` (sorted in place; -1 ignored),
+// in a table of the caller's own: a child sharing its parent's (CLONE_FILES)
+// gets a copy of only the slots up to the highest kept (not the daemon's
+// thousands of pidfds, copied and closed again at every clone without it).
+// 0 or an errno (then nothing was closed: a child still sharing the
+// daemon's table must not go on). Raw syscalls: safe in a child on the
+// daemon's memory.
+int nsfs_close_all_but(int *keep, int n);
+
+// A table of the caller's own holding only descriptors 0..last (the copy
+// stops there: see nsfs_close_all_but); 0 or an errno.
+int nsfs_own_fds_upto(int last);
 
 // out = a + decimal(n) + b, cut to `size` (no stdio: also for children on
 // the daemon's memory, where only plain syscalls are safe).

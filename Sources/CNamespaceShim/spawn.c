@@ -142,6 +142,10 @@ static int init_child(void *p) {
     const struct nsfs_spawn_request *req = ctx->req;
     struct nsfs_spawn_result *res = ctx->res;
 
+    // A table of its own before anything else: it was born sharing the
+    // daemon's (see init_clone_flags); only the two it keeps are below.
+    int e = nsfs_own_fds_upto(req->devnull_fd > req->init_fd ? req->devnull_fd : req->init_fd);
+    if (e) return fail(res, NSFS_STEP_FDS, e);
     if (req->join) goto descriptors;
     // Root the cgroup namespace at the container's own cgroup: clone3's
     // CLONE_NEWCGROUP would root it at the caller's cgroup instead.
@@ -212,7 +216,9 @@ static uint64_t init_clone_flags(const struct nsfs_spawn_request *req) {
     if (!req->join) f |= req->new_namespaces & ~(uint64_t)CLONE_NEWCGROUP;
 #if NSFS_HAVE_VM_CLONE
     // A child born frozen would keep a vfork parent waiting until thawed.
-    if (!req->no_wait) f |= CLONE_VM | CLONE_VFORK;
+    // CLONE_FILES: a copy of the daemon's table (a pidfd per container)
+    // would be made only to be closed again; init_child copies two slots.
+    if (!req->no_wait) f |= CLONE_VM | CLONE_VFORK | CLONE_FILES;
 #endif
     return f;
 }
@@ -264,9 +270,9 @@ static int inner_child(void *p) {
         // table with only what the init needs, and the init's pidfd,
         // which would land there, is not reported: the daemon finds the
         // init in its new cgroup, which holds nothing else.
-        if (syscall(SYS_unshare, CLONE_FILES) != 0) return fail(ctx->res, NSFS_STEP_FDS, errno);
         int keep[] = {req->cgroup_fd, req->init_fd, req->devnull_fd};
-        nsfs_close_all_but(keep, 3);
+        int e = nsfs_close_all_but(keep, 3);
+        if (e) return fail(ctx->res, NSFS_STEP_FDS, e);
         clone_init(p, 0);
         if (ctx->res->error == 0) { ctx->res->pidfd = -1; ctx->res->pid = 0; }
         return 0;

@@ -247,11 +247,19 @@ int nsfs_forbid_tracing(void) {
     return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno;
 }
 
+// Closing from `last + 1` up with CLOSE_RANGE_UNSHARE makes the kernel copy
+// a shared table only below that (Linux 5.9).
+int nsfs_own_fds_upto(int last) {
+    return syscall(SYS_close_range, (unsigned int)(last + 1), ~0U, CLOSE_RANGE_UNSHARE) == 0 ? 0 : errno;
+}
+
 // Close every descriptor but those in `keep` (sorted here), without
 // malloc: it runs in children that share the daemon's memory.
-void nsfs_close_all_but(int *keep, int n) {
+int nsfs_close_all_but(int *keep, int n) {
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) { int t = keep[j]; keep[j] = keep[j - 1]; keep[j - 1] = t; }
+    int e = nsfs_own_fds_upto(keep[n - 1]);
+    if (e) return e;
     unsigned int from = 0;
     for (int i = 0; i < n; i++) {
         if (keep[i] < 0) continue;
@@ -259,4 +267,5 @@ void nsfs_close_all_but(int *keep, int n) {
         from = (unsigned int)keep[i] + 1;
     }
     syscall(SYS_close_range, from, ~0U, 0U);
+    return 0;
 }

@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -45,28 +46,27 @@ struct userns_ctx {
     int child_error;
     const char *uid_map;
     const char *gid_map;
-    int hold[2];          // the placeholder waits for hold[1] to close
+    pid_t daemon;         // the placeholder's parent, until it dies
     char *stack_top;      // two stacks: helper, placeholder
     int fd;               // result: nsfs fd of the namespace
     int error;
 };
 
-// The placeholder has a descriptor table of its own, emptied at once to
-// the pipes it needs: it must hold nothing of the daemon's. (Sharing the
-// daemon's table, it held hold[1] itself when the daemon died, so it waited
-// forever — and with it the state lock and /dev/fuse: no next daemon could
-// start, no abort could end the mount.)
-static void keep_only_pipes(struct userns_ctx *ctx) {
-    int keep[2] = {ctx->hold[0], ctx->ready[1]};
-    nsfs_close_all_but(keep, 2);
+// The placeholder lives until the daemon, having kept its namespace, kills
+// it, or until the daemon's thread that made it dies (then at once: held
+// on, it would keep the state lock's waiters and /dev/fuse's abort waiting).
+static int wait_to_be_killed(struct userns_ctx *ctx) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != ctx->daemon) return 0;
+    for (;;) pause();
 }
 
+// Born sharing the daemon's descriptor table (a copy of it, a pidfd per
+// container, would be made only to be closed), it takes an empty one of
+// its own at once: it must hold nothing of the daemon's.
 static int placeholder(void *p) {
     struct userns_ctx *ctx = p;
-    keep_only_pipes(ctx);
-    char c;
-    while (read(ctx->hold[0], &c, 1) < 0 && errno == EINTR) {}
-    return 0;
+    if (nsfs_own_fds_upto(-1)) return 0;
+    return wait_to_be_killed(ctx);
 }
 
 // A namespace owned by a host user (a delegated user's container): the
@@ -74,7 +74,10 @@ static int placeholder(void *p) {
 // its creator's uid), says so, and waits like the other.
 static int placeholder_as_owner(void *p) {
     struct userns_ctx *ctx = p;
-    keep_only_pipes(ctx);
+    // Born with a copy of the daemon's table (the daemon closes its own
+    // ready[1] at once: EOF if this one dies before it writes).
+    int keep = ctx->ready[1];
+    if (nsfs_close_all_but(&keep, 1)) return 0;
     // The kernel caps the processes of a user namespace, all of them,
     // together with its owner's own, at its creator's process limit: the
     // owner's, so that what the namespace runs counts against it.
@@ -88,8 +91,9 @@ static int placeholder_as_owner(void *p) {
     }
     char c = 1;
     (void)!write(ctx->ready[1], &c, 1);
+    close(ctx->ready[1]);
     if (ctx->child_error) return 0;
-    return placeholder(p);
+    return wait_to_be_killed(ctx);
 }
 
 // "/proc/PID/leaf" without stdio: this also runs in children that share
@@ -134,24 +138,24 @@ static int map_and_keep(struct userns_ctx *ctx, long pid, int after_exec) {
 static int make_here(struct userns_ctx *ctx, char *stack_top) {
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    // Not CLONE_FILES: see keep_only_pipes. Its copy of hold[1] is closed
-    // there; ours here (or our death) ends its wait.
     int owned = ctx->owner_uid >= 0;
-    args.flags = (owned ? 0 : CLONE_NEWUSER) | CLONE_VM;
+    args.flags = (owned ? 0 : CLONE_NEWUSER | CLONE_FILES) | CLONE_VM;
     args.exit_signal = SIGCHLD;
     args.stack = (uint64_t)(uintptr_t)(stack_top - STACK_SIZE);
     args.stack_size = STACK_SIZE;
     long pid = nsfs_clone3_run(&args, sizeof args, owned ? placeholder_as_owner : placeholder, ctx);
+    // (ctx->ready[1] stays as it was: the child, on this memory, reads it)
+    if (owned) close(ctx->ready[1]);
     if (pid < 0) return (int)-pid;
     int e = 0;
     if (owned) {
         char c;
-        while (read(ctx->ready[0], &c, 1) < 0 && errno == EINTR) {}
-        e = ctx->child_error;
+        ssize_t n;
+        while ((n = read(ctx->ready[0], &c, 1)) < 0 && errno == EINTR) {}
+        e = n == 1 ? ctx->child_error : ESRCH;
     }
     if (!e) e = map_and_keep(ctx, pid, 0);
-    close(ctx->hold[1]);
-    ctx->hold[1] = -1;
+    kill((pid_t)pid, SIGKILL);
     nsfs_reap(pid);
     return e;
 }
@@ -161,8 +165,7 @@ static int make_here(struct userns_ctx *ctx, char *stack_top) {
 static int exec_placeholder(void *p) {
     struct userns_ctx *ctx = p;
     int keep = ctx->init_fd;
-    if (keep > 0) syscall(SYS_close_range, 0U, (unsigned int)keep - 1, 0U);
-    syscall(SYS_close_range, (unsigned int)keep + 1, ~0U, 0U);
+    if (nsfs_close_all_but(&keep, 1)) return 127;
     char *const argv[] = {(char *)"nsinit-userns", NULL};
     char *const envp[] = {NULL};
     syscall(SYS_execveat, keep, "", argv, envp, AT_EMPTY_PATH);
@@ -179,7 +182,7 @@ static int helper(void *p) {
     if (e) { ctx->error = -e; return 0; }
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = CLONE_NEWUSER | CLONE_VM | CLONE_VFORK;
+    args.flags = CLONE_NEWUSER | CLONE_VM | CLONE_VFORK | CLONE_FILES;   // (a copy: see placeholder)
     args.exit_signal = SIGCHLD;
     args.stack = (uint64_t)(uintptr_t)(ctx->stack_top - 2 * STACK_SIZE);
     args.stack_size = STACK_SIZE;
@@ -195,21 +198,14 @@ static int helper(void *p) {
 int nsfs_make_userns(int parent_pidfd, int init_fd, int owner_uid, int owner_gid, uint64_t owner_nproc,
                      const char *uid_map, const char *gid_map) {
     struct userns_ctx ctx = {parent_pidfd, init_fd, owner_uid, owner_gid, owner_nproc, {-1, -1}, 0,
-                             uid_map, gid_map, {-1, -1}, NULL, -1, 0};
+                             uid_map, gid_map, getpid(), NULL, -1, 0};
     if (owner_uid >= 0 && parent_pidfd >= 0) return -EINVAL;
-    if (pipe2(ctx.hold, O_CLOEXEC) != 0) return -errno;
-    if (owner_uid >= 0 && pipe2(ctx.ready, O_CLOEXEC) != 0) {
-        int e = errno;
-        close(ctx.hold[0]);
-        close(ctx.hold[1]);
-        return -e;
-    }
     char *stacks = mmap(NULL, 3 * STACK_SIZE, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stacks == MAP_FAILED) {
+    if (stacks == MAP_FAILED) return -errno;
+    if (owner_uid >= 0 && pipe2(ctx.ready, O_CLOEXEC) != 0) {
         int e = errno;
-        close(ctx.hold[0]);
-        close(ctx.hold[1]);
+        munmap(stacks, 3 * STACK_SIZE);
         return -e;
     }
     ctx.stack_top = stacks + 3 * STACK_SIZE;
@@ -235,9 +231,7 @@ int nsfs_make_userns(int parent_pidfd, int init_fd, int owner_uid, int owner_gid
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     munmap(stacks, 3 * STACK_SIZE);
-    close(ctx.hold[0]);
-    if (ctx.hold[1] >= 0) close(ctx.hold[1]);
-    if (ctx.ready[0] >= 0) { close(ctx.ready[0]); close(ctx.ready[1]); }
+    if (ctx.ready[0] >= 0) close(ctx.ready[0]);   // (make_here closed ready[1])
     if (ctx.error) {
         if (ctx.fd >= 0) close(ctx.fd);
         return -ctx.error;
