@@ -46,17 +46,26 @@ extension NamespaceFilesystem {
 
     /// Bring the sets below `dir`'s container up to date (nothing for other
     /// inodes): what a lookup, a listing or a stat must see.
-    func discover(_ dir: Inode) {
-        guard dir.kind == .container else { return }
+    /// `onlyIfAlone`: false when that needs more than a look at the
+    /// container's cgroup (see Discovery.refresh).
+    @discardableResult
+    func discover(_ dir: Inode, onlyIfAlone: Bool = false) -> Bool {
+        guard dir.kind == .container else { return true }
         let container = owningContainer(of: dir.serial)
+        let changed: Discovery.SetsChanged?
+        switch runtime.discovery.refresh(container, onlyIfAlone: onlyIfAlone) {
+        case .declined: return false
+        case .done(let c): changed = c
+        }
         // Sets came or went: the st_nlink the kernel keeps for the
         // container and its sets is stale (after the reply: see upkeep).
-        if let changed = runtime.discovery.refresh(container) {
+        if let changed {
             // A gone set's attributes too: a stat through its cached name
             // asks again, and hears ENOENT, before the next request.
             afterReply { [self] in invalidateAttributes(below: container, andOf: changed.gone.map(\.serial)) }
             if !changed.gone.isEmpty { lookers.run { [self] in invalidateNames(changed.gone) } }
         }
+        return true
     }
 
     func owningContainer(of serial: UInt64) -> UInt64 {
@@ -137,7 +146,7 @@ extension NamespaceFilesystem {
     func withFreshSets(_ req: consuming Request, _ dir: Inode?, _ body: @escaping @Sendable (consuming Request) -> Replied) -> Replied {
         guard let dir, dir.kind == .container else { return body(req) }
         let container = owningContainer(of: dir.serial)
-        if runtime.discovery.isCurrent(container) { return body(req) }
+        if runtime.discovery.isCurrent(container) || discover(dir, onlyIfAlone: true) { return body(req) }
         return lookers.answer(req) { [self] r in
             discover(dir)
             return body(r)
@@ -390,10 +399,12 @@ extension NamespaceFilesystem {
         let kept = reading ? cachedSnapshot(inode, caller) : []
         // status and procs show the container's processes and sets: one
         // whose processes need a new look gets it on a looker, with the
-        // contents made before the answer (no one else waits); otherwise
-        // nothing changed since the last look, and none is made again.
+        // contents made before the answer (no one else waits), unless its
+        // init is all it holds; otherwise nothing changed since the last
+        // look, and none is made again.
         let showsProcesses = kept == nil && (c == .procs || c == .status)
-        if showsProcesses, !runtime.discovery.isCurrent(owningContainer(of: inode.serial)) {
+        if showsProcesses, !runtime.discovery.isCurrent(owningContainer(of: inode.serial)),
+           !discover(Inode(serial: inode.serial, kind: .container), onlyIfAlone: true) {
             let info = fi.pointee
             return lookers.answer(req) { [self] req in
                 let bytes = generate(inode, caller)

@@ -104,6 +104,8 @@ package final class Discovery: Sendable {
         /// Is this process (held by pidfd, /proc already read) still one of
         /// it? Its parent's pid if so.
         let holds: @Sendable (Int32, ProcessHandle) -> Int32?
+        /// The container's init: held already, its namespaces are `key`.
+        var initProcess: ProcessHandle? = nil
     }
 
     /// Look for sets at the root too (the host's: -o discover=host).
@@ -146,11 +148,12 @@ package final class Discovery: Sendable {
             return (scope, { Self.hostPids() })
         }
         guard let c = registry.read({ $0.containers[serial] }), let cgroupID = c.cgroupID else { return nil }
-        let scope = Scope(serial: serial, key: c.setKey, ids: c.namespaceIdentities().mapValues(\.id),
+        var scope = Scope(serial: serial, key: c.setKey, ids: c.namespaceIdentities().mapValues(\.id),
                           pidAncestors: c.pidAncestors) { _, p in
             guard let info = ifReadable({ try p.info() }), info.cgroupID == cgroupID else { return nil }
             return info.parent
         }
+        scope.initProcess = c.initProcess
         return (scope, { ifReadable({ try c.readFile(c.leaf.path + "/cgroup.procs") }) })
     }
 
@@ -209,11 +212,30 @@ package final class Discovery: Sendable {
         package var gone: [(serial: UInt64, parent: UInt64, name: String)]
     }
 
+    /// What `refresh` did.
+    package enum Refresh: Sendable {
+        /// Up to date; what changed, if anything.
+        case done(SetsChanged?)
+        /// Left for a thread that may take its time (`onlyIfAlone`, and the
+        /// container has processes besides its init).
+        case declined
+    }
+
     /// Bring the sets below container `serial` (or the root's, with host
     /// discovery on) up to date in the tree; nil when nothing changed.
     @discardableResult
     package func refresh(_ serial: UInt64) -> SetsChanged? {
-        guard !setWork.contains(serial), hasScope(serial) else { return nil }
+        if case .done(let changed) = refresh(serial, onlyIfAlone: false) { return changed }
+        return nil
+    }
+
+    /// `onlyIfAlone`: only when no process but the container's init is in
+    /// its cgroup (one read of cgroup.procs, no process read: the init's
+    /// namespaces are the container's), cheap enough for the request
+    /// thread; the first look at a container made and left alone (`rm -rf`
+    /// of thousands, a first `find`) then takes no hop to a looker thread.
+    package func refresh(_ serial: UInt64, onlyIfAlone: Bool) -> Refresh {
+        guard !setWork.contains(serial), hasScope(serial) else { return .done(nil) }
         let now = SystemTime.monotonicNanoseconds()
         let previous = scans.withLock { $0[serial] }
         let container = registry.container(serial)
@@ -224,21 +246,23 @@ package final class Discovery: Sendable {
             if usage == nil { usage = .some(container?.cpuUsage) }
             return usage!
         }
-        if let previous, previous.isCurrent(now: now, lastPid: lastPid, usage: cpuUsage) { return nil }
-        if let previous, isQuiet(serial, since: previous, now: now, usage: cpuUsage) { return nil }
+        if let previous, previous.isCurrent(now: now, lastPid: lastPid, usage: cpuUsage) { return .done(nil) }
+        if let previous, isQuiet(serial, since: previous, now: now, usage: cpuUsage) { return .done(nil) }
         // Before the listing: whatever runs after it shows at the next look.
         let usageAtLook = cpuUsage()
-        guard let (scope, listing) = scope(of: serial), let procs = listing() else { return nil }
+        guard let (scope, listing) = scope(of: serial), let procs = listing() else { return .done(nil) }
         if let previous, previous.procs == procs, now - previous.at < Self.recheckNanoseconds {
             let measured = cpuUsage()
             scans.withLock { s in
                 s[serial]?.lastPid = lastPid
                 s[serial]?.cpuUsage = measured
             }
-            return nil
+            return .done(nil)
         }
+        let pids = CgroupDirectory.parsePids(procs)
+        if onlyIfAlone, pids.count != 1 || pids.first != scope.initProcess?.pid { return .declined }
         let reused = previous?.reusable(now: now) ?? [:]
-        let survey = survey(scope, pids: CgroupDirectory.parsePids(procs), reusing: reused, now: now)
+        let survey = survey(scope, pids: pids, reusing: reused, now: now)
         let changed = registry.state.withLock { s -> SetsChanged?? in
             guard !setWork.contains(serial), serial == ContainerTree.rootSerial || s.containers[serial] != nil else { return nil }
             func places() -> [SetPlace] {
@@ -253,7 +277,7 @@ package final class Discovery: Sendable {
                 p.parent.flatMap { parent in p.name.map { (p.serial, parent, $0) } }
             })
         }
-        guard let changed else { return nil }
+        guard let changed else { return .done(nil) }
         // Exits of the processes it holds wake this epoll (pidfds close,
         // and leave it, with their Seen).
         let exits = ifReadable({ try Epoll() })
@@ -265,7 +289,7 @@ package final class Discovery: Sendable {
             $0[serial] = Scan(procs: procs, at: now, seen: survey.seen, lastPid: lastPid, cpuUsage: measured,
                               usageAtLook: reused.isEmpty ? usageAtLook : previous?.usageAtLook, exits: exits)
         }
-        return changed
+        return .done(changed)
     }
 
     private struct SetPlace: Hashable {
@@ -488,6 +512,11 @@ package final class Discovery: Sendable {
     /// first, so that the /proc reads after are provably its own when the
     /// pidfd then shows it alive in the scope (for a container: in its cgroup).
     private func see(_ pid: Int32, in scope: Scope, now: Int64) -> Seen? {
+        if let p = scope.initProcess, p.pid == pid {
+            guard let parent = scope.holds(pid, p) else { return nil }
+            return Seen(tracked: registry.host.openBudget.take() ? Tracked(p, budget: registry.host.openBudget) : nil,
+                        key: scope.key, at: now, parent: parent)
+        }
         guard let p = ifReadable({ try ProcessHandle.open(pid: pid) }),
               let inodes = ifReadable({ try ProcessNamespaces.inodes(pid: pid) }),
               let parent = scope.holds(pid, p), p.isAlive || scope.serial != ContainerTree.rootSerial else { return nil }
