@@ -304,8 +304,15 @@ static int enter_child(void *p) {
 }
 
 int nsfs_apply_root(const struct nsfs_root_request *req, int *step) {
-    struct root_ctx ctx = {req, 0, 0};
-    long pid = nsfs_vfork_run(0, SIGCHLD, enter_child, &ctx);
+    // The child shares our table, and keeps its two descriptors in low slots.
+    struct nsfs_root_request lent = *req;
+    int fds[] = {req->init_pidfd, req->userns_fd}, slots[2];
+    nsfs_lend_low_slots(fds, 2, slots);
+    lent.init_pidfd = slots[0];
+    lent.userns_fd = slots[1];
+    struct root_ctx ctx = {&lent, 0, 0};
+    long pid = nsfs_vfork_run(CLONE_FILES, SIGCHLD, enter_child, &ctx);
+    nsfs_return_low_slots(slots, 2);
     if (pid < 0) {
         *step = NSFS_ROOT_STEP_ENTER;
         return (int)pid;
@@ -449,7 +456,13 @@ static int volume_child(void *p) {
 int nsfs_volume(int init_pidfd, int userns_fd, const char *source, const char *target, int readonly, int remove,
                 int *step) {
     struct volume_ctx ctx = {init_pidfd, userns_fd, readonly, remove, source, target, 0, 0};
-    long pid = nsfs_vfork_run(0, SIGCHLD, volume_child, &ctx);
+    // The child shares our table, and keeps its two descriptors in low slots.
+    int fds[] = {init_pidfd, userns_fd}, slots[2];
+    nsfs_lend_low_slots(fds, 2, slots);
+    ctx.pidfd = slots[0];
+    ctx.userns_fd = slots[1];
+    long pid = nsfs_vfork_run(CLONE_FILES, SIGCHLD, volume_child, &ctx);
+    nsfs_return_low_slots(slots, 2);
     if (pid < 0) {
         *step = NSFS_VOLUME_STEP_ENTER;
         return (int)pid;

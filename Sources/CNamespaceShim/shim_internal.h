@@ -76,6 +76,15 @@ int nsfs_close_all_but(int *keep, int n);
 // stops there: see nsfs_close_all_but); 0 or an errno.
 int nsfs_own_fds_upto(int last);
 
+// `fds[i]` (-1: none) duplicated into reserved low slots: a child cloned
+// with CLONE_FILES meanwhile finds them in `slots[i]` and copies only the
+// table's first few slots, not a pidfd per container. Where none is free
+// (or none was reserved: a program other than the daemon), `slots[i]` is
+// `fds[i]`. Every lend is followed by nsfs_return_low_slots(slots) once the
+// child has exec'd or ended.
+void nsfs_lend_low_slots(const int *fds, int n, int *slots);
+void nsfs_return_low_slots(const int *slots, int n);
+
 // out = a + decimal(n) + b, cut to `size` (no stdio: also for children on
 // the daemon's memory, where only plain syscalls are safe).
 void nsfs_with_number(char *out, size_t size, const char *a, unsigned long n, const char *b);

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +246,64 @@ int nsfs_set_thread_name(const char *name) {
 
 int nsfs_forbid_tracing(void) {
     return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno;
+}
+
+// A small pool: a lend never waits for another's child, which may be
+// waiting on this filesystem (a view's helper looks its source up through
+// the mount) while the request thread lends for a volume.
+enum { LOW_SLOTS = 8 };
+static int low_slots[LOW_SLOTS];
+static int low_busy[LOW_SLOTS];
+static int low_spare = -1;   // /dev/null, put back into a returned slot
+static pthread_mutex_t low_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int nsfs_reserve_low_slots(void) {
+    if (low_spare >= 0) return 0;
+    int fds[LOW_SLOTS + 1];
+    for (int i = 0; i <= LOW_SLOTS; i++) {
+        fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            int e = errno;
+            while (i-- > 0) close(fds[i]);
+            return -e;
+        }
+    }
+    for (int i = 0; i < LOW_SLOTS; i++) low_slots[i] = fds[i];
+    low_spare = fds[LOW_SLOTS];
+    return 0;
+}
+
+void nsfs_lend_low_slots(const int *fds, int n, int *slots) {
+    for (int i = 0; i < n; i++) {
+        slots[i] = fds[i];
+        if (fds[i] < 0 || low_spare < 0) continue;
+        int k = -1;
+        pthread_mutex_lock(&low_lock);
+        for (int j = 0; j < LOW_SLOTS && k < 0; j++)
+            if (!low_busy[j]) { low_busy[j] = 1; k = j; }
+        pthread_mutex_unlock(&low_lock);
+        if (k < 0) continue;   // all lent: this one stays where it is
+        if (dup3(fds[i], low_slots[k], O_CLOEXEC) >= 0) {
+            slots[i] = low_slots[k];
+        } else {
+            pthread_mutex_lock(&low_lock);
+            low_busy[k] = 0;
+            pthread_mutex_unlock(&low_lock);
+        }
+    }
+}
+
+void nsfs_return_low_slots(const int *slots, int n) {
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < LOW_SLOTS && low_spare >= 0; k++) {
+            if (slots[i] != low_slots[k]) continue;
+            // (dup3 onto a slot replaces what it held, atomically: the slot stays ours)
+            dup3(low_spare, low_slots[k], O_CLOEXEC);
+            pthread_mutex_lock(&low_lock);
+            low_busy[k] = 0;
+            pthread_mutex_unlock(&low_lock);
+        }
+    }
 }
 
 // Closing from `last + 1` up with CLOSE_RANGE_UNSHARE makes the kernel copy

@@ -17,17 +17,19 @@
 
 struct attach_ctx { int pidfd; const char *source; const char *mountpoint; int error; };
 
-// Child side (CLONE_VM|CLONE_VFORK: it borrows the daemon's memory while the
-// calling thread sleeps): only syscalls. It first drops every descriptor but
-// the pidfd — above all /dev/fuse: a child holding it would keep a killed
-// daemon's connection alive while it waits on a lookup. The lookup of
-// `source` goes through the mount, so it must happen here, in a process of
-// its own, never on a daemon thread, for the same reason.
+// Child side (CLONE_VM|CLONE_VFORK|CLONE_FILES: it borrows the daemon's
+// memory and descriptor table while the calling thread sleeps): only
+// syscalls. It first takes a table of its own with nothing but the pidfd
+// (lent a low slot: a copy of the rest would be made only to be closed) —
+// above all not /dev/fuse: a child holding it would keep a killed daemon's
+// connection alive while it waits on a lookup. The lookup of `source` goes
+// through the mount, so it must happen here, in a process of its own,
+// never on a daemon thread, for the same reason.
 static int attach_child(void *p) {
     struct attach_ctx *c = p;
     int keep = c->pidfd;
-    if (keep > 3) syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
-    syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U);
+    int e = nsfs_close_all_but(&keep, 1);
+    if (e) { c->error = e; return 1; }
     int tree_fd = (int)syscall(SYS_open_tree, AT_FDCWD, c->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree_fd < 0) { c->error = errno; return 1; }
     if (syscall(SYS_setns, keep, CLONE_NEWNS) != 0) { c->error = errno; return 1; }
@@ -48,8 +50,10 @@ static int attach_child(void *p) {
 }
 
 int nsfs_attach_view(int pidfd, const char *source, const char *mountpoint) {
-    struct attach_ctx ctx = {pidfd, source, mountpoint, 0};
-    long pid = nsfs_vfork_run(0, SIGCHLD, attach_child, &ctx);
+    struct attach_ctx ctx = {-1, source, mountpoint, 0};
+    nsfs_lend_low_slots(&pidfd, 1, &ctx.pidfd);
+    long pid = nsfs_vfork_run(CLONE_FILES, SIGCHLD, attach_child, &ctx);
+    nsfs_return_low_slots(&ctx.pidfd, 1);
     if (pid < 0) return (int)pid;
     nsfs_reap(pid);
     return -ctx.error;

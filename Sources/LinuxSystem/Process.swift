@@ -254,6 +254,16 @@ package enum ProcessorCount {
 }
 
 /// The host's process creation, as one number.
+/// The daemon's helper processes (views, roots, volumes) are born sharing
+/// its descriptor table and keep what they need in a few low slots,
+/// reserved here first thing: they then copy a handful of slots, not a
+/// pidfd per container (a table of 10,000 copied and closed at each).
+package enum HelperSlots {
+    package static func reserve() throws(Errno) {
+        _ = try valueOrNegatedErrno { nsfs_reserve_low_slots() }
+    }
+}
+
 package enum ProcessCreation {
     static let loadavg: OwnedDescriptor? = try? OwnedDescriptor(FileDescriptor.open("/proc/loadavg", O_RDONLY))
 

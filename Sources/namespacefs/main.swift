@@ -30,6 +30,10 @@ case .error(let e): Command.fail("\(e) (namespacefs --help shows the usage)", co
 case .run(let o): options = o
 }
 
+// Before anything else opens a descriptor: the low slots stay low. (Without
+// /dev/null, Preflight names what is missing; helpers then copy the table.)
+try? HelperSlots.reserve()
+
 let (mounts, cgroupMount) = Preflight.check()
 let mountPoint = MountPoint.resolve(options.mountPoint, mounts: mounts, restart: options.restart)
 

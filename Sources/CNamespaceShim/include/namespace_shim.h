@@ -179,6 +179,11 @@ int nsfs_ns_parent(int nsfd);
 // whatever is mounted at `mountpoint` there and attach the copy. 0 or -errno.
 int nsfs_attach_view(int pidfd, const char *_Nonnull source, const char *_Nonnull mountpoint);
 
+// Reserve the low descriptor slots that children born sharing the daemon's
+// table keep what they need in (see nsfs_lend_low_slots): called first
+// thing, while the table is nearly empty. 0 or -errno.
+int nsfs_reserve_low_slots(void);
+
 // A root filesystem for a running container (root.c): the directory
 // `image` (the host's path) as the read-only lower layer of an overlay whose
 // upper layer is `storage`/layer/upper (work: layer/work), both idmapped on
