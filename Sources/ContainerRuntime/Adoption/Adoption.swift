@@ -9,7 +9,8 @@ extension Lifecycle {
     /// time). Returns one line per thing worth reporting.
     package func adopt() -> [String] {
         let lines = Adoption(configuration: configuration, registry: registry, store: store, layout: layout,
-                             teardown: teardown, rootCgroup: rootCgroup, buried: buried, network: network).run()
+                             teardown: teardown, rootCgroup: rootCgroup, buried: buried, network: network,
+                             readers: discovery.readers).run()
         syncNetnsNames()
         return lines
     }
@@ -30,6 +31,9 @@ struct Adoption {
     /// Releases what a container gone for good had of its own (Lifecycle.buried).
     let buried: (UInt64) -> Void
     let network: Network?
+    /// The facts of 10,000 containers are a dozen syscalls each: read on
+    /// every CPU (the survey's threads, idle at mount time).
+    let readers: WorkerPool
 
     func run() -> [String] {
         var loaded = store.load()
@@ -70,10 +74,11 @@ struct Adoption {
         var attempt = 0
         repeat {
             if attempt > 0 { usleep(UInt32(100_000 * attempt)) }
+            let checked = checkInits(loaded.records)
             plan = AdoptionPlan<ProcessHandle>(
-                records: loaded.records, root: scan(rootCgroup),
+                records: loaded.records, root: scanTop(),
                 cgroupRoot: configuration.cgroupRoot,
-                checkInit: { r in Self.checkInit(r, cgroup: CgroupDirectory(path: mount + r.cgroup)) },
+                checkInit: { r in checked[r.id] ?? Self.checkInit(r, cgroup: CgroupDirectory(path: mount + r.cgroup)) },
                 findInit: { c, depth in Self.findInit(in: c.path, mount: mount, depth: depth) },
                 now: SystemTime.realtimeNanoseconds())
             attempt += 1
@@ -124,21 +129,48 @@ struct Adoption {
 
     /// The `ns-*` cgroups below `dir`, recursively; a listing that fails is
     /// recorded as such.
-    func scan(_ dir: CgroupDirectory) -> Result<[AdoptionPlan<ProcessHandle>.Cgroup], Errno> {
+    static func scan(_ dir: CgroupDirectory, mount: String) -> Result<[AdoptionPlan<ProcessHandle>.Cgroup], Errno> {
         let names: [String]
         do throws(Errno) { names = try dir.children() } catch { return .failure(error) }
-        return .success(names.filter { $0.hasPrefix(Self.cgroupPrefix) }.map { name in
-            let c = dir.child(name)
-            let idText = String(name.dropFirst(Self.cgroupPrefix.count))
-            let id = UInt64(idText, radix: 16).flatMap { hex($0) == idText ? $0 : nil }
-            // A stat or two, not a listing: most have no child cgroup but
-            // their leaf (a listing of cgroupfs costs several stats).
-            let children = ifReadable({ try c.identity().children }) ?? 2
-            let onlyLeaf = children == 1 && CgroupLayout.leaf(of: c).exists
-            return AdoptionPlan.Cgroup(
-                path: String(c.path.dropFirst(configuration.cgroupMount.count)), id: id,
-                populated: ifReadable({ try c.isPopulated() }),
-                children: children == 0 || onlyLeaf ? .success([]) : scan(c))
+        return .success(names.filter { $0.hasPrefix(Self.cgroupPrefix) }.map { scan(dir, $0, mount: mount) })
+    }
+
+    static func scan(_ dir: CgroupDirectory, _ name: String, mount: String) -> AdoptionPlan<ProcessHandle>.Cgroup {
+        let c = dir.child(name)
+        let idText = String(name.dropFirst(Self.cgroupPrefix.count))
+        let id = UInt64(idText, radix: 16).flatMap { hex($0) == idText ? $0 : nil }
+        // A stat or two, not a listing: most have no child cgroup but
+        // their leaf (a listing of cgroupfs costs several stats).
+        let children = ifReadable({ try c.identity().children }) ?? 2
+        let onlyLeaf = children == 1 && CgroupLayout.leaf(of: c).exists
+        return AdoptionPlan.Cgroup(
+            path: String(c.path.dropFirst(mount.count)), id: id,
+            populated: ifReadable({ try c.isPopulated() }),
+            children: children == 0 || onlyLeaf ? .success([]) : scan(c, mount: mount))
+    }
+
+    /// `scan(rootCgroup)`, the top-level cgroups shared among the CPUs.
+    func scanTop() -> Result<[AdoptionPlan<ProcessHandle>.Cgroup], Errno> {
+        let names: [String]
+        do throws(Errno) { names = try rootCgroup.children().filter { $0.hasPrefix(Self.cgroupPrefix) } } catch { return .failure(error) }
+        let (root, mount) = (rootCgroup, configuration.cgroupMount)
+        return .success(inParts(names) { name in Self.scan(root, name, mount: mount) }.flatMap { $0 })
+    }
+
+    /// Every record's init checked (Self.checkInit), shared among the CPUs.
+    func checkInits(_ records: [ContainerRecord]) -> [UInt64: AdoptionPlan<ProcessHandle>.InitCheck] {
+        let mount = configuration.cgroupMount
+        let checks = inParts(records) { r in (r.id, Self.checkInit(r, cgroup: CgroupDirectory(path: mount + r.cgroup))) }
+        return Dictionary(checks.flatMap { $0 }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// `transform` of each of `items`, in one part per CPU (few items: one).
+    func inParts<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> R) -> [[R]] {
+        let parts = items.count < 256 ? 1 : readers.maxThreads + 1
+        let chunk = max(1, (items.count + parts - 1) / parts)
+        return readers.inParallel(stride(from: 0, to: items.count, by: chunk).map { start in
+            let slice = items[start..<min(items.count, start + chunk)]
+            return { slice.map(transform) }
         })
     }
 
