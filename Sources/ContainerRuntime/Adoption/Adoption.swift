@@ -74,9 +74,12 @@ struct Adoption {
         var attempt = 0
         repeat {
             if attempt > 0 { usleep(UInt32(100_000 * attempt)) }
-            let checked = checkInits(loaded.records)
+            let root = scanTop()
+            // (the plan checks a record's init only where its cgroup is)
+            let found = Self.paths(in: root)
+            let checked = checkInits(loaded.records.filter { found.contains($0.cgroup) })
             plan = AdoptionPlan<ProcessHandle>(
-                records: loaded.records, root: scanTop(),
+                records: loaded.records, root: root,
                 cgroupRoot: configuration.cgroupRoot,
                 checkInit: { r in checked[r.id] ?? Self.checkInit(r, cgroup: CgroupDirectory(path: mount + r.cgroup)) },
                 findInit: { c, depth in Self.findInit(in: c.path, mount: mount, depth: depth) },
@@ -157,7 +160,16 @@ struct Adoption {
         return .success(inParts(names) { name in Self.scan(root, name, mount: mount) }.flatMap { $0 })
     }
 
-    /// Every record's init checked (Self.checkInit), shared among the CPUs.
+    /// Every cgroup a scan found, by its path.
+    static func paths(in scan: Result<[AdoptionPlan<ProcessHandle>.Cgroup], Errno>) -> Set<String> {
+        guard case .success(let cgroups) = scan else { return [] }
+        return cgroups.reduce(into: Set<String>()) { s, c in
+            s.insert(c.path)
+            s.formUnion(paths(in: c.children))
+        }
+    }
+
+    /// Each record's init checked (Self.checkInit), shared among the CPUs.
     func checkInits(_ records: [ContainerRecord]) -> [UInt64: AdoptionPlan<ProcessHandle>.InitCheck] {
         let mount = configuration.cgroupMount
         let checks = inParts(records) { r in (r.id, Self.checkInit(r, cgroup: CgroupDirectory(path: mount + r.cgroup))) }
