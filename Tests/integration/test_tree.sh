@@ -173,3 +173,22 @@ test_listing_links_inodes_and_times() {
     [ $((now - t)) -ge 0 ] && [ $((now - t)) -lt 60 ] || fail "mtime $t is not the creation time (now $now)"
     du -s "$MNT" >/dev/null
 }
+
+# Inits and the daemon's helpers are born sharing its descriptor table and
+# take a copy of a few low slots: what a container's init ends up holding
+# is /dev/null on 0-2 and nothing else, whichever way it was made (top
+# level, nested, a delegated user's, whose user namespace's placeholder is
+# made another way).
+test_inits_hold_nothing_of_the_daemons() {
+    new_mount
+    mkdir -p "$MNT/a/b" "$MNT/alice"
+    chown 1000:1000 "$MNT/alice"
+    setpriv --reuid=1000 --regid=1000 --clear-groups mkdir "$MNT/alice/x" || fail "mkdir as a delegated user"
+    local c p
+    for c in a a/b alice/x; do
+        p=$(init_pid "$MNT/$c")
+        assert_eq "$(ls -l "/proc/$p/fd" | tail -n +2 | awk '{ print $(NF - 2), $NF }' | tr '\n' ' ')" \
+            "0 /dev/null 1 /dev/null 2 /dev/null " "$c's init's descriptors"
+    done
+    rm -rf "$MNT/a" "$MNT/alice"
+}
