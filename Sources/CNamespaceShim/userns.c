@@ -182,7 +182,7 @@ static int helper(void *p) {
     if (e) { ctx->error = -e; return 0; }
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = CLONE_NEWUSER | CLONE_VM | CLONE_VFORK | CLONE_FILES;   // (a copy: see placeholder)
+    args.flags = CLONE_NEWUSER | CLONE_VM | CLONE_VFORK | CLONE_FILES;   // (shares the table, keeps init_fd: see placeholder)
     args.exit_signal = SIGCHLD;
     args.stack = (uint64_t)(uintptr_t)(ctx->stack_top - 2 * STACK_SIZE);
     args.stack_size = STACK_SIZE;
