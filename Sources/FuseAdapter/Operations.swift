@@ -145,8 +145,8 @@ extension NamespaceFilesystem {
     /// Either way `body` needs no look of its own.
     func withFreshSets(_ req: consuming Request, _ dir: Inode?, _ body: @escaping @Sendable (consuming Request) -> Replied) -> Replied {
         guard let dir, dir.kind == .container else { return body(req) }
-        let container = owningContainer(of: dir.serial)
-        if runtime.discovery.isCurrent(container) || discover(dir, onlyIfAlone: true) { return body(req) }
+        // (a container unchanged since its last look costs a few reads here)
+        if discover(dir, onlyIfAlone: true) { return body(req) }
         return lookers.answer(req) { [self] r in
             discover(dir)
             return body(r)
@@ -403,8 +403,7 @@ extension NamespaceFilesystem {
         // init is all it holds; otherwise nothing changed since the last
         // look, and none is made again.
         let showsProcesses = kept == nil && (c == .procs || c == .status)
-        if showsProcesses, !runtime.discovery.isCurrent(owningContainer(of: inode.serial)),
-           !discover(Inode(serial: inode.serial, kind: .container), onlyIfAlone: true) {
+        if showsProcesses, !discover(Inode(serial: inode.serial, kind: .container), onlyIfAlone: true) {
             let info = fi.pointee
             return lookers.answer(req) { [self] req in
                 let bytes = generate(inode, caller)

@@ -253,7 +253,6 @@ package enum ProcessorCount {
     package static let online = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 }
 
-/// The host's process creation, as one number.
 /// The daemon's helper processes (views, roots, volumes) are born sharing
 /// its descriptor table and keep what they need in a few low slots,
 /// reserved here first thing: they then copy a handful of slots, not a
@@ -264,6 +263,7 @@ package enum HelperSlots {
     }
 }
 
+/// The host's process creation, as one number.
 package enum ProcessCreation {
     static let loadavg: OwnedDescriptor? = try? OwnedDescriptor(FileDescriptor.open("/proc/loadavg", O_RDONLY))
 

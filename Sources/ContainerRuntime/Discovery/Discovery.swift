@@ -168,23 +168,6 @@ package final class Discovery: Sendable {
         return out
     }
 
-    /// Would `refresh(serial)` find nothing to look at (no process made or
-    /// exited since the last look, or one of the container's is being
-    /// killed or named)? The check refresh makes first, alone: a few reads.
-    package func isCurrent(_ serial: UInt64) -> Bool {
-        guard !setWork.contains(serial), hasScope(serial) else { return true }
-        guard let previous = scans.withLock({ $0[serial] }) else { return false }
-        let container = registry.container(serial)
-        var usage: UInt64??
-        func cpuUsage() -> UInt64? {
-            if usage == nil { usage = .some(container?.cpuUsage) }
-            return usage!
-        }
-        let now = SystemTime.monotonicNanoseconds()
-        if previous.isCurrent(now: now, lastPid: ProcessCreation.lastPid(), usage: cpuUsage) { return true }
-        return isQuiet(serial, since: previous, now: now, usage: cpuUsage)
-    }
-
     /// No process of the container has run since the last full look (its
     /// CPU time is the same: unsharing, forking, exiting all take some) and
     /// its cgroup lists the same processes (none moved in from outside):
