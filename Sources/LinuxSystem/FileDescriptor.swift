@@ -31,6 +31,21 @@ package struct FileDescriptor: Hashable, Sendable {
         }
     }
 
+    /// A namespacefs control file whole. Its daemon answers every read with
+    /// all it has up to the size asked (direct I/O: the kernel splits one
+    /// read(2) into requests of max_read and stops at the first short
+    /// answer), so a read shorter than asked is the end: no second read, a
+    /// round trip to the daemon, only to learn that.
+    package func readControlFile(capacity: Int = 65536) throws(Errno) -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: capacity)
+        while true {
+            let n = try valueOrErrno { chunk.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) } }
+            out.append(contentsOf: chunk[0..<n])
+            if n < capacity { return out }
+        }
+    }
+
     /// The whole content from offset 0 (re-generates a pseudo-file). Reads
     /// until a read returns nothing: a short read is no end, kernfs and
     /// seq_file files (cgroup.procs of 1,000 processes: 5 KB) return a page
@@ -95,6 +110,13 @@ package enum FileIO {
         let fd = try FileDescriptor.open(path, O_RDONLY, relativeTo: dir)
         defer { fd.close() }
         return try fd.readAll()
+    }
+
+    /// A namespacefs control file (see FileDescriptor.readControlFile).
+    package static func readControlFile(_ path: String) throws(Errno) -> String {
+        let fd = try FileDescriptor.open(path, O_RDONLY)
+        defer { fd.close() }
+        return String(decoding: try fd.readControlFile(), as: UTF8.self)
     }
 
     package static func readString(_ path: String, relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) -> String {

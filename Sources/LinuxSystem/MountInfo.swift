@@ -1,3 +1,5 @@
+import CNamespaceShim
+
 /// One line of /proc/self/mountinfo.
 package struct MountEntry: Sendable, Equatable {
     package let mountPoint: String
@@ -70,6 +72,23 @@ package enum MountInfo {
         let layers = (upper.map { [$0] } ?? []) + lowers
         guard layers.allSatisfy({ $0.hasPrefix("/") && !$0.contains("\\") }) else { return nil }
         return layers
+    }
+
+    /// The mount `path` is on, asked of the kernel for that mount alone
+    /// (statmount), and whether `path` is its root (nil: unknown). nil
+    /// where the kernel cannot say (before Linux 6.15): read the table.
+    /// Its `device` and `source` are left empty.
+    package static func mount(of path: String) -> (entry: MountEntry, isMountRoot: Bool?)? {
+        let cap = 4096
+        var type = [CChar](repeating: 0, count: 512), options = [CChar](repeating: 0, count: cap)
+        var root = [CChar](repeating: 0, count: cap), point = [CChar](repeating: 0, count: cap)
+        var isRoot: Int32 = -1
+        guard nsfs_mount_of(path, &isRoot, &type, type.count, &options, options.count, &root, root.count, &point, point.count) == 0 else {
+            return nil
+        }
+        func text(_ c: [CChar]) -> String { String(decoding: c.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        let entry = MountEntry(mountPoint: text(point), root: text(root), fsType: text(type), source: "", superOptions: text(options))
+        return (entry, isRoot < 0 ? nil : isRoot == 1)
     }
 
     package static func current() throws(Errno) -> [MountEntry] {

@@ -53,7 +53,7 @@ extension ContainerDirectory {
     /// The container's leaf cgroup (where its own processes live), through
     /// our own cgroup2 mount.
     package func leafCgroupDescriptor() -> Int32? {
-        guard let rel = status.cgroup, let mount = Cgroup2.mountPoint(in: ClientMounts.table) else { return nil }
+        guard let rel = status.cgroup, let mount = ClientMounts.cgroup2 else { return nil }
         let fd = open(mount + rel + "/" + ContainerCgroup.leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         return fd >= 0 ? fd : nil
     }
@@ -66,9 +66,9 @@ package struct PidsMirror {
     let outside: String
 
     package init?(_ c: ContainerDirectory) {
-        guard let rel = c.status.cgroup, let mount = CgroupV1.mountPoint(of: "pids", in: ClientMounts.table),
+        guard let rel = c.status.cgroup, let mount = ClientMounts.pidsV1,
               FileIO.isDirectory(mount + rel),
-              let own = (try? FileIO.readString("/proc/self/cgroup")).flatMap({ CgroupV1.parsePath($0, controller: "pids") })
+              let own = ClientMounts.ownCgroups.flatMap({ CgroupV1.parsePath($0, controller: "pids") })
         else { return nil }
         inside = mount + rel
         outside = mount + own

@@ -162,6 +162,15 @@ int nsfs_pidfd_cgroup_id(int pidfd, uint64_t *_Nonnull id);
 // The same ioctl: the cgroup id and the parent's pid (caller's namespace).
 int nsfs_pidfd_info(int pidfd, uint64_t *_Nonnull cgroup_id, int32_t *_Nonnull parent);
 
+// The mount `path` is on (statx + statmount): its type as mountinfo names
+// it ("fuse.namespacefs"), its superblock's options, its root and mount
+// point (cut to the capacities given); whether path is that mount's root
+// (-1: unknown). -ENOSYS where the kernel cannot say all of it (before
+// 6.15): read /proc/self/mountinfo instead.
+int nsfs_mount_of(const char *_Nonnull path, int *_Nonnull is_mount_root, char *_Nonnull type, size_t type_cap,
+                  char *_Nonnull options, size_t options_cap, char *_Nonnull root, size_t root_cap,
+                  char *_Nonnull point, size_t point_cap);
+
 // epoll, which Glibc's Swift module does not export: descriptors tagged
 // with a 64-bit value; wait returns the tags of ready ones.
 int nsfs_epoll_create(void);
