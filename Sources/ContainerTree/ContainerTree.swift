@@ -34,7 +34,7 @@ package struct ContainerTree: Sendable {
         /// themselves (found, not made by mkdir): named `unnamed<N>`, its
         /// processes in its container's cgroup (see SetForest).
         package var unnamed = false
-        package var children: [String: UInt64] = [:]
+        package var children = ChildIndex()
         /// When its container was made (ns since the epoch, what stat shows);
         /// nil until it runs, and for the root and sets (the mount's time).
         package var created: Int64?
@@ -406,7 +406,7 @@ package struct ContainerTree: Sendable {
     /// Visible children of a container, by name.
     func visibleChildren(of serial: UInt64) -> [(name: String, serial: UInt64)] {
         guard let n = nodes[serial] else { return [] }
-        return n.children.filter { nodes[$0.value]?.state != .creating }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        return n.children.ordered.filter { nodes[$0.serial]?.state != .creating }
     }
 
     /// The listing of a container directory: child containers by name, then
@@ -466,7 +466,8 @@ package struct ContainerTree: Sendable {
     package func linkCount(of inode: Inode) -> Int {
         switch inode.kind {
         case .container:
-            (isNamespaceLink(Inode(serial: inode.serial, kind: .nsDirectory)) ? 2 : 3) + visibleChildren(of: inode.serial).count
+            (isNamespaceLink(Inode(serial: inode.serial, kind: .nsDirectory)) ? 2 : 3)
+                + (nodes[inode.serial]?.children.values.count { nodes[$0]?.state != .creating } ?? 0)
         case .nsDirectory: isNamespaceLink(inode) ? 1 : 2
         default: 1
         }

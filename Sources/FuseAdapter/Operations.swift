@@ -626,6 +626,8 @@ extension NamespaceFilesystem {
         guard var entries else { return nil }
         let now = SystemTime.monotonicNanoseconds()
         state.withLock { st in
+            // (Mostly none is: no lookup per entry then.)
+            guard st.unlinked.count > 0 else { return }
             entries.removeAll {
                 $0.inode.kind != .container && $0.inode != inode
                     && st.unlinked.value(for: SnapshotKey(inode: $0.inode.number, pid: caller.tid), now: now) != nil
