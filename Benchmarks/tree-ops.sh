@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ls -l, find, ls -lR and tar over a tree of containers, side by side with
 # the same shape on cgroupfs (its own files per directory) and on tmpfs (the
-# same entries per directory: 4 files, ns/ with 8 links). Median of RUNS.
+# same entries per directory: 4 files, ns/ with 8 links). Median of RUNS,
+# the three trees measured in turn run by run (ls -l: 5 x RUNS).
 #   Benchmarks/tree-ops.sh [TOP=10] [CHILDREN=100] [RUNS=7]   (root)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -28,20 +29,23 @@ done
 n=$((top * (children + 1)))
 echo "$n containers built in $(( ($(date +%s%N) - t0) / 1000000 )) ms (all three trees)"
 
-median_ms() {   # median_ms CMD...: median wall time of RUNS runs, ms (3 decimals)
-    local i t=()
-    for i in $(seq "$runs"); do
-        [ "${COLD:-0}" = 0 ] || { sync; echo 2 > /proc/sys/vm/drop_caches; }
-        local s; s=$(date +%s%N); "$@" >/dev/null 2>&1; t+=($(( $(date +%s%N) - s )))
-    done
-    printf '%s\n' "${t[@]}" | sort -n | awk -v r="$runs" 'NR == int((r + 1) / 2) { printf "%.3f", $1 / 1e6 }'
+one_ms() {   # one_ms CMD...: wall time of one run, ns
+    [ "${COLD:-0}" = 0 ] || { sync; echo 2 > /proc/sys/vm/drop_caches; }
+    local s; s=$(date +%s%N); "$@" >/dev/null 2>&1; echo $(( $(date +%s%N) - s ))
 }
 
-row() {   # row LABEL CMD-with-DIR-placeholder
-    local label=$1 cmd=$2 a b c
-    a=$(median_ms sh -c "${cmd//DIR/$MNT}")
-    b=$(median_ms sh -c "${cmd//DIR/$cgtree}")
-    c=$(median_ms sh -c "${cmd//DIR/$tmp}")
+median() {   # median of the numbers on stdin (ns), in ms (3 decimals)
+    sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] / 1e6 }'
+}
+
+row() {   # row LABEL CMD-with-DIR-placeholder [RUNS]: the three trees in turn, run by run
+    local label=$1 cmd=$2 n=${3:-$runs} i a=() b=() c=()
+    for i in $(seq "$n"); do
+        a+=("$(one_ms sh -c "${cmd//DIR/$MNT}")")
+        b+=("$(one_ms sh -c "${cmd//DIR/$cgtree}")")
+        c+=("$(one_ms sh -c "${cmd//DIR/$tmp}")")
+    done
+    a=$(printf '%s\n' "${a[@]}" | median); b=$(printf '%s\n' "${b[@]}" | median); c=$(printf '%s\n' "${c[@]}" | median)
     printf '%-22s %10s %10s %10s %9s %9s\n' "$label" "$a" "$b" "$c" \
         "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2fx", a / b }')" \
         "$(awk -v a="$a" -v c="$c" 'BEGIN { printf "%.2fx", a / c }')"
@@ -52,7 +56,8 @@ for mode in hot cold; do
     echo
     echo "$mode: $([ $mode = hot ] && echo 'back to back, kernel caches warm' || echo 'each run after dropping dentries and inodes (echo 2 > drop_caches)')"
     printf '%-22s %10s %10s %10s %9s %9s\n' "op (ms, median)" namespacefs cgroupfs tmpfs "vs cgfs" "vs tmpfs"
-    row "ls -l (100 entries)" "ls -l DIR/t1"
+    # A few ms each, most of it the shell and ls starting: five times the runs.
+    row "ls -l (100 entries)" "ls -l DIR/t1" $((runs * 5))
     row "find (whole tree)" "find DIR"
     row "ls -lR (whole tree)" "ls -lR DIR"
     # Through a pipe: GNU tar reads no file when the archive is /dev/null.
