@@ -13,7 +13,11 @@ CONFIG ?= release
 # A release build carries the Swift runtime inside (static): what is
 # installed, and mounted at boot, needs nothing of the toolchain that built it.
 SWIFT_FLAGS ?= $(if $(filter release,$(CONFIG)),--static-swift-stdlib,)
-BUILD := $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
+# The Swift driver leaves an empty TemporaryDirectory.* in $TMPDIR each
+# time it runs (swiftc -print-target-info): ours stay in the build tree.
+SWIFT_TMP := $(CURDIR)/.build/tmp
+export TMPDIR := $(SWIFT_TMP)
+BUILD := $(shell mkdir -p $(SWIFT_TMP) && TMPDIR=$(SWIFT_TMP) swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
 INIT_CFLAGS := -static -nostdlib -nostartfiles -ffreestanding -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -fno-pie -no-pie -Os -Wall -Wextra -Werror \
 	-Wl,--build-id=none -Wl,-z,noexecstack

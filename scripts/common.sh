@@ -6,6 +6,11 @@ if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
     export PATH=/opt/swift/usr/bin:$PATH
 fi
 
+# The Swift driver leaves an empty TemporaryDirectory.* in $TMPDIR each
+# time it runs (swiftc -print-target-info): a test run left thousands in
+# /tmp. Ours stay in the build tree of the directory swift runs in.
+swift() { mkdir -p .build/tmp && TMPDIR="$PWD/.build/tmp" command swift "$@"; }
+
 DEBIAN_PACKAGES=(libfuse3-dev fuse3 libcap-dev libseccomp-dev iproute2 util-linux procps tree python3 make gcc rsync tar coreutils busybox-static nftables mmdebstrap)
 # Only for the tests: the engines that drive nsfs-oci (issue 27).
 TEST_PACKAGES=(podman containerd)
