@@ -61,27 +61,23 @@ package struct ContainerStatus: Sendable, Equatable {
     package func value(of key: String) -> String? {
         let k = Array(key.utf8)
         var found: ArraySlice<UInt8>?
-        var start = 0
-        while start < text.count {
-            let end = text[start...].firstIndex(of: UInt8(ascii: "\n")) ?? text.count
-            let colon = start + k.count
-            if colon < end, text[colon] == UInt8(ascii: ":"), text[start..<colon].elementsEqual(k) {
-                found = text[(colon + 1)..<end]
-            }
-            start = end + 1
-        }
-        return found.map { String(decoding: $0.drop(while: { $0 == UInt8(ascii: " ") }), as: UTF8.self) }
+        forEachLine { key, value in if key.elementsEqual(k) { found = value } }
+        return found.map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Every key and its value (a later line with the same key wins).
     package var fields: [String: String] {
         var out: [String: String] = [:]
+        forEachLine { out[String(decoding: $0, as: UTF8.self)] = String(decoding: $1, as: UTF8.self) }
+        return out
+    }
+
+    /// Each `key: value` line, in order, as bytes of the text.
+    private func forEachLine(_ body: (_ key: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>) -> Void) {
         for line in text.split(separator: UInt8(ascii: "\n")) {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            let value = line[line.index(after: colon)...].drop(while: { $0 == UInt8(ascii: " ") })
-            out[String(decoding: line[..<colon], as: UTF8.self)] = String(decoding: value, as: UTF8.self)
+            body(line[..<colon], line[line.index(after: colon)...].drop(while: { $0 == UInt8(ascii: " ") }))
         }
-        return out
     }
 
     package subscript(_ key: StatusKey) -> String? { value(of: key.rawValue) }

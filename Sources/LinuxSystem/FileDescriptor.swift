@@ -21,28 +21,19 @@ package struct FileDescriptor: Hashable, Sendable {
     package func close() { _ = Glibc.close(rawValue) }
 
     /// Read until end of file (small pseudo-files: /proc, cgroupfs).
-    package func readAll(capacity: Int = 4096) throws(Errno) -> [UInt8] {
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: capacity)
-        while true {
-            let n = try valueOrErrno { chunk.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) } }
-            if n == 0 { return out }
-            out.append(contentsOf: chunk[0..<n])
-        }
-    }
-
-    /// A namespacefs control file whole. Its daemon answers every read with
-    /// all it has up to the size asked (direct I/O: the kernel splits one
+    /// `shortReadEnds`: a read shorter than asked is the end too — true of
+    /// a namespacefs control file, whose daemon answers every read with all
+    /// it has up to the size asked (direct I/O: the kernel splits one
     /// read(2) into requests of max_read and stops at the first short
-    /// answer), so a read shorter than asked is the end: no second read, a
-    /// round trip to the daemon, only to learn that.
-    package func readControlFile(capacity: Int = 65536) throws(Errno) -> [UInt8] {
+    /// answer), so no second read, a round trip to the daemon, only to
+    /// learn that; never of kernfs and seq_file, which answer a page at a time.
+    package func readAll(capacity: Int = 4096, shortReadEnds: Bool = false) throws(Errno) -> [UInt8] {
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: capacity)
         while true {
             let n = try valueOrErrno { chunk.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) } }
             out.append(contentsOf: chunk[0..<n])
-            if n < capacity { return out }
+            if n == 0 || (shortReadEnds && n < capacity) { return out }
         }
     }
 
@@ -112,11 +103,11 @@ package enum FileIO {
         return try fd.readAll()
     }
 
-    /// A namespacefs control file (see FileDescriptor.readControlFile).
+    /// A namespacefs control file whole (see FileDescriptor.readAll).
     package static func readControlFile(_ path: String) throws(Errno) -> String {
         let fd = try FileDescriptor.open(path, O_RDONLY)
         defer { fd.close() }
-        return String(decoding: try fd.readControlFile(), as: UTF8.self)
+        return String(decoding: try fd.readAll(capacity: 65536, shortReadEnds: true), as: UTF8.self)
     }
 
     package static func readString(_ path: String, relativeTo dir: FileDescriptor = .currentDirectory) throws(Errno) -> String {

@@ -95,13 +95,14 @@ package enum ClientMounts {
         ?? Cgroup2.mountPoint(in: table)
 
     /// Where the v1 hierarchy holding `pids` is mounted, if one does (none
-    /// where /proc/self/cgroup names none: on a cgroup2-only host).
+    /// where this process is in none: a cgroup2-only host).
     package static let pidsV1: String? = probe(["/sys/fs/cgroup/pids"]) {
         $0.fsType == "cgroup" && $0.superOptions.split(separator: ",").contains("pids")
-    } ?? (ownCgroups.flatMap { CgroupV1.parsePath($0, controller: "pids") } == nil ? nil : CgroupV1.mountPoint(of: "pids", in: table))
+    } ?? ownPidsPath.flatMap { _ in CgroupV1.mountPoint(of: "pids", in: table) }
 
-    /// /proc/self/cgroup, read once.
-    package static let ownCgroups: String? = try? FileIO.readString("/proc/self/cgroup")
+    /// This process's cgroup in that hierarchy (/proc/self/cgroup, read once).
+    package static let ownPidsPath: String? = (try? FileIO.readString("/proc/self/cgroup"))
+        .flatMap { CgroupV1.parsePath($0, controller: "pids") }
 
     /// The first of `places` that is the root of a mount of the whole
     /// hierarchy (root "/") that `matches`.

@@ -68,7 +68,7 @@ package struct PidsMirror {
     package init?(_ c: ContainerDirectory) {
         guard let rel = c.status.cgroup, let mount = ClientMounts.pidsV1,
               FileIO.isDirectory(mount + rel),
-              let own = ClientMounts.ownCgroups.flatMap({ CgroupV1.parsePath($0, controller: "pids") })
+              let own = ClientMounts.ownPidsPath
         else { return nil }
         inside = mount + rel
         outside = mount + own
